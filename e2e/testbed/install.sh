@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# install.sh — everything the test bed needs on a fresh Debian machine, idempotent.
+#   apt: pebble (+ pebble-challtestsrv), etcd-server, openssl, curl, python3-venv, and the Go
+#        toolchain + source package used to build Kubernetes v1.20.2;
+#   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install);
+#   kube: kube-apiserver, kube-controller-manager and kubectl v1.20.2 (build-kube.sh, cached).
+# Prints nothing on stdout; the cache locations are in env.sh.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=env.sh
+. "$here/env.sh"
+log() { echo "[install] $*" >&2; }
+
+export DEBIAN_FRONTEND=noninteractive
+apt_pkgs=(pebble etcd-server openssl curl python3-venv golang-go dpkg-dev
+          golang-github-modern-go-reflect2-dev)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x $CERTSMITH_VENV/bin/python ]] || ! "$CERTSMITH_VENV/bin/python" -c 'import helm_python' 2>/dev/null; then
+  log "pip install helm-python-sdk into $CERTSMITH_VENV"
+  python3 -m venv "$CERTSMITH_VENV"
+  "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check helm-python-sdk pyyaml
+fi
+
+if [[ ! -x $KUBE_BIN_DIR/kube-apiserver || ! -x $KUBE_BIN_DIR/kube-controller-manager \
+      || ! -x $KUBE_BIN_DIR/kubectl ]]; then
+  "$here/build-kube.sh"
+fi
+log "ready: $KUBE_BIN_DIR, $CERTSMITH_VENV"

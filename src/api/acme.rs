@@ -1,0 +1,142 @@
+//! The `acme` block of an Issuer or ClusterIssuer: the CA's directory, the account, the solvers.
+
+use super::meta::{ObjectMetaTemplate, Opaque, SecretKeySelector};
+use k8s_openapi::ByteString;
+use schemars::{JsonSchema, Schema};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeIssuer {
+    /// The ACME directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`.
+    #[schemars(regex(pattern = r"^https?://"))]
+    pub server: String,
+    /// Contact address registered with the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The Secret holding the account's private key (PEM under `tls.key`); created when missing
+    /// unless `disableAccountKeyGeneration` is set.
+    pub private_key_secret_ref: SecretKeySelector,
+    /// The Common Name of the root (or intermediate) the issued chain should lead to, when the
+    /// CA offers alternate chains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_chain: Option<String>,
+    /// PEM certificates to trust for the ACME server's HTTPS (base64 in the object).
+    #[serde(rename = "caBundle", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("format" = "byte"))]
+    pub ca_bundle: Option<ByteString>,
+    /// Skip TLS verification of the ACME server. Insecure; for tests only.
+    #[serde(rename = "skipTLSVerify", default, skip_serializing_if = "Option::is_none")]
+    pub skip_tls_verify: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_account_binding: Option<ExternalAccountBinding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solvers: Option<Vec<AcmeChallengeSolver>>,
+    /// Use the existing account key only; never generate one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_account_key_generation: Option<bool>,
+    /// Send the Certificate's `duration` to the CA as the order's `notAfter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_duration_feature: Option<bool>,
+    /// ACME profile to request (draft-aaron-acme-profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Where renewal information comes from (`ari` or none); accepted for compatibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_information_source: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum HmacKeyAlgorithm {
+    HS256,
+    HS384,
+    HS512,
+}
+
+/// External Account Binding: ties the ACME account to an account the CA already knows.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalAccountBinding {
+    #[serde(rename = "keyID")]
+    #[schemars(length(min = 1))]
+    pub key_id: String,
+    /// The Secret holding the base64url-encoded HMAC key.
+    pub key_secret_ref: SecretKeySelector,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_algorithm: Option<HmacKeyAlgorithm>,
+}
+
+/// One way of answering challenges, for the names its selector picks.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = solver_type)]
+pub struct AcmeChallengeSolver {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<CertificateDnsNameSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http01: Option<AcmeChallengeSolverHttp01>,
+    /// DNS-01 providers are accepted as given; certsmith answers HTTP-01 only for now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns01: Option<Opaque>,
+    /// Wait this long instead of self-checking the challenge before telling the CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_instead_of_self_check: Option<String>,
+}
+
+fn solver_type(schema: &mut Schema) {
+    super::meta::exactly_one_of(schema, &["http01", "dns01"]);
+}
+
+/// Picks the Certificates a solver is used for; the most specific match wins.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateDnsNameSelector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "dnsNames", default, skip_serializing_if = "Option::is_none")]
+    pub dns_names: Option<Vec<String>>,
+    #[serde(rename = "dnsZones", default, skip_serializing_if = "Option::is_none")]
+    pub dns_zones: Option<Vec<String>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeChallengeSolverHttp01 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<AcmeChallengeSolverHttp01Ingress>,
+    /// Gateway API HTTPRoute solver; accepted as given, not implemented yet.
+    #[serde(rename = "gatewayHTTPRoute", default, skip_serializing_if = "Option::is_none")]
+    pub gateway_http_route: Option<Opaque>,
+}
+
+/// HTTP-01 through a temporary Ingress that routes the challenge path to certsmith's responder.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeChallengeSolverHttp01Ingress {
+    /// Type of the Service in front of the responder (cert-manager: the solver pod's Service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<String>,
+    /// `spec.ingressClassName` of the solver Ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_class_name: Option<String>,
+    /// `kubernetes.io/ingress.class` annotation of the solver Ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Edit this existing Ingress in place instead of creating one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Accepted for compatibility: certsmith runs no solver pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_template: Option<Opaque>,
+    /// Labels and annotations for the solver Ingress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_template: Option<IngressTemplate>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressTemplate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ObjectMetaTemplate>,
+}

@@ -1,0 +1,357 @@
+//! Certificate: the desired X.509 certificate, kept valid in the Secret `spec.secretName`.
+// The repeated `printcolumn(...)` keys are separate columns, not duplicates.
+#![allow(clippy::duplicated_attributes)]
+
+use super::meta::{
+    Condition, DNS1123_SUBDOMAIN_PATTERN, DURATION_PATTERN, IssuerReference, Opaque,
+    SecretKeySelector, conditions_list_map,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::{JsonSchema, Schema};
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "cert-manager.io",
+    version = "v1",
+    kind = "Certificate",
+    namespaced,
+    status = "CertificateStatus",
+    shortname = "cert",
+    shortname = "certs",
+    category = "cert-manager",
+    doc = "A certificate to obtain from an issuer and keep renewed in the Secret spec.secretName.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(name = "Secret", type_ = "string", json_path = ".spec.secretName"),
+    printcolumn(
+        name = "Issuer",
+        type_ = "string",
+        priority = 1,
+        json_path = ".spec.issuerRef.name"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        priority = 1,
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Expiration",
+        type_ = "string",
+        priority = 1,
+        json_path = ".status.notAfter"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = certificate_rules)]
+pub struct CertificateSpec {
+    /// The Secret that receives `tls.crt`, `tls.key` and `ca.crt`.
+    #[schemars(length(min = 1, max = 253), regex(pattern = DNS1123_SUBDOMAIN_PATTERN))]
+    pub secret_name: String,
+    pub issuer_ref: IssuerReference,
+    /// Subject CN; at most 64 characters. Also requested as a SAN by ACME issuers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_names: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uris: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_names: Option<Vec<OtherName>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<X509Subject>,
+    /// An RFC 4514 subject, used as given instead of `commonName` and `subject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub literal_subject: Option<String>,
+    /// Requested lifetime, e.g. `2160h` (default 90 days; the CA may ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub duration: Option<String>,
+    /// Renew this long before expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub renew_before: Option<String>,
+    /// Renew when this percentage of the lifetime is left, in (0, 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 99))]
+    pub renew_before_percentage: Option<i32>,
+    /// Renewal policy and windows; accepted as given, not implemented yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<Opaque>,
+    #[serde(rename = "isCA", default, skip_serializing_if = "Option::is_none")]
+    pub is_ca: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usages: Option<Vec<KeyUsage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<CertificatePrivateKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<SignatureAlgorithm>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encode_usages_in_request: Option<bool>,
+    /// Labels and annotations copied onto the Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_template: Option<super::meta::ObjectMetaTemplate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_output_formats: Option<Vec<AdditionalOutputFormat>>,
+    /// How many past issuances to remember; at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub revision_history_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keystores: Option<CertificateKeystores>,
+    /// X.509 name constraints (for CA certificates); accepted as given, not implemented yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_constraints: Option<Opaque>,
+}
+
+/// Fields at least one of which must name the certificate's subject.
+pub const SUBJECT_FIELDS: [&str; 7] = [
+    "commonName",
+    "literalSubject",
+    "dnsNames",
+    "ipAddresses",
+    "uris",
+    "emailAddresses",
+    "otherNames",
+];
+
+/// Cross-field rules OpenAPI can express; the rest live in `validation::certificate`.
+fn certificate_rules(schema: &mut Schema) {
+    let any_subject: Vec<_> =
+        SUBJECT_FIELDS.iter().map(|f| serde_json::json!({"required": [f]})).collect();
+    schema.insert("anyOf".into(), any_subject.into());
+    schema.insert(
+        "not".into(),
+        serde_json::json!({"required": ["renewBefore", "renewBeforePercentage"]}),
+    );
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OtherName {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
+    #[serde(rename = "utf8Value", default, skip_serializing_if = "Option::is_none")]
+    pub utf8_value: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct X509Subject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub countries: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizational_units: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localities: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provinces: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_codes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificatePrivateKey {
+    /// `Always` (the default) makes a new key at every issuance; `Never` keeps the stored one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_policy: Option<RotationPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<PrivateKeyEncoding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<PrivateKeyAlgorithm>,
+    /// RSA: 2048 to 8192 bits (default 2048); ECDSA: 256, 384 or 521 (default 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub size: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RotationPolicy {
+    Never,
+    Always,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PrivateKeyEncoding {
+    PKCS1,
+    PKCS8,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum PrivateKeyAlgorithm {
+    RSA,
+    ECDSA,
+    Ed25519,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SignatureAlgorithm {
+    SHA256WithRSA,
+    SHA384WithRSA,
+    SHA512WithRSA,
+    ECDSAWithSHA256,
+    ECDSAWithSHA384,
+    ECDSAWithSHA512,
+    PureEd25519,
+}
+
+/// X.509 key usages and extended key usages, spelled as cert-manager spells them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyUsage {
+    Signing,
+    #[serde(rename = "digital signature")]
+    DigitalSignature,
+    #[serde(rename = "content commitment")]
+    ContentCommitment,
+    #[serde(rename = "key encipherment")]
+    KeyEncipherment,
+    #[serde(rename = "key agreement")]
+    KeyAgreement,
+    #[serde(rename = "data encipherment")]
+    DataEncipherment,
+    #[serde(rename = "cert sign")]
+    CertSign,
+    #[serde(rename = "crl sign")]
+    CrlSign,
+    #[serde(rename = "encipher only")]
+    EncipherOnly,
+    #[serde(rename = "decipher only")]
+    DecipherOnly,
+    Any,
+    #[serde(rename = "server auth")]
+    ServerAuth,
+    #[serde(rename = "client auth")]
+    ClientAuth,
+    #[serde(rename = "code signing")]
+    CodeSigning,
+    #[serde(rename = "email protection")]
+    EmailProtection,
+    #[serde(rename = "s/mime")]
+    SMime,
+    #[serde(rename = "ipsec end system")]
+    IpsecEndSystem,
+    #[serde(rename = "ipsec tunnel")]
+    IpsecTunnel,
+    #[serde(rename = "ipsec user")]
+    IpsecUser,
+    Timestamping,
+    #[serde(rename = "ocsp signing")]
+    OcspSigning,
+    #[serde(rename = "microsoft sgc")]
+    MicrosoftSgc,
+    #[serde(rename = "netscape sgc")]
+    NetscapeSgc,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct AdditionalOutputFormat {
+    #[serde(rename = "type")]
+    pub type_: OutputFormatType,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum OutputFormatType {
+    DER,
+    CombinedPEM,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateKeystores {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jks: Option<Keystore>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkcs12: Option<Keystore>,
+}
+
+/// A JKS or PKCS#12 keystore written beside the PEM files.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Keystore {
+    pub create: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeySelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// JKS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// PKCS#12 only: `LegacyRC2`, `LegacyDES` or `Modern2023`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = conditions_list_map)]
+    pub conditions: Option<Vec<Condition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_time: Option<Time>,
+    /// Counts issuances: 1 after the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    /// The Secret holding the private key of the issuance in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_private_key_secret_name: Option<String>,
+    /// Consecutive failed issuances; cleared by a success. Drives the retry backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_issuance_attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<CertificateAcmeStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateAcmeStatus {
+    /// ACME Renewal Information, as cert-manager records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ari: Option<Opaque>,
+    /// The ACME order in flight, recorded before any challenge is presented so that a restarted
+    /// (or newly elected) operator resumes it instead of opening another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<AcmeOrderStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeOrderStatus {
+    /// The order's URL at the CA.
+    pub url: String,
+    /// The identifiers the order was opened for, to notice a spec change mid-flight.
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+    /// `Kind/name` of the issuer that opened the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The order's last known ACME status: pending, ready, processing, valid or invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+}

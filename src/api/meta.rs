@@ -1,0 +1,123 @@
+//! Shared pieces of the `cert-manager.io/v1` API: references, conditions, opaque blocks.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// The API group certsmith serves, the same as cert-manager's so its manifests apply unchanged.
+pub const GROUP: &str = "cert-manager.io";
+
+/// A Go `time.ParseDuration` string such as `2160h` or `1h30m`. The schema checks the shape
+/// (the API server rejects `90x` on apply); `validation` checks the value (minimums, ordering).
+pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$";
+
+/// A name that Kubernetes accepts for a Secret: a DNS-1123 subdomain.
+pub const DNS1123_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeySelector {
+    /// Name of the Secret, in the namespace of the referring object (or, for a ClusterIssuer,
+    /// the operator's namespace).
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Key of the entry in the Secret's `data`; each use has its own default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalObjectReference {
+    #[schemars(length(min = 1))]
+    pub name: String,
+}
+
+/// Which issuer signs a Certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerReference {
+    /// Name of the Issuer or ClusterIssuer.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// `Issuer` (the default) or `ClusterIssuer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// API group of the issuer; `cert-manager.io` when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
+}
+
+/// A status condition, the same shape for Certificates and issuers (cert-manager's
+/// `CertificateCondition` and `IssuerCondition`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// `Ready`, or `Issuing` on Certificates.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: ConditionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+    /// A CamelCase word a program can match on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What happened, in words a user can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The `metadata.generation` the condition was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// Conditions are a list-map keyed by `type`, so server-side apply merges them per type.
+pub fn conditions_list_map(schema: &mut Schema) {
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+}
+
+/// A block certsmith accepts and stores as given but does not model field by field yet
+/// (DNS-01 providers, Vault, Venafi, pod templates): cert-manager manifests using them apply,
+/// and the controller reports when a feature it does not implement is asked for.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(transparent)]
+pub struct Opaque(pub serde_json::Map<String, serde_json::Value>);
+
+impl JsonSchema for Opaque {
+    fn schema_name() -> Cow<'static, str> {
+        "Opaque".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+    }
+}
+
+/// Labels and annotations to put on an object certsmith creates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMetaTemplate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Adds `oneOf: [{required: [a]}, {required: [b]}, …]`: exactly one of these fields is set.
+pub fn exactly_one_of(schema: &mut Schema, fields: &[&str]) {
+    let branches: Vec<_> = fields.iter().map(|f| serde_json::json!({"required": [f]})).collect();
+    schema.insert("oneOf".into(), branches.into());
+}

@@ -1,0 +1,306 @@
+//! The API as a user meets it on a real kube-apiserver v1.20.2: the CRDs apply, cert-manager
+//! manifests apply and read back with no field lost, kubectl shows the columns, bad objects are
+//! refused (by the schema where OpenAPI can say it, by the Rust validation otherwise).
+
+mod support;
+
+use certsmith::api::{Certificate, ClusterIssuer, Issuer};
+use certsmith::validation::{Invalid, validate_certificate, validate_issuer};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use support::{KubeBed, fixture};
+
+fn bed() -> &'static KubeBed {
+    static CRDS: std::sync::Once = std::sync::Once::new();
+    let bed = KubeBed::shared();
+    CRDS.call_once(|| bed.install_crds());
+    bed
+}
+
+/// Applies `manifest` with kubectl, reads the object back as JSON, and checks that the spec
+/// survived the API server (no field pruned) and the Rust type (no field dropped or changed).
+fn round_trip<T: Serialize + DeserializeOwned>(manifest: &str, resource: &str) {
+    let bed = bed();
+    let sent: Value = serde_yaml::from_str(manifest).unwrap();
+    bed.kubectl_ok(&["apply", "-f", "-"], manifest);
+    let name = sent["metadata"]["name"].as_str().unwrap();
+    let mut args = vec!["get", resource, name, "-o", "json"];
+    if let Some(ns) = sent["metadata"]["namespace"].as_str() {
+        args.extend(["-n", ns]);
+    }
+    let stored: Value = serde_json::from_str(&bed.kubectl_ok(&args, "")).unwrap();
+    assert_eq!(stored["spec"], sent["spec"], "the API server pruned or changed a field");
+    let typed: T = serde_json::from_value(stored.clone()).expect("reads into the Rust type");
+    let again = serde_json::to_value(&typed).unwrap();
+    pretty_assertions::assert_eq!(again, stored, "the Rust type lost or changed a field");
+}
+
+#[test]
+fn seed_cluster_issuer_applies_verbatim_and_round_trips() {
+    round_trip::<ClusterIssuer>(&fixture("seed-clusterissuer.yaml"), "clusterissuer");
+}
+
+#[test]
+fn certificate_with_every_field_round_trips() {
+    round_trip::<Certificate>(&fixture("certificate-full.yaml"), "certificate");
+}
+
+#[test]
+fn issuer_with_every_field_round_trips() {
+    round_trip::<Issuer>(&fixture("issuer-full.yaml"), "issuer");
+}
+
+fn header(out: &str) -> Vec<&str> {
+    out.lines().next().unwrap_or_default().split_whitespace().collect()
+}
+
+#[test]
+fn kubectl_shows_cert_manager_columns() {
+    let bed = bed();
+    let cert = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: columns, \
+                namespace: default}\nspec: {secretName: columns-tls, dnsNames: [a.example.com], \
+                issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n";
+    bed.kubectl_ok(&["apply", "-f", "-"], cert);
+    let plain = bed.kubectl_ok(&["get", "certificates", "-n", "default"], "");
+    assert_eq!(header(&plain), ["NAME", "READY", "SECRET", "AGE"]);
+    let wide = bed.kubectl_ok(&["get", "certificates", "-n", "default", "-o", "wide"], "");
+    assert_eq!(header(&wide), ["NAME", "READY", "SECRET", "ISSUER", "STATUS", "EXPIRATION", "AGE"]);
+    let short = bed.kubectl_ok(&["get", "cert", "columns", "-n", "default"], "");
+    assert!(short.contains("columns-tls"), "{short}");
+
+    bed.kubectl_ok(&["apply", "-f", "-"], &fixture("seed-clusterissuer.yaml"));
+    let issuers = bed.kubectl_ok(&["get", "clusterissuers"], "");
+    assert_eq!(header(&issuers), ["NAME", "READY", "AGE"]);
+    let wide = bed.kubectl_ok(&["get", "clusterissuers", "-o", "wide"], "");
+    assert_eq!(header(&wide), ["NAME", "READY", "STATUS", "AGE"]);
+    let wide = bed.kubectl_ok(&["get", "issuers", "-A", "-o", "wide"], "");
+    assert!(wide.is_empty() || header(&wide) == ["NAMESPACE", "NAME", "READY", "STATUS", "AGE"]);
+}
+
+/// Who refused an invalid object, with the exact words the user reads.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    /// The API server, on apply: the message `kubectl apply` prints.
+    Schema(String),
+    /// certsmith's validation (the schema cannot express the rule): the Ready condition's message.
+    Validation(String),
+}
+
+/// Creates `spec` as a `kind` named `name`; when the API server accepts it, runs certsmith's
+/// validation on what was stored. `None` when neither refuses it.
+async fn refusal(client: &kube::Client, kind: &str, name: &str, spec: &str) -> Option<Refusal> {
+    let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let mut obj = DynamicObject::new(name, &resource);
+    obj.data = serde_json::json!({"spec": serde_yaml::from_str::<Value>(spec).unwrap()});
+    let stored = match api.create(&PostParams::default(), &obj).await {
+        Err(kube::Error::Api(status)) => return Some(Refusal::Schema(status.message)),
+        Err(e) => panic!("{kind} {name}: {e}"),
+        Ok(stored) => serde_json::to_value(stored).unwrap(),
+    };
+    let errors = match kind {
+        "Certificate" => {
+            validate_certificate(&serde_json::from_value::<Certificate>(stored).unwrap().spec)
+        }
+        _ => validate_issuer(&serde_json::from_value::<Issuer>(stored).unwrap().spec),
+    };
+    Invalid::check(errors).err().map(|e| Refusal::Validation(e.to_string()))
+}
+
+fn cert(extra: &str) -> String {
+    format!(
+        "secretName: bad-tls\nissuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}\n{extra}"
+    )
+}
+
+fn acme(extra: &str) -> String {
+    format!(
+        "acme:\n  server: https://acme.example/dir\n  privateKeySecretRef: {{name: k}}\n{extra}"
+    )
+}
+
+fn schema(msg: &str) -> Option<Refusal> {
+    Some(Refusal::Schema(msg.into()))
+}
+
+fn validation(msg: &str) -> Option<Refusal> {
+    Some(Refusal::Validation(msg.into()))
+}
+
+#[tokio::test]
+async fn invalid_objects_are_refused_with_a_precise_message() {
+    let client = bed().client().await;
+    let table: Vec<(&str, String, Option<Refusal>)> = vec![
+        (
+            "Issuer",
+            acme("selfSigned: {}"),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-0" is invalid: <nil>: Invalid value: "": "spec" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
+            ),
+        ),
+        (
+            "Issuer",
+            "{}".into(),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-1" is invalid: [<nil>: Invalid value: "": "spec" must validate one and only one schema (oneOf). Found none valid, spec.acme: Required value]"#,
+            ),
+        ),
+        (
+            "Issuer",
+            acme("  solvers: [{http01: {ingress: {class: a}}, dns01: {rfc2136: {}}}]"),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-2" is invalid: <nil>: Invalid value: "": "spec.acme.solvers" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
+            ),
+        ),
+        (
+            "Issuer",
+            acme(
+                "  externalAccountBinding: {keyID: k, keySecretRef: {name: e}, keyAlgorithm: HS1}",
+            ),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-3" is invalid: spec.acme.externalAccountBinding.keyAlgorithm: Unsupported value: "HS1": supported values: "HS256", "HS384", "HS512""#,
+            ),
+        ),
+        (
+            "Issuer",
+            "acme: {server: 'ftp://acme.example', privateKeySecretRef: {name: k}}".into(),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-4" is invalid: spec.acme.server: Invalid value: "ftp://acme.example": spec.acme.server in body should match '^https?://'"#,
+            ),
+        ),
+        (
+            "Issuer",
+            acme("  email: not-an-email"),
+            validation(
+                r#"spec.acme.email: Invalid value: "not-an-email": must be an address such as user@example.com"#,
+            ),
+        ),
+        (
+            "Issuer",
+            acme("  solvers: [{http01: {ingress: {class: a, ingressClassName: b}}}]"),
+            validation(
+                r#"spec.acme.solvers[0].http01.ingress: Forbidden: only one of 'ingressClassName', 'name' or 'class' should be specified"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nrenewBefore: 1h\nrenewBeforePercentage: 50"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-7" is invalid: <nil>: Invalid value: "": "spec" must not validate the schema (not)"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nrenewBeforePercentage: 100"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-8" is invalid: spec.renewBeforePercentage: Invalid value: 100: spec.renewBeforePercentage in body should be less than or equal to 99"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nrenewBeforePercentage: 0"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-9" is invalid: spec.renewBeforePercentage: Invalid value: 0: spec.renewBeforePercentage in body should be greater than or equal to 1"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert(""),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-10" is invalid: [<nil>: Invalid value: "": "spec" must validate at least one schema (anyOf), spec.commonName: Required value]"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: []"),
+            validation(
+                r#"spec: Invalid value: "": at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nduration: 90x"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-12" is invalid: spec.duration: Invalid value: "90x": spec.duration in body should match '^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'"#,
+            ),
+        ),
+        (
+            "Certificate",
+            "secretName: Bad_TLS\nissuerRef: {name: x}\ndnsNames: [a.example.com]".into(),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-13" is invalid: spec.secretName: Invalid value: "Bad_TLS": spec.secretName in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'"#,
+            ),
+        ),
+        (
+            "Certificate",
+            "secretName: bad-tls\ndnsNames: [a.example.com]".into(),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-14" is invalid: spec.issuerRef: Required value"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nusages: [bogus]"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-15" is invalid: spec.usages: Unsupported value: "bogus": supported values: "signing", "digital signature", "content commitment", "key encipherment", "key agreement", "data encipherment", "cert sign", "crl sign", "encipher only", "decipher only", "any", "server auth", "client auth", "code signing", "email protection", "s/mime", "ipsec end system", "ipsec tunnel", "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc""#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nprivateKey: {algorithm: DSA}"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-16" is invalid: spec.privateKey.algorithm: Unsupported value: "DSA": supported values: "RSA", "ECDSA", "Ed25519""#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nrevisionHistoryLimit: 0"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-17" is invalid: spec.revisionHistoryLimit: Invalid value: 0: spec.revisionHistoryLimit in body should be greater than or equal to 1"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nprivateKey: {algorithm: RSA, size: 1024}"),
+            validation(
+                r#"spec.privateKey.size: Invalid value: 1024: must be between 2048 and 8192 for RSA keys"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nrenewBefore: 1m"),
+            validation(
+                r#"spec.renewBefore: Invalid value: "1m": certificate renewBefore must be at least 5m0s"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nduration: 30m"),
+            validation(
+                r#"spec.duration: Invalid value: "30m": certificate duration must be at least 1h0m0s"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [App.Example.com]"),
+            validation(r#"spec.dnsNames[0]: Invalid value: "App.Example.com": must be lowercase"#),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com, a.example.com]"),
+            validation(r#"spec.dnsNames[1]: Duplicate value: "a.example.com""#),
+        ),
+        ("Certificate", cert("dnsNames: [a.example.com]"), None),
+    ];
+    let mut failures = Vec::new();
+    for (i, (kind, spec, want)) in table.into_iter().enumerate() {
+        let got = refusal(&client, kind, &format!("invalid-{i}"), &spec).await;
+        if got != want {
+            failures.push(format!("row {i} ({kind}):\n{spec}\n  want {want:?}\n  got  {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,119 @@
+//! The local test bed, from Rust: a real kube-apiserver (+ controller-manager) and, for the
+//! issuance tests, a real Pebble, started by the scripts in `e2e/testbed/` on free ports.
+//! A bed missing its binaries is a failure, never a skip: run `e2e/testbed/install.sh`.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn testbed_script(name: &str) -> PathBuf {
+    repo().join("e2e/testbed").join(name)
+}
+
+/// Runs a start script; its stdout is the bed's state directory. `WATCH_PID` ties the bed's
+/// life to this test process, so a panic or a kill leaves nothing running.
+fn start(script: &str, env: &[(&str, &str)]) -> PathBuf {
+    let out = Command::new(testbed_script(script))
+        .env("WATCH_PID", std::process::id().to_string())
+        .envs(env.iter().copied())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running {script}: {e}"));
+    assert!(out.status.success(), "{script} failed (run e2e/testbed/install.sh first?)");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// etcd + kube-apiserver + kube-controller-manager v1.20.2 on 127.0.0.1.
+pub struct KubeBed {
+    pub dir: PathBuf,
+}
+
+impl KubeBed {
+    pub fn start() -> KubeBed {
+        KubeBed { dir: start("start-kube.sh", &[]) }
+    }
+
+    /// One bed for the whole test binary, started on first use.
+    pub fn shared() -> &'static KubeBed {
+        static BED: OnceLock<KubeBed> = OnceLock::new();
+        BED.get_or_init(KubeBed::start)
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        let kc = Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .expect("config");
+        kube::Client::try_from(config).expect("client")
+    }
+
+    /// kubectl v1.20.2 (built with the bed) against this bed, with `stdin` fed in.
+    pub fn kubectl(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let bin = kube_bin_dir().join("kubectl");
+        let mut child = Command::new(&bin)
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// kubectl that must succeed; returns its stdout.
+    pub fn kubectl_ok(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.kubectl(args, stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Applies `crds/` as a user would and waits until the API serves them.
+    pub fn install_crds(&self) {
+        let crds = repo().join("crds");
+        self.kubectl_ok(&["apply", "-f", crds.to_str().unwrap()], "");
+        self.kubectl_ok(
+            &["wait", "--for=condition=established", "--timeout=60s", "-f", crds.to_str().unwrap()],
+            "",
+        );
+    }
+}
+
+impl Drop for KubeBed {
+    fn drop(&mut self) {
+        let _ = Command::new(testbed_script("stop-kube.sh")).arg(&self.dir).status();
+    }
+}
+
+/// Where `e2e/testbed/env.sh` says the Kubernetes binaries are (asked, not re-derived).
+pub fn kube_bin_dir() -> PathBuf {
+    let env_sh = testbed_script("env.sh");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(". '{}' && printf %s \"$KUBE_BIN_DIR\"", env_sh.display()))
+        .output()
+        .expect("bash");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap())
+}
+
+/// The YAML file under `e2e/fixtures/`.
+pub fn fixture(name: &str) -> String {
+    let path = repo().join("e2e/fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
