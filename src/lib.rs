@@ -5,4 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod pki;
+pub mod renewal;
 pub mod validation;

@@ -1,0 +1,137 @@
+//! The certificate request: the names to order and the CSR that finalizes the order.
+
+use super::PkiError;
+use crate::api::CertificateSpec;
+use crate::api::certificate::KeyUsage;
+use rcgen::{
+    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use std::net::IpAddr;
+
+/// The names an ACME order is placed for, sorted and without duplicates: `dnsNames`, the
+/// `commonName` (which ACME CAs also put in the SANs), and `ipAddresses`.
+pub fn identifiers(spec: &CertificateSpec) -> Vec<String> {
+    let mut names: Vec<String> = spec.dns_names.iter().flatten().cloned().collect();
+    names.extend(spec.common_name.iter().filter(|cn| !cn.is_empty()).cloned());
+    names.extend(spec.ip_addresses.iter().flatten().cloned());
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A DER CSR for `spec`, signed by `key`. Its SANs are exactly the order's identifiers, as
+/// ACME CAs require; the subject carries the common name and the `subject` fields.
+pub fn build(spec: &CertificateSpec, key: &KeyPair) -> Result<Vec<u8>, PkiError> {
+    let mut params = CertificateParams::default();
+    for name in identifiers(spec) {
+        params.subject_alt_names.push(match name.parse::<IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(name.try_into().map_err(PkiError::Csr)?),
+        });
+    }
+    params.distinguished_name = subject(spec);
+    if spec.encode_usages_in_request != Some(false) {
+        for usage in spec.usages.iter().flatten() {
+            match purpose(*usage) {
+                Purpose::Key(k) => params.key_usages.push(k),
+                Purpose::Extended(e) => params.extended_key_usages.push(e),
+                Purpose::None => {}
+            }
+        }
+    }
+    let csr = params.serialize_request(key).map_err(PkiError::Csr)?;
+    Ok(csr.der().to_vec())
+}
+
+fn subject(spec: &CertificateSpec) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    if let Some(cn) = spec.common_name.as_ref().filter(|cn| !cn.is_empty()) {
+        dn.push(DnType::CommonName, cn.as_str());
+    }
+    let Some(s) = &spec.subject else { return dn };
+    let fields = [
+        (DnType::CountryName, &s.countries),
+        (DnType::StateOrProvinceName, &s.provinces),
+        (DnType::LocalityName, &s.localities),
+        (DnType::OrganizationName, &s.organizations),
+        (DnType::OrganizationalUnitName, &s.organizational_units),
+        // streetAddress (2.5.4.9) and postalCode (2.5.4.17) have no named rcgen type.
+        (DnType::CustomDnType(vec![2, 5, 4, 9]), &s.street_addresses),
+        (DnType::CustomDnType(vec![2, 5, 4, 17]), &s.postal_codes),
+    ];
+    for (ty, values) in fields {
+        for v in values.iter().flatten() {
+            dn.push(ty.clone(), v.as_str());
+        }
+    }
+    if let Some(serial) = &s.serial_number {
+        dn.push(DnType::CustomDnType(vec![2, 5, 4, 5]), serial.as_str());
+    }
+    dn
+}
+
+enum Purpose {
+    Key(KeyUsagePurpose),
+    Extended(ExtendedKeyUsagePurpose),
+    None,
+}
+
+fn purpose(u: KeyUsage) -> Purpose {
+    use KeyUsage::*;
+    use Purpose::{Extended as E, Key as K};
+    match u {
+        Signing | DigitalSignature => K(KeyUsagePurpose::DigitalSignature),
+        ContentCommitment => K(KeyUsagePurpose::ContentCommitment),
+        KeyEncipherment => K(KeyUsagePurpose::KeyEncipherment),
+        KeyAgreement => K(KeyUsagePurpose::KeyAgreement),
+        DataEncipherment => K(KeyUsagePurpose::DataEncipherment),
+        CertSign => K(KeyUsagePurpose::KeyCertSign),
+        CrlSign => K(KeyUsagePurpose::CrlSign),
+        EncipherOnly => K(KeyUsagePurpose::EncipherOnly),
+        DecipherOnly => K(KeyUsagePurpose::DecipherOnly),
+        Any => E(ExtendedKeyUsagePurpose::Any),
+        ServerAuth => E(ExtendedKeyUsagePurpose::ServerAuth),
+        ClientAuth => E(ExtendedKeyUsagePurpose::ClientAuth),
+        CodeSigning => E(ExtendedKeyUsagePurpose::CodeSigning),
+        EmailProtection | SMime => E(ExtendedKeyUsagePurpose::EmailProtection),
+        Timestamping => E(ExtendedKeyUsagePurpose::TimeStamping),
+        OcspSigning => E(ExtendedKeyUsagePurpose::OcspSigning),
+        // IPsec and the SGC purposes are obsolete; no CA honours them in a request.
+        IpsecEndSystem | IpsecTunnel | IpsecUser | MicrosoftSgc | NetscapeSgc => Purpose::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer;
+
+    #[test]
+    fn csr_names_are_the_order_identifiers() {
+        let spec: CertificateSpec = serde_yaml::from_str(
+            "secretName: s\nissuerRef: {name: i}\ncommonName: b.example.com\n\
+             dnsNames: [a.example.com, b.example.com]\nipAddresses: [192.0.2.1]\n\
+             subject: {organizations: [Example]}\nusages: [server auth, digital signature]",
+        )
+        .unwrap();
+        assert_eq!(identifiers(&spec), ["192.0.2.1", "a.example.com", "b.example.com"]);
+        let key = KeyPair::generate().unwrap();
+        let der = build(&spec, &key).unwrap();
+        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+            .unwrap();
+        let subject = csr.certification_request_info.subject.to_string();
+        assert!(subject.contains("CN=b.example.com") && subject.contains("O=Example"), "{subject}");
+        let sans: Vec<String> = csr
+            .requested_extensions()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| match e {
+                x509_parser::extensions::ParsedExtension::SubjectAlternativeName(s) => Some(s),
+                _ => None,
+            })
+            .flat_map(|s| s.general_names.iter().map(|n| n.to_string()))
+            .collect();
+        assert_eq!(sans, ["IPAddress(c0:00:02:01)", "DNSName(a.example.com)", "DNSName(b.example.com)"]);
+    }
+}

@@ -1,0 +1,181 @@
+//! Private keys: what the spec asks for, generated or read back from a Secret, and PEM out.
+
+use super::PkiError;
+use crate::api::CertificateSpec;
+use crate::api::certificate::{PrivateKeyAlgorithm, PrivateKeyEncoding};
+use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
+use x509_parser::prelude::FromDer;
+use x509_parser::der_parser::ber::BerObjectContent;
+
+/// The key a Certificate asks for; cert-manager's defaults are RSA 2048 and ECDSA P-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpec {
+    Rsa(u32),
+    Ecdsa(u32),
+    Ed25519,
+}
+
+impl KeySpec {
+    pub fn from_spec(spec: &CertificateSpec) -> Result<KeySpec, PkiError> {
+        let pk = spec.private_key.as_ref();
+        let size = pk.and_then(|k| k.size).filter(|s| *s > 0);
+        let spec = match pk.and_then(|k| k.algorithm).unwrap_or(PrivateKeyAlgorithm::RSA) {
+            PrivateKeyAlgorithm::RSA => KeySpec::Rsa(size.unwrap_or(2048) as u32),
+            PrivateKeyAlgorithm::ECDSA => KeySpec::Ecdsa(size.unwrap_or(256) as u32),
+            PrivateKeyAlgorithm::Ed25519 => KeySpec::Ed25519,
+        };
+        spec.signature_algorithm().map(|_| spec)
+    }
+
+    /// The signature algorithm rcgen uses with such a key (and so what certsmith can make).
+    pub fn signature_algorithm(self) -> Result<&'static SignatureAlgorithm, PkiError> {
+        match self {
+            KeySpec::Rsa(2048 | 3072 | 4096) => Ok(&rcgen::PKCS_RSA_SHA256),
+            KeySpec::Ecdsa(256) => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeySpec::Ecdsa(384) => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
+            KeySpec::Ecdsa(521) => Ok(&rcgen::PKCS_ECDSA_P521_SHA512),
+            KeySpec::Ed25519 => Ok(&rcgen::PKCS_ED25519),
+            KeySpec::Rsa(n) => Err(PkiError::Unsupported(format!(
+                "spec.privateKey.size {n}: certsmith makes RSA keys of 2048, 3072 or 4096 bits"
+            ))),
+            KeySpec::Ecdsa(n) => Err(PkiError::Unsupported(format!(
+                "spec.privateKey.size {n}: ECDSA keys are 256, 384 or 521 bits"
+            ))),
+        }
+    }
+
+    pub fn generate(self) -> Result<KeyPair, PkiError> {
+        let alg = self.signature_algorithm()?;
+        let key = match self {
+            KeySpec::Rsa(bits) => {
+                let size = match bits {
+                    2048 => RsaKeySize::_2048,
+                    3072 => RsaKeySize::_3072,
+                    _ => RsaKeySize::_4096,
+                };
+                KeyPair::generate_rsa_for(alg, size)
+            }
+            _ => KeyPair::generate_for(alg),
+        };
+        key.map_err(PkiError::Generate)
+    }
+
+    /// The spec of an existing key, to notice a key that no longer fits the Certificate.
+    pub fn of(key: &KeyPair) -> Option<KeySpec> {
+        let alg = key.algorithm();
+        if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
+            Some(KeySpec::Ecdsa(256))
+        } else if alg == &rcgen::PKCS_ECDSA_P384_SHA384 {
+            Some(KeySpec::Ecdsa(384))
+        } else if alg == &rcgen::PKCS_ECDSA_P521_SHA512 {
+            Some(KeySpec::Ecdsa(521))
+        } else if alg == &rcgen::PKCS_ED25519 {
+            Some(KeySpec::Ed25519)
+        } else if key.is_compatible(&rcgen::PKCS_RSA_SHA256) {
+            rsa_bits(key).map(KeySpec::Rsa)
+        } else {
+            None
+        }
+    }
+}
+
+/// Reads a PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+pub fn parse_pem(pem: &str) -> Result<KeyPair, PkiError> {
+    KeyPair::from_pem(pem).map_err(PkiError::ParseKey)
+}
+
+/// The key as PEM in the requested encoding: PKCS#8 (`PRIVATE KEY`), or PKCS#1 for RSA
+/// (`RSA PRIVATE KEY`) and SEC1 for EC (`EC PRIVATE KEY`) as cert-manager writes `PKCS1`.
+pub fn to_pem(key: &KeyPair, encoding: Option<PrivateKeyEncoding>) -> Result<String, PkiError> {
+    if encoding != Some(PrivateKeyEncoding::PKCS1) {
+        return Ok(key.serialize_pem());
+    }
+    let pkcs8 = key.serialize_der();
+    match KeySpec::of(key) {
+        // PKCS#8 wraps the PKCS#1 RSAPrivateKey in its privateKey OCTET STRING.
+        Some(KeySpec::Rsa(_)) => {
+            let inner = pkcs8_private_key(&pkcs8).ok_or_else(|| {
+                PkiError::Unsupported("could not unwrap the RSA key from PKCS#8".into())
+            })?;
+            Ok(pem("RSA PRIVATE KEY", &inner))
+        }
+        Some(KeySpec::Ecdsa(bits)) => {
+            use aws_lc_rs::encoding::AsDer;
+            use aws_lc_rs::signature::{
+                ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+                ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair,
+            };
+            let alg = match bits {
+                256 => &ECDSA_P256_SHA256_ASN1_SIGNING,
+                384 => &ECDSA_P384_SHA384_ASN1_SIGNING,
+                _ => &ECDSA_P521_SHA512_ASN1_SIGNING,
+            };
+            let ec = EcdsaKeyPair::from_pkcs8(alg, &pkcs8)
+                .map_err(|e| PkiError::Unsupported(format!("reading the EC key: {e}")))?;
+            let sec1 = ec
+                .private_key()
+                .as_der()
+                .map_err(|e| PkiError::Unsupported(format!("encoding the EC key: {e}")))?;
+            Ok(pem("EC PRIVATE KEY", sec1.as_ref()))
+        }
+        // Ed25519 has no PKCS#1 form; cert-manager writes PKCS#8 for it too.
+        _ => Ok(key.serialize_pem()),
+    }
+}
+
+fn pem(tag: &str, der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new(tag, der))
+}
+
+/// The privateKey OCTET STRING of a PKCS#8 PrivateKeyInfo.
+fn pkcs8_private_key(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    let (_, info) = x509_parser::der_parser::parse_der(pkcs8).ok()?;
+    let items = info.as_sequence().ok()?;
+    match &items.get(2)?.content {
+        BerObjectContent::OctetString(bytes) => Some(bytes.to_vec()),
+        _ => None,
+    }
+}
+
+/// The modulus size of an RSA key, read from its public key.
+fn rsa_bits(key: &KeyPair) -> Option<u32> {
+    let spki = key.subject_public_key_info();
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki).ok()?;
+    match spki.parsed().ok()? {
+        x509_parser::public_key::PublicKey::RSA(rsa) => Some(rsa.key_size() as u32),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_the_asked_spec_and_round_trip_through_pem() {
+        for spec in [KeySpec::Rsa(2048), KeySpec::Ecdsa(256), KeySpec::Ecdsa(384), KeySpec::Ed25519] {
+            let key = spec.generate().unwrap();
+            assert_eq!(KeySpec::of(&key), Some(spec));
+            for enc in [None, Some(PrivateKeyEncoding::PKCS1), Some(PrivateKeyEncoding::PKCS8)] {
+                let pem = to_pem(&key, enc).unwrap();
+                let back = parse_pem(&pem).unwrap();
+                assert_eq!(back.subject_public_key_info(), key.subject_public_key_info(), "{spec:?} {enc:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pkcs1_headers() {
+        let rsa = KeySpec::Rsa(2048).generate().unwrap();
+        assert!(to_pem(&rsa, Some(PrivateKeyEncoding::PKCS1)).unwrap().starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let ec = KeySpec::Ecdsa(256).generate().unwrap();
+        assert!(to_pem(&ec, Some(PrivateKeyEncoding::PKCS1)).unwrap().starts_with("-----BEGIN EC PRIVATE KEY-----"));
+        assert!(to_pem(&ec, Some(PrivateKeyEncoding::PKCS8)).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn unsupported_sizes_are_named() {
+        let err = KeySpec::Rsa(2500).signature_algorithm().unwrap_err().to_string();
+        assert_eq!(err, "spec.privateKey.size 2500: certsmith makes RSA keys of 2048, 3072 or 4096 bits");
+    }
+}

@@ -1,0 +1,83 @@
+//! Renewal schedule: when a certificate is renewed, and how long a failed issuance waits.
+
+use jiff::{SignedDuration, Timestamp};
+use std::time::Duration;
+
+/// When to renew a certificate valid from `not_before` to `not_after`, by cert-manager's rule:
+/// `renewBefore` when it is shorter than the actual lifetime, else `renewBeforePercentage` of
+/// the actual lifetime, else a third of it; truncated to the second because status stores
+/// seconds and a renewal time rounded up would never be reached.
+pub fn renewal_time(
+    not_before: Timestamp,
+    not_after: Timestamp,
+    renew_before: Option<Duration>,
+    renew_before_percentage: Option<i32>,
+) -> Timestamp {
+    let lifetime = not_after.duration_since(not_before);
+    let before = match (renew_before, renew_before_percentage) {
+        (Some(rb), _) if rb > Duration::ZERO && SignedDuration::try_from(rb).is_ok_and(|rb| rb < lifetime) => {
+            SignedDuration::try_from(rb).unwrap_or(lifetime / 3)
+        }
+        (_, Some(pct)) if (1..=99).contains(&pct) => {
+            SignedDuration::from_secs_f64(lifetime.as_secs_f64() * f64::from(pct) / 100.0)
+        }
+        _ => lifetime / 3,
+    };
+    let at = not_after - before;
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+/// The first retry waits this long after a failed issuance; each further failure doubles it.
+pub const FIRST_BACKOFF: SignedDuration = SignedDuration::from_mins(1);
+/// No failed issuance waits longer than a day before it is tried again.
+pub const MAX_BACKOFF: SignedDuration = SignedDuration::from_hours(24);
+
+/// How long to wait after the `failed_attempts`-th consecutive failure: 1m, 2m, 4m, … 24h.
+pub fn backoff(failed_attempts: i64) -> SignedDuration {
+    let doublings = failed_attempts.saturating_sub(1).clamp(0, 20) as u32;
+    let secs = FIRST_BACKOFF.as_secs().saturating_mul(1_i64 << doublings);
+    SignedDuration::from_secs(secs).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn renewal_times() {
+        let nb = ts("2026-01-01T00:00:00Z");
+        let na90 = ts("2026-04-01T00:00:00Z"); // 90 days
+        let h = |n: u64| Some(Duration::from_secs(n * 3600));
+        let table = [
+            // (notAfter, renewBefore, percentage, renewal time)
+            (na90, None, None, "2026-03-02T00:00:00Z"),     // a third of 90d = 30d before
+            (na90, h(24 * 10), None, "2026-03-22T00:00:00Z"), // 10d before
+            (na90, None, Some(50), "2026-02-15T00:00:00Z"),  // half way
+            (na90, h(24 * 100), None, "2026-03-02T00:00:00Z"), // longer than the life: a third
+            (na90, None, Some(100), "2026-03-02T00:00:00Z"), // out of range: a third
+            (na90, h(24), Some(50), "2026-03-31T00:00:00Z"), // renewBefore wins
+            (ts("2026-01-01T00:02:00Z"), None, None, "2026-01-01T00:01:20Z"), // 2-minute cert
+            // a lifetime that does not divide evenly is truncated to the second
+            (ts("2026-01-01T00:00:10Z"), None, None, "2026-01-01T00:00:06Z"),
+        ];
+        for (na, rb, pct, want) in table {
+            assert_eq!(renewal_time(nb, na, rb, pct), ts(want), "{na} {rb:?} {pct:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_to_a_day() {
+        let mins = |n| SignedDuration::from_mins(n);
+        assert_eq!(backoff(0), mins(1));
+        assert_eq!(backoff(1), mins(1));
+        assert_eq!(backoff(2), mins(2));
+        assert_eq!(backoff(5), mins(16));
+        assert_eq!(backoff(11), mins(1024));
+        assert_eq!(backoff(12), MAX_BACKOFF);
+        assert_eq!(backoff(i64::MAX), MAX_BACKOFF);
+    }
+}
