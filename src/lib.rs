@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod certificate;
 pub mod pki;
 pub mod renewal;
 pub mod validation;

@@ -15,7 +15,10 @@ pub fn renewal_time(
 ) -> Timestamp {
     let lifetime = not_after.duration_since(not_before);
     let before = match (renew_before, renew_before_percentage) {
-        (Some(rb), _) if rb > Duration::ZERO && SignedDuration::try_from(rb).is_ok_and(|rb| rb < lifetime) => {
+        (Some(rb), _)
+            if rb > Duration::ZERO
+                && SignedDuration::try_from(rb).is_ok_and(|rb| rb < lifetime) =>
+        {
             SignedDuration::try_from(rb).unwrap_or(lifetime / 3)
         }
         (_, Some(pct)) if (1..=99).contains(&pct) => {
@@ -54,9 +57,9 @@ mod tests {
         let h = |n: u64| Some(Duration::from_secs(n * 3600));
         let table = [
             // (notAfter, renewBefore, percentage, renewal time)
-            (na90, None, None, "2026-03-02T00:00:00Z"),     // a third of 90d = 30d before
+            (na90, None, None, "2026-03-02T00:00:00Z"), // a third of 90d = 30d before
             (na90, h(24 * 10), None, "2026-03-22T00:00:00Z"), // 10d before
-            (na90, None, Some(50), "2026-02-15T00:00:00Z"),  // half way
+            (na90, None, Some(50), "2026-02-15T00:00:00Z"), // half way
             (na90, h(24 * 100), None, "2026-03-02T00:00:00Z"), // longer than the life: a third
             (na90, None, Some(100), "2026-03-02T00:00:00Z"), // out of range: a third
             (na90, h(24), Some(50), "2026-03-31T00:00:00Z"), // renewBefore wins

@@ -118,8 +118,8 @@ mod tests {
         assert_eq!(identifiers(&spec), ["192.0.2.1", "a.example.com", "b.example.com"]);
         let key = KeyPair::generate().unwrap();
         let der = build(&spec, &key).unwrap();
-        let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
-            .unwrap();
+        let (_, csr) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&der).unwrap();
         let subject = csr.certification_request_info.subject.to_string();
         assert!(subject.contains("CN=b.example.com") && subject.contains("O=Example"), "{subject}");
         let sans: Vec<String> = csr
@@ -132,6 +132,9 @@ mod tests {
             })
             .flat_map(|s| s.general_names.iter().map(|n| n.to_string()))
             .collect();
-        assert_eq!(sans, ["IPAddress(c0:00:02:01)", "DNSName(a.example.com)", "DNSName(b.example.com)"]);
+        assert_eq!(
+            sans,
+            ["IPAddress(c0:00:02:01)", "DNSName(a.example.com)", "DNSName(b.example.com)"]
+        );
     }
 }

@@ -112,8 +112,7 @@ mod tests {
     #[test]
     fn reads_names_dates_and_key() {
         let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+        let mut params = CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
         params.subject_alt_names.push(SanType::IpAddress("192.0.2.7".parse().unwrap()));
         params.not_before = rcgen::date_time_ymd(2026, 1, 1);
         params.not_after = rcgen::date_time_ymd(2026, 4, 1);

@@ -4,8 +4,8 @@ use super::PkiError;
 use crate::api::CertificateSpec;
 use crate::api::certificate::{PrivateKeyAlgorithm, PrivateKeyEncoding};
 use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm};
-use x509_parser::prelude::FromDer;
 use x509_parser::der_parser::ber::BerObjectContent;
+use x509_parser::prelude::FromDer;
 
 /// The key a Certificate asks for; cert-manager's defaults are RSA 2048 and ECDSA P-256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,13 +153,18 @@ mod tests {
 
     #[test]
     fn generated_keys_have_the_asked_spec_and_round_trip_through_pem() {
-        for spec in [KeySpec::Rsa(2048), KeySpec::Ecdsa(256), KeySpec::Ecdsa(384), KeySpec::Ed25519] {
+        for spec in [KeySpec::Rsa(2048), KeySpec::Ecdsa(256), KeySpec::Ecdsa(384), KeySpec::Ed25519]
+        {
             let key = spec.generate().unwrap();
             assert_eq!(KeySpec::of(&key), Some(spec));
             for enc in [None, Some(PrivateKeyEncoding::PKCS1), Some(PrivateKeyEncoding::PKCS8)] {
                 let pem = to_pem(&key, enc).unwrap();
                 let back = parse_pem(&pem).unwrap();
-                assert_eq!(back.subject_public_key_info(), key.subject_public_key_info(), "{spec:?} {enc:?}");
+                assert_eq!(
+                    back.subject_public_key_info(),
+                    key.subject_public_key_info(),
+                    "{spec:?} {enc:?}"
+                );
             }
         }
     }
@@ -167,15 +172,30 @@ mod tests {
     #[test]
     fn pkcs1_headers() {
         let rsa = KeySpec::Rsa(2048).generate().unwrap();
-        assert!(to_pem(&rsa, Some(PrivateKeyEncoding::PKCS1)).unwrap().starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(
+            to_pem(&rsa, Some(PrivateKeyEncoding::PKCS1))
+                .unwrap()
+                .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+        );
         let ec = KeySpec::Ecdsa(256).generate().unwrap();
-        assert!(to_pem(&ec, Some(PrivateKeyEncoding::PKCS1)).unwrap().starts_with("-----BEGIN EC PRIVATE KEY-----"));
-        assert!(to_pem(&ec, Some(PrivateKeyEncoding::PKCS8)).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(
+            to_pem(&ec, Some(PrivateKeyEncoding::PKCS1))
+                .unwrap()
+                .starts_with("-----BEGIN EC PRIVATE KEY-----")
+        );
+        assert!(
+            to_pem(&ec, Some(PrivateKeyEncoding::PKCS8))
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
     }
 
     #[test]
     fn unsupported_sizes_are_named() {
         let err = KeySpec::Rsa(2500).signature_algorithm().unwrap_err().to_string();
-        assert_eq!(err, "spec.privateKey.size 2500: certsmith makes RSA keys of 2048, 3072 or 4096 bits");
+        assert_eq!(
+            err,
+            "spec.privateKey.size 2500: certsmith makes RSA keys of 2048, 3072 or 4096 bits"
+        );
     }
 }

@@ -1,0 +1,183 @@
+//! Does this Certificate need issuing, and why? An ordered chain of checks, after
+//! cert-manager's issuance policies; pure: the Secret and the clock are passed in.
+
+use crate::api::Certificate;
+use crate::api::meta::ConditionStatus;
+use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSUER_NAME};
+use crate::pki::csr::identifiers;
+use crate::pki::inspect::{Issued, parse_chain};
+use crate::pki::key::{KeySpec, parse_pem};
+use crate::renewal::{backoff, renewal_time};
+use crate::validation::names::parse_duration;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+
+/// The reason cmctl (and `certsmith renew`) set on the Issuing condition to ask for a re-issue.
+pub const MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The Secret exists and belongs to something else: never write it.
+    NotOwned { message: String },
+    /// The stored certificate is good until `renewal_time`.
+    UpToDate { issued: Box<Issued>, renewal_time: Timestamp },
+    /// Issue now. `reason` is a CamelCase word, `message` says why in words.
+    Issue { reason: &'static str, message: String },
+    /// Issuing is needed, but the last attempt failed: wait until `retry_at`.
+    Backoff { reason: &'static str, message: String, retry_at: Timestamp },
+}
+
+/// Decides for `cert`, whose target Secret is `secret`, at `now`.
+pub fn decide(cert: &Certificate, secret: Option<&Secret>, now: Timestamp) -> Decision {
+    let (reason, message) = match check(cert, secret, now) {
+        Ok(up_to_date) => return up_to_date,
+        Err(Some(why)) => why,
+        Err(None) => {
+            return Decision::NotOwned { message: not_owned_message(cert, secret) };
+        }
+    };
+    let status = cert.status.as_ref();
+    let attempts = status.and_then(|s| s.failed_issuance_attempts).unwrap_or(0);
+    let last_failure = status.and_then(|s| s.last_failure_time.as_ref()).map(|t| t.0);
+    // A spec change (a new generation) or a manual trigger retries at once.
+    let failed_this_generation = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .and_then(|c| c.observed_generation)
+        == cert.metadata.generation;
+    if let Some(last) = last_failure
+        && attempts > 0
+        && reason != MANUALLY_TRIGGERED
+        && failed_this_generation
+    {
+        let retry_at = last + backoff(attempts);
+        if retry_at > now {
+            return Decision::Backoff { reason, message, retry_at };
+        }
+    }
+    Decision::Issue { reason, message }
+}
+
+type Why = (&'static str, String);
+
+/// `Ok` when up to date; `Err(Some(why))` to issue; `Err(None)` when the Secret is not ours.
+fn check(
+    cert: &Certificate,
+    secret: Option<&Secret>,
+    now: Timestamp,
+) -> Result<Decision, Option<Why>> {
+    let name = cert.metadata.name.as_deref().unwrap_or_default();
+    let Some(secret) = secret else {
+        return Err(Some(("DoesNotExist", "Issuing certificate as Secret does not exist".into())));
+    };
+    let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+    if annotations.get(ANN_CERTIFICATE_NAME).map(String::as_str) != Some(name) {
+        return Err(None);
+    }
+    let data = secret.data.clone().unwrap_or_default();
+    let field = |k: &str| {
+        data.get(k).map(|b| String::from_utf8_lossy(&b.0).into_owned()).filter(|s| !s.is_empty())
+    };
+    let (Some(crt), Some(key)) = (field("tls.crt"), field("tls.key")) else {
+        let message =
+            "Issuing certificate as Secret does not contain a certificate and private key";
+        return Err(Some(("MissingData", message.into())));
+    };
+    let key = parse_pem(&key).map_err(|e| {
+        Some((
+            "InvalidKeyPair",
+            format!("Issuing certificate as Secret contains an invalid private key: {e}"),
+        ))
+    })?;
+    let issued = parse_chain(&crt).map_err(|e| {
+        Some((
+            "InvalidCertificate",
+            format!("Issuing certificate as Secret contains an invalid certificate: {e}"),
+        ))
+    })?;
+    if !issued.matches_key(&key) {
+        let message = "Issuing certificate as Secret contains a private key that does not match the certificate";
+        return Err(Some(("InvalidKeyPair", message.into())));
+    }
+    let issuer = &cert.spec.issuer_ref;
+    let kind = issuer.kind.as_deref().unwrap_or("Issuer");
+    let was = (
+        annotations.get(ANN_ISSUER_KIND).map(String::as_str).unwrap_or("Issuer"),
+        annotations.get(ANN_ISSUER_NAME).map(String::as_str).unwrap_or(""),
+    );
+    if was != (kind, issuer.name.as_str()) {
+        let message = format!(
+            "Issuing certificate as Secret was previously issued by {}/{}, not {kind}/{}",
+            was.0, was.1, issuer.name
+        );
+        return Err(Some(("IncorrectIssuer", message)));
+    }
+    let want = identifiers(&cert.spec);
+    if issued.identifiers() != want {
+        let message = format!(
+            "Issuing certificate as Secret was previously issued for [{}], not [{}]",
+            issued.identifiers().join(" "),
+            want.join(" ")
+        );
+        return Err(Some(("SecretMismatch", message)));
+    }
+    if let (Ok(want), Some(have)) = (KeySpec::from_spec(&cert.spec), KeySpec::of(&key))
+        && want != have
+    {
+        let message = format!(
+            "Issuing certificate as Secret holds a {have:?} key, the spec asks for {want:?}"
+        );
+        return Err(Some(("SecretMismatch", message)));
+    }
+    if now >= issued.not_after {
+        return Err(Some((
+            "Expired",
+            format!("Issuing certificate as the certificate expired at {}", issued.not_after),
+        )));
+    }
+    let renew_before = cert.spec.renew_before.as_deref().and_then(|s| parse_duration(s).ok());
+    let at = renewal_time(
+        issued.not_before,
+        issued.not_after,
+        renew_before,
+        cert.spec.renew_before_percentage,
+    );
+    if manually_triggered(cert) {
+        return Err(Some((MANUALLY_TRIGGERED, "Re-issuance manually requested".into())));
+    }
+    if now >= at {
+        return Err(Some((
+            "Renewing",
+            format!("Renewing certificate as renewal was scheduled at {at}"),
+        )));
+    }
+    Ok(Decision::UpToDate { issued: Box::new(issued), renewal_time: at })
+}
+
+/// `certsmith renew` (like `cmctl renew`) sets Issuing=True with reason ManuallyTriggered.
+pub fn manually_triggered(cert: &Certificate) -> bool {
+    cert.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c.type_ == "Issuing"
+                && c.status == ConditionStatus::True
+                && c.reason.as_deref() == Some(MANUALLY_TRIGGERED)
+        })
+    })
+}
+
+fn not_owned_message(cert: &Certificate, secret: Option<&Secret>) -> String {
+    let secret_name = &cert.spec.secret_name;
+    let owner = secret
+        .and_then(|s| s.metadata.annotations.as_ref())
+        .and_then(|a| a.get(ANN_CERTIFICATE_NAME))
+        .map(|o| format!("it belongs to Certificate {o:?}"))
+        .unwrap_or_else(|| format!("it has no {ANN_CERTIFICATE_NAME} annotation"));
+    format!(
+        "Secret {secret_name:?} exists and was not created for this Certificate ({owner}); \
+         certsmith will not overwrite it. Delete it, or set spec.secretName to a free name"
+    )
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
