@@ -14,6 +14,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator (in-cluster config, or KUBECONFIG).
+    Run(certsmith::config::Config),
+    /// Mark a Certificate for re-issue now (like `cmctl renew`).
+    Renew {
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
+    /// Print a Certificate's state: conditions, dates, the order in flight, the last failure.
+    Status {
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// Print every CRD as YAML, or write one file per CRD into a directory.
     Crds {
         /// Write `<group>_<plural>.yaml` files into this directory instead of printing.
@@ -22,8 +36,27 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     match Cli::parse().command {
+        Command::Run(config) => {
+            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+            certsmith::operator::run(client, config).await?;
+        }
+        Command::Renew { name, namespace } => {
+            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+            certsmith::cli::renew(client, &namespace, &name).await?;
+            println!("Manually triggered issuance of Certificate {namespace}/{name}");
+        }
+        Command::Status { name, namespace } => {
+            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+            print!("{}", certsmith::cli::status(client, &namespace, &name).await?);
+        }
         Command::Crds { write } => {
             for crd in certsmith::api::crds::all() {
                 let yaml = certsmith::api::crds::to_yaml(&crd)?;

@@ -354,4 +354,17 @@ pub struct AcmeOrderStatus {
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Time>,
+    /// The HTTP-01 challenges presented for this order. Every replica's responder watches
+    /// these, so any replica answers the CA; the key authorization is public by design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenges: Option<Vec<Http01Challenge>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Http01Challenge {
+    /// The name being validated; the responder answers only requests for this Host.
+    pub host: String,
+    pub token: String,
+    pub key_authorization: String,
 }

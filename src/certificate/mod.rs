@@ -1,5 +1,12 @@
 //! The Certificate step: decide whether to issue, issue through the issuer, store the Secret,
 //! report status, and schedule the renewal.
 
+pub mod controller;
+pub mod issue;
 pub mod policy;
 pub mod secret;
+pub mod status;
+pub mod support;
+pub mod write;
+
+pub use crate::context::Context;

@@ -1,0 +1,36 @@
+//! The ACME side: the HTTP client for a CA, accounts, and the order for one Certificate.
+
+pub mod account;
+pub mod client;
+pub mod order;
+pub mod solver;
+
+/// What can go wrong talking to an ACME CA, worded for a status condition.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeError {
+    #[error("the ACME server {server} could not be reached: {source}")]
+    Unreachable { server: String, source: instant_acme::Error },
+    #[error("the ACME server refused: {0}")]
+    Refused(instant_acme::Error),
+    #[error("caBundle holds no PEM certificate certsmith can read")]
+    BadCaBundle,
+    #[error("building the HTTP client: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Account(String),
+    #[error("the order {url} is {state}: {detail}")]
+    OrderFailed { url: String, state: String, detail: String },
+    #[error("reading a Secret: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl AcmeError {
+    /// Classifies an instant-acme error: an ACME problem document is the CA refusing; anything
+    /// else (connection, TLS, timeout) is the CA not being reached.
+    pub fn from_acme(server: &str, e: instant_acme::Error) -> AcmeError {
+        match e {
+            instant_acme::Error::Api(_) => AcmeError::Refused(e),
+            other => AcmeError::Unreachable { server: server.to_string(), source: other },
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Status transitions of a Certificate, computed from the old status (pure; time passed in).
+
+use crate::api::CertificateStatus;
+use crate::api::meta::Condition;
+use crate::api::meta::ConditionStatus;
+use crate::pki::inspect::Issued;
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// Sets condition `type_`, keeping its lastTransitionTime when the status did not change.
+pub fn set_condition(
+    status: &mut CertificateStatus,
+    type_: &str,
+    value: ConditionStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let conditions = status.conditions.get_or_insert_default();
+    let since = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == value)
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    conditions.retain(|c| c.type_ != type_);
+    conditions.push(Condition {
+        type_: type_.into(),
+        status: value,
+        last_transition_time: Some(since),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        observed_generation: generation,
+    });
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+pub fn remove_condition(status: &mut CertificateStatus, type_: &str) {
+    if let Some(cs) = status.conditions.as_mut() {
+        cs.retain(|c| c.type_ != type_);
+    }
+}
+
+/// The Certificate holds a valid certificate: Ready, not issuing, the dates and the renewal.
+pub fn up_to_date(old: &CertificateStatus, issued: &Issued, renewal: Timestamp, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+    let mut s = old.clone();
+    s.not_before = Some(Time(issued.not_before));
+    s.not_after = Some(Time(issued.not_after));
+    s.renewal_time = Some(Time(renewal));
+    let message = "Certificate is up to date and has not expired";
+    set_condition(&mut s, "Ready", ConditionStatus::True, "Ready", message, generation, now);
+    remove_condition(&mut s, "Issuing");
+    s
+}
+
+/// Just issued: as up to date, plus a new revision, and the attempt bookkeeping cleared.
+pub fn issued(old: &CertificateStatus, issued: &Issued, renewal: Timestamp, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+    let mut s = up_to_date(old, issued, renewal, generation, now);
+    s.revision = Some(old.revision.unwrap_or(0) + 1);
+    s.failed_issuance_attempts = None;
+    s.last_failure_time = None;
+    s.next_private_key_secret_name = None;
+    if let Some(acme) = s.acme.as_mut() {
+        acme.order = None;
+    }
+    s
+}
+
+/// An issuance starts (or goes on) for `reason`.
+pub fn issuing(old: &CertificateStatus, reason: &str, message: &str, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+    let mut s = old.clone();
+    set_condition(&mut s, "Issuing", ConditionStatus::True, reason, message, generation, now);
+    s
+}
+
+/// An issuance failed: counted, timed, and said in both conditions. `keep_order` keeps the
+/// order in flight for the retry (the failure was on this side, or the CA was unreachable);
+/// otherwise the next attempt opens a new order.
+pub fn failed(old: &CertificateStatus, message: &str, keep_order: bool, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+    let mut s = old.clone();
+    s.failed_issuance_attempts = Some(old.failed_issuance_attempts.unwrap_or(0) + 1);
+    s.last_failure_time = Some(Time(now));
+    if !keep_order && let Some(acme) = s.acme.as_mut() {
+        acme.order = None;
+    }
+    if let Some(order) = s.acme.as_mut().and_then(|a| a.order.as_mut()) {
+        order.challenges = None;
+    }
+    set_condition(&mut s, "Issuing", ConditionStatus::False, "Failed", message, generation, now);
+    let ready_message = format!("Issuing failed: {message}");
+    let ready = if old.not_after.is_some() { "Failed" } else { "DoesNotExist" };
+    set_condition(&mut s, "Ready", ConditionStatus::False, ready, &ready_message, generation, now);
+    s
+}
+
+/// Something the user must fix before certsmith can issue (an invalid spec, a missing issuer,
+/// a Secret it does not own): Ready=False with `reason`, no attempt counted.
+pub fn blocked(old: &CertificateStatus, reason: &str, message: &str, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+    let mut s = old.clone();
+    set_condition(&mut s, "Ready", ConditionStatus::False, reason, message, generation, now);
+    remove_condition(&mut s, "Issuing");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_moves_only_when_the_status_changes() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t1: Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
+        let s = blocked(&CertificateStatus::default(), "IssuerNotFound", "a", Some(1), t0);
+        let s = blocked(&s, "IssuerNotReady", "b", Some(1), t1);
+        let ready = &s.conditions.as_ref().unwrap()[0];
+        assert_eq!(ready.last_transition_time, Some(Time(t0)));
+        assert_eq!(ready.reason.as_deref(), Some("IssuerNotReady"));
+        let s = failed(&s, "boom", false, Some(1), t1);
+        assert_eq!(s.failed_issuance_attempts, Some(1));
+        let s = failed(&s, "boom", false, Some(1), t1);
+        assert_eq!(s.failed_issuance_attempts, Some(2));
+        let types: Vec<_> = s.conditions.iter().flatten().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, ["Issuing", "Ready"]);
+    }
+}

@@ -1,0 +1,90 @@
+//! The Issuer and ClusterIssuer controller: validate, register the ACME account, report Ready.
+
+use super::IssuerView;
+use crate::api::issuer::IssuerStatus;
+use crate::api::meta::{Condition, ConditionStatus};
+use crate::api::{ClusterIssuer, Issuer};
+use crate::context::Context;
+use crate::validation::{Invalid, validate_issuer};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+pub async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<Issuer> = Api::namespaced(ctx.client.clone(), &issuer.namespace().unwrap_or_default());
+    let view = IssuerView::issuer(&issuer);
+    reconcile(&*issuer, &api, view, &ctx).await
+}
+
+pub async fn reconcile_cluster_issuer(issuer: Arc<ClusterIssuer>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<ClusterIssuer> = Api::all(ctx.client.clone());
+    let view = IssuerView::cluster_issuer(&issuer, &ctx.config.namespace);
+    reconcile(&*issuer, &api, view, &ctx).await
+}
+
+async fn reconcile<K>(obj: &K, api: &Api<K>, view: IssuerView, ctx: &Context) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let old = view.status.clone().unwrap_or_default();
+    let (ready, reason, message, acme, action) = if let Err(e) = Invalid::check(validate_issuer(&view.spec)) {
+        (false, "InvalidSpec", e.to_string(), old.acme.clone(), Action::await_change())
+    } else if view.spec.acme.is_none() {
+        let kind = view.spec.configured_types().join(", ");
+        let message = format!("certsmith issues through ACME issuers only; this is a {kind} issuer");
+        (false, "Unsupported", message, None, Action::await_change())
+    } else {
+        match ctx.accounts.get(&ctx.client, &view).await {
+            Ok((_, acme)) => {
+                let message = "The ACME account was registered with the ACME server".to_string();
+                (true, "ACMEAccountRegistered", message, Some(acme), Action::requeue(Duration::from_secs(3600)))
+            }
+            Err(e) => {
+                let message = format!("Failed to register ACME account: {e}");
+                (false, "ErrRegisterACMEAccount", message, old.acme.clone(), Action::requeue(Duration::from_secs(30)))
+            }
+        }
+    };
+    let previous = old.conditions.iter().flatten().find(|c| c.type_ == "Ready");
+    let value = if ready { ConditionStatus::True } else { ConditionStatus::False };
+    let unchanged = previous.is_some_and(|c| c.status == value && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(&message));
+    if unchanged && old.acme == acme {
+        return Ok(action);
+    }
+    let since = previous.filter(|c| c.status == value).and_then(|c| c.last_transition_time.clone());
+    let status = IssuerStatus {
+        conditions: Some(vec![Condition {
+            type_: "Ready".into(),
+            status: value,
+            last_transition_time: Some(since.unwrap_or(Time(ctx.now()))),
+            reason: Some(reason.into()),
+            message: Some(message.clone()),
+            observed_generation: obj.meta().generation,
+        }]),
+        acme,
+    };
+    let body = serde_json::json!({
+        "apiVersion": "cert-manager.io/v1",
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&obj.meta().name.clone().unwrap_or_default(), &PatchParams::apply(crate::FIELD_MANAGER).force(), &Patch::Apply(body)).await?;
+    if !unchanged {
+        ctx.event(&obj.object_ref(&()), !ready, reason, message).await;
+    }
+    Ok(action)
+}
+
+pub fn error_policy<K: ResourceExt>(obj: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(issuer = %obj.name_any(), %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}

@@ -1,0 +1,58 @@
+//! The issuer step: Issuers and ClusterIssuers, seen through one view, and their controller.
+
+pub mod controller;
+
+use crate::api::meta::IssuerReference;
+use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};
+
+/// Issuer or ClusterIssuer, as the rest of certsmith needs them: where their Secrets live
+/// (the Issuer's namespace, or the operator's for a ClusterIssuer) and their spec.
+#[derive(Debug, Clone)]
+pub struct IssuerView {
+    pub kind: &'static str,
+    pub name: String,
+    /// Where the account key and EAB Secrets are read from.
+    pub secrets_namespace: String,
+    pub spec: IssuerSpec,
+    pub status: Option<IssuerStatus>,
+}
+
+impl IssuerView {
+    pub fn issuer(i: &Issuer) -> IssuerView {
+        IssuerView {
+            kind: "Issuer",
+            name: i.metadata.name.clone().unwrap_or_default(),
+            secrets_namespace: i.metadata.namespace.clone().unwrap_or_default(),
+            spec: i.spec.clone(),
+            status: i.status.clone(),
+        }
+    }
+
+    pub fn cluster_issuer(i: &ClusterIssuer, operator_namespace: &str) -> IssuerView {
+        IssuerView {
+            kind: "ClusterIssuer",
+            name: i.metadata.name.clone().unwrap_or_default(),
+            secrets_namespace: operator_namespace.to_string(),
+            spec: i.spec.0.clone(),
+            status: i.status.clone(),
+        }
+    }
+
+    /// `Kind/name`, as messages and `status.acme.order.issuer` name it.
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// Which kind an issuerRef names: `ClusterIssuer`, else `Issuer` (cert-manager's default).
+/// `None` for an external issuer group certsmith does not serve.
+pub fn referenced_kind(r: &IssuerReference) -> Option<&'static str> {
+    let group = r.group.as_deref().unwrap_or("");
+    if !group.is_empty() && group != crate::api::meta::GROUP {
+        return None;
+    }
+    match r.kind.as_deref() {
+        Some("ClusterIssuer") => Some("ClusterIssuer"),
+        _ => Some("Issuer"),
+    }
+}

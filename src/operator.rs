@@ -1,0 +1,88 @@
+//! `certsmith run`: the controllers, the challenge responder and the metrics endpoint, wired.
+
+use crate::api::{Certificate, ClusterIssuer, Issuer};
+use crate::certificate::controller as certificates;
+use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_MANAGED_BY};
+use crate::config::Config;
+use crate::context::Context;
+use crate::http01::responder::{self, Challenges};
+use crate::issuer::{controller as issuers, referenced_kind};
+use crate::metrics::Metrics;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Client, ResourceExt};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("listening on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+}
+
+/// Runs until the process is told to stop (SIGTERM/SIGINT).
+pub async fn run(client: Client, config: Config) -> Result<(), Error> {
+    let metrics = Metrics::default();
+    let listen = |addr| async move { TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source }) };
+    let http01 = listen(config.http01_listen).await?;
+    let metrics_listener = listen(config.metrics_listen).await?;
+    tracing::info!(http01 = %config.http01_listen, metrics = %config.metrics_listen, namespace = %config.namespace, "certsmith starting");
+
+    let (challenges, watch) = Challenges::watch(client.clone(), metrics.clone());
+    tokio::spawn(watch);
+    tokio::spawn(responder::serve(http01, responder::router(challenges.clone())));
+    tokio::spawn(responder::serve(metrics_listener, metrics.router()));
+    {
+        let (challenges, metrics) = (challenges.clone(), metrics.clone());
+        tokio::spawn(async move {
+            challenges.ready().await;
+            metrics.set_ready();
+        });
+    }
+
+    let ctx = Arc::new(Context::new(client.clone(), config, challenges, metrics));
+    let certs = Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
+    let store = certs.store();
+    let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
+        store
+            .state()
+            .into_iter()
+            .filter(|c| {
+                referenced_kind(&c.spec.issuer_ref) == Some(kind)
+                    && c.spec.issuer_ref.name == name
+                    && (namespace.is_none() || c.namespace() == namespace)
+            })
+            .map(|c| ObjectRef::from_obj(&*c))
+            .collect::<Vec<_>>()
+    };
+    let by_cluster_issuer = by_issuer.clone();
+    let managed = format!("{}={}", LABEL_MANAGED_BY.0, LABEL_MANAGED_BY.1);
+    let certificates = certs
+        .watches(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default(), move |i| {
+            by_cluster_issuer("ClusterIssuer", None, i.name_any())
+        })
+        .watches(Api::<Issuer>::all(client.clone()), watcher::Config::default(), move |i| {
+            by_issuer("Issuer", i.namespace(), i.name_any())
+        })
+        // A deleted or edited TLS Secret is put right at once, not at the next renewal.
+        .watches(Api::<Secret>::all(client.clone()), watcher::Config::default().labels(&managed), |s| {
+            let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
+            name.map(|n| ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default()))
+        })
+        .shutdown_on_signal()
+        .run(certificates::reconcile, certificates::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let issuers = Controller::new(Api::<Issuer>::all(client.clone()), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(issuers::reconcile_issuer, issuers::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let cluster_issuers = Controller::new(Api::<ClusterIssuer>::all(client), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx)
+        .for_each(|_| futures::future::ready(()));
+    tokio::join!(certificates, issuers, cluster_issuers);
+    Ok(())
+}
