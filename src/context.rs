@@ -46,7 +46,13 @@ impl Context {
             action: reason.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, object).await {
+        // Events of cluster-scoped objects live in `default`; a 1.20 API server refuses them
+        // unless the reference names that namespace too.
+        let mut object = object.clone();
+        if object.namespace.is_none() {
+            object.namespace = Some("default".into());
+        }
+        if let Err(e) = self.recorder.publish(&event, &object).await {
             tracing::warn!(error = %e, reason, "could not publish an Event");
         }
     }

@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, PostParams};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// Registered accounts by (directory URL, key hash): certificates of one issuer share one
@@ -19,6 +20,9 @@ use tokio::sync::Mutex;
 #[derive(Default)]
 pub struct Accounts {
     cache: Mutex<HashMap<(String, String), Account>>,
+    /// One lookup or registration at a time per issuer, so that concurrent reconciles of its
+    /// Certificates do not register the same account twice.
+    issuers: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Accounts {
@@ -38,6 +42,8 @@ impl Accounts {
             Ok(Account::builder_with_http(http_client(bundle, acme.skip_tls_verify == Some(true))?))
         };
         let where_ = format!("Secret {}/{}", issuer.secrets_namespace, key_ref.name);
+        let lock = self.issuers.lock().await.entry(format!("{}/{}", issuer.secrets_namespace, issuer.display())).or_default().clone();
+        let _guard = lock.lock().await;
 
         let (account, pkcs8) = match secrets.get_opt(&key_ref.name).await? {
             Some(secret) => {
