@@ -13,7 +13,9 @@ pub async fn renew(client: kube::Client, namespace: &str, name: &str) -> Result<
     let condition = Condition {
         type_: "Issuing".into(),
         status: ConditionStatus::True,
-        last_transition_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now())),
+        last_transition_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            jiff::Timestamp::now(),
+        )),
         reason: Some(MANUALLY_TRIGGERED.into()),
         message: Some("Certificate re-issuance manually triggered".into()),
         observed_generation: cert.metadata.generation,
@@ -23,12 +25,17 @@ pub async fn renew(client: kube::Client, namespace: &str, name: &str) -> Result<
         "kind": "Certificate",
         "status": {"conditions": [condition]},
     });
-    api.patch_status(name, &PatchParams::apply("certsmith-renew").force(), &Patch::Apply(body)).await?;
+    api.patch_status(name, &PatchParams::apply("certsmith-renew").force(), &Patch::Apply(body))
+        .await?;
     Ok(())
 }
 
 /// The Certificate's state in plain words: conditions, dates, the order in flight, the last failure.
-pub async fn status(client: kube::Client, namespace: &str, name: &str) -> Result<String, kube::Error> {
+pub async fn status(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<String, kube::Error> {
     let api: Api<Certificate> = Api::namespaced(client, namespace);
     Ok(describe(&api.get(name).await?))
 }
@@ -37,8 +44,14 @@ pub fn describe(cert: &Certificate) -> String {
     let mut out = String::new();
     let spec = &cert.spec;
     let s = cert.status.clone().unwrap_or_default();
-    let issuer = format!("{}/{}", spec.issuer_ref.kind.as_deref().unwrap_or("Issuer"), spec.issuer_ref.name);
-    let _ = writeln!(out, "Certificate {}/{}", cert.metadata.namespace.as_deref().unwrap_or(""), cert.metadata.name.as_deref().unwrap_or(""));
+    let issuer =
+        format!("{}/{}", spec.issuer_ref.kind.as_deref().unwrap_or("Issuer"), spec.issuer_ref.name);
+    let _ = writeln!(
+        out,
+        "Certificate {}/{}",
+        cert.metadata.namespace.as_deref().unwrap_or(""),
+        cert.metadata.name.as_deref().unwrap_or("")
+    );
     let _ = writeln!(out, "  Secret:     {}", spec.secret_name);
     let _ = writeln!(out, "  Issuer:     {issuer}");
     let _ = writeln!(out, "  Names:      {}", crate::pki::csr::identifiers(spec).join(", "));
@@ -48,18 +61,41 @@ pub fn describe(cert: &Certificate) -> String {
             ConditionStatus::False => "False",
             ConditionStatus::Unknown => "Unknown",
         };
-        let since = c.last_transition_time.as_ref().map(|t| format!(" since {}", t.0)).unwrap_or_default();
-        let _ = writeln!(out, "  {}: {status} ({}){since}: {}", c.type_, c.reason.as_deref().unwrap_or(""), c.message.as_deref().unwrap_or(""));
+        let since =
+            c.last_transition_time.as_ref().map(|t| format!(" since {}", t.0)).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}: {status} ({}){since}: {}",
+            c.type_,
+            c.reason.as_deref().unwrap_or(""),
+            c.message.as_deref().unwrap_or("")
+        );
     }
-    let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| t.as_ref().map(|t| t.0.to_string()).unwrap_or_else(|| "-".into());
+    let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+        t.as_ref().map(|t| t.0.to_string()).unwrap_or_else(|| "-".into())
+    };
     let _ = writeln!(out, "  Valid:      {} to {}", time(&s.not_before), time(&s.not_after));
     let _ = writeln!(out, "  Renewal:    {}", time(&s.renewal_time));
-    let _ = writeln!(out, "  Revision:   {}", s.revision.map(|r| r.to_string()).unwrap_or_else(|| "-".into()));
+    let _ = writeln!(
+        out,
+        "  Revision:   {}",
+        s.revision.map(|r| r.to_string()).unwrap_or_else(|| "-".into())
+    );
     match s.acme.as_ref().and_then(|a| a.order.as_ref()) {
         Some(order) => {
-            let _ = writeln!(out, "  Order:      {} ({}) for {}", order.url, order.state.as_deref().unwrap_or("?"), order.identifiers.join(", "));
+            let _ = writeln!(
+                out,
+                "  Order:      {} ({}) for {}",
+                order.url,
+                order.state.as_deref().unwrap_or("?"),
+                order.identifiers.join(", ")
+            );
             for c in order.challenges.iter().flatten() {
-                let _ = writeln!(out, "    challenge http://{}/.well-known/acme-challenge/{}", c.host, c.token);
+                let _ = writeln!(
+                    out,
+                    "    challenge http://{}/.well-known/acme-challenge/{}",
+                    c.host, c.token
+                );
             }
         }
         None => {
@@ -67,8 +103,18 @@ pub fn describe(cert: &Certificate) -> String {
         }
     }
     if let Some(n) = s.failed_issuance_attempts {
-        let failure = s.conditions.iter().flatten().find(|c| c.type_ == "Issuing").and_then(|c| c.message.clone()).unwrap_or_default();
-        let _ = writeln!(out, "  Last failure: {} ({n} in a row): {failure}", time(&s.last_failure_time));
+        let failure = s
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "Issuing")
+            .and_then(|c| c.message.clone())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  Last failure: {} ({n} in a row): {failure}",
+            time(&s.last_failure_time)
+        );
     }
     out
 }

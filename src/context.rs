@@ -20,8 +20,14 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, config: Config, challenges: Challenges, metrics: Metrics) -> Context {
-        let reporter = Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
+    pub fn new(
+        client: kube::Client,
+        config: Config,
+        challenges: Challenges,
+        metrics: Metrics,
+    ) -> Context {
+        let reporter =
+            Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,

@@ -34,14 +34,33 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("certsmith");
         let issuances = Family::<ResultLabel, Counter>::default();
-        registry.register("issuances", "Issuance attempts by result (issued, failed)", issuances.clone());
+        registry.register(
+            "issuances",
+            "Issuance attempts by result (issued, failed)",
+            issuances.clone(),
+        );
         let http01_requests = Family::<ResultLabel, Counter>::default();
-        registry.register("http01_requests", "Challenge requests by result (answered, unknown)", http01_requests.clone());
+        registry.register(
+            "http01_requests",
+            "Challenge requests by result (answered, unknown)",
+            http01_requests.clone(),
+        );
         let acme_orders = Counter::default();
         registry.register("acme_orders_created", "ACME orders opened at a CA", acme_orders.clone());
         let expiry = Family::<CertificateLabel, Gauge>::default();
-        registry.register("certificate_expiration_timestamp_seconds", "notAfter of each Ready certificate", expiry.clone());
-        Metrics { registry: Arc::new(registry), issuances, http01_requests, acme_orders, expiry, ready: Arc::default() }
+        registry.register(
+            "certificate_expiration_timestamp_seconds",
+            "notAfter of each Ready certificate",
+            expiry.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            issuances,
+            http01_requests,
+            acme_orders,
+            expiry,
+            ready: Arc::default(),
+        }
     }
 }
 

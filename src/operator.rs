@@ -26,7 +26,9 @@ pub enum Error {
 /// Runs until the process is told to stop (SIGTERM/SIGINT).
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let metrics = Metrics::default();
-    let listen = |addr| async move { TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source }) };
+    let listen = |addr| async move {
+        TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
+    };
     let http01 = listen(config.http01_listen).await?;
     let metrics_listener = listen(config.metrics_listen).await?;
     tracing::info!(http01 = %config.http01_listen, metrics = %config.metrics_listen, namespace = %config.namespace, "certsmith starting");
@@ -44,7 +46,8 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     }
 
     let ctx = Arc::new(Context::new(client.clone(), config, challenges, metrics));
-    let certs = Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
+    let certs =
+        Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
     let store = certs.store();
     let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
         store
@@ -68,10 +71,16 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
             by_issuer("Issuer", i.namespace(), i.name_any())
         })
         // A deleted or edited TLS Secret is put right at once, not at the next renewal.
-        .watches(Api::<Secret>::all(client.clone()), watcher::Config::default().labels(&managed), |s| {
-            let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
-            name.map(|n| ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default()))
-        })
+        .watches(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default().labels(&managed),
+            |s| {
+                let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
+                name.map(|n| {
+                    ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default())
+                })
+            },
+        )
         .shutdown_on_signal()
         .run(certificates::reconcile, certificates::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
@@ -79,10 +88,11 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .shutdown_on_signal()
         .run(issuers::reconcile_issuer, issuers::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    let cluster_issuers = Controller::new(Api::<ClusterIssuer>::all(client), watcher::Config::default())
-        .shutdown_on_signal()
-        .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx)
-        .for_each(|_| futures::future::ready(()));
+    let cluster_issuers =
+        Controller::new(Api::<ClusterIssuer>::all(client), watcher::Config::default())
+            .shutdown_on_signal()
+            .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx)
+            .for_each(|_| futures::future::ready(()));
     tokio::join!(certificates, issuers, cluster_issuers);
     Ok(())
 }

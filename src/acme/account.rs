@@ -28,8 +28,15 @@ pub struct Accounts {
 impl Accounts {
     /// The issuer's account, registering it (and creating its key Secret) when needed, with
     /// what the issuer's `status.acme` should say.
-    pub async fn get(&self, client: &kube::Client, issuer: &IssuerView) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
-        let acme = issuer.spec.acme.as_ref().ok_or_else(|| AcmeError::Account(format!("{} has no acme block", issuer.display())))?;
+    pub async fn get(
+        &self,
+        client: &kube::Client,
+        issuer: &IssuerView,
+    ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
+        let acme =
+            issuer.spec.acme.as_ref().ok_or_else(|| {
+                AcmeError::Account(format!("{} has no acme block", issuer.display()))
+            })?;
         let server = acme.server.clone();
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &issuer.secrets_namespace);
         let key_ref = &acme.private_key_secret_ref;
@@ -42,40 +49,69 @@ impl Accounts {
             Ok(Account::builder_with_http(http_client(bundle, acme.skip_tls_verify == Some(true))?))
         };
         let where_ = format!("Secret {}/{}", issuer.secrets_namespace, key_ref.name);
-        let lock = self.issuers.lock().await.entry(format!("{}/{}", issuer.secrets_namespace, issuer.display())).or_default().clone();
+        let lock = self
+            .issuers
+            .lock()
+            .await
+            .entry(format!("{}/{}", issuer.secrets_namespace, issuer.display()))
+            .or_default()
+            .clone();
         let _guard = lock.lock().await;
 
         let (account, pkcs8) = match secrets.get_opt(&key_ref.name).await? {
             Some(secret) => {
-                let pem = secret_field(&secret, &field).ok_or_else(|| AcmeError::Account(format!("{where_} has no {field:?} entry holding the account key")))?;
-                let pkcs8 = account_key_pkcs8(&pem).map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
+                let pem = secret_field(&secret, &field).ok_or_else(|| {
+                    AcmeError::Account(format!(
+                        "{where_} has no {field:?} entry holding the account key"
+                    ))
+                })?;
+                let pkcs8 = account_key_pkcs8(&pem)
+                    .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
                 let cache_key = (server.clone(), hash(&pkcs8));
                 if let Some(account) = self.cache.lock().await.get(&cache_key) {
                     return Ok((account.clone(), status(account, email, &pkcs8)));
                 }
-                let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(pkcs8.as_slice())).map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
+                let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(pkcs8.as_slice()))
+                    .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
                 let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.clone()));
                 // Looks the account up by its key; registers it when this CA does not know it.
-                let (account, _) = builder()?.create_from_key((key, der), server.clone()).await.map_err(|e| AcmeError::from_acme(&server, e))?;
+                let (account, _) = builder()?
+                    .create_from_key((key, der), server.clone())
+                    .await
+                    .map_err(|e| AcmeError::from_acme(&server, e))?;
                 if !contact.is_empty() {
-                    account.update_contacts(&contact).await.map_err(|e| AcmeError::from_acme(&server, e))?;
+                    account
+                        .update_contacts(&contact)
+                        .await
+                        .map_err(|e| AcmeError::from_acme(&server, e))?;
                 }
                 (account, pkcs8)
             }
             None if acme.disable_account_key_generation == Some(true) => {
-                return Err(AcmeError::Account(format!("{where_} does not exist and disableAccountKeyGeneration is set")));
+                return Err(AcmeError::Account(format!(
+                    "{where_} does not exist and disableAccountKeyGeneration is set"
+                )));
             }
             None => {
                 let eab = external_account_key(&secrets, acme).await?;
-                let new = NewAccount { contact: &contact, terms_of_service_agreed: true, only_return_existing: false };
-                let (account, credentials) =
-                    builder()?.create(&new, server.clone(), eab.as_ref()).await.map_err(|e| AcmeError::from_acme(&server, e))?;
+                let new = NewAccount {
+                    contact: &contact,
+                    terms_of_service_agreed: true,
+                    only_return_existing: false,
+                };
+                let (account, credentials) = builder()?
+                    .create(&new, server.clone(), eab.as_ref())
+                    .await
+                    .map_err(|e| AcmeError::from_acme(&server, e))?;
                 let pkcs8 = credentials.private_key().secret_pkcs8_der().to_vec();
                 let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.clone()));
                 let secret = Secret {
                     metadata: ObjectMeta {
                         name: Some(key_ref.name.clone()),
-                        labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".into(), "certsmith".into())])),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".into(),
+                            "certsmith".into(),
+                        )])),
                         ..Default::default()
                     },
                     data: Some(BTreeMap::from([(field, ByteString(pem.into_bytes()))])),
@@ -91,7 +127,11 @@ impl Accounts {
 }
 
 fn status(account: &Account, email: Option<String>, pkcs8: &[u8]) -> AcmeIssuerStatus {
-    AcmeIssuerStatus { uri: Some(account.id().to_string()), last_registered_email: email, last_private_key_hash: Some(hash(pkcs8)) }
+    AcmeIssuerStatus {
+        uri: Some(account.id().to_string()),
+        last_registered_email: email,
+        last_private_key_hash: Some(hash(pkcs8)),
+    }
 }
 
 fn secret_field(secret: &Secret, field: &str) -> Option<String> {
@@ -108,23 +148,44 @@ fn account_key_pkcs8(pem_text: &str) -> Result<Vec<u8>, String> {
                     Delete the Secret to let certsmith register a new account with a new key"
             .into());
     }
-    let key = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, block.contents())
-        .map_err(|_| "the account key is not an ECDSA P-256 key (certsmith signs with P-256 account keys only)".to_string())?;
-    key.to_pkcs8v1().map(|d| d.as_ref().to_vec()).map_err(|e| format!("the account key cannot be re-encoded: {e}"))
+    let key = EcdsaKeyPair::from_private_key_der(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        block.contents(),
+    )
+    .map_err(|_| {
+        "the account key is not an ECDSA P-256 key (certsmith signs with P-256 account keys only)"
+            .to_string()
+    })?;
+    key.to_pkcs8v1()
+        .map(|d| d.as_ref().to_vec())
+        .map_err(|e| format!("the account key cannot be re-encoded: {e}"))
 }
 
 /// The EAB key from `externalAccountBinding.keySecretRef`: base64url-encoded, as the CA hands it
 /// out. Always HS256, as cert-manager does (its `keyAlgorithm` field is deprecated and ignored).
-async fn external_account_key(secrets: &Api<Secret>, acme: &crate::api::acme::AcmeIssuer) -> Result<Option<ExternalAccountKey>, AcmeError> {
+async fn external_account_key(
+    secrets: &Api<Secret>,
+    acme: &crate::api::acme::AcmeIssuer,
+) -> Result<Option<ExternalAccountKey>, AcmeError> {
     let Some(eab) = &acme.external_account_binding else { return Ok(None) };
     let r = &eab.key_secret_ref;
     let field = r.key.clone().unwrap_or_else(|| "secret".into());
-    let secret = secrets.get_opt(&r.name).await?.ok_or_else(|| AcmeError::Account(format!("the externalAccountBinding Secret {:?} does not exist", r.name)))?;
-    let encoded = secret_field(&secret, &field).ok_or_else(|| AcmeError::Account(format!("the externalAccountBinding Secret {:?} has no {field:?} entry", r.name)))?;
+    let secret = secrets.get_opt(&r.name).await?.ok_or_else(|| {
+        AcmeError::Account(format!("the externalAccountBinding Secret {:?} does not exist", r.name))
+    })?;
+    let encoded = secret_field(&secret, &field).ok_or_else(|| {
+        AcmeError::Account(format!(
+            "the externalAccountBinding Secret {:?} has no {field:?} entry",
+            r.name
+        ))
+    })?;
     let trimmed = encoded.trim().trim_end_matches('=');
-    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .map_err(|e| AcmeError::Account(format!("the externalAccountBinding key in Secret {:?} is not base64url: {e}", r.name)))?;
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed).map_err(|e| {
+        AcmeError::Account(format!(
+            "the externalAccountBinding key in Secret {:?} is not base64url: {e}",
+            r.name
+        ))
+    })?;
     Ok(Some(ExternalAccountKey::new(eab.key_id.clone(), &key)))
 }
 

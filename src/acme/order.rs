@@ -3,17 +3,29 @@
 
 use super::AcmeError;
 use crate::api::certificate::Http01Challenge;
-use instant_acme::{Account, AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus, RetryPolicy};
+use instant_acme::{
+    Account, AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus,
+    RetryPolicy,
+};
 use std::time::Duration;
 
 /// How long to wait for the CA between steps: validation, then issuance. Pebble answers in
 /// milliseconds, Let's Encrypt in seconds; a CA slower than this fails the attempt, which is
 /// retried with backoff and resumes the same order.
-const POLL: RetryPolicy = RetryPolicy::new().initial_delay(Duration::from_millis(100)).backoff(1.5).timeout(Duration::from_secs(90));
+const POLL: RetryPolicy = RetryPolicy::new()
+    .initial_delay(Duration::from_millis(100))
+    .backoff(1.5)
+    .timeout(Duration::from_secs(90));
 
 /// Resumes the order at `url` when there is one (a restarted operator, a new leader), else
 /// opens a new one for `identifiers`.
-pub async fn open(account: &Account, server: &str, identifiers: &[String], profile: Option<&str>, url: Option<&str>) -> Result<Order, AcmeError> {
+pub async fn open(
+    account: &Account,
+    server: &str,
+    identifiers: &[String],
+    profile: Option<&str>,
+    url: Option<&str>,
+) -> Result<Order, AcmeError> {
     let err = |e| AcmeError::from_acme(server, e);
     if let Some(url) = url {
         return account.order(url.to_string()).await.map_err(err);
@@ -38,7 +50,10 @@ pub fn state(order: &mut Order) -> String {
 }
 
 /// The HTTP-01 challenges of the order's pending authorizations.
-pub async fn pending_challenges(order: &mut Order, server: &str) -> Result<Vec<Http01Challenge>, AcmeError> {
+pub async fn pending_challenges(
+    order: &mut Order,
+    server: &str,
+) -> Result<Vec<Http01Challenge>, AcmeError> {
     let mut found = Vec::new();
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
@@ -48,9 +63,15 @@ pub async fn pending_challenges(order: &mut Order, server: &str) -> Result<Vec<H
         }
         let host = authz.identifier().to_string();
         let Some(challenge) = authz.challenge(ChallengeType::Http01) else {
-            return Err(AcmeError::Account(format!("the CA offers no HTTP-01 challenge for {host}")));
+            return Err(AcmeError::Account(format!(
+                "the CA offers no HTTP-01 challenge for {host}"
+            )));
         };
-        found.push(Http01Challenge { host, token: challenge.token.clone(), key_authorization: challenge.key_authorization().as_str().to_string() });
+        found.push(Http01Challenge {
+            host,
+            token: challenge.token.clone(),
+            key_authorization: challenge.key_authorization().as_str().to_string(),
+        });
     }
     Ok(found)
 }

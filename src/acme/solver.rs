@@ -69,7 +69,8 @@ mod tests {
         );
         let class = |name: &str, labels: &[(&str, &str)]| {
             let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            select(&s, name, &labels).and_then(|s| s.http01.as_ref()?.ingress.as_ref()?.class.clone())
+            select(&s, name, &labels)
+                .and_then(|s| s.http01.as_ref()?.ingress.as_ref()?.class.clone())
         };
         assert_eq!(class("other.org", &[]).as_deref(), Some("default"));
         assert_eq!(class("a.example.com", &[]).as_deref(), Some("zone"));

@@ -23,6 +23,7 @@ pub enum Error {
 }
 
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let mut cert = (*cert).clone();
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;
@@ -30,25 +31,27 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
 
     // load + the checks a user must act on before anything is issued
     if let Err(invalid) = Invalid::check(validate_certificate(&cert.spec)) {
-        return block(&ctx, &cert, &old, "InvalidSpec", &invalid.to_string()).await;
+        return block(&ctx, &mut cert, &old, "InvalidSpec", &invalid.to_string()).await;
     }
     let issuer = match load_issuer(&ctx, &cert).await? {
         Ok(issuer) => issuer,
-        Err(message) => return block(&ctx, &cert, &old, "IssuerNotFound", &message).await,
+        Err(message) => return block(&ctx, &mut cert, &old, "IssuerNotFound", &message).await,
     };
     if let Some(why) = support::unsupported(&cert.spec, cert.labels(), &issuer) {
-        return block(&ctx, &cert, &old, "Unsupported", &why).await;
+        return block(&ctx, &mut cert, &old, "Unsupported", &why).await;
     }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let target = secrets.get_opt(&cert.spec.secret_name).await?;
 
     // decide
     let (reason, message) = match decide(&cert, target.as_ref(), now) {
-        Decision::NotOwned { message } => return block(&ctx, &cert, &old, "SecretNotOwned", &message).await,
+        Decision::NotOwned { message } => {
+            return block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await;
+        }
         Decision::UpToDate { issued, renewal_time } => {
             let new = status::up_to_date(&old, &issued, renewal_time, generation, now);
             if new != old {
-                write::status(&ctx.client, &cert, &new).await?;
+                write::status(&ctx.client, &mut cert, &new).await?;
             }
             ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
             return Ok(requeue_at(renewal_time, now));
@@ -59,29 +62,43 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
 
     // issue
     let mut status = status::issuing(&old, reason, &message, generation, now);
-    if old.conditions.iter().flatten().all(|c| c.type_ != "Issuing" || c.reason.as_deref() != Some(reason)) {
+    if old
+        .conditions
+        .iter()
+        .flatten()
+        .all(|c| c.type_ != "Issuing" || c.reason.as_deref() != Some(reason))
+    {
         ctx.event(&cert.object_ref(&()), false, "Issuing", message.clone()).await;
     }
-    write::status(&ctx.client, &cert, &status).await?;
+    write::status(&ctx.client, &mut cert, &status).await?;
     let result = match ctx.accounts.get(&ctx.client, &issuer).await {
-        Ok((account, _)) => issue::issue(&ctx, &cert, &issuer, &account, target.as_ref(), &mut status).await,
+        Ok((account, _)) => {
+            issue::issue(&ctx, &mut cert, &issuer, &account, target.as_ref(), &mut status).await
+        }
         Err(e) => Err(e.into()),
     };
     let now = ctx.now();
     match result {
         Ok(outcome) => {
-            write::secret(&ctx.client, &secret::tls_secret(&cert, &outcome.chain, &outcome.key_pem, &outcome.issued)).await?;
+            write::secret(
+                &ctx.client,
+                &secret::tls_secret(&cert, &outcome.chain, &outcome.key_pem, &outcome.issued),
+            )
+            .await?;
             if let Some(next) = &status.next_private_key_secret_name {
                 write::delete_secret(&ctx.client, &namespace, next).await?;
             }
             let renewal = crate::renewal::renewal_time(
                 outcome.issued.not_before,
                 outcome.issued.not_after,
-                cert.spec.renew_before.as_deref().and_then(|s| crate::validation::names::parse_duration(s).ok()),
+                cert.spec
+                    .renew_before
+                    .as_deref()
+                    .and_then(|s| crate::validation::names::parse_duration(s).ok()),
                 cert.spec.renew_before_percentage,
             );
             let new = status::issued(&status, &outcome.issued, renewal, generation, now);
-            write::status(&ctx.client, &cert, &new).await?;
+            write::status(&ctx.client, &mut cert, &new).await?;
             ctx.metrics.issuance("issued");
             ctx.metrics.expires(&namespace, &cert.name_any(), outcome.issued.not_after);
             let note = format!(
@@ -95,9 +112,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             let message = e.to_string();
             tracing::warn!(certificate = %cert.name_any(), namespace, error = %message, "issuance failed");
             let new = status::failed(&status, &message, e.keeps_order(), generation, now);
-            write::status(&ctx.client, &cert, &new).await?;
+            write::status(&ctx.client, &mut cert, &new).await?;
             ctx.metrics.issuance("failed");
-            ctx.event(&cert.object_ref(&()), true, "Failed", format!("Issuing failed: {message}")).await;
+            ctx.event(&cert.object_ref(&()), true, "Failed", format!("Issuing failed: {message}"))
+                .await;
             let wait = backoff(new.failed_issuance_attempts.unwrap_or(1));
             Ok(Action::requeue(wait.unsigned_abs()))
         }
@@ -106,7 +124,13 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
 
 /// Ready=False for something the user must fix, with an Event when the message is new. The
 /// Certificate is reconciled again when it, its issuer or its Secret changes.
-async fn block(ctx: &Context, cert: &Certificate, old: &CertificateStatus, reason: &str, message: &str) -> Result<Action, Error> {
+async fn block(
+    ctx: &Context,
+    cert: &mut Certificate,
+    old: &CertificateStatus,
+    reason: &str,
+    message: &str,
+) -> Result<Action, Error> {
     let new = status::blocked(old, reason, message, cert.metadata.generation, ctx.now());
     if new != *old {
         write::status(&ctx.client, cert, &new).await?;
@@ -117,16 +141,23 @@ async fn block(ctx: &Context, cert: &Certificate, old: &CertificateStatus, reaso
 }
 
 /// The referenced issuer, or the message that says why there is none.
-async fn load_issuer(ctx: &Context, cert: &Certificate) -> Result<Result<IssuerView, String>, kube::Error> {
+async fn load_issuer(
+    ctx: &Context,
+    cert: &Certificate,
+) -> Result<Result<IssuerView, String>, kube::Error> {
     let r = &cert.spec.issuer_ref;
     let Some(kind) = referenced_kind(r) else {
-        return Ok(Err(format!("issuerRef.group {:?} is not served by certsmith", r.group.as_deref().unwrap_or(""))));
+        return Ok(Err(format!(
+            "issuerRef.group {:?} is not served by certsmith",
+            r.group.as_deref().unwrap_or("")
+        )));
     };
     let found = if kind == "ClusterIssuer" {
         let api: Api<ClusterIssuer> = Api::all(ctx.client.clone());
         api.get_opt(&r.name).await?.map(|i| IssuerView::cluster_issuer(&i, &ctx.config.namespace))
     } else {
-        let api: Api<Issuer> = Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+        let api: Api<Issuer> =
+            Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
         api.get_opt(&r.name).await?.map(|i| IssuerView::issuer(&i))
     };
     Ok(found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name)))
@@ -138,6 +169,12 @@ fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
 }
 
 pub fn error_policy(cert: Arc<Certificate>, error: &Error, _: Arc<Context>) -> Action {
+    // A conflict means the cache was behind this controller's own last write: retry soon.
+    if let Error::Kube(kube::Error::Api(e)) = error
+        && e.code == 409
+    {
+        return Action::requeue(Duration::from_millis(200));
+    }
     tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), %error, "reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }

@@ -4,7 +4,9 @@
 
 use super::{Context, secret, write};
 use crate::acme::{AcmeError, order, solver};
-use crate::api::certificate::{AcmeOrderStatus, CertificateAcmeStatus, Http01Challenge, RotationPolicy};
+use crate::api::certificate::{
+    AcmeOrderStatus, CertificateAcmeStatus, Http01Challenge, RotationPolicy,
+};
 use crate::api::{Certificate, CertificateStatus};
 use crate::http01::{self_check, solver_ingress};
 use crate::issuer::IssuerView;
@@ -37,7 +39,12 @@ impl IssueError {
     /// failure on certsmith's side, leaves the order valid at the CA; a refusal or an invalid
     /// order does not.
     pub fn keeps_order(&self) -> bool {
-        matches!(self, IssueError::Kube(_) | IssueError::Challenge(_) | IssueError::Acme(AcmeError::Unreachable { .. }))
+        matches!(
+            self,
+            IssueError::Kube(_)
+                | IssueError::Challenge(_)
+                | IssueError::Acme(AcmeError::Unreachable { .. })
+        )
     }
 }
 
@@ -48,24 +55,39 @@ pub struct Outcome {
 }
 
 /// Runs the issuance, writing progress into `status` (and the API) as it goes.
-pub async fn issue(ctx: &Context, cert: &Certificate, issuer: &IssuerView, account: &Account, target: Option<&Secret>, status: &mut CertificateStatus) -> Result<Outcome, IssueError> {
+pub async fn issue(
+    ctx: &Context,
+    cert: &mut Certificate,
+    issuer: &IssuerView,
+    account: &Account,
+    target: Option<&Secret>,
+    status: &mut CertificateStatus,
+) -> Result<Outcome, IssueError> {
     let result = drive(ctx, cert, issuer, account, target, status).await;
     // Whatever happened, no solver Ingress outlives its attempt.
-    let cleanup = solver_ingress::delete_all(&ctx.client, &ctx.config, &cert.uid().unwrap_or_default()).await;
+    let cleanup =
+        solver_ingress::delete_all(&ctx.client, &ctx.config, &cert.uid().unwrap_or_default()).await;
     let outcome = result?;
     cleanup?;
     Ok(outcome)
 }
 
-async fn drive(ctx: &Context, cert: &Certificate, issuer: &IssuerView, account: &Account, target: Option<&Secret>, status: &mut CertificateStatus) -> Result<Outcome, IssueError> {
-    let spec = &cert.spec;
+async fn drive(
+    ctx: &Context,
+    cert: &mut Certificate,
+    issuer: &IssuerView,
+    account: &Account,
+    target: Option<&Secret>,
+    status: &mut CertificateStatus,
+) -> Result<Outcome, IssueError> {
+    let spec = cert.spec.clone();
     let acme = issuer.spec.acme.as_ref().expect("ACME issuers only reach issuance");
     let server = acme.server.as_str();
     let key = private_key(ctx, cert, target, status).await?;
     let encoding = spec.private_key.as_ref().and_then(|k| k.encoding);
     let key_pem = to_pem(&key, encoding)?;
 
-    let identifiers = csr::identifiers(spec);
+    let identifiers = csr::identifiers(&spec);
     let resumable = status
         .acme
         .as_ref()
@@ -77,7 +99,9 @@ async fn drive(ctx: &Context, cert: &Certificate, issuer: &IssuerView, account: 
         Some(url) => match order::open(account, server, &identifiers, profile, Some(url)).await {
             Ok(o) => o,
             // The CA no longer knows that order (or this account): start over.
-            Err(AcmeError::Refused(_)) => order::open(account, server, &identifiers, profile, None).await?,
+            Err(AcmeError::Refused(_)) => {
+                order::open(account, server, &identifiers, profile, None).await?
+            }
             Err(e) => return Err(e.into()),
         },
         None => order::open(account, server, &identifiers, profile, None).await?,
@@ -102,10 +126,11 @@ async fn drive(ctx: &Context, cert: &Certificate, issuer: &IssuerView, account: 
         order::set_ready(&mut order, server).await?;
     }
     order::wait_ready(&mut order, server).await?;
-    let csr = csr::build(spec, &key)?;
+    let csr = csr::build(&spec, &key)?;
     let chain = order::finalize(&mut order, server, &csr).await?;
 
-    let issued = parse_chain(&chain).map_err(|e| IssueError::BadChain(format!("cannot be read: {e}")))?;
+    let issued =
+        parse_chain(&chain).map_err(|e| IssueError::BadChain(format!("cannot be read: {e}")))?;
     if !issued.matches_key(&key) {
         return Err(IssueError::BadChain("does not match the private key".into()));
     }
@@ -118,17 +143,25 @@ async fn drive(ctx: &Context, cert: &Certificate, issuer: &IssuerView, account: 
 
 /// The key to finalize with: the in-flight one (so a resumed order keeps its key), the stored
 /// one under `rotationPolicy: Never`, else a new one, saved before the order is opened.
-async fn private_key(ctx: &Context, cert: &Certificate, target: Option<&Secret>, status: &mut CertificateStatus) -> Result<rcgen::KeyPair, IssueError> {
+async fn private_key(
+    ctx: &Context,
+    cert: &mut Certificate,
+    target: Option<&Secret>,
+    status: &mut CertificateStatus,
+) -> Result<rcgen::KeyPair, IssueError> {
     let namespace = cert.namespace().unwrap_or_default();
     let want = KeySpec::from_spec(&cert.spec)?;
     let fits = |pem: &str| parse_pem(pem).ok().filter(|k| KeySpec::of(k) == Some(want));
     if let Some(name) = &status.next_private_key_secret_name {
         let api: kube::Api<Secret> = kube::Api::namespaced(ctx.client.clone(), &namespace);
-        if let Some(key) = api.get_opt(name).await?.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p)) {
+        if let Some(key) =
+            api.get_opt(name).await?.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p))
+        {
             return Ok(key);
         }
     }
-    let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy) == Some(RotationPolicy::Never);
+    let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy)
+        == Some(RotationPolicy::Never);
     if never && let Some(key) = target.and_then(secret::tls_key).and_then(|p| fits(&p)) {
         return Ok(key);
     }
@@ -142,7 +175,13 @@ async fn private_key(ctx: &Context, cert: &Certificate, target: Option<&Secret>,
 
 /// Publishes the challenges (status, which every responder watches, and solver Ingresses),
 /// then proves each is answered before the CA is told to look.
-async fn present(ctx: &Context, cert: &Certificate, issuer: &IssuerView, challenges: &[Http01Challenge], status: &mut CertificateStatus) -> Result<(), IssueError> {
+async fn present(
+    ctx: &Context,
+    cert: &mut Certificate,
+    issuer: &IssuerView,
+    challenges: &[Http01Challenge],
+    status: &mut CertificateStatus,
+) -> Result<(), IssueError> {
     if let Some(order) = status.acme.as_mut().and_then(|a| a.order.as_mut()) {
         order.challenges = Some(challenges.to_vec());
         order.state = Some("pending".into());
@@ -154,8 +193,18 @@ async fn present(ctx: &Context, cert: &Certificate, issuer: &IssuerView, challen
     for challenge in challenges {
         let solver = solver::select(&solvers, &challenge.host, &labels)
             .and_then(|s| s.http01.as_ref()?.ingress.clone())
-            .ok_or_else(|| IssueError::Challenge(format!("{} has no HTTP-01 ingress solver for {}", issuer.display(), challenge.host)))?;
-        solver_ingress::apply(&ctx.client, &solver_ingress::build(&ctx.config, &uid, challenge, &solver)).await?;
+            .ok_or_else(|| {
+                IssueError::Challenge(format!(
+                    "{} has no HTTP-01 ingress solver for {}",
+                    issuer.display(),
+                    challenge.host
+                ))
+            })?;
+        solver_ingress::apply(
+            &ctx.client,
+            &solver_ingress::build(&ctx.config, &uid, challenge, &solver),
+        )
+        .await?;
     }
     for challenge in challenges {
         await_answered(ctx, challenge).await?;
@@ -178,7 +227,9 @@ async fn await_answered(ctx: &Context, c: &Http01Challenge) -> Result<(), IssueE
         };
         match problem {
             None => return Ok(()),
-            Some(p) if tokio::time::Instant::now() >= deadline => return Err(IssueError::Challenge(p)),
+            Some(p) if tokio::time::Instant::now() >= deadline => {
+                return Err(IssueError::Challenge(p));
+            }
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }

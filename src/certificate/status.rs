@@ -42,7 +42,13 @@ pub fn remove_condition(status: &mut CertificateStatus, type_: &str) {
 }
 
 /// The Certificate holds a valid certificate: Ready, not issuing, the dates and the renewal.
-pub fn up_to_date(old: &CertificateStatus, issued: &Issued, renewal: Timestamp, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+pub fn up_to_date(
+    old: &CertificateStatus,
+    issued: &Issued,
+    renewal: Timestamp,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> CertificateStatus {
     let mut s = old.clone();
     s.not_before = Some(Time(issued.not_before));
     s.not_after = Some(Time(issued.not_after));
@@ -54,7 +60,13 @@ pub fn up_to_date(old: &CertificateStatus, issued: &Issued, renewal: Timestamp, 
 }
 
 /// Just issued: as up to date, plus a new revision, and the attempt bookkeeping cleared.
-pub fn issued(old: &CertificateStatus, issued: &Issued, renewal: Timestamp, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+pub fn issued(
+    old: &CertificateStatus,
+    issued: &Issued,
+    renewal: Timestamp,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> CertificateStatus {
     let mut s = up_to_date(old, issued, renewal, generation, now);
     s.revision = Some(old.revision.unwrap_or(0) + 1);
     s.failed_issuance_attempts = None;
@@ -67,7 +79,13 @@ pub fn issued(old: &CertificateStatus, issued: &Issued, renewal: Timestamp, gene
 }
 
 /// An issuance starts (or goes on) for `reason`.
-pub fn issuing(old: &CertificateStatus, reason: &str, message: &str, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+pub fn issuing(
+    old: &CertificateStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> CertificateStatus {
     let mut s = old.clone();
     set_condition(&mut s, "Issuing", ConditionStatus::True, reason, message, generation, now);
     s
@@ -76,7 +94,13 @@ pub fn issuing(old: &CertificateStatus, reason: &str, message: &str, generation:
 /// An issuance failed: counted, timed, and said in both conditions. `keep_order` keeps the
 /// order in flight for the retry (the failure was on this side, or the CA was unreachable);
 /// otherwise the next attempt opens a new order.
-pub fn failed(old: &CertificateStatus, message: &str, keep_order: bool, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+pub fn failed(
+    old: &CertificateStatus,
+    message: &str,
+    keep_order: bool,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> CertificateStatus {
     let mut s = old.clone();
     s.failed_issuance_attempts = Some(old.failed_issuance_attempts.unwrap_or(0) + 1);
     s.last_failure_time = Some(Time(now));
@@ -95,7 +119,13 @@ pub fn failed(old: &CertificateStatus, message: &str, keep_order: bool, generati
 
 /// Something the user must fix before certsmith can issue (an invalid spec, a missing issuer,
 /// a Secret it does not own): Ready=False with `reason`, no attempt counted.
-pub fn blocked(old: &CertificateStatus, reason: &str, message: &str, generation: Option<i64>, now: Timestamp) -> CertificateStatus {
+pub fn blocked(
+    old: &CertificateStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> CertificateStatus {
     let mut s = old.clone();
     set_condition(&mut s, "Ready", ConditionStatus::False, reason, message, generation, now);
     remove_condition(&mut s, "Issuing");

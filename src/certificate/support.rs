@@ -5,24 +5,57 @@ use crate::issuer::IssuerView;
 use std::collections::BTreeMap;
 
 /// Why certsmith cannot issue `spec` through `issuer`, or `None` when it can.
-pub fn unsupported(spec: &CertificateSpec, labels: &BTreeMap<String, String>, issuer: &IssuerView) -> Option<String> {
+pub fn unsupported(
+    spec: &CertificateSpec,
+    labels: &BTreeMap<String, String>,
+    issuer: &IssuerView,
+) -> Option<String> {
     let who = issuer.display();
     if issuer.spec.acme.is_none() {
         let kind = issuer.spec.configured_types().join(", ");
-        return Some(format!("{who} is a {kind} issuer; certsmith issues through ACME issuers only"));
+        return Some(format!(
+            "{who} is a {kind} issuer; certsmith issues through ACME issuers only"
+        ));
     }
     let nonempty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
     let checks = [
         (nonempty(&spec.uris), "spec.uris: ACME CAs issue only DNS names and IP addresses"),
-        (nonempty(&spec.email_addresses), "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses"),
-        (spec.other_names.as_ref().is_some_and(|v| !v.is_empty()), "spec.otherNames: ACME CAs issue only DNS names and IP addresses"),
+        (
+            nonempty(&spec.email_addresses),
+            "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses",
+        ),
+        (
+            spec.other_names.as_ref().is_some_and(|v| !v.is_empty()),
+            "spec.otherNames: ACME CAs issue only DNS names and IP addresses",
+        ),
         (spec.is_ca == Some(true), "spec.isCA: ACME CAs do not issue CA certificates"),
-        (spec.literal_subject.as_ref().is_some_and(|s| !s.is_empty()), "spec.literalSubject is not supported by certsmith yet"),
-        (spec.keystores.as_ref().is_some_and(|k| k.jks.as_ref().is_some_and(|j| j.create) || k.pkcs12.as_ref().is_some_and(|p| p.create)), "spec.keystores (JKS, PKCS#12) are not supported by certsmith yet"),
-        (spec.additional_output_formats.as_ref().is_some_and(|f| !f.is_empty()), "spec.additionalOutputFormats are not supported by certsmith yet"),
-        (spec.name_constraints.is_some(), "spec.nameConstraints: ACME CAs do not issue CA certificates"),
-        (spec.renewal.is_some(), "spec.renewal (renewal policy and windows) is not supported by certsmith yet"),
-        (spec.dns_names.iter().flatten().any(|n| n.starts_with("*.")), "wildcard names need DNS-01, which certsmith does not implement yet (HTTP-01 cannot validate them)"),
+        (
+            spec.literal_subject.as_ref().is_some_and(|s| !s.is_empty()),
+            "spec.literalSubject is not supported by certsmith yet",
+        ),
+        (
+            spec.keystores.as_ref().is_some_and(|k| {
+                k.jks.as_ref().is_some_and(|j| j.create)
+                    || k.pkcs12.as_ref().is_some_and(|p| p.create)
+            }),
+            "spec.keystores (JKS, PKCS#12) are not supported by certsmith yet",
+        ),
+        (
+            spec.additional_output_formats.as_ref().is_some_and(|f| !f.is_empty()),
+            "spec.additionalOutputFormats are not supported by certsmith yet",
+        ),
+        (
+            spec.name_constraints.is_some(),
+            "spec.nameConstraints: ACME CAs do not issue CA certificates",
+        ),
+        (
+            spec.renewal.is_some(),
+            "spec.renewal (renewal policy and windows) is not supported by certsmith yet",
+        ),
+        (
+            spec.dns_names.iter().flatten().any(|n| n.starts_with("*.")),
+            "wildcard names need DNS-01, which certsmith does not implement yet (HTTP-01 cannot validate them)",
+        ),
     ];
     if let Some((_, why)) = checks.iter().find(|(hit, _)| *hit) {
         return Some(why.to_string());
@@ -39,7 +72,9 @@ pub fn unsupported(spec: &CertificateSpec, labels: &BTreeMap<String, String>, is
                 ));
             }
             Some(i) if i.name.is_some() => {
-                return Some(format!("{who}: http01.ingress.name (editing an existing Ingress) is not supported by certsmith yet"));
+                return Some(format!(
+                    "{who}: http01.ingress.name (editing an existing Ingress) is not supported by certsmith yet"
+                ));
             }
             Some(_) => {}
         }

@@ -25,7 +25,10 @@ pub struct Challenges {
 impl Challenges {
     /// Watches Certificates in all namespaces, keeping only what the responder needs (the
     /// challenges), so the cache stays small however many Certificates there are.
-    pub fn watch(client: kube::Client, metrics: crate::metrics::Metrics) -> (Challenges, impl Future<Output = ()>) {
+    pub fn watch(
+        client: kube::Client,
+        metrics: crate::metrics::Metrics,
+    ) -> (Challenges, impl Future<Output = ()>) {
         let (store, writer) = reflector::store();
         let stream = watcher(Api::<Certificate>::all(client), watcher::Config::default())
             .default_backoff()
@@ -39,7 +42,10 @@ impl Challenges {
                     let challenges = order.and_then(|o| o.challenges);
                     c.status = challenges.map(|ch| crate::api::CertificateStatus {
                         acme: Some(crate::api::certificate::CertificateAcmeStatus {
-                            order: Some(crate::api::certificate::AcmeOrderStatus { challenges: Some(ch), ..Default::default() }),
+                            order: Some(crate::api::certificate::AcmeOrderStatus {
+                                challenges: Some(ch),
+                                ..Default::default()
+                            }),
                             ari: None,
                         }),
                         ..Default::default()
@@ -59,7 +65,10 @@ impl Challenges {
     /// The key authorization for `token` requested for `host`.
     pub fn lookup(&self, host: &str, token: &str) -> Option<String> {
         self.store.state().iter().find_map(|cert| {
-            challenges(cert).iter().find(|c| c.token == token && c.host.eq_ignore_ascii_case(host)).map(|c| c.key_authorization.clone())
+            challenges(cert)
+                .iter()
+                .find(|c| c.token == token && c.host.eq_ignore_ascii_case(host))
+                .map(|c| c.key_authorization.clone())
         })
     }
 }
@@ -80,14 +89,22 @@ pub fn router(challenges: Challenges) -> axum::Router {
         .with_state(challenges)
 }
 
-async fn answer(State(challenges): State<Challenges>, Path(token): Path<String>, headers: HeaderMap) -> Response {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(strip_port).unwrap_or_default();
+async fn answer(
+    State(challenges): State<Challenges>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let host =
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(strip_port).unwrap_or_default();
     match challenges.lookup(host, &token) {
         Some(key_authorization) => {
             challenges.metrics.http01_request("answered");
             let mut response = key_authorization.into_response();
             // A cached answer would outlive its challenge, or serve a stale one to the CA.
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+            );
             response
         }
         None => {

@@ -11,12 +11,21 @@ use tokio::net::TcpStream;
 
 /// Why the challenge is not answered correctly yet, or `Ok` when it is.
 /// `address` overrides where to connect (like `curl --resolve`); by default `host:80`.
-pub async fn check(host: &str, token: &str, key_authorization: &str, address: Option<&str>) -> Result<(), String> {
+pub async fn check(
+    host: &str,
+    token: &str,
+    key_authorization: &str,
+    address: Option<&str>,
+) -> Result<(), String> {
     let url = format!("http://{host}{CHALLENGE_PATH}{token}");
     let target = address.map(str::to_string).unwrap_or_else(|| format!("{host}:80"));
     let fetch = async {
-        let stream = TcpStream::connect(&target).await.map_err(|e| format!("connecting to {target}: {e}"))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        let stream = TcpStream::connect(&target)
+            .await
+            .map_err(|e| format!("connecting to {target}: {e}"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         let request = Request::get(format!("{CHALLENGE_PATH}{token}"))
             .header(hyper::header::HOST, host)

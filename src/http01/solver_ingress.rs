@@ -6,8 +6,8 @@ use crate::api::acme::AcmeChallengeSolverHttp01Ingress;
 use crate::api::certificate::Http01Challenge;
 use crate::config::Config;
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
-    ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use std::collections::BTreeMap;
@@ -18,8 +18,14 @@ pub const LABEL_SOLVER: &str = "certsmith.io/http01-solver";
 pub const LABEL_CERTIFICATE_UID: &str = "certsmith.io/certificate-uid";
 
 /// The Ingress for `challenge` of the Certificate with `cert_uid`, shaped by the issuer's solver.
-pub fn build(cfg: &Config, cert_uid: &str, challenge: &Http01Challenge, solver: &AcmeChallengeSolverHttp01Ingress) -> Ingress {
-    let template = solver.ingress_template.as_ref().and_then(|t| t.metadata.clone()).unwrap_or_default();
+pub fn build(
+    cfg: &Config,
+    cert_uid: &str,
+    challenge: &Http01Challenge,
+    solver: &AcmeChallengeSolverHttp01Ingress,
+) -> Ingress {
+    let template =
+        solver.ingress_template.as_ref().and_then(|t| t.metadata.clone()).unwrap_or_default();
     let mut labels = template.labels.unwrap_or_default();
     labels.extend([
         (LABEL_SOLVER.to_string(), "true".to_string()),
@@ -49,7 +55,10 @@ pub fn build(cfg: &Config, cert_uid: &str, challenge: &Http01Challenge, solver: 
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
                                 name: cfg.http01_service.clone(),
-                                port: Some(ServiceBackendPort { number: Some(cfg.http01_service_port.into()), name: None }),
+                                port: Some(ServiceBackendPort {
+                                    number: Some(cfg.http01_service_port.into()),
+                                    name: None,
+                                }),
                             }),
                             resource: None,
                         },
@@ -72,7 +81,8 @@ pub fn name(cert_uid: &str, challenge: &Http01Challenge) -> String {
 }
 
 pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube::Error> {
-    let api: Api<Ingress> = Api::namespaced(client.clone(), ingress.metadata.namespace.as_deref().unwrap_or_default());
+    let api: Api<Ingress> =
+        Api::namespaced(client.clone(), ingress.metadata.namespace.as_deref().unwrap_or_default());
     let name = ingress.metadata.name.as_deref().unwrap_or_default();
     let mut body = serde_json::to_value(ingress).map_err(kube::Error::SerdeError)?;
     body["apiVersion"] = "networking.k8s.io/v1".into();
@@ -83,9 +93,14 @@ pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube:
 
 /// Deletes every solver Ingress of the Certificate `cert_uid`; certsmith's label selects only
 /// its own Ingresses, never a user's.
-pub async fn delete_all(client: &kube::Client, cfg: &Config, cert_uid: &str) -> Result<(), kube::Error> {
+pub async fn delete_all(
+    client: &kube::Client,
+    cfg: &Config,
+    cert_uid: &str,
+) -> Result<(), kube::Error> {
     let api: Api<Ingress> = Api::namespaced(client.clone(), &cfg.namespace);
     let selector = format!("{LABEL_SOLVER}=true,{LABEL_CERTIFICATE_UID}={cert_uid}");
-    api.delete_collection(&DeleteParams::background(), &ListParams::default().labels(&selector)).await?;
+    api.delete_collection(&DeleteParams::background(), &ListParams::default().labels(&selector))
+        .await?;
     Ok(())
 }

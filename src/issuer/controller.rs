@@ -20,43 +20,71 @@ pub enum Error {
 }
 
 pub async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let api: Api<Issuer> = Api::namespaced(ctx.client.clone(), &issuer.namespace().unwrap_or_default());
+    let api: Api<Issuer> =
+        Api::namespaced(ctx.client.clone(), &issuer.namespace().unwrap_or_default());
     let view = IssuerView::issuer(&issuer);
     reconcile(&*issuer, &api, view, &ctx).await
 }
 
-pub async fn reconcile_cluster_issuer(issuer: Arc<ClusterIssuer>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile_cluster_issuer(
+    issuer: Arc<ClusterIssuer>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let api: Api<ClusterIssuer> = Api::all(ctx.client.clone());
     let view = IssuerView::cluster_issuer(&issuer, &ctx.config.namespace);
     reconcile(&*issuer, &api, view, &ctx).await
 }
 
-async fn reconcile<K>(obj: &K, api: &Api<K>, view: IssuerView, ctx: &Context) -> Result<Action, Error>
+async fn reconcile<K>(
+    obj: &K,
+    api: &Api<K>,
+    view: IssuerView,
+    ctx: &Context,
+) -> Result<Action, Error>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let old = view.status.clone().unwrap_or_default();
-    let (ready, reason, message, acme, action) = if let Err(e) = Invalid::check(validate_issuer(&view.spec)) {
+    let (ready, reason, message, acme, action) = if let Err(e) =
+        Invalid::check(validate_issuer(&view.spec))
+    {
         (false, "InvalidSpec", e.to_string(), old.acme.clone(), Action::await_change())
     } else if view.spec.acme.is_none() {
         let kind = view.spec.configured_types().join(", ");
-        let message = format!("certsmith issues through ACME issuers only; this is a {kind} issuer");
+        let message =
+            format!("certsmith issues through ACME issuers only; this is a {kind} issuer");
         (false, "Unsupported", message, None, Action::await_change())
     } else {
         match ctx.accounts.get(&ctx.client, &view).await {
             Ok((_, acme)) => {
                 let message = "The ACME account was registered with the ACME server".to_string();
-                (true, "ACMEAccountRegistered", message, Some(acme), Action::requeue(Duration::from_secs(3600)))
+                (
+                    true,
+                    "ACMEAccountRegistered",
+                    message,
+                    Some(acme),
+                    Action::requeue(Duration::from_secs(3600)),
+                )
             }
             Err(e) => {
                 let message = format!("Failed to register ACME account: {e}");
-                (false, "ErrRegisterACMEAccount", message, old.acme.clone(), Action::requeue(Duration::from_secs(30)))
+                (
+                    false,
+                    "ErrRegisterACMEAccount",
+                    message,
+                    old.acme.clone(),
+                    Action::requeue(Duration::from_secs(30)),
+                )
             }
         }
     };
     let previous = old.conditions.iter().flatten().find(|c| c.type_ == "Ready");
     let value = if ready { ConditionStatus::True } else { ConditionStatus::False };
-    let unchanged = previous.is_some_and(|c| c.status == value && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(&message));
+    let unchanged = previous.is_some_and(|c| {
+        c.status == value
+            && c.reason.as_deref() == Some(reason)
+            && c.message.as_deref() == Some(&message)
+    });
     if unchanged && old.acme == acme {
         return Ok(action);
     }
@@ -77,7 +105,12 @@ where
         "kind": K::kind(&()),
         "status": status,
     });
-    api.patch_status(&obj.meta().name.clone().unwrap_or_default(), &PatchParams::apply(crate::FIELD_MANAGER).force(), &Patch::Apply(body)).await?;
+    api.patch_status(
+        &obj.meta().name.clone().unwrap_or_default(),
+        &PatchParams::apply(crate::FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
     if !unchanged {
         ctx.event(&obj.object_ref(&()), !ready, reason, message).await;
     }

@@ -3,6 +3,8 @@
 //! A bed missing its binaries is a failure, never a skip: run `e2e/testbed/install.sh`.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod acme;
+
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,193 @@
+//! The issuance pipeline end to end: a real kube-apiserver, a real Pebble, the real binary.
+
+mod support;
+
+use certsmith::api::Certificate;
+use certsmith::pki::inspect::parse_chain;
+use certsmith::pki::key::parse_pem;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Api, ListParams};
+use std::sync::OnceLock;
+use support::KubeBed;
+use support::acme::{Operator, PebbleBed, eventually};
+
+struct Bed {
+    kube: &'static KubeBed,
+    pebble: PebbleBed,
+    operator: Operator,
+}
+
+fn bed() -> &'static Bed {
+    static BED: OnceLock<Bed> = OnceLock::new();
+    BED.get_or_init(|| {
+        let kube = KubeBed::shared();
+        kube.install_crds();
+        kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+        let pebble = PebbleBed::start(&[]);
+        kube.kubectl_ok(
+            &["apply", "-f", "-"],
+            &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),
+        );
+        let operator = Operator::start(kube, &pebble, &[]);
+        Bed { kube, pebble, operator }
+    })
+}
+
+fn namespace(name: &str) -> String {
+    bed().kube.kubectl_ok(&["create", "namespace", name], "");
+    name.to_string()
+}
+
+fn certificate_yaml(name: &str, ns: &str, names: &[&str], extra: &str) -> String {
+    format!(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+         spec:\n  secretName: {name}-tls\n  dnsNames: [{}]\n  issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}\n{extra}",
+        names.join(", ")
+    )
+}
+
+fn condition(cert: &Certificate, type_: &str) -> Option<(String, String, String)> {
+    let c = cert.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == type_)?;
+    let status = serde_json::to_value(c.status).unwrap().as_str().unwrap().to_string();
+    Some((status, c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default()))
+}
+
+/// Waits until the Certificate is Ready=True for `revision`, and returns it.
+async fn ready(api: &Api<Certificate>, name: &str, revision: i64) -> Certificate {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let c = api.get(name).await.unwrap();
+        let ok = condition(&c, "Ready").is_some_and(|(s, _, _)| s == "True")
+            && c.status.as_ref().and_then(|s| s.revision) == Some(revision);
+        if ok {
+            return c;
+        }
+        if std::time::Instant::now() > deadline {
+            let log = bed().operator.logs();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!(
+                "Certificate {name} not Ready at revision {revision} after 60s:\n{}\noperator log (newest first):\n{}",
+                certsmith::cli::describe(&c),
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn tls(secret: &Secret) -> (String, String) {
+    let data = secret.data.as_ref().unwrap();
+    let text = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+    (text("tls.crt"), text("tls.key"))
+}
+
+/// `openssl verify` of the chain's leaf against Pebble's root, intermediates untrusted.
+fn verifies(chain: &str, root: &str) -> bool {
+    let dir = tempdir();
+    let blocks: Vec<&str> = chain.split_inclusive("-----END CERTIFICATE-----\n").collect();
+    std::fs::write(dir.join("leaf.pem"), blocks[0]).unwrap();
+    std::fs::write(dir.join("rest.pem"), blocks[1..].concat()).unwrap();
+    std::fs::write(dir.join("root.pem"), root).unwrap();
+    let status = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile", "root.pem", "-untrusted", "rest.pem", "leaf.pem"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    status.success()
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "certsmith-test-{}-{}",
+        std::process::id(),
+        support::acme::free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn cluster_issuer_and_certificate_give_a_verified_secret() {
+    let bed = bed();
+    let ns = namespace("basic");
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml("web", &ns, &["web.example.com", "www.example.com"], ""),
+    );
+    let client = bed.kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    let cert = ready(&certs, "web", 1).await;
+
+    let secret = Api::<Secret>::namespaced(client, &ns).get("web-tls").await.unwrap();
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    let (chain, key) = tls(&secret);
+    assert!(
+        verifies(&chain, &bed.pebble.root_pem()),
+        "chain does not verify against Pebble's root"
+    );
+    let issued = parse_chain(&chain).unwrap();
+    assert!(issued.matches_key(&parse_pem(&key).unwrap()), "key does not match the certificate");
+    assert_eq!(issued.identifiers(), ["web.example.com", "www.example.com"]);
+    let annotations = secret.metadata.annotations.unwrap();
+    assert_eq!(annotations["cert-manager.io/certificate-name"], "web");
+    assert_eq!(annotations["cert-manager.io/issuer-kind"], "ClusterIssuer");
+    assert_eq!(annotations["cert-manager.io/alt-names"], "web.example.com,www.example.com");
+
+    let status = cert.status.unwrap();
+    assert_eq!(status.not_after.unwrap().0, issued.not_after);
+    let want = certsmith::renewal::renewal_time(issued.not_before, issued.not_after, None, None);
+    assert_eq!(status.renewal_time.unwrap().0, want);
+    assert!(condition(&ready(&certs, "web", 1).await, "Issuing").is_none());
+    let events = bed
+        .kube
+        .kubectl_ok(&["get", "events", "-n", &ns, "-o", "custom-columns=REASON:.reason"], "");
+    assert!(events.contains("Issuing") && events.contains("Issued"), "{events}");
+    assert!(!bed.operator.logs().contains("BEGIN"), "a PEM block reached the operator's log");
+}
+
+#[tokio::test]
+async fn namespaced_issuer_works_the_same_way() {
+    let bed = bed();
+    let ns = namespace("team-a");
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &bed.pebble.issuer_yaml("Issuer", "team-issuer", Some(&ns)),
+    );
+    let cert = certificate_yaml("api", &ns, &["api.team-a.example.com"], "")
+        .replace("{name: letsencrypt-prod, kind: ClusterIssuer}", "{name: team-issuer}");
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &cert);
+    let client = bed.kube.client().await;
+    ready(&Api::<Certificate>::namespaced(client.clone(), &ns), "api", 1).await;
+    // The account key lives beside the Issuer, as cert-manager keeps it.
+    let key = Api::<Secret>::namespaced(client.clone(), &ns).get("team-issuer").await.unwrap();
+    assert!(key.data.unwrap().contains_key("tls.key"));
+    let issuer = bed.kube.kubectl_ok(
+        &["get", "issuer", "team-issuer", "-n", &ns, "-o", "jsonpath={.status.acme.uri}"],
+        "",
+    );
+    assert!(issuer.starts_with("https://127.0.0.1"), "status.acme.uri: {issuer}");
+}
+
+#[tokio::test]
+async fn twenty_certificates_at_once_all_become_ready_and_leave_no_solver() {
+    let bed = bed();
+    let ns = namespace("twenty");
+    let all: String = (0..20)
+        .map(|i| {
+            certificate_yaml(&format!("c{i}"), &ns, &[&format!("c{i}.example.com")], "") + "---\n"
+        })
+        .collect();
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &all);
+    let client = bed.kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    for i in 0..20 {
+        ready(&certs, &format!("c{i}"), 1).await;
+    }
+    let ingresses: Api<Ingress> = Api::namespaced(client, "certsmith");
+    for cert in certs.list(&ListParams::default()).await.unwrap() {
+        let selector = format!("certsmith.io/certificate-uid={}", cert.metadata.uid.unwrap());
+        let left = ingresses.list(&ListParams::default().labels(&selector)).await.unwrap();
+        assert!(left.items.is_empty(), "solver Ingresses left behind: {:?}", left.items);
+    }
+}

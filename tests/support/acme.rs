@@ -1,0 +1,186 @@
+//! Pebble and the operator process, for the issuance tests.
+
+use super::{KubeBed, repo, start, testbed_script};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Pebble + pebble-challtestsrv on free ports; every name resolves to 127.0.0.1.
+pub struct PebbleBed {
+    pub dir: PathBuf,
+    pub directory_url: String,
+    pub ca_pem: PathBuf,
+    pub management_url: String,
+    pub http01_port: u16,
+}
+
+impl PebbleBed {
+    pub fn start(env: &[(&str, &str)]) -> PebbleBed {
+        let dir = start("start-pebble.sh", env);
+        let vars = std::fs::read_to_string(dir.join("env")).unwrap();
+        let var = |name: &str| {
+            vars.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("{name} missing from pebble env"))
+                .to_string()
+        };
+        PebbleBed {
+            directory_url: var("PEBBLE_DIRECTORY_URL"),
+            ca_pem: var("PEBBLE_CA").into(),
+            management_url: var("PEBBLE_MANAGEMENT_URL"),
+            http01_port: var("HTTP01_PORT").parse().unwrap(),
+            dir,
+        }
+    }
+
+    /// The root that signs Pebble's issued chains (management API `/roots/0`).
+    pub fn root_pem(&self) -> String {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert", self.ca_pem.to_str().unwrap()])
+            .arg(format!("{}/roots/0", self.management_url))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "fetching Pebble's root");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A ClusterIssuer (or, with a namespace, an Issuer) for this Pebble, as the seed tutorial
+    /// writes it with the server pointed here and `caBundle` set.
+    pub fn issuer_yaml(&self, kind: &str, name: &str, namespace: Option<&str>) -> String {
+        use base64::Engine as _;
+        let ca =
+            base64::engine::general_purpose::STANDARD.encode(std::fs::read(&self.ca_pem).unwrap());
+        let ns = namespace.map(|n| format!("\n  namespace: {n}")).unwrap_or_default();
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: {kind}\nmetadata:\n  name: {name}{ns}\nspec:\n  acme:\n    \
+             server: {}\n    caBundle: {ca}\n    email: admin@example.com\n    privateKeySecretRef:\n      \
+             name: {name}\n    solvers:\n    - http01:\n        ingress:\n          class: nginx\n",
+            self.directory_url
+        )
+    }
+}
+
+impl Drop for PebbleBed {
+    fn drop(&mut self) {
+        let _ = Command::new(testbed_script("stop-pebble.sh")).arg(&self.dir).status();
+    }
+}
+
+/// `certsmith run` as a child process, the way a user runs it outside a cluster.
+pub struct Operator {
+    child: Child,
+    pub log: PathBuf,
+    pub metrics_port: u16,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Operator {
+    /// Starts the operator against `kube`, answering challenges where `pebble` looks for them.
+    pub fn start(kube: &KubeBed, pebble: &PebbleBed, extra: &[&str]) -> Operator {
+        Self::start_with_kubeconfig(&kube.kubeconfig(), pebble, extra)
+    }
+
+    pub fn start_with_kubeconfig(
+        kubeconfig: &std::path::Path,
+        pebble: &PebbleBed,
+        extra: &[&str],
+    ) -> Operator {
+        let http01 = format!("127.0.0.1:{}", pebble.http01_port);
+        let metrics_port = free_port();
+        let log = std::env::temp_dir()
+            .join(format!("certsmith-operator-{}-{metrics_port}.log", std::process::id()));
+        let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
+            .args(["run", "--namespace", "certsmith", "--http01-listen", &http01])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--http01-self-check-address", &http01])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,kube=warn")
+            .current_dir(repo())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting certsmith");
+        // The operator dies with the test process, even when a shared one is never dropped.
+        let watchdog = format!(
+            "while kill -0 {} 2>/dev/null && kill -0 {} 2>/dev/null; do sleep 0.5; done; kill -9 {} 2>/dev/null",
+            std::process::id(),
+            child.id(),
+            child.id()
+        );
+        Command::new("bash")
+            .args(["-c", &watchdog])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let op = Operator { child, log, metrics_port };
+        op.wait_ready();
+        op
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.get("/readyz").is_some_and(|b| b == "ready") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("operator not ready in 30s; log:\n{}", self.logs());
+    }
+
+    /// GET a path of the metrics listener; `None` unless 200.
+    pub fn get(&self, path: &str) -> Option<String> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{}{path}", self.metrics_port)])
+            .output()
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The value of a metric line that starts with `prefix`.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let body = self.get("/metrics").unwrap_or_default();
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no clean shutdown, as when a node dies.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `secs` with `what`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
