@@ -191,3 +191,139 @@ async fn twenty_certificates_at_once_all_become_ready_and_leave_no_solver() {
         assert!(left.items.is_empty(), "solver Ingresses left behind: {:?}", left.items);
     }
 }
+
+#[tokio::test]
+async fn renew_issues_revision_two_with_a_new_serial_and_never_rotation_keeps_the_key() {
+    let bed = bed();
+    let ns = namespace("renewals");
+    let never = "  privateKey: {rotationPolicy: Never, algorithm: ECDSA}\n";
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml("always", &ns, &["always.example.com"], ""),
+    );
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml("never", &ns, &["never.example.com"], never),
+    );
+    let client = bed.kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(client, &ns);
+    for name in ["always", "never"] {
+        ready(&certs, name, 1).await;
+        let (chain1, key1) = tls(&secrets.get(&format!("{name}-tls")).await.unwrap());
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+            .args(["renew", name, "-n", &ns])
+            .env("KUBECONFIG", bed.kube.kubeconfig())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        ready(&certs, name, 2).await;
+        let (chain2, key2) = tls(&secrets.get(&format!("{name}-tls")).await.unwrap());
+        let (old, new) = (parse_chain(&chain1).unwrap(), parse_chain(&chain2).unwrap());
+        assert_ne!(old.serial, new.serial, "{name}: renewal kept the serial");
+        assert_eq!(
+            name == "never",
+            key1 == key2,
+            "{name}: rotationPolicy decides whether the key changes"
+        );
+        assert!(new.matches_key(&parse_pem(&key2).unwrap()));
+    }
+    // The next-key Secrets of the issuances are gone.
+    let left = bed.kube.kubectl_ok(
+        &["get", "secrets", "-n", &ns, "-l", "certsmith.io/next-private-key", "-o", "name"],
+        "",
+    );
+    assert_eq!(left.trim(), "", "in-flight key Secrets left behind");
+}
+
+#[tokio::test]
+async fn a_foreign_secret_is_never_touched() {
+    let bed = bed();
+    let ns = namespace("foreign");
+    bed.kube.kubectl_ok(
+        &["create", "secret", "generic", "mine-tls", "-n", &ns, "--from-literal=tls.crt=hand-made"],
+        "",
+    );
+    let client = bed.kube.client().await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let before = secrets.get("mine-tls").await.unwrap();
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml("mine", &ns, &["mine.example.com"], ""),
+    );
+    let certs: Api<Certificate> = Api::namespaced(client, &ns);
+    let (_, reason, message) = eventually(30, "Ready=False SecretNotOwned", || async {
+        condition(&certs.get("mine").await.ok()?, "Ready")
+            .filter(|(s, r, _)| s == "False" && r == "SecretNotOwned")
+    })
+    .await;
+    assert_eq!(reason, "SecretNotOwned");
+    assert!(
+        message.contains("\"mine-tls\" exists and was not created for this Certificate"),
+        "{message}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let after = secrets.get("mine-tls").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "the Secret was written"
+    );
+    assert_eq!(after.data, before.data);
+    let events = bed
+        .kube
+        .kubectl_ok(&["get", "events", "-n", &ns, "-o", "custom-columns=R:.reason,T:.type"], "");
+    assert!(events.contains("SecretNotOwned") && events.contains("Warning"), "{events}");
+}
+
+#[tokio::test]
+async fn an_unreachable_acme_server_fails_with_backoff_not_a_hot_loop() {
+    let bed = bed();
+    let ns = namespace("unreachable");
+    let dead = format!("https://127.0.0.1:{}/dir", support::acme::free_port());
+    let issuer = bed
+        .pebble
+        .issuer_yaml("Issuer", "dead", Some(&ns))
+        .replace(&bed.pebble.directory_url, &dead);
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &issuer);
+    let cert = certificate_yaml("lost", &ns, &["lost.example.com"], "")
+        .replace("{name: letsencrypt-prod, kind: ClusterIssuer}", "{name: dead}");
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &cert);
+    let certs: Api<Certificate> = Api::namespaced(bed.kube.client().await, &ns);
+    let failed = eventually(30, "a failed attempt", || async {
+        let c = certs.get("lost").await.ok()?;
+        (c.status.as_ref()?.failed_issuance_attempts == Some(1)).then_some(c)
+    })
+    .await;
+    let (status, reason, message) = condition(&failed, "Ready").unwrap();
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "DoesNotExist"));
+    assert!(message.contains(&format!("the ACME server {dead} could not be reached")), "{message}");
+    assert!(failed.status.as_ref().unwrap().last_failure_time.is_some());
+    // The first retry waits a minute: five seconds later nothing has been tried again.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let later = certs.get("lost").await.unwrap();
+    assert_eq!(later.status.unwrap().failed_issuance_attempts, Some(1), "retried hot");
+    let issuer = bed.kube.kubectl_ok(
+        &["get", "issuer", "dead", "-n", &ns, "-o", "jsonpath={.status.conditions[0].reason}"],
+        "",
+    );
+    assert_eq!(issuer, "ErrRegisterACMEAccount");
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_reported_on_the_certificate() {
+    let bed = bed();
+    let ns = namespace("invalid");
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml("short", &ns, &["short.example.com"], "  renewBefore: 1m\n"),
+    );
+    let certs: Api<Certificate> = Api::namespaced(bed.kube.client().await, &ns);
+    let (_, _, message) = eventually(30, "Ready=False InvalidSpec", || async {
+        condition(&certs.get("short").await.ok()?, "Ready").filter(|(_, r, _)| r == "InvalidSpec")
+    })
+    .await;
+    assert_eq!(
+        message,
+        "spec.renewBefore: Invalid value: \"1m\": certificate renewBefore must be at least 5m0s"
+    );
+}

@@ -95,7 +95,11 @@ impl Operator {
         let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
             .args(["run", "--namespace", "certsmith", "--http01-listen", &http01])
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--http01-self-check-address", &http01])
+            .args(if extra.contains(&"--http01-self-check-address") {
+                vec![]
+            } else {
+                vec!["--http01-self-check-address", &http01]
+            })
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
@@ -111,20 +115,19 @@ impl Operator {
             child.id(),
             child.id()
         );
-        Command::new("bash")
-            .args(["-c", &watchdog])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let op = Operator { child, log, metrics_port };
+        let detached = format!("({watchdog}) </dev/null >/dev/null 2>&1 &");
+        Command::new("bash").args(["-c", &detached]).status().unwrap();
+        let mut op = Operator { child, log, metrics_port };
         op.wait_ready();
         op
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!("operator exited ({exit}); log:\n{}", self.logs());
+            }
             if self.get("/readyz").is_some_and(|b| b == "ready") {
                 return;
             }

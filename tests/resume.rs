@@ -1,0 +1,66 @@
+//! An operator killed mid-order: the next one resumes that order instead of opening another.
+
+mod support;
+
+use certsmith::api::Certificate;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Api, ListParams};
+use support::KubeBed;
+use support::acme::{Operator, PebbleBed, eventually, free_port};
+
+#[tokio::test]
+async fn a_restarted_operator_finishes_the_same_order() {
+    let kube = KubeBed::start();
+    kube.install_crds();
+    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+    let pebble = PebbleBed::start(&[]);
+    kube.kubectl_ok(&["apply", "-f", "-"], &pebble.issuer_yaml("ClusterIssuer", "le", None));
+    // The first operator's self-check goes nowhere, so it stops after presenting the challenge.
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let first = Operator::start(&kube, &pebble, &["--http01-self-check-address", &nowhere]);
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: resumed, namespace: default}\n\
+         spec: {secretName: resumed-tls, dnsNames: [resumed.example.com], issuerRef: {name: le, kind: ClusterIssuer}}\n",
+    );
+    let client = kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    let order_url = eventually(30, "the order recorded with its challenge", || async {
+        let order = certs.get("resumed").await.ok()?.status?.acme?.order?;
+        order.challenges.filter(|c| !c.is_empty()).map(|_| order.url)
+    })
+    .await;
+    assert_eq!(first.metric("certsmith_acme_orders_created"), 1.0);
+    first.kill();
+
+    let second = Operator::start(&kube, &pebble, &[]);
+    let seen = std::sync::Mutex::new(vec![]);
+    eventually(60, "Ready after the restart", || async {
+        let c = certs.get("resumed").await.ok()?;
+        let s = c.status?;
+        if let Some(o) = s.acme.as_ref().and_then(|a| a.order.as_ref()) {
+            seen.lock().unwrap().push(o.url.clone());
+        }
+        let ready = s
+            .conditions?
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"));
+        (ready && s.revision == Some(1)).then_some(())
+    })
+    .await;
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        seen.iter().all(|u| *u == order_url),
+        "another order was opened: {seen:?} vs {order_url}"
+    );
+    assert_eq!(
+        second.metric("certsmith_acme_orders_created"),
+        0.0,
+        "the restarted operator opened an order"
+    );
+    let solvers = Api::<Ingress>::namespaced(client, "certsmith")
+        .list(&ListParams::default().labels("certsmith.io/http01-solver"))
+        .await
+        .unwrap();
+    assert!(solvers.items.is_empty(), "solver Ingresses left behind");
+}
