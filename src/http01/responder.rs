@@ -84,7 +84,10 @@ fn challenges(cert: &Certificate) -> &[Http01Challenge] {
 
 pub fn router(challenges: Challenges) -> axum::Router {
     axum::Router::new()
-        .route("/.well-known/acme-challenge/{token}", axum::routing::get(answer))
+        .route(
+            "/.well-known/acme-challenge/{token}",
+            axum::routing::get(answer).fallback(|| async { StatusCode::NOT_FOUND }),
+        )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(challenges)
 }
@@ -141,7 +144,56 @@ pub async fn serve(listener: TcpListener, router: axum::Router) {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
+    use super::*;
+    use axum::body::Body;
+    use kube::runtime::reflector::store::Writer;
+    use tower::ServiceExt;
+
+    fn challenges() -> Challenges {
+        let cert: Certificate = serde_yaml::from_str(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: a, namespace: default}\n\
+             spec: {secretName: a, issuerRef: {name: i}}\n\
+             status: {acme: {order: {url: 'https://ca/order/1', challenges: [\
+             {host: app.example.com, token: tok-1, keyAuthorization: tok-1.thumb}]}}}",
+        )
+        .unwrap();
+        let mut writer = Writer::default();
+        writer.apply_watcher_event(&watcher::Event::Apply(cert));
+        Challenges { store: writer.as_reader(), metrics: Default::default() }
+    }
+
+    #[tokio::test]
+    async fn answers_only_known_tokens_for_their_host() {
+        let router = router(challenges());
+        let table = [
+            ("GET", "app.example.com", "/.well-known/acme-challenge/tok-1", 200, "tok-1.thumb"),
+            ("GET", "app.example.com:5002", "/.well-known/acme-challenge/tok-1", 200, "tok-1.thumb"),
+            ("GET", "APP.example.com", "/.well-known/acme-challenge/tok-1", 200, "tok-1.thumb"),
+            ("GET", "other.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
+            ("GET", "", "/.well-known/acme-challenge/tok-1", 404, ""),
+            ("GET", "app.example.com", "/.well-known/acme-challenge/tok-2", 404, ""),
+            ("GET", "app.example.com", "/.well-known/acme-challenge/tok-1/x", 404, ""),
+            ("GET", "app.example.com", "/.well-known/acme-challenge/", 404, ""),
+            ("GET", "app.example.com", "/", 404, ""),
+            ("POST", "app.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
+            ("PUT", "app.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
+            ("DELETE", "app.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
+        ];
+        for (method, host, path, want_status, want_body) in table {
+            let mut request = axum::http::Request::builder().method(method).uri(path);
+            if !host.is_empty() {
+                request = request.header(header::HOST, host);
+            }
+            let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(response.status().as_u16(), want_status, "{method} {host}{path}");
+            if want_status == 200 {
+                let cache = response.headers().get(header::CACHE_CONTROL).unwrap().to_str().unwrap().to_string();
+                assert_eq!(cache, "no-cache, no-store, must-revalidate");
+                let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+                assert_eq!(body, want_body, "{method} {host}{path}");
+            }
+        }
+    }
 
     #[test]
     fn ports_are_stripped_from_host_headers() {
