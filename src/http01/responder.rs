@@ -167,7 +167,13 @@ mod tests {
         let router = router(challenges());
         let table = [
             ("GET", "app.example.com", "/.well-known/acme-challenge/tok-1", 200, "tok-1.thumb"),
-            ("GET", "app.example.com:5002", "/.well-known/acme-challenge/tok-1", 200, "tok-1.thumb"),
+            (
+                "GET",
+                "app.example.com:5002",
+                "/.well-known/acme-challenge/tok-1",
+                200,
+                "tok-1.thumb",
+            ),
             ("GET", "APP.example.com", "/.well-known/acme-challenge/tok-1", 200, "tok-1.thumb"),
             ("GET", "other.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
             ("GET", "", "/.well-known/acme-challenge/tok-1", 404, ""),
@@ -184,10 +190,17 @@ mod tests {
             if !host.is_empty() {
                 request = request.header(header::HOST, host);
             }
-            let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            let response =
+                router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(response.status().as_u16(), want_status, "{method} {host}{path}");
             if want_status == 200 {
-                let cache = response.headers().get(header::CACHE_CONTROL).unwrap().to_str().unwrap().to_string();
+                let cache = response
+                    .headers()
+                    .get(header::CACHE_CONTROL)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
                 assert_eq!(cache, "no-cache, no-store, must-revalidate");
                 let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
                 assert_eq!(body, want_body, "{method} {host}{path}");

@@ -1,0 +1,150 @@
+//! `cargo bench --bench issuance`: how long a Certificate takes to become a Ready Secret
+//! through the operator, against the same flow done by a bare instant-acme client on the same
+//! Pebble, so the operator's overhead shows as a ratio. Prints numbers; asserts nothing.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use certsmith::api::Certificate;
+use instant_acme::{
+    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, RetryPolicy,
+};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::KubeBed;
+use support::acme::{Operator, PebbleBed};
+
+const ROUNDS: usize = 20;
+
+#[tokio::main]
+async fn main() {
+    let kube = KubeBed::start();
+    kube.install_crds();
+    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+    let pebble = PebbleBed::start(&[]);
+    kube.kubectl_ok(&["apply", "-f", "-"], &pebble.issuer_yaml("ClusterIssuer", "le", None));
+
+    let operator = Operator::start(&kube, &pebble, &[]);
+    let via_operator = through_operator(&kube).await;
+    drop(operator);
+    let bare = bare_client(&pebble).await;
+
+    let (op50, op95) = (percentile(&via_operator, 50), percentile(&via_operator, 95));
+    let (bare50, bare95) = (percentile(&bare, 50), percentile(&bare, 95));
+    println!(
+        "issuance latency over {ROUNDS} certificates (RSA 2048, one DNS name, Pebble on loopback)"
+    );
+    println!(
+        "  certsmith, Certificate created -> Secret ready: p50 {op50:>7.1} ms  p95 {op95:>7.1} ms"
+    );
+    println!(
+        "  bare instant-acme client, new order -> chain:  p50 {bare50:>7.1} ms  p95 {bare95:>7.1} ms"
+    );
+    println!("  operator overhead: p50 x{:.2}  p95 x{:.2}", op50 / bare50, op95 / bare95);
+}
+
+/// Creates the Certificates one at a time and times each until its Secret exists and the
+/// Certificate is Ready.
+async fn through_operator(kube: &KubeBed) -> Vec<f64> {
+    let client = kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    let mut times = Vec::new();
+    for i in 0..ROUNDS {
+        let cert: Certificate = serde_yaml::from_str(&format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: bench-{i}, namespace: default}}\n\
+             spec: {{secretName: bench-{i}-tls, dnsNames: [bench-{i}.example.com], issuerRef: {{name: le, kind: ClusterIssuer}}}}"
+        ))
+        .unwrap();
+        let start = Instant::now();
+        certs.create(&Default::default(), &cert).await.unwrap();
+        loop {
+            let ready = certs
+                .get(&format!("bench-{i}"))
+                .await
+                .unwrap()
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"))
+                });
+            if ready && secrets.get_opt(&format!("bench-{i}-tls")).await.unwrap().is_some() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "bench-{i} not ready in 60s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    times
+}
+
+/// The same issuance with instant-acme alone: an account made once, then per certificate an
+/// order, the HTTP-01 answer from memory, a new RSA key and CSR, and the chain.
+async fn bare_client(pebble: &PebbleBed) -> Vec<f64> {
+    let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let responder = {
+        let tokens = tokens.clone();
+        axum::Router::new().route(
+            "/.well-known/acme-challenge/{token}",
+            axum::routing::get(move |axum::extract::Path(t): axum::extract::Path<String>| {
+                let answer = tokens.lock().unwrap().get(&t).cloned();
+                async move { answer.ok_or(axum::http::StatusCode::NOT_FOUND) }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", pebble.http01_port)).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, responder).await });
+
+    let http =
+        certsmith::acme::client::http_client(Some(&std::fs::read(&pebble.ca_pem).unwrap()), false)
+            .unwrap();
+    let new =
+        NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+    let (account, _) = Account::builder_with_http(http)
+        .create(&new, pebble.directory_url.clone(), None)
+        .await
+        .unwrap();
+    let poll = RetryPolicy::new().initial_delay(Duration::from_millis(100)).backoff(1.5);
+    let mut times = Vec::new();
+    for i in 0..ROUNDS {
+        let start = Instant::now();
+        let name = format!("bare-{i}.example.com");
+        let ids = [Identifier::Dns(name.clone())];
+        let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz.unwrap();
+            if authz.status != AuthorizationStatus::Pending {
+                continue;
+            }
+            let mut challenge = authz.challenge(ChallengeType::Http01).unwrap();
+            tokens.lock().unwrap().insert(
+                challenge.token.clone(),
+                challenge.key_authorization().as_str().to_string(),
+            );
+            challenge.set_ready().await.unwrap();
+        }
+        order.poll_ready(&poll).await.unwrap();
+        let key = certsmith::pki::key::KeySpec::Rsa(2048).generate().unwrap();
+        let spec: certsmith::api::CertificateSpec = serde_yaml::from_str(&format!(
+            "secretName: x\nissuerRef: {{name: x}}\ndnsNames: [{name}]"
+        ))
+        .unwrap();
+        let csr = certsmith::pki::csr::build(&spec, &key).unwrap();
+        order.finalize_csr(&csr).await.unwrap();
+        order.poll_certificate(&poll).await.unwrap();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    times
+}
+
+fn percentile(samples: &[f64], p: usize) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p as f64 / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
