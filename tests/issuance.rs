@@ -129,7 +129,9 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     let issued = parse_chain(&chain).unwrap();
     assert!(issued.matches_key(&parse_pem(&key).unwrap()), "key does not match the certificate");
     assert_eq!(issued.identifiers(), ["web.example.com", "www.example.com"]);
+    assert_eq!(secret.metadata.labels.as_ref().unwrap()["team"], "web");
     let annotations = secret.metadata.annotations.unwrap();
+    assert_eq!(annotations["owner"], "platform");
     assert_eq!(annotations["cert-manager.io/certificate-name"], "web");
     assert_eq!(annotations["cert-manager.io/issuer-kind"], "ClusterIssuer");
     assert_eq!(annotations["cert-manager.io/alt-names"], "web.example.com,www.example.com");

@@ -31,6 +31,43 @@ async fn a_restarted_operator_finishes_the_same_order() {
     })
     .await;
     assert_eq!(first.metric("certsmith_acme_orders_created"), 1.0);
+    // Its solver Ingress routes exactly the challenge path on the challenge's host to the
+    // responder Service, with the solver's class.
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "certsmith");
+    let solver = eventually(30, "the solver Ingress", || async {
+        ingresses
+            .list(&ListParams::default().labels("certsmith.io/http01-solver=true"))
+            .await
+            .ok()?
+            .items
+            .pop()
+    })
+    .await;
+    let token = certs
+        .get("resumed")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .acme
+        .unwrap()
+        .order
+        .unwrap()
+        .challenges
+        .unwrap()[0]
+        .token
+        .clone();
+    let rule = &solver.spec.as_ref().unwrap().rules.as_ref().unwrap()[0];
+    assert_eq!(rule.host.as_deref(), Some("resumed.example.com"));
+    let path = &rule.http.as_ref().unwrap().paths[0];
+    assert_eq!(path.path.as_deref(), Some(format!("/.well-known/acme-challenge/{token}").as_str()));
+    assert_eq!(path.path_type, "Exact");
+    let backend = path.backend.service.as_ref().unwrap();
+    assert_eq!(
+        (backend.name.as_str(), backend.port.as_ref().unwrap().number),
+        ("certsmith-http01", Some(8089))
+    );
+    assert_eq!(solver.metadata.annotations.unwrap()["kubernetes.io/ingress.class"], "nginx");
     first.kill();
 
     let second = Operator::start(&kube, &pebble, &[]);

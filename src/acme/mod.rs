@@ -8,8 +8,8 @@ pub mod solver;
 /// What can go wrong talking to an ACME CA, worded for a status condition.
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
-    #[error("the ACME server {server} could not be reached: {source}")]
-    Unreachable { server: String, source: instant_acme::Error },
+    #[error("the ACME server {server} could not be reached: {detail}")]
+    Unreachable { server: String, detail: String },
     #[error("the ACME server refused: {0}")]
     Refused(instant_acme::Error),
     #[error("caBundle holds no PEM certificate certsmith can read")]
@@ -30,7 +30,22 @@ impl AcmeError {
     pub fn from_acme(server: &str, e: instant_acme::Error) -> AcmeError {
         match e {
             instant_acme::Error::Api(_) => AcmeError::Refused(e),
-            other => AcmeError::Unreachable { server: server.to_string(), source: other },
+            other => AcmeError::Unreachable { server: server.to_string(), detail: causes(&other) },
         }
     }
+}
+
+/// An error and its causes, `: `-joined: connection errors keep the useful part (refused,
+/// certificate unknown) in their sources.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
 }

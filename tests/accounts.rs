@@ -1,0 +1,127 @@
+//! ACME accounts against a Pebble that requires External Account Binding: EAB, caBundle,
+//! skipTLSVerify and disableAccountKeyGeneration, each as the issuer's Ready condition shows it.
+
+mod support;
+
+use support::KubeBed;
+use support::acme::{Operator, PebbleBed, eventually};
+
+/// The HMAC key Pebble is given, base64url as a CA hands it out.
+const HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
+fn issuer(pebble: &PebbleBed, name: &str, ns: &str, acme_extra: &str, with_ca: bool) -> String {
+    let yaml = pebble.issuer_yaml("Issuer", name, Some(ns));
+    let yaml = if with_ca {
+        yaml
+    } else {
+        yaml.lines()
+            .filter(|l| !l.trim_start().starts_with("caBundle:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    yaml.replace("    privateKeySecretRef:", &format!("{acme_extra}    privateKeySecretRef:"))
+}
+
+fn ready(kube: &KubeBed, ns: &str, name: &str) -> Option<(String, String, String)> {
+    let out = kube.kubectl(
+        &["get", "issuer", name, "-n", ns, "-o", "jsonpath={.status.conditions[0].status}|{.status.conditions[0].reason}|{.status.conditions[0].message}"],
+        "",
+    );
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut parts = text.splitn(3, '|').map(str::to_string);
+    let (s, r, m) = (parts.next()?, parts.next()?, parts.next()?);
+    (!s.is_empty()).then_some((s, r, m))
+}
+
+#[tokio::test]
+async fn account_registration_follows_the_issuer_spec() {
+    let kube = KubeBed::start();
+    kube.install_crds();
+    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+    let pebble = PebbleBed::start(&[("EAB_KID", "kid-1"), ("EAB_HMAC", HMAC)]);
+    let _operator = Operator::start(&kube, &pebble, &[]);
+    kube.kubectl_ok(
+        &["create", "secret", "generic", "eab", &format!("--from-literal=secret={HMAC}")],
+        "",
+    );
+    let eab =
+        "    externalAccountBinding: {keyID: kid-1, keySecretRef: {name: eab, key: secret}}\n";
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "with-eab",
+            issuer(&pebble, "with-eab", "default", eab, true),
+            "True",
+            "The ACME account was registered with the ACME server",
+        ),
+        (
+            "without-eab",
+            issuer(&pebble, "without-eab", "default", "", true),
+            "False",
+            "externalAccountRequired",
+        ),
+        (
+            "skip-tls",
+            issuer(
+                &pebble,
+                "skip-tls",
+                "default",
+                &format!("    skipTLSVerify: true\n{eab}"),
+                false,
+            ),
+            "True",
+            "registered",
+        ),
+        (
+            "untrusted",
+            issuer(&pebble, "untrusted", "default", eab, false),
+            "False",
+            "could not be reached",
+        ),
+        (
+            "no-keygen",
+            issuer(
+                &pebble,
+                "no-keygen",
+                "default",
+                &format!("    disableAccountKeyGeneration: true\n{eab}"),
+                true,
+            ),
+            "False",
+            "does not exist and disableAccountKeyGeneration is set",
+        ),
+    ];
+    for (_, yaml, _, _) in &cases {
+        kube.kubectl_ok(&["apply", "-f", "-"], yaml);
+    }
+    for (name, _, want_status, want_message) in cases {
+        let (status, reason, message) =
+            eventually(30, &format!("issuer {name} reporting"), || async {
+                ready(&kube, "default", name).filter(|(s, _, _)| s == want_status)
+            })
+            .await;
+        println!("{name}: {status} {reason}: {message}");
+        assert!(message.contains(want_message), "{name}: {status} {reason}: {message}");
+        if status == "False" {
+            assert_eq!(reason, "ErrRegisterACMEAccount", "{name}");
+        }
+    }
+    // The registered account's key is where cert-manager keeps it, and status names the account.
+    let key =
+        kube.kubectl_ok(&["get", "secret", "with-eab", "-o", "jsonpath={.data.tls\\.key}"], "");
+    assert!(!key.is_empty());
+    let uri = kube.kubectl_ok(
+        &[
+            "get",
+            "issuer",
+            "with-eab",
+            "-o",
+            "jsonpath={.status.acme.uri}|{.status.acme.lastRegisteredEmail}",
+        ],
+        "",
+    );
+    assert!(uri.starts_with("https://127.0.0.1") && uri.ends_with("|admin@example.com"), "{uri}");
+    let events =
+        kube.kubectl_ok(&["get", "events", "-o", "custom-columns=R:.reason,O:.regarding.name"], "");
+    assert!(events.contains("ErrRegisterACMEAccount"), "{events}");
+}
