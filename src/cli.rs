@@ -1,33 +1,37 @@
 //! `certsmith renew` and `certsmith status`: the cmctl-like commands a user runs by hand.
 
 use crate::api::Certificate;
-use crate::api::meta::{Condition, ConditionStatus};
+use crate::api::meta::ConditionStatus;
 use crate::certificate::policy::MANUALLY_TRIGGERED;
-use kube::api::{Api, Patch, PatchParams};
+use crate::certificate::status::set_condition;
+use kube::api::Api;
 use std::fmt::Write as _;
 
 /// Marks the Certificate for re-issue, as `cmctl renew` does: Issuing=True, ManuallyTriggered.
 pub async fn renew(client: kube::Client, namespace: &str, name: &str) -> Result<(), kube::Error> {
-    let api: Api<Certificate> = Api::namespaced(client, namespace);
-    let cert = api.get(name).await?;
-    let condition = Condition {
-        type_: "Issuing".into(),
-        status: ConditionStatus::True,
-        last_transition_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            jiff::Timestamp::now(),
-        )),
-        reason: Some(MANUALLY_TRIGGERED.into()),
-        message: Some("Certificate re-issuance manually triggered".into()),
-        observed_generation: cert.metadata.generation,
-    };
-    let body = serde_json::json!({
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Certificate",
-        "status": {"conditions": [condition]},
-    });
-    api.patch_status(name, &PatchParams::apply("certsmith-renew").force(), &Patch::Apply(body))
-        .await?;
-    Ok(())
+    let api: Api<Certificate> = Api::namespaced(client.clone(), namespace);
+    // The status write is conditional on the version read; retry if the operator wrote between.
+    let mut attempts = 0;
+    loop {
+        let mut cert = api.get(name).await?;
+        let mut status = cert.status.clone().unwrap_or_default();
+        let message = "Certificate re-issuance manually triggered";
+        let now = jiff::Timestamp::now();
+        let generation = cert.metadata.generation;
+        set_condition(
+            &mut status,
+            "Issuing",
+            ConditionStatus::True,
+            MANUALLY_TRIGGERED,
+            message,
+            generation,
+            now,
+        );
+        match crate::certificate::write::status(&client, &mut cert, &status).await {
+            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => attempts += 1,
+            other => return other,
+        }
+    }
 }
 
 /// The Certificate's state in plain words: conditions, dates, the order in flight, the last failure.

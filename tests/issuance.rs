@@ -111,9 +111,10 @@ fn tempdir() -> std::path::PathBuf {
 async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     let bed = bed();
     let ns = namespace("basic");
+    let template = "  secretTemplate: {labels: {team: web}, annotations: {owner: platform}}\n";
     bed.kube.kubectl_ok(
         &["apply", "-f", "-"],
-        &certificate_yaml("web", &ns, &["web.example.com", "www.example.com"], ""),
+        &certificate_yaml("web", &ns, &["web.example.com", "www.example.com"], template),
     );
     let client = bed.kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
@@ -230,12 +231,19 @@ async fn renew_issues_revision_two_with_a_new_serial_and_never_rotation_keeps_th
         );
         assert!(new.matches_key(&parse_pem(&key2).unwrap()));
     }
+    // One renew is one issuance: nothing keeps re-issuing afterwards.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for name in ["always", "never"] {
+        let cert = certs.get(name).await.unwrap();
+        assert_eq!(cert.status.as_ref().unwrap().revision, Some(2), "{name} re-issued again");
+        assert!(condition(&cert, "Issuing").is_none(), "{name} still Issuing");
+    }
     // The next-key Secrets of the issuances are gone.
     let left = bed.kube.kubectl_ok(
         &["get", "secrets", "-n", &ns, "-l", "certsmith.io/next-private-key", "-o", "name"],
         "",
     );
-    assert_eq!(left.trim(), "", "in-flight key Secrets left behind");
+    assert_eq!(left.trim(), "", "in-flight key Secrets left behind; log:\n{}", bed.operator.logs());
 }
 
 #[tokio::test]

@@ -163,8 +163,12 @@ async fn load_issuer(
     Ok(found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name)))
 }
 
+/// Requeue at `at`, but at least every 12 hours: a periodic look at the Secret costs one GET,
+/// and the runtime's delay queue cannot hold the years a CA-issued certificate may last.
 fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
-    let wait = at.duration_since(now).max(jiff::SignedDuration::from_secs(1));
+    let wait = at
+        .duration_since(now)
+        .clamp(jiff::SignedDuration::from_secs(1), jiff::SignedDuration::from_hours(12));
     Action::requeue(wait.unsigned_abs())
 }
 

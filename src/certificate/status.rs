@@ -78,7 +78,8 @@ pub fn issued(
     s
 }
 
-/// An issuance starts (or goes on) for `reason`.
+/// An issuance starts (or goes on) for `reason`. A Certificate that was never Ready says so
+/// at once, for `kubectl get certificates` (cert-manager does the same).
 pub fn issuing(
     old: &CertificateStatus,
     reason: &str,
@@ -88,6 +89,9 @@ pub fn issuing(
 ) -> CertificateStatus {
     let mut s = old.clone();
     set_condition(&mut s, "Issuing", ConditionStatus::True, reason, message, generation, now);
+    if !s.conditions.iter().flatten().any(|c| c.type_ == "Ready") {
+        set_condition(&mut s, "Ready", ConditionStatus::False, reason, message, generation, now);
+    }
     s
 }
 

@@ -6,10 +6,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
-/// Applies `status` as the whole status certsmith manages (fields it stops sending are
-/// removed), on the condition that `cert` is the latest version: a reconcile that started from
-/// a stale cache gets a conflict and is retried, instead of writing old state back. `cert`
-/// follows the write, so a reconcile can write several times.
+/// Replaces the status with `status`, on the condition that `cert` is the latest version: a
+/// reconcile that started from a stale cache gets a conflict and is retried, instead of
+/// writing old state back. A JSON patch, not an apply: the whole status is the controller's,
+/// including conditions others added (`certsmith renew`'s ManuallyTriggered), which an apply
+/// could not remove while another manager shares them. `cert` follows the write.
 pub async fn status(
     client: &kube::Client,
     cert: &mut Certificate,
@@ -17,19 +18,31 @@ pub async fn status(
 ) -> Result<(), kube::Error> {
     let api: Api<Certificate> =
         Api::namespaced(client.clone(), &cert.namespace().unwrap_or_default());
-    let body = serde_json::json!({
-        "apiVersion": "cert-manager.io/v1",
-        "kind": "Certificate",
-        "metadata": {"resourceVersion": cert.metadata.resource_version},
-        "status": status,
-    });
-    let written = api
-        .patch_status(
-            &cert.name_any(),
-            &PatchParams::apply(crate::FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
-        .await?;
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": cert.metadata.resource_version},
+        {"op": "add", "path": "/status", "value": status},
+    ]))
+    .map_err(kube::Error::SerdeError)?;
+    let written = match api
+        .patch_status(&cert.name_any(), &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+    {
+        // A failed `test` op comes back as a bare 422; tell a stale read (a conflict, retried
+        // soon) from a status the API server refuses.
+        Err(kube::Error::Api(e)) if e.code == 422 => {
+            let current = api.get(&cert.name_any()).await?;
+            if current.metadata.resource_version != cert.metadata.resource_version {
+                let message = "the Certificate changed since it was read".to_string();
+                let mut conflict = *e;
+                conflict.code = 409;
+                conflict.reason = "Conflict".into();
+                conflict.message = message;
+                return Err(kube::Error::Api(Box::new(conflict)));
+            }
+            return Err(kube::Error::Api(e));
+        }
+        other => other?,
+    };
     cert.metadata.resource_version = written.metadata.resource_version;
     cert.status = written.status;
     Ok(())
