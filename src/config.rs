@@ -23,7 +23,24 @@ pub struct Config {
     /// for test beds whose names do not resolve.
     #[arg(long, env = "CERTSMITH_HTTP01_SELF_CHECK_ADDRESS")]
     pub http01_self_check_address: Option<String>,
+    /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"` (ingress-shim).
+    #[arg(long, env = "CERTSMITH_DEFAULT_ISSUER_NAME")]
+    pub default_issuer_name: Option<String>,
+    #[arg(long, env = "CERTSMITH_DEFAULT_ISSUER_KIND", default_value = "Issuer")]
+    pub default_issuer_kind: String,
+    #[arg(long, env = "CERTSMITH_DEFAULT_ISSUER_GROUP", default_value = "cert-manager.io")]
+    pub default_issuer_group: String,
     /// `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "CERTSMITH_METRICS_LISTEN", default_value = "0.0.0.0:9402")]
     pub metrics_listen: SocketAddr,
+}
+
+impl Config {
+    pub fn default_issuer(&self) -> crate::ingress_shim::annotations::DefaultIssuer {
+        crate::ingress_shim::annotations::DefaultIssuer {
+            name: self.default_issuer_name.clone(),
+            kind: self.default_issuer_kind.clone(),
+            group: self.default_issuer_group.clone(),
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod http01;
+pub mod ingress_shim;
 pub mod issuer;
 pub mod metrics;
 pub mod operator;

@@ -8,7 +8,10 @@ use crate::api::certificate::{
     AcmeOrderStatus, CertificateAcmeStatus, Http01Challenge, RotationPolicy,
 };
 use crate::api::{Certificate, CertificateStatus};
-use crate::http01::{self_check, solver_ingress};
+use crate::http01::{edit_in_place, self_check, solver_ingress};
+use crate::ingress_shim::annotations::{
+    OVERRIDE_CLASS, OVERRIDE_CLASS_NAME, OVERRIDE_INGRESS_NAME,
+};
 use crate::issuer::IssuerView;
 use crate::pki::inspect::{Issued, parse_chain};
 use crate::pki::key::{KeySpec, parse_pem, to_pem};
@@ -63,10 +66,16 @@ pub async fn issue(
     target: Option<&Secret>,
     status: &mut CertificateStatus,
 ) -> Result<Outcome, IssueError> {
-    let result = drive(ctx, cert, issuer, account, target, status).await;
-    // Whatever happened, no solver Ingress outlives its attempt.
-    let cleanup =
+    let mut edited = Vec::new();
+    let result = drive(ctx, cert, issuer, account, target, status, &mut edited).await;
+    // Whatever happened, no solver Ingress outlives its attempt, and edited Ingresses get
+    // their own rules back.
+    let namespace = cert.namespace().unwrap_or_default();
+    let mut cleanup =
         solver_ingress::delete_all(&ctx.client, &ctx.config, &cert.uid().unwrap_or_default()).await;
+    for name in &edited {
+        cleanup = cleanup.and(edit_in_place::remove(&ctx.client, &namespace, name).await);
+    }
     let outcome = result?;
     cleanup?;
     Ok(outcome)
@@ -79,6 +88,7 @@ async fn drive(
     account: &Account,
     target: Option<&Secret>,
     status: &mut CertificateStatus,
+    edited: &mut Vec<String>,
 ) -> Result<Outcome, IssueError> {
     let spec = cert.spec.clone();
     let acme = issuer.spec.acme.as_ref().expect("ACME issuers only reach issuance");
@@ -122,7 +132,7 @@ async fn drive(
 
     let challenges = order::pending_challenges(&mut order, server).await?;
     if !challenges.is_empty() {
-        present(ctx, cert, issuer, &challenges, status).await?;
+        present(ctx, cert, issuer, &challenges, status, edited).await?;
         order::set_ready(&mut order, server).await?;
     }
     order::wait_ready(&mut order, server).await?;
@@ -181,6 +191,7 @@ async fn present(
     issuer: &IssuerView,
     challenges: &[Http01Challenge],
     status: &mut CertificateStatus,
+    edited: &mut Vec<String>,
 ) -> Result<(), IssueError> {
     if let Some(order) = status.acme.as_mut().and_then(|a| a.order.as_mut()) {
         order.challenges = Some(challenges.to_vec());
@@ -190,8 +201,11 @@ async fn present(
     let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
     let labels = cert.labels().clone();
     let uid = cert.uid().unwrap_or_default();
+    let namespace = cert.namespace().unwrap_or_default();
+    // The ingress-shim's overrides (cert-manager's names), set on the Certificate.
+    let overrides = cert.annotations().clone();
     for challenge in challenges {
-        let solver = solver::select(&solvers, &challenge.host, &labels)
+        let mut solver = solver::select(&solvers, &challenge.host, &labels)
             .and_then(|s| s.http01.as_ref()?.ingress.clone())
             .ok_or_else(|| {
                 IssueError::Challenge(format!(
@@ -200,11 +214,24 @@ async fn present(
                     challenge.host
                 ))
             })?;
-        solver_ingress::apply(
-            &ctx.client,
-            &solver_ingress::build(&ctx.config, &uid, challenge, &solver),
-        )
-        .await?;
+        if let Some(class) = overrides.get(OVERRIDE_CLASS) {
+            (solver.class, solver.ingress_class_name) = (Some(class.clone()), None);
+        }
+        if let Some(class) = overrides.get(OVERRIDE_CLASS_NAME) {
+            (solver.class, solver.ingress_class_name) = (None, Some(class.clone()));
+        }
+        match overrides.get(OVERRIDE_INGRESS_NAME).or(solver.name.as_ref()) {
+            Some(name) => {
+                if !edited.contains(name) {
+                    edited.push(name.clone());
+                }
+                edit_in_place::add(&ctx.client, &ctx.config, &namespace, name, challenge).await?;
+            }
+            None => {
+                let ingress = solver_ingress::build(&ctx.config, &uid, challenge, &solver);
+                solver_ingress::apply(&ctx.client, &ingress).await?;
+            }
+        }
     }
     for challenge in challenges {
         await_answered(ctx, challenge).await?;

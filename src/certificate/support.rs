@@ -65,18 +65,10 @@ pub fn unsupported(
         let Some(solver) = crate::acme::solver::select(&solvers, &name, labels) else {
             return Some(format!("no solver of {who} selects {name}"));
         };
-        match solver.http01.as_ref().and_then(|h| h.ingress.as_ref()) {
-            None => {
-                return Some(format!(
-                    "the solver {who} selects for {name} is not http01.ingress; certsmith answers HTTP-01 through Ingresses only"
-                ));
-            }
-            Some(i) if i.name.is_some() => {
-                return Some(format!(
-                    "{who}: http01.ingress.name (editing an existing Ingress) is not supported by certsmith yet"
-                ));
-            }
-            Some(_) => {}
+        if solver.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_none() {
+            return Some(format!(
+                "the solver {who} selects for {name} is not http01.ingress; certsmith answers HTTP-01 through Ingresses only"
+            ));
         }
     }
     None

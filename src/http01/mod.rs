@@ -1,6 +1,7 @@
 //! The HTTP-01 step: the responder built into every replica, the temporary solver Ingress that
 //! routes the CA to it, and the self-check that proves the route before the CA is asked.
 
+pub mod edit_in_place;
 pub mod responder;
 pub mod self_check;
 pub mod solver_ingress;

@@ -1,0 +1,277 @@
+//! Ingress annotations → which issuer, and the Certificate fields cert-manager's ingress-shim
+//! reads from annotations. Pure; every error names the annotation and what it expects.
+
+use crate::api::CertificateSpec;
+use crate::api::certificate::{
+    CertificatePrivateKey, KeyUsage, PrivateKeyAlgorithm, PrivateKeyEncoding, RotationPolicy,
+    X509Subject,
+};
+use crate::api::meta::{IssuerReference, ObjectMetaTemplate};
+use crate::validation::certificate::{MIN_DURATION, MIN_RENEW_BEFORE};
+use crate::validation::names::{email_problem, go_duration, parse_duration};
+use std::collections::BTreeMap;
+
+pub const ISSUER: &str = "cert-manager.io/issuer";
+pub const CLUSTER_ISSUER: &str = "cert-manager.io/cluster-issuer";
+pub const ISSUER_KIND: &str = "cert-manager.io/issuer-kind";
+pub const ISSUER_GROUP: &str = "cert-manager.io/issuer-group";
+pub const TLS_ACME: &str = "kubernetes.io/tls-acme";
+pub const EDIT_IN_PLACE: &str = "acme.cert-manager.io/http01-edit-in-place";
+pub const HTTP01_CLASS: &str = "acme.cert-manager.io/http01-ingress-class";
+pub const HTTP01_CLASS_NAME: &str = "acme.cert-manager.io/http01-ingress-ingressclassname";
+/// Set on Certificates: how the issuance should shape its HTTP-01 solver (cert-manager's names).
+pub const OVERRIDE_INGRESS_NAME: &str = "acme.cert-manager.io/http01-override-ingress-name";
+pub const OVERRIDE_CLASS: &str = "acme.cert-manager.io/http01-override-ingress-class";
+pub const OVERRIDE_CLASS_NAME: &str =
+    "acme.cert-manager.io/http01-override-ingress-ingressclassname";
+
+/// One bad annotation: which, and what it should say.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("annotation {annotation:?}: {message}")]
+pub struct AnnotationError {
+    pub annotation: String,
+    pub message: String,
+}
+
+fn bad(annotation: &str, message: impl Into<String>) -> AnnotationError {
+    AnnotationError { annotation: annotation.into(), message: message.into() }
+}
+
+/// The `--default-issuer-*` flags, used for `kubernetes.io/tls-acme: "true"`.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultIssuer {
+    pub name: Option<String>,
+    pub kind: String,
+    pub group: String,
+}
+
+/// The issuer an Ingress asks for; `Ok(None)` when it asks certsmith for nothing.
+pub fn issuer_ref(
+    a: &BTreeMap<String, String>,
+    defaults: &DefaultIssuer,
+) -> Result<Option<IssuerReference>, AnnotationError> {
+    let get = |k: &str| a.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    match (get(ISSUER), get(CLUSTER_ISSUER)) {
+        (Some(_), Some(_)) => {
+            Err(bad(CLUSTER_ISSUER, format!("set either {ISSUER} or {CLUSTER_ISSUER}, not both")))
+        }
+        (None, Some(name)) => Ok(Some(reference(name, "ClusterIssuer", crate::api::meta::GROUP))),
+        (Some(name), None) => Ok(Some(reference(
+            name,
+            get(ISSUER_KIND).unwrap_or("Issuer"),
+            get(ISSUER_GROUP).unwrap_or(crate::api::meta::GROUP),
+        ))),
+        (None, None) if a.get(TLS_ACME).map(String::as_str) == Some("true") => match &defaults.name
+        {
+            Some(name) => Ok(Some(reference(name, &defaults.kind, &defaults.group))),
+            None => Err(bad(
+                TLS_ACME,
+                "\"true\" needs a default issuer: run certsmith with --default-issuer-name (and -kind), \
+                 or set cert-manager.io/cluster-issuer on the Ingress",
+            )),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+fn reference(name: &str, kind: &str, group: &str) -> IssuerReference {
+    IssuerReference { name: name.into(), kind: Some(kind.into()), group: Some(group.into()) }
+}
+
+/// Fills `spec` from the Certificate-shaping annotations.
+pub fn apply(
+    spec: &mut CertificateSpec,
+    a: &BTreeMap<String, String>,
+) -> Result<(), AnnotationError> {
+    let get = |k: &str| a.get(&format!("cert-manager.io/{k}")).map(|v| v.trim().to_string());
+    let list = |k: &str| {
+        get(k).map(|v| {
+            v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>()
+        })
+    };
+    let key = |k: &str| format!("cert-manager.io/{k}");
+
+    if let Some(cn) = get("common-name") {
+        if cn.len() > 64 {
+            return Err(bad(&key("common-name"), "a common name may not be more than 64 bytes"));
+        }
+        spec.common_name = Some(cn);
+    }
+    if let Some(names) = list("alt-names").filter(|l| !l.is_empty()) {
+        let dns = spec.dns_names.get_or_insert_default();
+        dns.extend(names.into_iter().filter(|n| !dns.contains(n)).collect::<Vec<_>>());
+    }
+    if let Some(ips) = list("ip-sans").filter(|l| !l.is_empty()) {
+        if let Some(ip) = ips.iter().find(|ip| ip.parse::<std::net::IpAddr>().is_err()) {
+            return Err(bad(&key("ip-sans"), format!("{ip:?} is not a valid IP address")));
+        }
+        spec.ip_addresses = Some(ips);
+    }
+    if let Some(uris) = list("uri-sans").filter(|l| !l.is_empty()) {
+        spec.uris = Some(uris);
+    }
+    if let Some(emails) = list("email-sans").filter(|l| !l.is_empty()) {
+        if let Some((e, p)) = emails.iter().find_map(|e| email_problem(e).map(|p| (e, p))) {
+            return Err(bad(&key("email-sans"), format!("{e:?} {p}")));
+        }
+        spec.email_addresses = Some(emails);
+    }
+    let subject = [
+        ("subject-organizations", 0),
+        ("subject-organizationalunits", 1),
+        ("subject-countries", 2),
+        ("subject-provinces", 3),
+        ("subject-localities", 4),
+        ("subject-streetaddresses", 5),
+        ("subject-postalcodes", 6),
+    ];
+    for (k, field) in subject {
+        if let Some(values) = list(k) {
+            let s = spec.subject.get_or_insert_with(X509Subject::default);
+            let slot = match field {
+                0 => &mut s.organizations,
+                1 => &mut s.organizational_units,
+                2 => &mut s.countries,
+                3 => &mut s.provinces,
+                4 => &mut s.localities,
+                5 => &mut s.street_addresses,
+                _ => &mut s.postal_codes,
+            };
+            *slot = Some(values);
+        }
+    }
+    if let Some(serial) = get("subject-serialnumber") {
+        spec.subject.get_or_insert_with(X509Subject::default).serial_number = Some(serial);
+    }
+    if let Some(d) = get("duration") {
+        let parsed = parse_duration(&d).map_err(|p| bad(&key("duration"), format!("{d:?} {p}")))?;
+        if parsed < MIN_DURATION {
+            return Err(bad(
+                &key("duration"),
+                format!("must be at least {}", go_duration(MIN_DURATION)),
+            ));
+        }
+        spec.duration = Some(d);
+    }
+    if let Some(d) = get("renew-before") {
+        let parsed =
+            parse_duration(&d).map_err(|p| bad(&key("renew-before"), format!("{d:?} {p}")))?;
+        if parsed < MIN_RENEW_BEFORE {
+            return Err(bad(
+                &key("renew-before"),
+                format!("must be at least {}", go_duration(MIN_RENEW_BEFORE)),
+            ));
+        }
+        spec.renew_before = Some(d);
+    }
+    if let Some(p) = get("renew-before-percentage") {
+        let n: i32 = p.parse().ok().filter(|n| (1..=99).contains(n)).ok_or_else(|| {
+            bad(
+                &key("renew-before-percentage"),
+                format!("{p:?} is not a whole number between 1 and 99"),
+            )
+        })?;
+        spec.renew_before_percentage = Some(n);
+    }
+    if let Some(usages) = list("usages") {
+        let parsed: Result<Vec<KeyUsage>, _> = usages
+            .iter()
+            .map(|u| serde_json::from_value(serde_json::Value::String(u.clone())).map_err(|_| u))
+            .collect();
+        spec.usages = Some(parsed.map_err(|u| {
+            bad(
+                &key("usages"),
+                format!("{u:?} is not a key usage (e.g. \"digital signature\", \"server auth\")"),
+            )
+        })?);
+    }
+    if let Some(n) = get("revision-history-limit") {
+        let limit = n.parse::<i32>().ok().filter(|n| *n >= 1);
+        let limit = limit.ok_or_else(|| {
+            bad(
+                &key("revision-history-limit"),
+                format!("{n:?} is not a whole number of at least 1"),
+            )
+        })?;
+        spec.revision_history_limit = Some(limit);
+    }
+    private_key(spec, a)?;
+    if let Some(json) = get("secret-template") {
+        let t: ObjectMetaTemplate = serde_json::from_str(&json).map_err(|e| {
+            bad(
+                &key("secret-template"),
+                format!("is not JSON of {{\"labels\": {{…}}, \"annotations\": {{…}}}}: {e}"),
+            )
+        })?;
+        if let Some(k) = t
+            .annotations
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .find(|k| k.starts_with("cert-manager.io/"))
+        {
+            return Err(bad(
+                &key("secret-template"),
+                format!("may not set cert-manager.io/ annotations ({k:?})"),
+            ));
+        }
+        spec.secret_template = Some(t);
+    }
+    Ok(())
+}
+
+fn private_key(
+    spec: &mut CertificateSpec,
+    a: &BTreeMap<String, String>,
+) -> Result<(), AnnotationError> {
+    let get =
+        |k: &str| a.get(&format!("cert-manager.io/private-key-{k}")).map(|v| v.trim().to_string());
+    let key = |k: &str| format!("cert-manager.io/private-key-{k}");
+    let mut pk = spec.private_key.clone().unwrap_or_default();
+    let not_one_of =
+        |k: &str, v: &str, expected: &str| bad(&key(k), format!("{v:?} is not one of {expected}"));
+    if let Some(v) = get("algorithm") {
+        pk.algorithm = Some(match v.as_str() {
+            "RSA" => PrivateKeyAlgorithm::RSA,
+            "ECDSA" => PrivateKeyAlgorithm::ECDSA,
+            "Ed25519" => PrivateKeyAlgorithm::Ed25519,
+            _ => return Err(not_one_of("algorithm", &v, "RSA, ECDSA, Ed25519")),
+        });
+    }
+    if let Some(v) = get("encoding") {
+        pk.encoding = Some(match v.as_str() {
+            "PKCS1" => PrivateKeyEncoding::PKCS1,
+            "PKCS8" => PrivateKeyEncoding::PKCS8,
+            _ => return Err(not_one_of("encoding", &v, "PKCS1, PKCS8")),
+        });
+    }
+    if let Some(v) = get("rotation-policy") {
+        pk.rotation_policy = Some(match v.as_str() {
+            "Never" => RotationPolicy::Never,
+            "Always" => RotationPolicy::Always,
+            _ => return Err(not_one_of("rotation-policy", &v, "Never, Always")),
+        });
+    }
+    if let Some(v) = get("size") {
+        let size: i64 =
+            v.parse().map_err(|_| bad(&key("size"), format!("{v:?} is not a number of bits")))?;
+        let ok = match pk.algorithm.unwrap_or(PrivateKeyAlgorithm::RSA) {
+            PrivateKeyAlgorithm::RSA => (2048..=8192).contains(&size),
+            PrivateKeyAlgorithm::ECDSA => [256, 384, 521].contains(&size),
+            PrivateKeyAlgorithm::Ed25519 => true,
+        };
+        if !ok {
+            return Err(bad(
+                &key("size"),
+                format!(
+                    "{size} is not a valid size for the key algorithm (RSA: 2048-8192, ECDSA: 256, 384, 521)"
+                ),
+            ));
+        }
+        pk.size = Some(size);
+    }
+    if pk != CertificatePrivateKey::default() {
+        spec.private_key = Some(pk);
+    }
+    Ok(())
+}

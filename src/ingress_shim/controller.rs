@@ -1,0 +1,142 @@
+//! The ingress-shim controller: load the Ingress (from a trimmed cache) → decide the
+//! Certificates (pure) → apply them, delete the ones it no longer asks for → Events.
+
+use super::annotations::DefaultIssuer;
+use super::desired::{LABEL_INGRESS, desired};
+use crate::api::Certificate;
+use crate::context::Context;
+use futures::StreamExt;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The field manager of the Certificates the shim applies.
+pub const SHIM_MANAGER: &str = "certsmith-ingress-shim";
+
+pub struct Shim {
+    ctx: Arc<Context>,
+    defaults: DefaultIssuer,
+    /// The shim's Certificates (metadata only), to find what an Ingress owns without a request.
+    owned: Store<PartialObjectMeta<Certificate>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Runs the shim until shutdown. The Ingress cache keeps only what the shim reads: metadata
+/// without managed fields or unrelated annotations, and `spec.tls`.
+pub async fn run(ctx: Arc<Context>, defaults: DefaultIssuer) {
+    let client = ctx.client.clone();
+    let (ingresses, writer) = reflector::store();
+    let ingress_stream = watcher(Api::<Ingress>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(trim)
+        .reflect(writer)
+        .applied_objects();
+    let (owned, cert_writer) = reflector::store();
+    let certs = watcher(
+        Api::<PartialObjectMeta<Certificate>>::all(client),
+        watcher::Config::default().labels(LABEL_INGRESS),
+    )
+    .default_backoff()
+    .reflect(cert_writer)
+    .applied_objects();
+    let shim = Arc::new(Shim { ctx, defaults, owned });
+    Controller::for_stream(ingress_stream, ingresses)
+        .owns_stream(certs)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, shim)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+fn trim(ing: &mut Ingress) {
+    ing.metadata.managed_fields = None;
+    if let Some(a) = ing.metadata.annotations.as_mut() {
+        a.retain(|k, _| {
+            k.starts_with("cert-manager.io/")
+                || k.starts_with("acme.cert-manager.io/")
+                || k == super::annotations::TLS_ACME
+        });
+    }
+    ing.status = None;
+    if let Some(spec) = ing.spec.as_mut() {
+        spec.rules = None;
+        spec.default_backend = None;
+    }
+}
+
+pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action, Error> {
+    let ctx = &shim.ctx;
+    let namespace = ingress.namespace().unwrap_or_default();
+    let uid = ingress.uid();
+    let owned: Vec<String> = shim
+        .owned
+        .state()
+        .iter()
+        .filter(|c| c.namespace().as_deref() == Some(&namespace))
+        .filter(|c| {
+            c.owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+        })
+        .map(|c| c.name_any())
+        .collect();
+    let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), &namespace);
+    let reference = ingress.object_ref(&());
+    let wanted = match desired(&ingress, &shim.defaults) {
+        // Not (or no longer) asking for certificates: what it owned goes; Secrets stay.
+        Ok(None) => vec![],
+        Err(e) => {
+            let note = format!("{e}; no Certificate was created, changed or deleted");
+            ctx.event(&reference, true, "BadConfig", note).await;
+            return Ok(Action::await_change());
+        }
+        Ok(Some(d)) => {
+            for problem in &d.problems {
+                ctx.event(&reference, true, "BadConfig", problem.clone()).await;
+            }
+            d.certificates
+        }
+    };
+    for cert in &wanted {
+        let name = cert.name_any();
+        if let Some(existing) = certs.get_opt(&name).await? {
+            let ours = existing
+                .owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
+            if !ours {
+                let note = format!(
+                    "Certificate {name:?} already exists and is not owned by this Ingress; certsmith leaves it as it is. \
+                     Use another secretName, or delete that Certificate"
+                );
+                ctx.event(&reference, true, "BadConfig", note).await;
+                continue;
+            }
+        }
+        let mut body = serde_json::to_value(cert).map_err(kube::Error::SerdeError)?;
+        body["apiVersion"] = "cert-manager.io/v1".into();
+        body["kind"] = "Certificate".into();
+        certs.patch(&name, &PatchParams::apply(SHIM_MANAGER).force(), &Patch::Apply(body)).await?;
+    }
+    for name in owned.iter().filter(|n| !wanted.iter().any(|c| c.metadata.name.as_ref() == Some(n)))
+    {
+        certs.delete(name, &DeleteParams::default()).await?;
+        ctx.event(&reference, false, "DeletedCertificate", format!("Deleted Certificate {name:?}: the Ingress no longer asks for it (its Secret is kept)")).await;
+    }
+    Ok(Action::await_change())
+}
+
+pub fn error_policy(ingress: Arc<Ingress>, error: &Error, _: Arc<Shim>) -> Action {
+    tracing::warn!(ingress = %ingress.name_any(), namespace = ?ingress.namespace(), %error, "ingress-shim reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
