@@ -36,6 +36,14 @@ enum Command {
     },
 }
 
+/// A client from in-cluster config or KUBECONFIG, identified as certsmith in audit logs.
+async fn client() -> anyhow::Result<kube::Client> {
+    let mut config = kube::Config::infer().await.context("finding Kubernetes credentials")?;
+    let agent = concat!("certsmith/", env!("CARGO_PKG_VERSION"));
+    config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_static(agent)));
+    kube::Client::try_from(config).context("connecting to Kubernetes")
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -45,16 +53,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Run(config) => {
-            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+            let client = client().await?;
             certsmith::operator::run(client, config).await?;
         }
         Command::Renew { name, namespace } => {
-            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+            let client = client().await?;
             certsmith::cli::renew(client, &namespace, &name).await?;
             println!("Manually triggered issuance of Certificate {namespace}/{name}");
         }
         Command::Status { name, namespace } => {
-            let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+            let client = client().await?;
             print!("{}", certsmith::cli::status(client, &namespace, &name).await?);
         }
         Command::Crds { write } => {

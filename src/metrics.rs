@@ -14,6 +14,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabel {
+    controller: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CertificateLabel {
     namespace: String,
     name: String,
@@ -26,6 +31,7 @@ pub struct Metrics {
     issuances: Family<ResultLabel, Counter>,
     http01_requests: Family<ResultLabel, Counter>,
     acme_orders: Counter,
+    reconciles: Family<ControllerLabel, Counter>,
     expiry: Family<CertificateLabel, Gauge>,
     ready: Arc<AtomicBool>,
 }
@@ -47,6 +53,12 @@ impl Default for Metrics {
         );
         let acme_orders = Counter::default();
         registry.register("acme_orders_created", "ACME orders opened at a CA", acme_orders.clone());
+        let reconciles = Family::<ControllerLabel, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by controller (certificate, issuer, ingress-shim)",
+            reconciles.clone(),
+        );
         let expiry = Family::<CertificateLabel, Gauge>::default();
         registry.register(
             "certificate_expiration_timestamp_seconds",
@@ -58,6 +70,7 @@ impl Default for Metrics {
             issuances,
             http01_requests,
             acme_orders,
+            reconciles,
             expiry,
             ready: Arc::default(),
         }
@@ -71,6 +84,10 @@ impl Metrics {
 
     pub fn http01_request(&self, result: &str) {
         self.http01_requests.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn reconciled(&self, controller: &str) {
+        self.reconciles.get_or_create(&ControllerLabel { controller: controller.into() }).inc();
     }
 
     pub fn order_created(&self) {

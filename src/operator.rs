@@ -91,8 +91,9 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let cluster_issuers =
         Controller::new(Api::<ClusterIssuer>::all(client), watcher::Config::default())
             .shutdown_on_signal()
-            .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx)
+            .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
-    tokio::join!(certificates, issuers, cluster_issuers);
+    let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
+    tokio::join!(certificates, issuers, cluster_issuers, shim);
     Ok(())
 }

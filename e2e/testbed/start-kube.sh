@@ -70,6 +70,18 @@ wait_until() {  # wait_until <what> <pidfile> <command...>: poll for up to 60 s
 }
 wait_until etcd "$D/etcd.pid" curl -sf "$ETCD_URL/health"
 
+# Every write is audited (verb, resource, user agent) in $D/audit.log, so tests can count the
+# requests an operator makes.
+cat > "$D/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+POLICY
+
 # --endpoint-reconciler-type=none: the default Service's endpoints cannot be loopback.
 "$KUBE_BIN_DIR/kube-apiserver" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
@@ -82,6 +94,7 @@ wait_until etcd "$D/etcd.pid" curl -sf "$ETCD_URL/health"
   --service-account-key-file="$D/pki/sa.pub" --service-account-signing-key-file="$D/pki/sa.key" \
   --api-audiences=https://kubernetes.default.svc \
   --cert-dir="$D/pki/apiserver" --profiling=false \
+  --audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json \
   </dev/null >"$D/kube-apiserver.log" 2>&1 &
 echo $! > "$D/kube-apiserver.pid"
 API=https://127.0.0.1:$API_PORT

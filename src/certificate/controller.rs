@@ -24,6 +24,7 @@ pub enum Error {
 
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut cert = (*cert).clone();
+    ctx.metrics.reconciled("certificate");
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;

@@ -29,7 +29,7 @@ pub enum IssueError {
     Acme(#[from] AcmeError),
     #[error(transparent)]
     Pki(#[from] PkiError),
-    #[error("writing to the API: {0}")]
+    #[error("writing to the API: {}", api_message(.0))]
     Kube(#[from] kube::Error),
     #[error("{0}")]
     Challenge(String),
@@ -48,6 +48,14 @@ impl IssueError {
                 | IssueError::Challenge(_)
                 | IssueError::Acme(AcmeError::Unreachable { .. })
         )
+    }
+}
+
+/// The API server's own words for a refused request, without the client's debug dump.
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
+        other => other.to_string(),
     }
 }
 

@@ -124,6 +124,8 @@ async fn apply_service(
             ports: Some(vec![ServicePort {
                 port: cfg.http01_service_port.into(),
                 name: Some("http".into()),
+                // Server-side apply on 1.20 needs the list-map key spelled out.
+                protocol: Some("TCP".into()),
                 ..Default::default()
             }]),
             ..Default::default()

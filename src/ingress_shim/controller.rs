@@ -76,6 +76,7 @@ fn trim(ing: &mut Ingress) {
 
 pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action, Error> {
     let ctx = &shim.ctx;
+    ctx.metrics.reconciled("ingress-shim");
     let namespace = ingress.namespace().unwrap_or_default();
     let uid = ingress.uid();
     let owned: Vec<String> = shim

@@ -44,6 +44,7 @@ async fn reconcile<K>(
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
+    ctx.metrics.reconciled("issuer");
     let old = view.status.clone().unwrap_or_default();
     let (ready, reason, message, acme, action) = if let Err(e) =
         Invalid::check(validate_issuer(&view.spec))

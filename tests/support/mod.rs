@@ -86,6 +86,23 @@ impl KubeBed {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Writes (create, update, patch, delete) the API server has audited from clients whose
+    /// user agent starts with `agent`.
+    pub fn writes_by(&self, agent: &str) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["userAgent"].as_str().is_some_and(|a| a.starts_with(agent)))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["verb"].as_str().unwrap_or(""),
+                    e["requestURI"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
     /// Applies `crds/` as a user would and waits until the API serves them.
     pub fn install_crds(&self) {
         let crds = repo().join("crds");
