@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh — certsmith's main job, end to end, on the local test bed: install what is missing,
 # start Kubernetes + Pebble, run the operator, apply the seed tutorial's letsencrypt-prod
-# ClusterIssuer (server pointed at the local Pebble, caBundle set) and a Certificate, wait until
-# it is Ready, show it, and tear everything down.
+# ClusterIssuer (server pointed at the local Pebble, caBundle set) and its auto-tls-ingress
+# Ingress as the tutorial writes it, wait until the Certificate the Ingress asks for is Ready,
+# show it, and tear everything down.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -28,7 +29,7 @@ target/debug/certsmith run --namespace certsmith \
   --http01-self-check-address "127.0.0.1:$HTTP01_PORT" >"$log" 2>&1 &
 op_pid=$!
 
-say "applying the seed's ClusterIssuer and a Certificate"
+say "applying the seed's ClusterIssuer (ACME server: the local Pebble)"
 kubectl apply -f - <<YAML
 apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
@@ -45,26 +46,19 @@ spec:
     - http01:
         ingress:
           class: nginx
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata:
-  name: app-tls-cert
-  namespace: default
-spec:
-  secretName: app-tls-cert
-  dnsNames: [app.example.com]
-  issuerRef:
-    name: letsencrypt-prod
-    kind: ClusterIssuer
 YAML
+say "applying the seed's auto-tls-ingress, as the tutorial writes it"
+cat e2e/fixtures/seed-auto-tls-ingress.yaml
+kubectl apply -f e2e/fixtures/seed-auto-tls-ingress.yaml
+for _ in $(seq 50); do kubectl get certificate app-tls-cert >/dev/null 2>&1 && break; sleep 0.1; done
 start=$(date +%s%N)
 if ! kubectl wait --for=condition=Ready --timeout=120s certificate/app-tls-cert; then
   target/debug/certsmith status app-tls-cert; tail -20 "$log"; exit 1
 fi
 echo "Ready after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
-say "kubectl get certificates -o wide"
+say "kubectl get ingress,certificates -o wide"
+kubectl get ingress auto-tls-ingress
 kubectl get certificates -o wide
 say "kubectl get clusterissuers -o wide"
 kubectl get clusterissuers -o wide
