@@ -15,17 +15,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::KubeBed;
-use support::acme::{Operator, PebbleBed};
+use support::acme::{Operator, PebbleBed, issuing_bed};
 
 const ROUNDS: usize = 20;
 
 #[tokio::main]
 async fn main() {
     let kube = KubeBed::start();
-    kube.install_crds();
-    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    let pebble = PebbleBed::start(&[]);
-    kube.kubectl_ok(&["apply", "-f", "-"], &pebble.issuer_yaml("ClusterIssuer", "le", None));
+    let pebble = issuing_bed(&kube);
 
     let operator = Operator::start(&kube, &pebble, &[]);
     let via_operator = through_operator(&kube).await;
@@ -56,7 +53,7 @@ async fn through_operator(kube: &KubeBed) -> Vec<f64> {
     for i in 0..ROUNDS {
         let cert: Certificate = serde_yaml::from_str(&format!(
             "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: bench-{i}, namespace: default}}\n\
-             spec: {{secretName: bench-{i}-tls, dnsNames: [bench-{i}.example.com], issuerRef: {{name: le, kind: ClusterIssuer}}}}"
+             spec: {{secretName: bench-{i}-tls, dnsNames: [bench-{i}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}"
         ))
         .unwrap();
         let start = Instant::now();

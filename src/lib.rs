@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod operator;
 pub mod pki;
 pub mod renewal;
+pub mod ssa;
 pub mod validation;
 
 /// The field manager of every server-side apply certsmith makes.

@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use std::sync::OnceLock;
-use support::acme::{Operator, PebbleBed, eventually};
+use support::acme::{Operator, PebbleBed, eventually, issuing_bed};
 use support::{KubeBed, fixture};
 
 struct Bed {
@@ -24,13 +24,7 @@ fn bed() -> &'static Bed {
     static BED: OnceLock<Bed> = OnceLock::new();
     BED.get_or_init(|| {
         let kube = KubeBed::shared();
-        kube.install_crds();
-        kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-        let pebble = PebbleBed::start(&[]);
-        kube.kubectl_ok(
-            &["apply", "-f", "-"],
-            &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),
-        );
+        let pebble = issuing_bed(kube);
         let flags =
             ["--default-issuer-name", "letsencrypt-prod", "--default-issuer-kind", "ClusterIssuer"];
         let operator = Operator::start(kube, &pebble, &flags);

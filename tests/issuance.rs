@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
 use std::sync::OnceLock;
 use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually};
+use support::acme::{Operator, PebbleBed, eventually, issuing_bed};
 
 struct Bed {
     kube: &'static KubeBed,
@@ -22,13 +22,7 @@ fn bed() -> &'static Bed {
     static BED: OnceLock<Bed> = OnceLock::new();
     BED.get_or_init(|| {
         let kube = KubeBed::shared();
-        kube.install_crds();
-        kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-        let pebble = PebbleBed::start(&[]);
-        kube.kubectl_ok(
-            &["apply", "-f", "-"],
-            &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),
-        );
+        let pebble = issuing_bed(kube);
         let operator = Operator::start(kube, &pebble, &[]);
         Bed { kube, pebble, operator }
     })

@@ -6,22 +6,19 @@ use certsmith::api::Certificate;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
 use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually, free_port};
+use support::acme::{Operator, eventually, free_port, issuing_bed};
 
 #[tokio::test]
 async fn a_restarted_operator_finishes_the_same_order() {
     let kube = KubeBed::start();
-    kube.install_crds();
-    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    let pebble = PebbleBed::start(&[]);
-    kube.kubectl_ok(&["apply", "-f", "-"], &pebble.issuer_yaml("ClusterIssuer", "le", None));
+    let pebble = issuing_bed(&kube);
     // The first operator's self-check goes nowhere, so it stops after presenting the challenge.
     let nowhere = format!("127.0.0.1:{}", free_port());
     let first = Operator::start(&kube, &pebble, &["--http01-self-check-address", &nowhere]);
     kube.kubectl_ok(
         &["apply", "-f", "-"],
         "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: resumed, namespace: default}\n\
-         spec: {secretName: resumed-tls, dnsNames: [resumed.example.com], issuerRef: {name: le, kind: ClusterIssuer}}\n",
+         spec: {secretName: resumed-tls, dnsNames: [resumed.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n",
     );
     let client = kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");

@@ -50,15 +50,7 @@ pub async fn status(
 
 pub async fn secret(client: &kube::Client, secret: &Secret) -> Result<(), kube::Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &secret.namespace().unwrap_or_default());
-    let mut body = serde_json::to_value(secret).map_err(kube::Error::SerdeError)?;
-    body["apiVersion"] = "v1".into();
-    body["kind"] = "Secret".into();
-    api.patch(
-        &secret.name_any(),
-        &PatchParams::apply(crate::FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await?;
+    crate::ssa::apply(&api, secret, crate::FIELD_MANAGER).await?;
     Ok(())
 }
 

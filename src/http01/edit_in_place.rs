@@ -132,14 +132,6 @@ async fn apply_service(
         }),
         status: None,
     };
-    let mut body = serde_json::to_value(&service).map_err(kube::Error::SerdeError)?;
-    body["apiVersion"] = "v1".into();
-    body["kind"] = "Service".into();
-    api.patch(
-        SOLVER_SERVICE,
-        &PatchParams::apply(crate::FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await?;
+    crate::ssa::apply(&api, &service, crate::FIELD_MANAGER).await?;
     Ok(())
 }

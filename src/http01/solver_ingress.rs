@@ -9,7 +9,7 @@ use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta};
 use std::collections::BTreeMap;
 
 /// Every solver Ingress carries this label, so certsmith finds (and only ever deletes) its own.
@@ -83,11 +83,7 @@ pub fn name(cert_uid: &str, challenge: &Http01Challenge) -> String {
 pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube::Error> {
     let api: Api<Ingress> =
         Api::namespaced(client.clone(), ingress.metadata.namespace.as_deref().unwrap_or_default());
-    let name = ingress.metadata.name.as_deref().unwrap_or_default();
-    let mut body = serde_json::to_value(ingress).map_err(kube::Error::SerdeError)?;
-    body["apiVersion"] = "networking.k8s.io/v1".into();
-    body["kind"] = "Ingress".into();
-    api.patch(name, &PatchParams::apply(crate::FIELD_MANAGER).force(), &Patch::Apply(body)).await?;
+    crate::ssa::apply(&api, ingress, crate::FIELD_MANAGER).await?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use crate::api::Certificate;
 use crate::context::Context;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, DeleteParams, PartialObjectMeta, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -124,10 +124,7 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
                 continue;
             }
         }
-        let mut body = serde_json::to_value(cert).map_err(kube::Error::SerdeError)?;
-        body["apiVersion"] = "cert-manager.io/v1".into();
-        body["kind"] = "Certificate".into();
-        certs.patch(&name, &PatchParams::apply(SHIM_MANAGER).force(), &Patch::Apply(body)).await?;
+        crate::ssa::apply(&certs, cert, SHIM_MANAGER).await?;
     }
     for name in owned.iter().filter(|n| !wanted.iter().any(|c| c.metadata.name.as_ref() == Some(n)))
     {

@@ -60,6 +60,19 @@ impl PebbleBed {
     }
 }
 
+/// Readies `kube` for issuance: the CRDs, the operator's namespace, a Pebble, and the seed
+/// tutorial's ClusterIssuer `letsencrypt-prod` pointed at that Pebble.
+pub fn issuing_bed(kube: &KubeBed) -> PebbleBed {
+    kube.install_crds();
+    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+    let pebble = PebbleBed::start(&[]);
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),
+    );
+    pebble
+}
+
 impl Drop for PebbleBed {
     fn drop(&mut self) {
         let _ = Command::new(testbed_script("stop-pebble.sh")).arg(&self.dir).status();
