@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
     shortname = "cert",
     shortname = "certs",
     category = "cert-manager",
+    annotation("helm.sh/resource-policy", "keep"),
     doc = "A certificate to obtain from an issuer and keep renewed in the Secret spec.secretName.",
     printcolumn(
         name = "Ready",

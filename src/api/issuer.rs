@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "IssuerStatus",
     category = "cert-manager",
+    annotation("helm.sh/resource-policy", "keep"),
     doc = "A namespaced issuer: signs Certificates in its own namespace.",
     printcolumn(
         name = "Ready",
@@ -79,6 +80,7 @@ impl IssuerSpec {
     kind = "ClusterIssuer",
     status = "IssuerStatus",
     category = "cert-manager",
+    annotation("helm.sh/resource-policy", "keep"),
     doc = "A cluster-scoped issuer: signs Certificates in every namespace.",
     printcolumn(
         name = "Ready",
