@@ -1,6 +1,11 @@
 //! The operator's settings: `certsmith run` flags, each also read from the environment.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+fn go_duration(s: &str) -> Result<Duration, String> {
+    crate::validation::names::parse_duration(s)
+}
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Config {
@@ -30,12 +35,33 @@ pub struct Config {
     pub default_issuer_kind: String,
     #[arg(long, env = "CERTSMITH_DEFAULT_ISSUER_GROUP", default_value = "cert-manager.io")]
     pub default_issuer_group: String,
+    /// Reconcile only while holding the Lease `certsmith` in the operator's namespace; every
+    /// replica serves challenges, metrics and probes regardless.
+    #[arg(long, env = "CERTSMITH_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// How long a Lease lasts without renewal before another replica may take it.
+    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = go_duration)]
+    pub leader_election_lease_duration: Duration,
+    /// How long a leader keeps leading without a successful renewal.
+    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = go_duration)]
+    pub leader_election_renew_deadline: Duration,
+    /// How often the Lease is renewed or tried.
+    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = go_duration)]
+    pub leader_election_retry_period: Duration,
     /// `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "CERTSMITH_METRICS_LISTEN", default_value = "0.0.0.0:9402")]
     pub metrics_listen: SocketAddr,
 }
 
 impl Config {
+    pub fn leader_timings(&self) -> crate::leader::Timings {
+        crate::leader::Timings {
+            lease_duration: self.leader_election_lease_duration,
+            renew_deadline: self.leader_election_renew_deadline,
+            retry_period: self.leader_election_retry_period,
+        }
+    }
+
     pub fn default_issuer(&self) -> crate::ingress_shim::annotations::DefaultIssuer {
         crate::ingress_shim::annotations::DefaultIssuer {
             name: self.default_issuer_name.clone(),

@@ -15,6 +15,7 @@ pub mod context;
 pub mod http01;
 pub mod ingress_shim;
 pub mod issuer;
+pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod pki;

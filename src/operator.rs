@@ -21,16 +21,40 @@ use tokio::net::TcpListener;
 pub enum Error {
     #[error("listening on {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("lost the leader Lease; exiting so that a fresh process follows")]
+    LostLease,
+}
+
+/// Binds with SO_REUSEPORT, so that several processes on one host (a test bed's replicas) can
+/// share the responder port the CA validates on; in a pod it changes nothing.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 /// Runs until the process is told to stop (SIGTERM/SIGINT).
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let metrics = Metrics::default();
-    let listen = |addr| async move {
-        TcpListener::bind(addr).await.map_err(|source| Error::Listen { addr, source })
-    };
-    let http01 = listen(config.http01_listen).await?;
-    let metrics_listener = listen(config.metrics_listen).await?;
+    let listen = |addr| bind(addr).map_err(|source| Error::Listen { addr, source });
+    let http01 = listen(config.http01_listen)?;
+    let metrics_listener = listen(config.metrics_listen)?;
     tracing::info!(http01 = %config.http01_listen, metrics = %config.metrics_listen, namespace = %config.namespace, "certsmith starting");
 
     let (challenges, watch) = Challenges::watch(client.clone(), metrics.clone());
@@ -45,6 +69,39 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         });
     }
 
+    if config.leader_elect {
+        let identity = std::env::var("POD_NAME")
+            .unwrap_or_else(|_| format!("certsmith-{}", std::process::id()));
+        let mut leading = crate::leader::campaign(
+            client.clone(),
+            &config.namespace,
+            identity,
+            config.leader_timings(),
+        );
+        tracing::info!("waiting for the leader Lease");
+        tokio::select! {
+            ready = leading.wait_for(|l| *l) => { if ready.is_err() { return Err(Error::LostLease); } }
+            _ = shutdown_signal() => return Ok(()),
+        }
+        tracing::info!("leading: starting the controllers");
+        let lost = async move {
+            let _ = leading.wait_for(|l| !*l).await;
+        };
+        return tokio::select! {
+            result = controllers(client, config, challenges, metrics) => result,
+            _ = lost => Err(Error::LostLease),
+        };
+    }
+    controllers(client, config, challenges, metrics).await
+}
+
+/// The controllers; run by the leader only (or by every process without leader election).
+async fn controllers(
+    client: Client,
+    config: Config,
+    challenges: Challenges,
+    metrics: Metrics,
+) -> Result<(), Error> {
     let ctx = Arc::new(Context::new(client.clone(), config, challenges, metrics));
     let certs =
         Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());

@@ -32,7 +32,9 @@ async fn untriggered_ingresses_cost_no_writes_and_tls_acme_needs_a_default_issue
             .then_some(())
     })
     .await;
-    let writes = kube.writes_by("certsmith/");
+    // Renewing the leader Lease is the only write an idle operator makes.
+    let not_lease = |w: &String| !w.contains("/leases");
+    let writes: Vec<String> = kube.writes_by("certsmith/").into_iter().filter(not_lease).collect();
     assert!(writes.is_empty(), "the operator wrote for Ingresses that ask for nothing: {writes:?}");
     let certs = kube.kubectl_ok(&["get", "certificates", "-n", "quiet", "-o", "name"], "");
     assert_eq!(certs.trim(), "");
@@ -55,6 +57,6 @@ async fn untriggered_ingresses_cost_no_writes_and_tls_acme_needs_a_default_issue
     let certs = kube.kubectl_ok(&["get", "certificates", "-n", "quiet", "-o", "name"], "");
     assert_eq!(certs.trim(), "", "a Certificate was made without an issuer");
     // The audit log does see the operator's writes: here, only that Event.
-    let writes = kube.writes_by("certsmith/");
+    let writes: Vec<String> = kube.writes_by("certsmith/").into_iter().filter(not_lease).collect();
     assert!(!writes.is_empty() && writes.iter().all(|w| w.contains("/events")), "{writes:?}");
 }

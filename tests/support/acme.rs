@@ -101,6 +101,16 @@ impl Operator {
         pebble: &PebbleBed,
         extra: &[&str],
     ) -> Operator {
+        Self::start_named(None, kubeconfig, pebble, extra)
+    }
+
+    /// Starts a replica called `pod` (its POD_NAME: Lease identity and user agent).
+    pub fn start_named(
+        pod: Option<&str>,
+        kubeconfig: &std::path::Path,
+        pebble: &PebbleBed,
+        extra: &[&str],
+    ) -> Operator {
         let http01 = format!("127.0.0.1:{}", pebble.http01_port);
         let metrics_port = free_port();
         let log = std::env::temp_dir()
@@ -108,6 +118,16 @@ impl Operator {
         let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
             .args(["run", "--namespace", "certsmith", "--http01-listen", &http01])
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            // Short leases, so a test's takeover takes seconds (unless the test sets its own).
+            .args(if extra.iter().any(|a| a.starts_with("--leader-election")) {
+                vec![]
+            } else {
+                vec![
+                    "--leader-election-lease-duration=4s",
+                    "--leader-election-renew-deadline=3s",
+                    "--leader-election-retry-period=1s",
+                ]
+            })
             .args(if extra.contains(&"--http01-self-check-address") {
                 vec![]
             } else {
@@ -116,6 +136,7 @@ impl Operator {
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
+            .envs(pod.map(|p| ("POD_NAME", p)))
             .current_dir(repo())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
