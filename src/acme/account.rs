@@ -15,11 +15,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// Registered accounts by (directory URL, key hash): certificates of one issuer share one
+/// (directory URL, key hash, contact e-mail): a changed e-mail misses the cache, and is sent.
+type CacheKey = (String, String, Option<String>);
+
+/// Registered accounts, cached: certificates of one issuer share one
 /// account and never re-register, which keeps certsmith far from the CA's account limits.
 #[derive(Default)]
 pub struct Accounts {
-    cache: Mutex<HashMap<(String, String), Account>>,
+    cache: Mutex<HashMap<CacheKey, Account>>,
     /// One lookup or registration at a time per issuer, so that concurrent reconciles of its
     /// Certificates do not register the same account twice.
     issuers: Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -67,7 +70,7 @@ impl Accounts {
                 })?;
                 let pkcs8 = account_key_pkcs8(&pem)
                     .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
-                let cache_key = (server.clone(), hash(&pkcs8));
+                let cache_key = (server.clone(), hash(&pkcs8), email.clone());
                 if let Some(account) = self.cache.lock().await.get(&cache_key) {
                     return Ok((account.clone(), status(account, email, &pkcs8)));
                 }
@@ -121,7 +124,7 @@ impl Accounts {
                 (account, pkcs8)
             }
         };
-        self.cache.lock().await.insert((server, hash(&pkcs8)), account.clone());
+        self.cache.lock().await.insert((server, hash(&pkcs8), email.clone()), account.clone());
         Ok((account.clone(), status(&account, email, &pkcs8)))
     }
 }

@@ -97,7 +97,7 @@ pub async fn wait_ready(order: &mut Order, server: &str) -> Result<(), AcmeError
     let status = order.poll_ready(&POLL).await.map_err(|e| AcmeError::from_acme(server, e))?;
     match status {
         OrderStatus::Ready | OrderStatus::Processing | OrderStatus::Valid => Ok(()),
-        _ => Err(invalid(order, server).await),
+        _ => Err(invalid(order).await),
     }
 }
 
@@ -110,7 +110,7 @@ pub async fn finalize(order: &mut Order, server: &str, csr: &[u8]) -> Result<Str
     order.poll_certificate(&POLL).await.map_err(err)
 }
 
-async fn invalid(order: &mut Order, server: &str) -> AcmeError {
+async fn invalid(order: &mut Order) -> AcmeError {
     let url = order.url().to_string();
     let mut detail = order.state().error.as_ref().map(|p| p.to_string()).unwrap_or_default();
     let mut authorizations = order.authorizations();
@@ -126,6 +126,5 @@ async fn invalid(order: &mut Order, server: &str) -> AcmeError {
             }
         }
     }
-    let _ = server;
     AcmeError::OrderFailed { url, state: "invalid".into(), detail }
 }
