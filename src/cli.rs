@@ -2,8 +2,8 @@
 
 use crate::api::Certificate;
 use crate::api::meta::ConditionStatus;
+use crate::api::meta::set_condition;
 use crate::certificate::policy::MANUALLY_TRIGGERED;
-use crate::certificate::status::set_condition;
 use kube::api::Api;
 use std::fmt::Write as _;
 
@@ -19,7 +19,7 @@ pub async fn renew(client: kube::Client, namespace: &str, name: &str) -> Result<
         let now = jiff::Timestamp::now();
         let generation = cert.metadata.generation;
         set_condition(
-            &mut status,
+            &mut status.conditions,
             "Issuing",
             ConditionStatus::True,
             MANUALLY_TRIGGERED,

@@ -79,6 +79,35 @@ pub struct Condition {
     pub observed_generation: Option<i64>,
 }
 
+/// Sets condition `type_` in `conditions`, keeping its lastTransitionTime when its status did
+/// not change; the list stays sorted by type.
+pub fn set_condition(
+    conditions: &mut Option<Vec<Condition>>,
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: jiff::Timestamp,
+) {
+    let conditions = conditions.get_or_insert_default();
+    let since = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    conditions.retain(|c| c.type_ != type_);
+    conditions.push(Condition {
+        type_: type_.into(),
+        status,
+        last_transition_time: Some(since),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        observed_generation: generation,
+    });
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
 /// Conditions are a list-map keyed by `type`, so server-side apply merges them per type.
 pub fn conditions_list_map(schema: &mut Schema) {
     schema.insert("x-kubernetes-list-type".into(), "map".into());

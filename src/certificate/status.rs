@@ -1,14 +1,12 @@
 //! Status transitions of a Certificate, computed from the old status (pure; time passed in).
 
 use crate::api::CertificateStatus;
-use crate::api::meta::Condition;
-use crate::api::meta::ConditionStatus;
+use crate::api::meta::{self, ConditionStatus};
 use crate::pki::inspect::Issued;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// Sets condition `type_`, keeping its lastTransitionTime when the status did not change.
-pub fn set_condition(
+fn set_condition(
     status: &mut CertificateStatus,
     type_: &str,
     value: ConditionStatus,
@@ -17,25 +15,10 @@ pub fn set_condition(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let conditions = status.conditions.get_or_insert_default();
-    let since = conditions
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == value)
-        .and_then(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(now));
-    conditions.retain(|c| c.type_ != type_);
-    conditions.push(Condition {
-        type_: type_.into(),
-        status: value,
-        last_transition_time: Some(since),
-        reason: Some(reason.into()),
-        message: Some(message.into()),
-        observed_generation: generation,
-    });
-    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+    meta::set_condition(&mut status.conditions, type_, value, reason, message, generation, now);
 }
 
-pub fn remove_condition(status: &mut CertificateStatus, type_: &str) {
+fn remove_condition(status: &mut CertificateStatus, type_: &str) {
     if let Some(cs) = status.conditions.as_mut() {
         cs.retain(|c| c.type_ != type_);
     }

@@ -2,11 +2,10 @@
 
 use super::IssuerView;
 use crate::api::issuer::IssuerStatus;
-use crate::api::meta::{Condition, ConditionStatus};
+use crate::api::meta::{ConditionStatus, set_condition};
 use crate::api::{ClusterIssuer, Issuer};
 use crate::context::Context;
 use crate::validation::{Invalid, validate_issuer};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -89,18 +88,9 @@ where
     if unchanged && old.acme == acme {
         return Ok(action);
     }
-    let since = previous.filter(|c| c.status == value).and_then(|c| c.last_transition_time.clone());
-    let status = IssuerStatus {
-        conditions: Some(vec![Condition {
-            type_: "Ready".into(),
-            status: value,
-            last_transition_time: Some(since.unwrap_or(Time(ctx.now()))),
-            reason: Some(reason.into()),
-            message: Some(message.clone()),
-            observed_generation: obj.meta().generation,
-        }]),
-        acme,
-    };
+    let mut status = IssuerStatus { conditions: old.conditions.clone(), acme };
+    let generation = obj.meta().generation;
+    set_condition(&mut status.conditions, "Ready", value, reason, &message, generation, ctx.now());
     let body = serde_json::json!({
         "apiVersion": "cert-manager.io/v1",
         "kind": K::kind(&()),
