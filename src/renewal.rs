@@ -30,6 +30,18 @@ pub fn renewal_time(
     Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
+/// The renewal time of a certificate valid from `not_before` to `not_after` issued for `spec`
+/// (its `renewBefore` or `renewBeforePercentage`).
+pub fn for_spec(
+    spec: &crate::api::CertificateSpec,
+    not_before: Timestamp,
+    not_after: Timestamp,
+) -> Timestamp {
+    let renew_before =
+        spec.renew_before.as_deref().and_then(|s| crate::validation::names::parse_duration(s).ok());
+    renewal_time(not_before, not_after, renew_before, spec.renew_before_percentage)
+}
+
 /// The first retry waits this long after a failed issuance; each further failure doubles it.
 pub const FIRST_BACKOFF: SignedDuration = SignedDuration::from_mins(1);
 /// No failed issuance waits longer than a day before it is tried again.

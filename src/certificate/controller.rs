@@ -89,14 +89,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             if let Some(next) = &status.next_private_key_secret_name {
                 write::delete_secret(&ctx.client, &namespace, next).await?;
             }
-            let renewal = crate::renewal::renewal_time(
+            let renewal = crate::renewal::for_spec(
+                &cert.spec,
                 outcome.issued.not_before,
                 outcome.issued.not_after,
-                cert.spec
-                    .renew_before
-                    .as_deref()
-                    .and_then(|s| crate::validation::names::parse_duration(s).ok()),
-                cert.spec.renew_before_percentage,
             );
             let new = status::issued(&status, &outcome.issued, renewal, generation, now);
             write::status(&ctx.client, &mut cert, &new).await?;

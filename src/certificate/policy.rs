@@ -7,8 +7,7 @@ use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSU
 use crate::pki::csr::identifiers;
 use crate::pki::inspect::{Issued, parse_chain};
 use crate::pki::key::{KeySpec, parse_pem};
-use crate::renewal::{backoff, renewal_time};
-use crate::validation::names::parse_duration;
+use crate::renewal::{self, backoff};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 
@@ -135,13 +134,7 @@ fn check(
             format!("Issuing certificate as the certificate expired at {}", issued.not_after),
         )));
     }
-    let renew_before = cert.spec.renew_before.as_deref().and_then(|s| parse_duration(s).ok());
-    let at = renewal_time(
-        issued.not_before,
-        issued.not_after,
-        renew_before,
-        cert.spec.renew_before_percentage,
-    );
+    let at = renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
     if manually_triggered(cert) {
         return Err(Some((MANUALLY_TRIGGERED, "Re-issuance manually requested".into())));
     }
