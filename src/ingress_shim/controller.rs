@@ -7,6 +7,7 @@ use crate::api::Certificate;
 use crate::context::Context;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, Store};
@@ -84,11 +85,7 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
         .state()
         .iter()
         .filter(|c| c.namespace().as_deref() == Some(&namespace))
-        .filter(|c| {
-            c.owner_references()
-                .iter()
-                .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
-        })
+        .filter(|c| controlled_by(c.owner_references(), uid.as_deref()))
         .map(|c| c.name_any())
         .collect();
     let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -110,19 +107,15 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
     };
     for cert in &wanted {
         let name = cert.name_any();
-        if let Some(existing) = certs.get_opt(&name).await? {
-            let ours = existing
-                .owner_references()
-                .iter()
-                .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
-            if !ours {
-                let note = format!(
-                    "Certificate {name:?} already exists and is not owned by this Ingress; certsmith leaves it as it is. \
-                     Use another secretName, or delete that Certificate"
-                );
-                ctx.event(&reference, true, "BadConfig", note).await;
-                continue;
-            }
+        if let Some(existing) = certs.get_opt(&name).await?
+            && !controlled_by(existing.owner_references(), uid.as_deref())
+        {
+            let note = format!(
+                "Certificate {name:?} already exists and is not owned by this Ingress; certsmith leaves it as it is. \
+                 Use another secretName, or delete that Certificate"
+            );
+            ctx.event(&reference, true, "BadConfig", note).await;
+            continue;
         }
         crate::ssa::apply(&certs, cert, SHIM_MANAGER).await?;
     }
@@ -132,6 +125,11 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
         ctx.event(&reference, false, "DeletedCertificate", format!("Deleted Certificate {name:?}: the Ingress no longer asks for it (its Secret is kept)")).await;
     }
     Ok(Action::await_change())
+}
+
+/// Whether an object's controller owner is the object with `uid`.
+fn controlled_by(owners: &[OwnerReference], uid: Option<&str>) -> bool {
+    owners.iter().any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
 }
 
 pub fn error_policy(ingress: Arc<Ingress>, error: &Error, _: Arc<Shim>) -> Action {
