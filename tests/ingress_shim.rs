@@ -17,7 +17,7 @@ use support::{KubeBed, fixture};
 struct Bed {
     kube: &'static KubeBed,
     _pebble: PebbleBed,
-    _operator: Operator,
+    operator: Operator,
 }
 
 fn bed() -> &'static Bed {
@@ -28,7 +28,7 @@ fn bed() -> &'static Bed {
         let flags =
             ["--default-issuer-name", "letsencrypt-prod", "--default-issuer-kind", "ClusterIssuer"];
         let operator = Operator::start(kube, &pebble, &flags);
-        Bed { kube, _pebble: pebble, _operator: operator }
+        Bed { kube, _pebble: pebble, operator }
     })
 }
 
@@ -55,17 +55,7 @@ fn ingress(name: &str, annotations: &str, tls: &[(&str, &[&str])]) -> String {
 }
 
 async fn ready(certs: &Api<Certificate>, name: &str, revision: i64) -> Certificate {
-    eventually(60, &format!("Certificate {name} Ready at revision {revision}"), || async {
-        let c = certs.get(name).await.ok()?;
-        let s = c.status.as_ref()?;
-        let ok = s.revision == Some(revision)
-            && s.conditions
-                .iter()
-                .flatten()
-                .any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"));
-        ok.then_some(c)
-    })
-    .await
+    support::acme::ready(certs, name, revision, &bed().operator).await
 }
 
 async fn secret_names(secrets: &Api<Secret>, name: &str) -> Vec<String> {

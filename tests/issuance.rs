@@ -49,25 +49,7 @@ fn condition(cert: &Certificate, type_: &str) -> Option<(String, String, String)
 
 /// Waits until the Certificate is Ready=True for `revision`, and returns it.
 async fn ready(api: &Api<Certificate>, name: &str, revision: i64) -> Certificate {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let c = api.get(name).await.unwrap();
-        let ok = condition(&c, "Ready").is_some_and(|(s, _, _)| s == "True")
-            && c.status.as_ref().and_then(|s| s.revision) == Some(revision);
-        if ok {
-            return c;
-        }
-        if std::time::Instant::now() > deadline {
-            let log = bed().operator.logs();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            panic!(
-                "Certificate {name} not Ready at revision {revision} after 60s:\n{}\noperator log (newest first):\n{}",
-                certsmith::cli::describe(&c),
-                tail.join("\n")
-            );
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    support::acme::ready(api, name, revision, &bed().operator).await
 }
 
 fn tls(secret: &Secret) -> (String, String) {

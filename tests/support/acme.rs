@@ -221,3 +221,39 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits up to 60 s until Certificate `name` is Ready at `revision`; on timeout the panic shows
+/// its state and the newest lines of `operator`'s log.
+pub async fn ready(
+    certs: &kube::Api<certsmith::api::Certificate>,
+    name: &str,
+    revision: i64,
+    operator: &Operator,
+) -> certsmith::api::Certificate {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        // An Ingress's Certificate may not exist yet.
+        let Some(c) = certs.get_opt(name).await.unwrap() else {
+            assert!(Instant::now() < deadline, "Certificate {name} was never created");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let status = c.status.as_ref();
+        let is_ready = status.and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+            cs.iter().any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"))
+        });
+        if is_ready && status.and_then(|s| s.revision) == Some(revision) {
+            return c;
+        }
+        if Instant::now() > deadline {
+            let log = operator.logs();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!(
+                "Certificate {name} not Ready at revision {revision} after 60s:\n{}\noperator log (newest first):\n{}",
+                certsmith::cli::describe(&c),
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
