@@ -1,10 +1,11 @@
 //! `certsmith renew` and `certsmith status`: the cmctl-like commands a user runs by hand.
 
-use crate::api::Certificate;
 use crate::api::meta::ConditionStatus;
 use crate::api::meta::set_condition;
+use crate::api::{Certificate, CertificateRequest, Challenge, Order};
 use crate::certificate::policy::MANUALLY_TRIGGERED;
-use kube::api::Api;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, ListParams};
 use std::fmt::Write as _;
 
 /// Marks the Certificate for re-issue, as `cmctl renew` does: Issuing=True, ManuallyTriggered.
@@ -34,14 +35,76 @@ pub async fn renew(client: kube::Client, namespace: &str, name: &str) -> Result<
     }
 }
 
-/// The Certificate's state in plain words: conditions, dates, the order in flight, the last failure.
+/// The Certificate's state in plain words, then the chain cert-manager's runbooks walk:
+/// its CertificateRequests → their Orders → their Challenges, each with its state.
 pub async fn status(
     client: kube::Client,
     namespace: &str,
     name: &str,
 ) -> Result<String, kube::Error> {
-    let api: Api<Certificate> = Api::namespaced(client, namespace);
-    Ok(describe(&api.get(name).await?))
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), namespace);
+    let cert = certs.get(name).await?;
+    let mut out = describe(&cert);
+    let uid = cert.metadata.uid.clone().unwrap_or_default();
+    let owned_by =
+        |refs: &Option<Vec<OwnerReference>>, uid: &str| refs.iter().flatten().any(|o| o.uid == uid);
+    let lp = ListParams::default();
+    let requests =
+        Api::<CertificateRequest>::namespaced(client.clone(), namespace).list(&lp).await?;
+    let orders = Api::<Order>::namespaced(client.clone(), namespace).list(&lp).await?;
+    let challenges = Api::<Challenge>::namespaced(client, namespace).list(&lp).await?;
+    let mut any = false;
+    for cr in requests.items.iter().filter(|r| owned_by(&r.metadata.owner_references, &uid)) {
+        any = true;
+        let cond =
+            |t: &str| cr.condition(t).map(|c| format!("{t}={:?}", c.status)).unwrap_or_default();
+        let ready = cr.condition("Ready");
+        let _ = writeln!(
+            out,
+            "  CertificateRequest {} (revision {}): {} {} {}: {}",
+            cr.metadata.name.as_deref().unwrap_or(""),
+            cr.revision().map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            cond("Approved"),
+            cond("Denied"),
+            ready
+                .map(|c| format!("Ready={:?} ({})", c.status, c.reason.as_deref().unwrap_or("")))
+                .unwrap_or_default(),
+            ready.and_then(|c| c.message.as_deref()).unwrap_or("")
+        );
+        let cr_uid = cr.metadata.uid.clone().unwrap_or_default();
+        for order in orders.items.iter().filter(|o| owned_by(&o.metadata.owner_references, &cr_uid))
+        {
+            let s = order.status.clone().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    Order {}: {} {}{}",
+                order.metadata.name.as_deref().unwrap_or(""),
+                s.state.map(|s| s.as_str()).unwrap_or("-"),
+                s.url.as_deref().unwrap_or(""),
+                s.reason.map(|r| format!(": {r}")).unwrap_or_default()
+            );
+            let order_uid = order.metadata.uid.clone().unwrap_or_default();
+            for ch in challenges
+                .items
+                .iter()
+                .filter(|c| owned_by(&c.metadata.owner_references, &order_uid))
+            {
+                let s = ch.status.clone().unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "      Challenge {} for {}: {}: {}",
+                    ch.metadata.name.as_deref().unwrap_or(""),
+                    ch.spec.dns_name,
+                    s.state.map(|s| s.as_str()).unwrap_or("-"),
+                    s.reason.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "  No CertificateRequest.");
+    }
+    Ok(out)
 }
 
 pub fn describe(cert: &Certificate) -> String {
@@ -85,27 +148,6 @@ pub fn describe(cert: &Certificate) -> String {
         "  Revision:   {}",
         s.revision.map(|r| r.to_string()).unwrap_or_else(|| "-".into())
     );
-    match s.acme.as_ref().and_then(|a| a.order.as_ref()) {
-        Some(order) => {
-            let _ = writeln!(
-                out,
-                "  Order:      {} ({}) for {}",
-                order.url,
-                order.state.as_deref().unwrap_or("?"),
-                order.identifiers.join(", ")
-            );
-            for c in order.challenges.iter().flatten() {
-                let _ = writeln!(
-                    out,
-                    "    challenge http://{}/.well-known/acme-challenge/{}",
-                    c.host, c.token
-                );
-            }
-        }
-        None => {
-            let _ = writeln!(out, "  Order:      none in flight");
-        }
-    }
     if let Some(n) = s.failed_issuance_attempts {
         let failure = s
             .conditions

@@ -48,12 +48,28 @@ pub struct Config {
     /// How often the Lease is renewed or tried.
     #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = go_duration)]
     pub leader_election_retry_period: Duration,
+    /// Which controllers run, as cert-manager's flag: `*` for all, `-name` to turn one off.
+    /// `--controllers=*,-certificaterequests-approver` leaves approval to an external approver
+    /// such as approver-policy.
+    #[arg(long, env = "CERTSMITH_CONTROLLERS", default_value = "*", value_delimiter = ',')]
+    pub controllers: Vec<String>,
     /// `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "CERTSMITH_METRICS_LISTEN", default_value = "0.0.0.0:9402")]
     pub metrics_listen: SocketAddr,
 }
 
 impl Config {
+    /// Whether the controller `name` runs (cert-manager's `--controllers` semantics).
+    pub fn controller_enabled(&self, name: &str) -> bool {
+        let off = self.controllers.iter().any(|c| c.strip_prefix('-') == Some(name));
+        let on = self.controllers.iter().any(|c| c == "*" || c == name);
+        on && !off
+    }
+
+    pub fn approver_enabled(&self) -> bool {
+        self.controller_enabled("certificaterequests-approver")
+    }
+
     pub fn leader_timings(&self) -> crate::leader::Timings {
         crate::leader::Timings {
             lease_duration: self.leader_election_lease_duration,

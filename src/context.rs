@@ -2,18 +2,22 @@
 //! view of the challenges, metrics, Events, and the clock (injected, so decisions are testable).
 
 use crate::acme::account::Accounts;
+use crate::api::CertificateRequest;
 use crate::config::Config;
 use crate::http01::responder::Challenges;
 use crate::metrics::Metrics;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
 
 pub struct Context {
     pub client: kube::Client,
     pub config: Config,
     pub accounts: Accounts,
     pub challenges: Challenges,
+    /// Every CertificateRequest, as the Certificate controller's watch last saw it.
+    pub requests: Store<CertificateRequest>,
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub clock: fn() -> Timestamp,
@@ -24,6 +28,7 @@ impl Context {
         client: kube::Client,
         config: Config,
         challenges: Challenges,
+        requests: Store<CertificateRequest>,
         metrics: Metrics,
     ) -> Context {
         let reporter =
@@ -34,6 +39,7 @@ impl Context {
             config,
             accounts: Accounts::default(),
             challenges,
+            requests,
             metrics,
             clock: Timestamp::now,
         }
@@ -62,4 +68,27 @@ impl Context {
             tracing::warn!(error = %e, reason, "could not publish an Event");
         }
     }
+}
+
+/// The error policy every controller shares. A conflict means the cache was behind this
+/// controller's own last write: retry soon. Anything else is logged and retried in seconds.
+pub fn retry_after_error(
+    controller: &str,
+    name: &str,
+    namespace: Option<String>,
+    error: &(dyn std::error::Error + 'static),
+) -> kube::runtime::controller::Action {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>()
+            && status.code == 409
+        {
+            return kube::runtime::controller::Action::requeue(std::time::Duration::from_millis(
+                200,
+            ));
+        }
+        source = e.source();
+    }
+    tracing::warn!(controller, name, namespace = ?namespace, %error, "reconcile failed");
+    kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5))
 }

@@ -1,14 +1,18 @@
 //! certsmith: an ACME certificate operator serving the `cert-manager.io/v1` API.
 //!
-//! The data flows one way and the modules follow it: `api` (the types) and `validation` →
-//! `issuer` (accounts) → `certificate` (policy → issue → secret → status) → `acme` (order) →
-//! `http01` (responder, solver Ingress, self-check) → `pki` (keys, CSR, inspection) →
-//! `renewal` (when to renew). `operator` wires them for `certsmith run`.
+//! The data flows one way and the modules follow it, as cert-manager's resources do:
+//! `ingress_shim` (Ingress → Certificate) → `certificate` (policy → next key → request →
+//! Secret) → `certificate_request` (approve, sign through an Order) → `order` (the ACME order)
+//! → `challenge` (present, self-check, accept, clean up) → `http01` (responder, solver Ingress
+//! and Service) → `renewal`. Beside them: `api` (the types), `validation`, `issuer` (accounts),
+//! `acme` (the CA client), `pki` (keys, CSRs, chains). `operator` wires them for `certsmith run`.
 #![forbid(unsafe_code)]
 
 pub mod acme;
 pub mod api;
 pub mod certificate;
+pub mod certificate_request;
+pub mod challenge;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -17,7 +21,9 @@ pub mod ingress_shim;
 pub mod issuer;
 pub mod leader;
 pub mod metrics;
+pub mod naming;
 pub mod operator;
+pub mod order;
 pub mod pki;
 pub mod renewal;
 pub mod ssa;

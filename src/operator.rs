@@ -1,18 +1,21 @@
 //! `certsmith run`: the controllers, the challenge responder and the metrics endpoint, wired.
 
-use crate::api::{Certificate, ClusterIssuer, Issuer};
+use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
 use crate::certificate::controller as certificates;
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_MANAGED_BY};
+use crate::certificate_request::controller as requests;
+use crate::challenge::controller as challenges;
 use crate::config::Config;
 use crate::context::Context;
 use crate::http01::responder::{self, Challenges};
 use crate::issuer::{controller as issuers, referenced_kind};
 use crate::metrics::Metrics;
+use crate::order::controller as orders;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -102,7 +105,16 @@ async fn controllers(
     challenges: Challenges,
     metrics: Metrics,
 ) -> Result<(), Error> {
-    let ctx = Arc::new(Context::new(client.clone(), config, challenges, metrics));
+    // One watch of CertificateRequests feeds both the Certificate controller's trigger and the
+    // store it reads its requests from.
+    let (requests, writer) = reflector::store();
+    let request_events =
+        watcher(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
+            .default_backoff()
+            .modify(|r| r.metadata.managed_fields = None)
+            .reflect(writer)
+            .applied_objects();
+    let ctx = Arc::new(Context::new(client.clone(), config, challenges, requests, metrics));
     let certs =
         Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
     let store = certs.store();
@@ -121,6 +133,7 @@ async fn controllers(
     let by_cluster_issuer = by_issuer.clone();
     let managed = format!("{}={}", LABEL_MANAGED_BY.0, LABEL_MANAGED_BY.1);
     let certificates = certs
+        .owns_stream(request_events)
         .watches(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default(), move |i| {
             by_cluster_issuer("ClusterIssuer", None, i.name_any())
         })
@@ -141,6 +154,22 @@ async fn controllers(
         .shutdown_on_signal()
         .run(certificates::reconcile, certificates::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
+    let requests =
+        Controller::new(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
+            .owns(Api::<Order>::all(client.clone()), watcher::Config::default())
+            .shutdown_on_signal()
+            .run(requests::reconcile, requests::error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(()));
+    let orders = Controller::new(Api::<Order>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<Challenge>::all(client.clone()), watcher::Config::default())
+        .shutdown_on_signal()
+        .run(orders::reconcile, orders::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let challenges =
+        Controller::new(Api::<Challenge>::all(client.clone()), watcher::Config::default())
+            .shutdown_on_signal()
+            .run(challenges::reconcile, challenges::error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(()));
     let issuers = Controller::new(Api::<Issuer>::all(client.clone()), watcher::Config::default())
         .shutdown_on_signal()
         .run(issuers::reconcile_issuer, issuers::error_policy, ctx.clone())
@@ -151,6 +180,6 @@ async fn controllers(
             .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
     let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
-    tokio::join!(certificates, issuers, cluster_issuers, shim);
+    tokio::join!(certificates, requests, orders, challenges, issuers, cluster_issuers, shim);
     Ok(())
 }

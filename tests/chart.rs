@@ -231,7 +231,7 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
     // Uninstall keeps the CRDs, the Certificates and the Secrets.
     helm(&["uninstall", bed.kubeconfig().to_str().unwrap(), "certsmith"]);
     let left = bed.kubectl_ok(&["get", "crd", "-o", "name"], "");
-    assert_eq!(left.lines().filter(|l| l.contains("cert-manager.io")).count(), 3, "{left}");
+    assert_eq!(left.lines().filter(|l| l.contains("cert-manager.io")).count(), 6, "{left}");
     bed.kubectl_ok(&["get", "certificate", "app-tls-cert", "-n", "default"], "");
     bed.kubectl_ok(&["get", "secret", "app-tls-cert", "-n", "default"], "");
     let gone = bed.kubectl(&["get", "deployment", "certsmith", "-n", "certsmith"], "");

@@ -78,6 +78,25 @@ async fn the_seed_ingress_gets_a_certificate_it_owns_and_a_valid_secret() {
     );
     let secrets: Api<Secret> = Api::namespaced(client, &ns);
     assert_eq!(secret_names(&secrets, "app-tls-cert").await, ["app.example.com"]);
+    // What cert-manager's runbooks look at: one approved, Ready request, one valid order, and
+    // nothing of the challenge left.
+    let get = |what: &str, columns: &str| {
+        bed.kube.kubectl_ok(
+            &["get", what, "-n", &ns, "-o", &format!("custom-columns={columns}"), "--no-headers"],
+            "",
+        )
+    };
+    let requests = get(
+        "certificaterequests",
+        r#"A:.status.conditions[?(@.type=="Approved")].status,R:.status.conditions[?(@.type=="Ready")].status"#,
+    );
+    assert_eq!(requests.trim(), "True   True", "{requests}");
+    assert_eq!(get("orders", "S:.status.state").trim(), "valid");
+    eventually(30, "no Challenge and no solver Ingress left", || async {
+        let left = get("challenges,ingresses", "N:.metadata.name");
+        (left.trim() == "auto-tls-ingress").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -214,7 +233,7 @@ async fn bad_input_gives_an_event_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn edit_in_place_adds_the_challenge_path_and_gives_the_rules_back() {
+async fn two_certificates_validate_through_one_edited_ingress_and_its_rules_come_back() {
     let bed = bed();
     let ns = namespace("inplace");
     let client = bed.kube.client().await;
@@ -231,34 +250,51 @@ async fn edit_in_place_adds_the_challenge_path_and_gives_the_rules_back() {
         })
     };
     let annotations = "cert-manager.io/cluster-issuer: letsencrypt-prod, acme.cert-manager.io/http01-edit-in-place: 'true'";
-    apply(&ns, &ingress("edited", annotations, &[("edited-tls", &["edited.example.com"])]));
-    ready(&Api::namespaced(client.clone(), &ns), "edited-tls", 1).await;
+    apply(
+        &ns,
+        &ingress(
+            "edited",
+            annotations,
+            &[
+                ("edited-a-tls", &["a.edited.example.com"]),
+                ("edited-b-tls", &["b.edited.example.com"]),
+            ],
+        ),
+    );
+    let certs = Api::namespaced(client.clone(), &ns);
+    ready(&certs, "edited-a-tls", 1).await;
+    ready(&certs, "edited-b-tls", 1).await;
     let original = ingresses.get("edited").await.unwrap().spec.unwrap().rules.unwrap();
     recorder.abort();
     let seen = seen.lock().unwrap().clone();
-    let with_challenge = seen.iter().find_map(|i| {
-        let rules = i.spec.as_ref()?.rules.clone()?;
-        rules.iter().find(|r| r.host.as_deref() == Some("edited.example.com")).cloned()
-    });
-    let rule = with_challenge.expect("the challenge rule was never added to the Ingress");
-    let path = &rule.http.unwrap().paths[0];
-    assert!(path.path.as_deref().unwrap().starts_with("/.well-known/acme-challenge/"));
-    assert_eq!(path.backend.service.as_ref().unwrap().name, "certsmith-http01-solver");
+    for host in ["a.edited.example.com", "b.edited.example.com"] {
+        let rule = seen.iter().find_map(|i| {
+            let rules = i.spec.as_ref()?.rules.clone()?;
+            rules.iter().find(|r| r.host.as_deref() == Some(host)).cloned()
+        });
+        let rule = rule.unwrap_or_else(|| panic!("the challenge rule for {host} was never added"));
+        let path = &rule.http.unwrap().paths[0];
+        assert!(path.path.as_deref().unwrap().starts_with("/.well-known/acme-challenge/"));
+        assert_eq!(path.backend.service.as_ref().unwrap().name, "certsmith-acme-http01");
+    }
     assert_eq!(original.len(), 1, "rules left behind: {original:?}");
     assert_eq!(original[0].host.as_deref(), Some("shop.example.com"));
+    let types =
+        bed.kube.kubectl_ok(&["get", "services", "-A", "-o", "jsonpath={.items[*].spec.type}"], "");
+    assert!(!types.contains("ExternalName"), "an ExternalName Service exists: {types}");
     let svc = bed.kube.kubectl_ok(
         &[
             "get",
             "service",
-            "certsmith-http01-solver",
+            "certsmith-acme-http01",
             "-n",
             &ns,
             "-o",
-            "jsonpath={.spec.externalName}",
+            "jsonpath={.spec.type}/{.spec.selector}",
         ],
         "",
     );
-    assert_eq!(svc, "certsmith-http01.certsmith.svc.cluster.local");
+    assert_eq!(svc, "ClusterIP/", "the responder Service is a ClusterIP without selector");
 }
 
 #[tokio::test]
@@ -266,11 +302,11 @@ async fn the_http01_class_annotation_shapes_the_solver_ingress() {
     let bed = bed();
     let ns = namespace("classy");
     let client = bed.kube.client().await;
-    let solvers: Api<Ingress> = Api::namespaced(client.clone(), "certsmith");
+    let solvers: Api<Ingress> = Api::namespaced(client.clone(), &ns);
     let classes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let recorder = {
         let classes = classes.clone();
-        let cfg = watcher::Config::default().labels("certsmith.io/http01-solver=true");
+        let cfg = watcher::Config::default().labels("acme.cert-manager.io/http01-solver=true");
         tokio::spawn(async move {
             let mut stream = watcher(solvers, cfg).applied_objects().boxed();
             while let Some(Ok(ing)) = stream.next().await {

@@ -216,7 +216,7 @@ async fn renew_issues_revision_two_with_a_new_serial_and_never_rotation_keeps_th
     }
     // The next-key Secrets of the issuances are gone.
     let left = bed.kube.kubectl_ok(
-        &["get", "secrets", "-n", &ns, "-l", "certsmith.io/next-private-key", "-o", "name"],
+        &["get", "secrets", "-n", &ns, "-l", "cert-manager.io/next-private-key", "-o", "name"],
         "",
     );
     assert_eq!(left.trim(), "", "in-flight key Secrets left behind; log:\n{}", bed.operator.logs());
@@ -312,4 +312,56 @@ async fn an_invalid_spec_is_reported_on_the_certificate() {
         message,
         "spec.renewBefore: Invalid value: \"1m\": certificate renewBefore must be at least 5m0s"
     );
+}
+
+#[tokio::test]
+async fn a_changed_request_reissues_and_a_changed_secret_template_does_not() {
+    let bed = bed();
+    let ns = namespace("changes");
+    let client = bed.kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(client, &ns);
+    for (name, change) in [
+        ("usages", "  usages: [digital signature, key encipherment, server auth]\n"),
+        ("subject", "  subject: {organizations: [Example Org]}\n"),
+    ] {
+        bed.kube.kubectl_ok(
+            &["apply", "-f", "-"],
+            &certificate_yaml(name, &ns, &[&format!("{name}.example.com")], ""),
+        );
+        ready(&certs, name, 1).await;
+        bed.kube.kubectl_ok(
+            &["apply", "-f", "-"],
+            &certificate_yaml(name, &ns, &[&format!("{name}.example.com")], change),
+        );
+        let c = ready(&certs, name, 2).await;
+        assert_eq!(c.status.unwrap().revision, Some(2), "{name}: not re-issued");
+    }
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml("tmpl", &ns, &["tmpl.example.com"], ""),
+    );
+    ready(&certs, "tmpl", 1).await;
+    let before = tls(&secrets.get("tmpl-tls").await.unwrap());
+    bed.kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &certificate_yaml(
+            "tmpl",
+            &ns,
+            &["tmpl.example.com"],
+            "  secretTemplate: {labels: {team: blue}, annotations: {owner: ops}}\n",
+        ),
+    );
+    let secret = eventually(10, "the template on the Secret", || async {
+        let s = secrets.get("tmpl-tls").await.ok()?;
+        let labelled = s.metadata.labels.as_ref()?.get("team").map(String::as_str) == Some("blue");
+        let annotated =
+            s.metadata.annotations.as_ref()?.get("owner").map(String::as_str) == Some("ops");
+        (labelled && annotated).then_some(s)
+    })
+    .await;
+    assert_eq!(tls(&secret), before, "the template change rewrote the certificate or key");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let c = certs.get("tmpl").await.unwrap();
+    assert_eq!(c.status.unwrap().revision, Some(1), "a template change re-issued");
 }

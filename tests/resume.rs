@@ -1,100 +1,163 @@
-//! An operator killed mid-order: the next one resumes that order instead of opening another.
+//! An operator killed at any step: the next one finishes the same ACME order (no new order),
+//! and a Certificate deleted while no operator runs leaves nothing behind once one is back.
 
 mod support;
 
-use certsmith::api::Certificate;
+use certsmith::api::{Certificate, Order, State};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use support::KubeBed;
-use support::acme::{Operator, eventually, free_port, issuing_bed};
+use support::acme::{Operator, PebbleBed, eventually, free_port, issuing_bed, pipeline};
 
-#[tokio::test]
-async fn a_restarted_operator_finishes_the_same_order() {
-    let kube = KubeBed::start();
-    let pebble = issuing_bed(&kube);
-    // The first operator's self-check goes nowhere, so it stops after presenting the challenge.
-    let nowhere = format!("127.0.0.1:{}", free_port());
-    let first = Operator::start(&kube, &pebble, &["--http01-self-check-address", &nowhere]);
-    kube.kubectl_ok(
-        &["apply", "-f", "-"],
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: resumed, namespace: default}\n\
-         spec: {secretName: resumed-tls, dnsNames: [resumed.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n",
-    );
+fn certificate(name: &str) -> String {
+    format!(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
+         spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n"
+    )
+}
+
+/// The one Order of Certificate `name`, once its URL is recorded.
+async fn the_order(client: &kube::Client, name: &str) -> Option<Order> {
+    let (_, orders, _) = pipeline(client, "default", name).await;
+    orders.into_iter().find(|o| o.status.as_ref().is_some_and(|s| s.url.is_some()))
+}
+
+/// After a restart: Ready at revision 1, through the one order that was recorded, and the new
+/// operator opened none.
+async fn finishes_the_same_order(kube: &KubeBed, pebble: &PebbleBed, name: &str, url: &str) {
     let client = kube.client().await;
+    let second = Operator::start(kube, pebble, &[]);
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
-    let order_url = eventually(30, "the order recorded with its challenge", || async {
-        let order = certs.get("resumed").await.ok()?.status?.acme?.order?;
-        order.challenges.filter(|c| !c.is_empty()).map(|_| order.url)
-    })
-    .await;
-    assert_eq!(first.metric("certsmith_acme_orders_created"), 1.0);
-    // Its solver Ingress routes exactly the challenge path on the challenge's host to the
-    // responder Service, with the solver's class.
-    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "certsmith");
-    let solver = eventually(30, "the solver Ingress", || async {
-        ingresses
-            .list(&ListParams::default().labels("certsmith.io/http01-solver=true"))
-            .await
-            .ok()?
-            .items
-            .pop()
-    })
-    .await;
-    let token = certs
-        .get("resumed")
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .acme
-        .unwrap()
-        .order
-        .unwrap()
-        .challenges
-        .unwrap()[0]
-        .token
-        .clone();
-    let rule = &solver.spec.as_ref().unwrap().rules.as_ref().unwrap()[0];
-    assert_eq!(rule.host.as_deref(), Some("resumed.example.com"));
-    let path = &rule.http.as_ref().unwrap().paths[0];
-    assert_eq!(path.path.as_deref(), Some(format!("/.well-known/acme-challenge/{token}").as_str()));
-    assert_eq!(path.path_type, "Exact");
-    let backend = path.backend.service.as_ref().unwrap();
-    assert_eq!(
-        (backend.name.as_str(), backend.port.as_ref().unwrap().number),
-        ("certsmith-http01", Some(8089))
-    );
-    assert_eq!(solver.metadata.annotations.unwrap()["kubernetes.io/ingress.class"], "nginx");
-    first.kill();
-
-    let second = Operator::start(&kube, &pebble, &[]);
-    let seen = std::sync::Mutex::new(vec![]);
-    eventually(60, "Ready after the restart", || async {
-        let c = certs.get("resumed").await.ok()?;
-        let s = c.status?;
-        if let Some(o) = s.acme.as_ref().and_then(|a| a.order.as_ref()) {
-            seen.lock().unwrap().push(o.url.clone());
-        }
-        let ready = s
-            .conditions?
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"));
-        (ready && s.revision == Some(1)).then_some(())
-    })
-    .await;
-    let seen = seen.into_inner().unwrap();
-    assert!(
-        seen.iter().all(|u| *u == order_url),
-        "another order was opened: {seen:?} vs {order_url}"
-    );
+    support::acme::ready(&certs, name, 1, &second).await;
+    let (_, orders, challenges) = pipeline(&client, "default", name).await;
+    let urls: Vec<_> = orders.iter().map(|o| o.status.clone().unwrap_or_default().url).collect();
+    assert_eq!(urls, [Some(url.to_string())], "{name}: another order was opened");
     assert_eq!(
         second.metric("certsmith_acme_orders_created"),
         0.0,
-        "the restarted operator opened an order"
+        "{name}: the restarted operator opened an order"
     );
-    let solvers = Api::<Ingress>::namespaced(client, "certsmith")
-        .list(&ListParams::default().labels("certsmith.io/http01-solver"))
+    eventually(30, "no Challenge left", || async {
+        let (_, _, left) = pipeline(&client, "default", name).await;
+        left.is_empty().then_some(())
+    })
+    .await;
+    let _ = challenges;
+    second.kill();
+}
+
+#[tokio::test]
+async fn killed_at_every_order_state_the_next_operator_finishes_the_same_order() {
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let client = kube.client().await;
+
+    // pending: the first operator's self-check goes nowhere, so it never accepts the challenge.
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let first = Operator::start(&kube, &pebble, &["--http01-self-check-address", &nowhere]);
+    kube.kubectl_ok(&["apply", "-f", "-"], &certificate("pending"));
+    let url = eventually(30, "the order pending with its challenge presented", || async {
+        let (_, orders, challenges) = pipeline(&client, "default", "pending").await;
+        let o = orders.first()?.status.clone()?;
+        let presented = challenges.first()?.status.as_ref()?.presented == Some(true);
+        (o.state == Some(State::Pending) && presented).then_some(o.url?)
+    })
+    .await;
+    assert_eq!(first.metric("certsmith_acme_orders_created"), 1.0);
+    // The solver Ingress is in the Certificate's namespace and routes exactly the challenge
+    // path to the namespace's responder Service.
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "default");
+    let solver = ingresses
+        .list(&ListParams::default().labels("acme.cert-manager.io/http01-solver=true"))
         .await
-        .unwrap();
-    assert!(solvers.items.is_empty(), "solver Ingresses left behind");
+        .unwrap()
+        .items
+        .pop()
+        .expect("a solver Ingress in the Certificate's namespace");
+    let rule = &solver.spec.as_ref().unwrap().rules.as_ref().unwrap()[0];
+    assert_eq!(rule.host.as_deref(), Some("pending.example.com"));
+    let path = &rule.http.as_ref().unwrap().paths[0];
+    assert!(path.path.as_deref().unwrap().starts_with("/.well-known/acme-challenge/"));
+    assert_eq!(path.path_type, "Exact");
+    let backend = path.backend.service.as_ref().unwrap();
+    assert_eq!(backend.name, "certsmith-acme-http01");
+    assert_eq!(solver.metadata.annotations.unwrap()["kubernetes.io/ingress.class"], "nginx");
+    first.kill();
+    finishes_the_same_order(&kube, &pebble, "pending", &url).await;
+
+    // ready, processing, valid: the operator is frozen the moment the Order is seen in that
+    // state, and killed if it is still there (else the step is tried with a new Certificate).
+    for state in [State::Ready, State::Processing, State::Valid] {
+        let mut parked = None;
+        for attempt in 0..6 {
+            let name = format!("{}-{attempt}", state.as_str());
+            let op = Operator::start(&kube, &pebble, &[]);
+            let orders: Api<Order> = Api::namespaced(client.clone(), "default");
+            let mut seen =
+                watcher(orders.clone(), watcher::Config::default()).applied_objects().boxed();
+            kube.kubectl_ok(&["apply", "-f", "-"], &certificate(&name));
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut hit = false;
+            while let Ok(Some(Ok(o))) = tokio::time::timeout_at(deadline, seen.next()).await {
+                let is_ours =
+                    o.metadata.name.as_deref().is_some_and(|n| n.starts_with(&format!("{name}-")));
+                if is_ours && o.state() == Some(state) {
+                    op.freeze();
+                    hit = orders.get(o.metadata.name.as_deref().unwrap()).await.unwrap().state()
+                        == Some(state);
+                    break;
+                }
+            }
+            op.kill();
+            if hit {
+                parked = Some(name);
+                break;
+            }
+        }
+        let name = parked.unwrap_or_else(|| panic!("never caught an Order in state {state:?}"));
+        let url = the_order(&client, &name).await.and_then(|o| o.status?.url).unwrap();
+        finishes_the_same_order(&kube, &pebble, &name, &url).await;
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_deleted_while_the_operator_is_down_leaves_nothing_behind() {
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let client = kube.client().await;
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let first = Operator::start(&kube, &pebble, &["--http01-self-check-address", &nowhere]);
+    kube.kubectl_ok(&["apply", "-f", "-"], &certificate("gone"));
+    eventually(30, "the challenge presented", || async {
+        let (_, _, challenges) = pipeline(&client, "default", "gone").await;
+        (challenges.first()?.status.as_ref()?.presented == Some(true)).then_some(())
+    })
+    .await;
+    first.kill();
+    kube.kubectl_ok(&["delete", "certificate", "gone", "--wait=false"], "");
+    let _second = Operator::start(&kube, &pebble, &[]);
+    let challenges: Api<certsmith::api::Challenge> = Api::namespaced(client.clone(), "default");
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "default");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    let lp = ListParams::default();
+    eventually(60, "no Challenge, solver Ingress or next-key Secret left", || async {
+        let c = challenges.list(&lp).await.ok()?.items.len();
+        let i = ingresses
+            .list(&ListParams::default().labels("acme.cert-manager.io/http01-solver"))
+            .await
+            .ok()?
+            .items
+            .len();
+        let s = secrets
+            .list(&ListParams::default().labels("cert-manager.io/next-private-key"))
+            .await
+            .ok()?
+            .items
+            .len();
+        (c + i + s == 0).then_some(())
+    })
+    .await;
 }

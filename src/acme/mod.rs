@@ -49,3 +49,11 @@ fn causes(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The API server's own words for a refused request, without the client's debug dump.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
+        other => other.to_string(),
+    }
+}

@@ -1,35 +1,22 @@
-//! One ACME order: opened (or resumed from its URL), its HTTP-01 challenges listed and marked
-//! ready, then polled, finalized with a CSR, and its chain downloaded.
+//! One ACME order at the CA, a step at a time: opened (or re-opened from its URL), its
+//! authorizations listed, a challenge accepted, an authorization polled, finalized with a CSR,
+//! its chain downloaded. Every call is one short exchange; the controllers keep the state.
 
 use super::AcmeError;
-use crate::api::certificate::Http01Challenge;
+use crate::api::State;
+use crate::api::order::{AcmeAuthorization, AcmeChallenge};
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus,
-    RetryPolicy,
+    Account, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, NewOrder, Order,
+    OrderStatus,
 };
-use std::time::Duration;
 
-/// How long to wait for the CA between steps: validation, then issuance. Pebble answers in
-/// milliseconds, Let's Encrypt in seconds; a CA slower than this fails the attempt, which is
-/// retried with backoff and resumes the same order.
-const POLL: RetryPolicy = RetryPolicy::new()
-    .initial_delay(Duration::from_millis(100))
-    .backoff(1.5)
-    .timeout(Duration::from_secs(90));
-
-/// Resumes the order at `url` when there is one (a restarted operator, a new leader), else
-/// opens a new one for `identifiers`.
-pub async fn open(
+/// Opens a new order for `identifiers` (DNS names and IP addresses).
+pub async fn create(
     account: &Account,
     server: &str,
     identifiers: &[String],
     profile: Option<&str>,
-    url: Option<&str>,
 ) -> Result<Order, AcmeError> {
-    let err = |e| AcmeError::from_acme(server, e);
-    if let Some(url) = url {
-        return account.order(url.to_string()).await.map_err(err);
-    }
     let ids: Vec<Identifier> = identifiers
         .iter()
         .map(|n| match n.parse() {
@@ -41,90 +28,142 @@ pub async fn open(
     if let Some(p) = profile {
         new = new.profile(p);
     }
-    account.new_order(&new).await.map_err(err)
+    account.new_order(&new).await.map_err(|e| AcmeError::from_acme(server, e))
 }
 
-/// The order's state as ACME names it: pending, ready, processing, valid, invalid.
-pub fn state(order: &mut Order) -> String {
-    format!("{:?}", order.state().status).to_lowercase()
+/// Re-opens the order at `url` with its current state (one request).
+pub async fn open(account: &Account, server: &str, url: &str) -> Result<Order, AcmeError> {
+    account.order(url.to_string()).await.map_err(|e| AcmeError::from_acme(server, e))
 }
 
-/// The HTTP-01 challenges of the order's pending authorizations.
-pub async fn pending_challenges(
+pub fn order_state(order: &mut Order) -> State {
+    match order.state().status {
+        OrderStatus::Pending => State::Pending,
+        OrderStatus::Ready => State::Ready,
+        OrderStatus::Processing => State::Processing,
+        OrderStatus::Valid => State::Valid,
+        OrderStatus::Invalid => State::Invalid,
+    }
+}
+
+fn authorization_state(s: AuthorizationStatus) -> State {
+    match s {
+        AuthorizationStatus::Pending => State::Pending,
+        AuthorizationStatus::Valid => State::Valid,
+        AuthorizationStatus::Expired => State::Expired,
+        _ => State::Invalid,
+    }
+}
+
+fn type_name(t: &ChallengeType) -> String {
+    match t {
+        ChallengeType::Http01 => "http-01".into(),
+        ChallengeType::Dns01 => "dns-01".into(),
+        ChallengeType::TlsAlpn01 => "tls-alpn-01".into(),
+        ChallengeType::DeviceAttest01 => "device-attest-01".into(),
+        ChallengeType::Unknown(other) => other.clone(),
+        _ => "unknown".into(),
+    }
+}
+
+/// The order's authorizations as cert-manager records them (fetched once per authorization).
+pub async fn authorizations(
     order: &mut Order,
     server: &str,
-) -> Result<Vec<Http01Challenge>, AcmeError> {
+) -> Result<Vec<AcmeAuthorization>, AcmeError> {
     let mut found = Vec::new();
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
-        let mut authz = authz.map_err(|e| AcmeError::from_acme(server, e))?;
-        if authz.status != AuthorizationStatus::Pending {
-            continue;
-        }
-        let host = authz.identifier().to_string();
-        let Some(challenge) = authz.challenge(ChallengeType::Http01) else {
-            return Err(AcmeError::Account(format!(
-                "the CA offers no HTTP-01 challenge for {host}"
-            )));
+        let authz = authz.map_err(|e| AcmeError::from_acme(server, e))?;
+        let identifier = authz.identifier();
+        let name = match identifier.identifier {
+            Identifier::Dns(d) => d.clone(),
+            other => other.authorized(false).to_string(),
         };
-        found.push(Http01Challenge {
-            host,
-            token: challenge.token.clone(),
-            key_authorization: challenge.key_authorization().as_str().to_string(),
+        found.push(AcmeAuthorization {
+            url: authz.url().to_string(),
+            identifier: Some(name),
+            wildcard: Some(authz.wildcard),
+            initial_state: Some(authorization_state(authz.status)),
+            challenges: Some(
+                authz
+                    .challenges
+                    .iter()
+                    .map(|c| AcmeChallenge {
+                        url: c.url.clone(),
+                        token: c.token.clone(),
+                        type_: type_name(&c.r#type),
+                    })
+                    .collect(),
+            ),
         });
     }
     Ok(found)
 }
 
-/// Tells the CA that every pending authorization's HTTP-01 challenge can be validated.
-pub async fn set_ready(order: &mut Order, server: &str) -> Result<(), AcmeError> {
+/// What the CA says of the authorization at `authz_url` now: its state, and the CA's words for
+/// a failed challenge. With `accept`, its HTTP-01 challenge is first marked ready for
+/// validation (unless the CA already moved past pending).
+pub async fn authorization(
+    account: &Account,
+    server: &str,
+    order_url: &str,
+    authz_url: &str,
+    accept: bool,
+) -> Result<(State, Option<String>), AcmeError> {
+    let err = |e| AcmeError::from_acme(server, e);
+    let mut order = open(account, server, order_url).await?;
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
-        let mut authz = authz.map_err(|e| AcmeError::from_acme(server, e))?;
-        if authz.status != AuthorizationStatus::Pending {
+        let mut authz = authz.map_err(err)?;
+        if authz.url() != authz_url {
             continue;
         }
-        if let Some(mut challenge) = authz.challenge(ChallengeType::Http01) {
-            challenge.set_ready().await.map_err(|e| AcmeError::from_acme(server, e))?;
+        let pending = authz.status == AuthorizationStatus::Pending;
+        let untouched = authz
+            .challenges
+            .iter()
+            .any(|c| c.r#type == ChallengeType::Http01 && c.status == ChallengeStatus::Pending);
+        if accept && pending && untouched {
+            if let Some(mut challenge) = authz.challenge(ChallengeType::Http01) {
+                challenge.set_ready().await.map_err(err)?;
+            }
+            return Ok((State::Processing, None));
         }
+        let state = authz.refresh().await.map_err(err)?;
+        let problem = state
+            .challenges
+            .iter()
+            .find_map(|c| c.error.as_ref())
+            .map(|p| format!("validating {}: {p}", state.identifier()));
+        return Ok((authorization_state(state.status), problem));
     }
-    Ok(())
+    Err(AcmeError::Account(format!("the order {order_url} has no authorization {authz_url}")))
 }
 
-/// Waits until the CA has validated every authorization. An invalid order reports the CA's
-/// own words for the failed challenge (e.g. what it fetched instead of the key authorization).
-pub async fn wait_ready(order: &mut Order, server: &str) -> Result<(), AcmeError> {
-    let status = order.poll_ready(&POLL).await.map_err(|e| AcmeError::from_acme(server, e))?;
-    match status {
-        OrderStatus::Ready | OrderStatus::Processing | OrderStatus::Valid => Ok(()),
-        _ => Err(invalid(order).await),
-    }
+/// Finalizes a `ready` order with the DER `csr`.
+pub async fn finalize(order: &mut Order, server: &str, csr: &[u8]) -> Result<(), AcmeError> {
+    order.finalize_csr(csr).await.map_err(|e| AcmeError::from_acme(server, e))
 }
 
-/// Finalizes with `csr` (unless already done) and returns the PEM chain, leaf first.
-pub async fn finalize(order: &mut Order, server: &str, csr: &[u8]) -> Result<String, AcmeError> {
-    let err = |e| AcmeError::from_acme(server, e);
-    if order.state().status == OrderStatus::Ready {
-        order.finalize_csr(csr).await.map_err(err)?;
-    }
-    order.poll_certificate(&POLL).await.map_err(err)
+/// The PEM chain of a `valid` order, or `None` while it is still `processing`.
+pub async fn certificate(order: &mut Order, server: &str) -> Result<Option<String>, AcmeError> {
+    order.certificate().await.map_err(|e| AcmeError::from_acme(server, e))
 }
 
-async fn invalid(order: &mut Order) -> AcmeError {
-    let url = order.url().to_string();
-    let mut detail = order.state().error.as_ref().map(|p| p.to_string()).unwrap_or_default();
+/// The CA's words for why an order failed: its own error, else the first failed challenge's.
+pub async fn failure(order: &mut Order) -> String {
+    if let Some(p) = order.state().error.as_ref() {
+        return p.to_string();
+    }
+    let mut detail = String::from("the CA gave no reason");
     let mut authorizations = order.authorizations();
-    while let Some(Ok(mut authz)) = authorizations.next().await {
-        if let Ok(state) = authz.refresh().await
-            && state.status == AuthorizationStatus::Invalid
-        {
-            let name = state.identifier().to_string();
-            for c in &state.challenges {
-                if let Some(problem) = &c.error {
-                    detail = format!("validating {name}: {problem}");
-                }
+    while let Some(Ok(authz)) = authorizations.next().await {
+        for c in &authz.challenges {
+            if let Some(problem) = &c.error {
+                detail = format!("validating {}: {problem}", authz.identifier());
             }
         }
     }
-    AcmeError::OrderFailed { url, state: "invalid".into(), detail }
+    detail
 }

@@ -323,49 +323,4 @@ pub struct CertificateStatus {
     /// Consecutive failed issuances; cleared by a success. Drives the retry backoff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_issuance_attempts: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acme: Option<CertificateAcmeStatus>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateAcmeStatus {
-    /// ACME Renewal Information, as cert-manager records it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ari: Option<Opaque>,
-    /// The ACME order in flight, recorded before any challenge is presented so that a restarted
-    /// (or newly elected) operator resumes it instead of opening another.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<AcmeOrderStatus>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AcmeOrderStatus {
-    /// The order's URL at the CA.
-    pub url: String,
-    /// The identifiers the order was opened for, to notice a spec change mid-flight.
-    #[serde(default)]
-    pub identifiers: Vec<String>,
-    /// `Kind/name` of the issuer that opened the order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// The order's last known ACME status: pending, ready, processing, valid or invalid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Time>,
-    /// The HTTP-01 challenges presented for this order. Every replica's responder watches
-    /// these, so any replica answers the CA; the key authorization is public by design.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub challenges: Option<Vec<Http01Challenge>>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Http01Challenge {
-    /// The name being validated; the responder answers only requests for this Host.
-    pub host: String,
-    pub token: String,
-    pub key_authorization: String,
 }

@@ -1,13 +1,22 @@
 //! The CRDs generated from the API types: what `certsmith crds` prints and `crds/` holds.
 
-use super::{Certificate, ClusterIssuer, Issuer};
+use super::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
 /// Every CRD certsmith serves, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    [Certificate::crd(), ClusterIssuer::crd(), Issuer::crd()].map(without_null_enum_values).into()
+    [
+        Certificate::crd(),
+        CertificateRequest::crd(),
+        ClusterIssuer::crd(),
+        Issuer::crd(),
+        Challenge::crd(),
+        Order::crd(),
+    ]
+    .map(without_null_enum_values)
+    .into()
 }
 
 /// schemars writes an optional enum as `enum: [A, B, null]` beside `nullable: true`; kubectl 1.20

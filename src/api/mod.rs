@@ -1,11 +1,15 @@
-//! The `cert-manager.io/v1` API, as Rust types: the same kinds, names and JSON fields as
-//! cert-manager, so manifests written for it apply unchanged.
+//! The `cert-manager.io/v1` and `acme.cert-manager.io/v1` APIs, as Rust types: the same kinds,
+//! names and JSON fields as cert-manager, so manifests and tools written for it work unchanged.
 
 pub mod acme;
 pub mod certificate;
 pub mod crds;
 pub mod issuer;
 pub mod meta;
+pub mod order;
+pub mod request;
 
 pub use certificate::{Certificate, CertificateSpec, CertificateStatus};
 pub use issuer::{ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerSpec, IssuerStatus};
+pub use order::{Challenge, ChallengeSpec, ChallengeStatus, Order, OrderSpec, OrderStatus, State};
+pub use request::{CertificateRequest, CertificateRequestSpec, CertificateRequestStatus};

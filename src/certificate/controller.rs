@@ -1,12 +1,12 @@
-//! The Certificate controller, as stages: load (Certificate, issuer, Secret) → decide (pure)
-//! → issue → write the Secret → status → requeue at the renewal time.
+//! The Certificate controller, as stages: load (Certificate, issuer, Secret, its requests) →
+//! decide (pure) → a step of the issuance (next key → CertificateRequest → Secret) or keep the
+//! Secret's metadata → status → requeue at the renewal time.
 
 use super::policy::{Decision, decide};
-use super::{issue, secret, status, support, write};
-use crate::api::{Certificate, CertificateStatus, ClusterIssuer, Issuer};
+use super::{issue, request, secret, status, support, write};
+use crate::api::{Certificate, CertificateRequest, CertificateStatus};
 use crate::context::Context;
 use crate::issuer::{IssuerView, referenced_kind};
-use crate::renewal::backoff;
 use crate::validation::{Invalid, validate_certificate};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
@@ -20,6 +20,8 @@ use std::time::Duration;
 pub enum Error {
     #[error("API request failed: {0}")]
     Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Issue(#[from] issue::Error),
 }
 
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -30,93 +32,105 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     let generation = cert.metadata.generation;
     let namespace = cert.namespace().unwrap_or_default();
 
-    // load + the checks a user must act on before anything is issued
+    // load + the checks a user must act on before anything is requested
     if let Err(invalid) = Invalid::check(validate_certificate(&cert.spec)) {
         return block(&ctx, &mut cert, &old, "InvalidSpec", &invalid.to_string()).await;
     }
-    let issuer = match load_issuer(&ctx, &cert).await? {
-        Ok(issuer) => issuer,
-        Err(message) => return block(&ctx, &mut cert, &old, "IssuerNotFound", &message).await,
-    };
-    if let Some(why) = support::unsupported(&cert.spec, cert.labels(), &issuer) {
-        return block(&ctx, &mut cert, &old, "Unsupported", &why).await;
+    // An external issuer (another group) signs the request itself; certsmith's own issuers are
+    // checked here, so a missing or unsupported one is said on the Certificate.
+    if referenced_kind(&cert.spec.issuer_ref).is_some() {
+        let issuer = match load_issuer(&ctx, &cert).await? {
+            Ok(issuer) => issuer,
+            Err(message) => return block(&ctx, &mut cert, &old, "IssuerNotFound", &message).await,
+        };
+        if let Some(why) = support::unsupported(&cert.spec, cert.labels(), &issuer) {
+            return block(&ctx, &mut cert, &old, "Unsupported", &why).await;
+        }
     }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let target = secrets.get_opt(&cert.spec.secret_name).await?;
+    let all = ctx.requests.state();
+    let owned = request::owned(&cert, &all);
+    let current = owned.iter().find(|r| r.revision().is_some() && r.revision() == old.revision);
 
     // decide
-    let (reason, message) = match decide(&cert, target.as_ref(), now) {
+    match decide(&cert, target.as_ref(), current.map(|r| r.as_ref()), now) {
         Decision::NotOwned { message } => {
-            return block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await;
+            block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await
         }
         Decision::UpToDate { issued, renewal_time } => {
+            if let Some(target) = &target {
+                keep_secret_metadata(&ctx, &cert, target, &issued).await?;
+            }
             let new = status::up_to_date(&old, &issued, renewal_time, generation, now);
             if new != old {
                 write::status(&ctx.client, &mut cert, &new).await?;
             }
+            prune(&ctx, &cert, &owned).await?;
             ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
-            return Ok(requeue_at(renewal_time, now));
+            Ok(requeue_at(renewal_time, now))
         }
-        Decision::Backoff { retry_at, .. } => return Ok(requeue_at(retry_at, now)),
-        Decision::Issue { reason, message } => (reason, message),
-    };
+        Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
+        Decision::Issue { reason, message } => {
+            Ok(issue::step(&ctx, &mut cert, target.as_ref(), &owned, reason, &message).await?)
+        }
+    }
+}
 
-    // issue
-    let mut status = status::issuing(&old, reason, &message, generation, now);
-    if old
-        .conditions
-        .iter()
-        .flatten()
-        .all(|c| c.type_ != "Issuing" || c.reason.as_deref() != Some(reason))
-    {
-        ctx.event(&cert.object_ref(&()), false, "Issuing", message.clone()).await;
-    }
-    write::status(&ctx.client, &mut cert, &status).await?;
-    let result = match ctx.accounts.get(&ctx.client, &issuer).await {
-        Ok((account, _)) => {
-            issue::issue(&ctx, &mut cert, &issuer, &account, target.as_ref(), &mut status).await
-        }
-        Err(e) => Err(e.into()),
+/// A `secretTemplate` change reaches the Secret at once, without a new certificate: the Secret
+/// is applied again from what it holds when a template label or annotation is missing from it.
+async fn keep_secret_metadata(
+    ctx: &Context,
+    cert: &Certificate,
+    target: &Secret,
+    issued: &crate::pki::inspect::Issued,
+) -> Result<(), kube::Error> {
+    let template = cert.spec.secret_template.clone().unwrap_or_default();
+    let has = |want: &Option<std::collections::BTreeMap<String, String>>,
+               got: &Option<std::collections::BTreeMap<String, String>>| {
+        want.iter().flatten().all(|(k, v)| got.as_ref().and_then(|g| g.get(k)) == Some(v))
     };
-    let now = ctx.now();
-    match result {
-        Ok(outcome) => {
-            write::secret(
-                &ctx.client,
-                &secret::tls_secret(&cert, &outcome.chain, &outcome.key_pem, &outcome.issued),
-            )
-            .await?;
-            if let Some(next) = &status.next_private_key_secret_name {
-                write::delete_secret(&ctx.client, &namespace, next).await?;
-            }
-            let renewal = crate::renewal::for_spec(
-                &cert.spec,
-                outcome.issued.not_before,
-                outcome.issued.not_after,
-            );
-            let new = status::issued(&status, &outcome.issued, renewal, generation, now);
-            write::status(&ctx.client, &mut cert, &new).await?;
-            ctx.metrics.issuance("issued");
-            ctx.metrics.expires(&namespace, &cert.name_any(), outcome.issued.not_after);
-            let note = format!(
-                "The certificate has been successfully issued (serial {}, valid until {})",
-                outcome.issued.serial, outcome.issued.not_after
-            );
-            ctx.event(&cert.object_ref(&()), false, "Issued", note).await;
-            Ok(requeue_at(renewal, now))
-        }
-        Err(e) => {
-            let message = e.to_string();
-            tracing::warn!(certificate = %cert.name_any(), namespace, error = %message, "issuance failed");
-            let new = status::failed(&status, &message, e.keeps_order(), generation, now);
-            write::status(&ctx.client, &mut cert, &new).await?;
-            ctx.metrics.issuance("failed");
-            ctx.event(&cert.object_ref(&()), true, "Failed", format!("Issuing failed: {message}"))
-                .await;
-            let wait = backoff(new.failed_issuance_attempts.unwrap_or(1));
-            Ok(Action::requeue(wait.unsigned_abs()))
-        }
+    if has(&template.labels, &target.metadata.labels)
+        && has(&template.annotations, &target.metadata.annotations)
+    {
+        return Ok(());
     }
+    let field = |k: &str| {
+        target
+            .data
+            .as_ref()
+            .and_then(|d| d.get(k))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+    };
+    let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(()) };
+    let ca = field("ca.crt");
+    let updated = secret::tls_secret(cert, &chain, &key, issued, ca.as_deref());
+    write::secret(&ctx.client, &updated).await?;
+    ctx.event(
+        &cert.object_ref(&()),
+        false,
+        "UpdateSecret",
+        format!(
+            "Updated the labels and annotations of Secret {:?} from spec.secretTemplate",
+            cert.spec.secret_name
+        ),
+    )
+    .await;
+    Ok(())
+}
+
+/// Deletes finished requests beyond `spec.revisionHistoryLimit`.
+async fn prune(
+    ctx: &Context,
+    cert: &Certificate,
+    owned: &[&Arc<CertificateRequest>],
+) -> Result<(), kube::Error> {
+    let api: Api<CertificateRequest> =
+        Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+    for old in request::to_prune(cert, owned) {
+        crate::ssa::delete(&api, &old.name_any()).await?;
+    }
+    Ok(())
 }
 
 /// Ready=False for something the user must fix, with an Event when the message is new. The
@@ -143,26 +157,15 @@ async fn load_issuer(
     cert: &Certificate,
 ) -> Result<Result<IssuerView, String>, kube::Error> {
     let r = &cert.spec.issuer_ref;
-    let Some(kind) = referenced_kind(r) else {
-        return Ok(Err(format!(
-            "issuerRef.group {:?} is not served by certsmith",
-            r.group.as_deref().unwrap_or("")
-        )));
-    };
-    let found = if kind == "ClusterIssuer" {
-        let api: Api<ClusterIssuer> = Api::all(ctx.client.clone());
-        api.get_opt(&r.name).await?.map(|i| IssuerView::cluster_issuer(&i, &ctx.config.namespace))
-    } else {
-        let api: Api<Issuer> =
-            Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
-        api.get_opt(&r.name).await?.map(|i| IssuerView::issuer(&i))
-    };
+    let namespace = cert.namespace().unwrap_or_default();
+    let found = crate::issuer::load(&ctx.client, &ctx.config.namespace, r, &namespace).await?;
+    let kind = referenced_kind(r).unwrap_or("Issuer");
     Ok(found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name)))
 }
 
 /// Requeue at `at`, but at least every 12 hours: a periodic look at the Secret costs one GET,
 /// and the runtime's delay queue cannot hold the years a CA-issued certificate may last.
-fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
+pub fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
     let wait = at
         .duration_since(now)
         .clamp(jiff::SignedDuration::from_secs(1), jiff::SignedDuration::from_hours(12));
@@ -170,12 +173,5 @@ fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
 }
 
 pub fn error_policy(cert: Arc<Certificate>, error: &Error, _: Arc<Context>) -> Action {
-    // A conflict means the cache was behind this controller's own last write: retry soon.
-    if let Error::Kube(kube::Error::Api(e)) = error
-        && e.code == 409
-    {
-        return Action::requeue(Duration::from_millis(200));
-    }
-    tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    crate::context::retry_after_error("certificate", &cert.name_any(), cert.namespace(), error)
 }

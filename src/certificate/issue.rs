@@ -1,271 +1,232 @@
-//! One issuance through an ACME issuer: key → order (recorded in status before anything is
-//! presented) → challenges (status + solver Ingresses) → self-check → validation → CSR →
-//! chain, checked before it is returned. Solver Ingresses are removed whatever the outcome.
+//! One issuance of a Certificate, a step per reconcile, every step resumable from the cluster:
+//! the next private key (a generateName Secret recorded in `status.nextPrivateKeySecretName`) →
+//! the CertificateRequest for the next revision → its result, checked, into the Secret. Who signs
+//! the request (certsmith's ACME issuers, or an external issuer) is not this step's concern.
 
-use super::{Context, secret, write};
-use crate::acme::{AcmeError, order, solver};
-use crate::api::certificate::{
-    AcmeOrderStatus, CertificateAcmeStatus, Http01Challenge, RotationPolicy,
-};
-use crate::api::{Certificate, CertificateStatus};
-use crate::http01::{edit_in_place, self_check, solver_ingress};
-use crate::ingress_shim::annotations::{
-    OVERRIDE_CLASS, OVERRIDE_CLASS_NAME, OVERRIDE_INGRESS_NAME,
-};
-use crate::issuer::IssuerView;
-use crate::pki::inspect::{Issued, parse_chain};
+use super::{Context, request, secret, status, write};
+use crate::api::certificate::RotationPolicy;
+use crate::api::{Certificate, CertificateRequest};
+use crate::pki::inspect::parse_chain;
 use crate::pki::key::{KeySpec, parse_pem, to_pem};
 use crate::pki::{PkiError, csr};
-use instant_acme::Account;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use rcgen::PublicKeyData;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Why an issuance failed, worded for the Certificate's conditions and Events.
 #[derive(Debug, thiserror::Error)]
-pub enum IssueError {
-    #[error(transparent)]
-    Acme(#[from] AcmeError),
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
     #[error(transparent)]
     Pki(#[from] PkiError),
-    #[error("writing to the API: {}", api_message(.0))]
-    Kube(#[from] kube::Error),
-    #[error("{0}")]
-    Challenge(String),
-    #[error("the CA returned a certificate that {0}")]
-    BadChain(String),
 }
 
-impl IssueError {
-    /// Whether the order in flight stays usable for the retry. A CA that was unreachable, or a
-    /// failure on certsmith's side, leaves the order valid at the CA; a refusal or an invalid
-    /// order does not.
-    pub fn keeps_order(&self) -> bool {
-        matches!(
-            self,
-            IssueError::Kube(_)
-                | IssueError::Challenge(_)
-                | IssueError::Acme(AcmeError::Unreachable { .. })
+/// Takes the next step of an issuance wanted for `reason`; `target` is the Secret as read.
+pub async fn step(
+    ctx: &Context,
+    cert: &mut Certificate,
+    target: Option<&Secret>,
+    requests: &[&Arc<CertificateRequest>],
+    reason: &'static str,
+    message: &str,
+) -> Result<Action, Error> {
+    let old = cert.status.clone().unwrap_or_default();
+    let generation = cert.metadata.generation;
+    let now = ctx.now();
+    let starting = !old.conditions.iter().flatten().any(|c| {
+        c.type_ == "Issuing"
+            && c.status == crate::api::meta::ConditionStatus::True
+            && c.reason.as_deref() == Some(reason)
+    });
+    if starting {
+        let new = status::issuing(&old, reason, message, generation, now);
+        write::status(&ctx.client, cert, &new).await?;
+        ctx.event(&cert.object_ref(&()), false, "Issuing", message.to_string()).await;
+    }
+
+    let (key, key_secret) = private_key(ctx, cert, target).await?;
+    let revision = cert.status.as_ref().and_then(|s| s.revision).unwrap_or(0) + 1;
+    let spki = key.subject_public_key_info();
+    let existing = requests.iter().find(|r| r.revision() == Some(revision));
+    let api: Api<CertificateRequest> =
+        Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+
+    let Some(cr) = existing else {
+        let csr = crate::pki::request::to_pem(&csr::build(&cert.spec, &key)?);
+        let cr = request::build(cert, revision, key_secret.as_deref(), &csr);
+        let made = crate::ssa::create_or_get(&api, &cr).await?;
+        ctx.event(
+            &cert.object_ref(&()),
+            false,
+            "Requested",
+            format!("Created new CertificateRequest resource {:?}", made.name_any()),
         )
-    }
-}
-
-/// The API server's own words for a refused request, without the client's debug dump.
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
-        other => other.to_string(),
-    }
-}
-
-pub struct Outcome {
-    pub chain: String,
-    pub key_pem: String,
-    pub issued: Issued,
-}
-
-/// Runs the issuance, writing progress into `status` (and the API) as it goes.
-pub async fn issue(
-    ctx: &Context,
-    cert: &mut Certificate,
-    issuer: &IssuerView,
-    account: &Account,
-    target: Option<&Secret>,
-    status: &mut CertificateStatus,
-) -> Result<Outcome, IssueError> {
-    let mut edited = Vec::new();
-    let result = drive(ctx, cert, issuer, account, target, status, &mut edited).await;
-    // Whatever happened, no solver Ingress outlives its attempt, and edited Ingresses get
-    // their own rules back.
-    let namespace = cert.namespace().unwrap_or_default();
-    let mut cleanup =
-        solver_ingress::delete_all(&ctx.client, &ctx.config, &cert.uid().unwrap_or_default()).await;
-    for name in &edited {
-        cleanup = cleanup.and(edit_in_place::remove(&ctx.client, &namespace, name).await);
-    }
-    let outcome = result?;
-    cleanup?;
-    Ok(outcome)
-}
-
-async fn drive(
-    ctx: &Context,
-    cert: &mut Certificate,
-    issuer: &IssuerView,
-    account: &Account,
-    target: Option<&Secret>,
-    status: &mut CertificateStatus,
-    edited: &mut Vec<String>,
-) -> Result<Outcome, IssueError> {
-    let spec = cert.spec.clone();
-    let acme = issuer.spec.acme.as_ref().expect("ACME issuers only reach issuance");
-    let server = acme.server.as_str();
-    let key = private_key(ctx, cert, target, status).await?;
-    let encoding = spec.private_key.as_ref().and_then(|k| k.encoding);
-    let key_pem = to_pem(&key, encoding)?;
-
-    let identifiers = csr::identifiers(&spec);
-    let resumable = status
-        .acme
-        .as_ref()
-        .and_then(|a| a.order.as_ref())
-        .filter(|o| o.identifiers == identifiers && o.issuer.as_deref() == Some(&issuer.display()))
-        .map(|o| o.url.clone());
-    let profile = acme.profile.as_deref();
-    let mut order = match &resumable {
-        Some(url) => match order::open(account, server, &identifiers, profile, Some(url)).await {
-            Ok(o) => o,
-            // The CA no longer knows that order (or this account): start over.
-            Err(AcmeError::Refused(_)) => {
-                order::open(account, server, &identifiers, profile, None).await?
-            }
-            Err(e) => return Err(e.into()),
-        },
-        None => order::open(account, server, &identifiers, profile, None).await?,
+        .await;
+        return Ok(Action::requeue(Duration::from_secs(3600)));
     };
-    if resumable.as_deref() != Some(order.url()) {
-        ctx.metrics.order_created();
-        let record = AcmeOrderStatus {
-            url: order.url().to_string(),
-            identifiers: identifiers.clone(),
-            issuer: Some(issuer.display()),
-            state: Some(order::state(&mut order)),
-            created_at: Some(Time(ctx.now())),
-            challenges: None,
+
+    let last_failure = cert.status.as_ref().and_then(|s| s.last_failure_time.clone());
+    let failure_recorded = cr.failed()
+        && match (failure_time(cr), last_failure) {
+            (Some(failed_at), Some(recorded)) => failed_at <= recorded.0,
+            _ => false,
         };
-        status.acme.get_or_insert_with(CertificateAcmeStatus::default).order = Some(record);
-        write::status(&ctx.client, cert, status).await?;
+    let stale = !request::made_with_key(cr, &spki)
+        || request::mismatches(cert, cr).is_ok_and(|f| !f.is_empty());
+    if failure_recorded || (stale && !cr.failed()) {
+        // A failed attempt already counted, or a request for a key or spec that is no longer
+        // wanted: make room for a new one under the same name.
+        crate::ssa::delete(&api, &cr.name_any()).await?;
+        return Ok(Action::requeue(Duration::from_millis(500)));
     }
-
-    let challenges = order::pending_challenges(&mut order, server).await?;
-    if !challenges.is_empty() {
-        present(ctx, cert, issuer, &challenges, status, edited).await?;
-        order::set_ready(&mut order, server).await?;
+    if cr.failed() {
+        let why = cr
+            .condition("Ready")
+            .and_then(|c| c.message.clone())
+            .or_else(|| cr.condition("Denied").and_then(|c| c.message.clone()))
+            .unwrap_or_else(|| "the request failed".into());
+        return fail(
+            ctx,
+            cert,
+            &format!("The CertificateRequest {:?} failed: {why}", cr.name_any()),
+        )
+        .await;
     }
-    order::wait_ready(&mut order, server).await?;
-    let csr = csr::build(&spec, &key)?;
-    let chain = order::finalize(&mut order, server, &csr).await?;
-
-    let issued =
-        parse_chain(&chain).map_err(|e| IssueError::BadChain(format!("cannot be read: {e}")))?;
+    let Some(chain) = cr.status.as_ref().and_then(|s| s.certificate.as_ref()).filter(|_| {
+        cr.condition("Ready").is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True)
+    }) else {
+        // Not signed yet; the request's status changes bring the next step.
+        return Ok(Action::requeue(Duration::from_secs(3600)));
+    };
+    let chain = String::from_utf8_lossy(&chain.0).into_owned();
+    let issued = match parse_chain(&chain) {
+        Ok(i) => i,
+        Err(e) => {
+            return fail(
+                ctx,
+                cert,
+                &format!("the issuer returned a certificate that cannot be read: {e}"),
+            )
+            .await;
+        }
+    };
     if !issued.matches_key(&key) {
-        return Err(IssueError::BadChain("does not match the private key".into()));
+        return fail(
+            ctx,
+            cert,
+            "the issuer returned a certificate that does not match the private key",
+        )
+        .await;
     }
-    if issued.identifiers() != identifiers {
-        let (got, want) = (issued.identifiers().join(" "), identifiers.join(" "));
-        return Err(IssueError::BadChain(format!("covers [{got}] instead of [{want}]")));
+    let want = csr::identifiers(&cert.spec);
+    if issued.identifiers() != want {
+        let message = format!(
+            "the issuer returned a certificate for [{}] instead of [{}]",
+            issued.identifiers().join(" "),
+            want.join(" ")
+        );
+        return fail(ctx, cert, &message).await;
     }
-    Ok(Outcome { chain, key_pem, issued })
+    let ca = cr
+        .status
+        .as_ref()
+        .and_then(|s| s.ca.as_ref())
+        .map(|c| String::from_utf8_lossy(&c.0).into_owned());
+    let encoding = cert.spec.private_key.as_ref().and_then(|k| k.encoding);
+    let tls = secret::tls_secret(cert, &chain, &to_pem(&key, encoding)?, &issued, ca.as_deref());
+    write::secret(&ctx.client, &tls).await?;
+    let namespace = cert.namespace().unwrap_or_default();
+    if let Some(next) = key_secret {
+        write::delete_secret(&ctx.client, &namespace, &next).await?;
+    }
+    let renewal = crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
+    let old = cert.status.clone().unwrap_or_default();
+    let mut new = status::issued(&old, &issued, renewal, generation, ctx.now());
+    new.revision = Some(revision);
+    write::status(&ctx.client, cert, &new).await?;
+    ctx.metrics.issuance("issued");
+    ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
+    tracing::info!(certificate = %cert.name_any(), namespace, serial = %issued.serial, not_after = %issued.not_after, "issued");
+    ctx.event(
+        &cert.object_ref(&()),
+        false,
+        "Issuing",
+        "The certificate has been successfully issued".into(),
+    )
+    .await;
+    Ok(super::controller::requeue_at(renewal, ctx.now()))
 }
 
-/// The key to finalize with: the in-flight one (so a resumed order keeps its key), the stored
-/// one under `rotationPolicy: Never`, else a new one, saved before the order is opened.
+/// When the request failed, by its `failureTime` (or its Ready condition's transition).
+fn failure_time(cr: &CertificateRequest) -> Option<jiff::Timestamp> {
+    let status = cr.status.as_ref()?;
+    status
+        .failure_time
+        .as_ref()
+        .or(cr.condition("Ready").and_then(|c| c.last_transition_time.as_ref()))
+        .map(|t| t.0)
+}
+
+/// Records a failed attempt: counted, timed, an Event, and a retry after the backoff.
+async fn fail(ctx: &Context, cert: &mut Certificate, message: &str) -> Result<Action, Error> {
+    let old = cert.status.clone().unwrap_or_default();
+    let new = status::failed(&old, message, cert.metadata.generation, ctx.now());
+    write::status(&ctx.client, cert, &new).await?;
+    ctx.metrics.issuance("failed");
+    tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), error = %message, "issuance failed");
+    let note =
+        format!("The certificate request has failed to complete and will be retried: {message}");
+    ctx.event(&cert.object_ref(&()), true, "Failed", note).await;
+    let wait = crate::renewal::backoff(new.failed_issuance_attempts.unwrap_or(1));
+    Ok(Action::requeue(wait.unsigned_abs()))
+}
+
+/// The key to request with, and the Secret it is kept in: the recorded next key, the stored one
+/// under `rotationPolicy: Never`, else a new one, stored and recorded before it is used.
 async fn private_key(
     ctx: &Context,
     cert: &mut Certificate,
     target: Option<&Secret>,
-    status: &mut CertificateStatus,
-) -> Result<rcgen::KeyPair, IssueError> {
+) -> Result<(rcgen::KeyPair, Option<String>), Error> {
     let namespace = cert.namespace().unwrap_or_default();
     let want = KeySpec::from_spec(&cert.spec)?;
     let fits = |pem: &str| parse_pem(pem).ok().filter(|k| KeySpec::of(k) == Some(want));
-    if let Some(name) = &status.next_private_key_secret_name {
-        let api: kube::Api<Secret> = kube::Api::namespaced(ctx.client.clone(), &namespace);
+    let recorded = cert.status.as_ref().and_then(|s| s.next_private_key_secret_name.clone());
+    if let Some(name) = recorded {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
         if let Some(key) =
-            api.get_opt(name).await?.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p))
+            api.get_opt(&name).await?.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p))
         {
-            return Ok(key);
+            return Ok((key, Some(name)));
         }
     }
     let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy)
         == Some(RotationPolicy::Never);
     if never && let Some(key) = target.and_then(secret::tls_key).and_then(|p| fits(&p)) {
-        return Ok(key);
+        return Ok((key, None));
     }
-    let key = want.generate()?;
-    let next = secret::next_key_secret(cert, &to_pem(&key, None)?);
-    write::secret(&ctx.client, &next).await?;
-    status.next_private_key_secret_name = next.metadata.name.clone();
-    write::status(&ctx.client, cert, status).await?;
-    Ok(key)
-}
-
-/// Publishes the challenges (status, which every responder watches, and solver Ingresses),
-/// then proves each is answered before the CA is told to look.
-async fn present(
-    ctx: &Context,
-    cert: &mut Certificate,
-    issuer: &IssuerView,
-    challenges: &[Http01Challenge],
-    status: &mut CertificateStatus,
-    edited: &mut Vec<String>,
-) -> Result<(), IssueError> {
-    if let Some(order) = status.acme.as_mut().and_then(|a| a.order.as_mut()) {
-        order.challenges = Some(challenges.to_vec());
-        order.state = Some("pending".into());
-    }
-    write::status(&ctx.client, cert, status).await?;
-    let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
-    let labels = cert.labels().clone();
-    let uid = cert.uid().unwrap_or_default();
-    let namespace = cert.namespace().unwrap_or_default();
-    // The ingress-shim's overrides (cert-manager's names), set on the Certificate.
-    let overrides = cert.annotations().clone();
-    for challenge in challenges {
-        let mut solver = solver::select(&solvers, &challenge.host, &labels)
-            .and_then(|s| s.http01.as_ref()?.ingress.clone())
-            .ok_or_else(|| {
-                IssueError::Challenge(format!(
-                    "{} has no HTTP-01 ingress solver for {}",
-                    issuer.display(),
-                    challenge.host
-                ))
-            })?;
-        if let Some(class) = overrides.get(OVERRIDE_CLASS) {
-            (solver.class, solver.ingress_class_name) = (Some(class.clone()), None);
-        }
-        if let Some(class) = overrides.get(OVERRIDE_CLASS_NAME) {
-            (solver.class, solver.ingress_class_name) = (None, Some(class.clone()));
-        }
-        match overrides.get(OVERRIDE_INGRESS_NAME).or(solver.name.as_ref()) {
-            Some(name) => {
-                if !edited.contains(name) {
-                    edited.push(name.clone());
-                }
-                edit_in_place::add(&ctx.client, &ctx.config, &namespace, name, challenge).await?;
-            }
-            None => {
-                let ingress = solver_ingress::build(&ctx.config, &uid, challenge, &solver);
-                solver_ingress::apply(&ctx.client, &ingress).await?;
-            }
-        }
-    }
-    for challenge in challenges {
-        await_answered(ctx, challenge).await?;
-    }
-    Ok(())
-}
-
-/// Waits until the challenge is answered: through the real path when the self-check is on,
-/// else until this replica's responder knows it.
-async fn await_answered(ctx: &Context, c: &Http01Challenge) -> Result<(), IssueError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let problem = if ctx.config.http01_self_check {
-            let address = ctx.config.http01_self_check_address.as_deref();
-            self_check::check(&c.host, &c.token, &c.key_authorization, address).await.err()
-        } else if ctx.challenges.lookup(&c.host, &c.token).is_none() {
-            Some(format!("the responder has not seen the challenge for {} yet", c.host))
-        } else {
-            None
-        };
-        match problem {
-            None => return Ok(()),
-            Some(p) if tokio::time::Instant::now() >= deadline => {
-                return Err(IssueError::Challenge(p));
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    // RSA generation takes ~100 ms of CPU: off the async workers.
+    let key = tokio::task::spawn_blocking(move || want.generate())
+        .await
+        .map_err(|e| PkiError::Unsupported(format!("key generation panicked: {e}")))??;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let made = api
+        .create(&Default::default(), &secret::next_key_secret(cert, &to_pem(&key, None)?))
+        .await?;
+    let name = made.name_any();
+    let mut new = cert.status.clone().unwrap_or_default();
+    new.next_private_key_secret_name = Some(name.clone());
+    write::status(&ctx.client, cert, &new).await?;
+    ctx.event(
+        &cert.object_ref(&()),
+        false,
+        "Generated",
+        format!("Stored new private key in temporary Secret resource {name:?}"),
+    )
+    .await;
+    Ok((key, Some(name)))
 }

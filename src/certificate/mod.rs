@@ -4,6 +4,7 @@
 pub mod controller;
 pub mod issue;
 pub mod policy;
+pub mod request;
 pub mod secret;
 pub mod status;
 pub mod support;

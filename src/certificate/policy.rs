@@ -1,8 +1,8 @@
 //! Does this Certificate need issuing, and why? An ordered chain of checks, after
 //! cert-manager's issuance policies; pure: the Secret and the clock are passed in.
 
-use crate::api::Certificate;
 use crate::api::meta::ConditionStatus;
+use crate::api::{Certificate, CertificateRequest};
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSUER_NAME};
 use crate::pki::csr::identifiers;
 use crate::pki::inspect::{Issued, parse_chain};
@@ -26,9 +26,15 @@ pub enum Decision {
     Backoff { reason: &'static str, message: String, retry_at: Timestamp },
 }
 
-/// Decides for `cert`, whose target Secret is `secret`, at `now`.
-pub fn decide(cert: &Certificate, secret: Option<&Secret>, now: Timestamp) -> Decision {
-    let (reason, message) = match check(cert, secret, now) {
+/// Decides for `cert`, whose target Secret is `secret` and whose current certificate came from
+/// `current` (the request of `status.revision`, when it is still there), at `now`.
+pub fn decide(
+    cert: &Certificate,
+    secret: Option<&Secret>,
+    current: Option<&CertificateRequest>,
+    now: Timestamp,
+) -> Decision {
+    let (reason, message) = match check(cert, secret, current, now) {
         Ok(up_to_date) => return up_to_date,
         Err(Some(why)) => why,
         Err(None) => {
@@ -63,6 +69,7 @@ type Why = (&'static str, String);
 fn check(
     cert: &Certificate,
     secret: Option<&Secret>,
+    current: Option<&CertificateRequest>,
     now: Timestamp,
 ) -> Result<Decision, Option<Why>> {
     let name = cert.metadata.name.as_deref().unwrap_or_default();
@@ -127,6 +134,15 @@ fn check(
             "Issuing certificate as Secret holds a {have:?} key, the spec asks for {want:?}"
         );
         return Err(Some(("SecretMismatch", message)));
+    }
+    if let Some(fields) = current.and_then(|r| super::request::mismatches(cert, r).ok())
+        && !fields.is_empty()
+    {
+        let message = format!(
+            "Fields on existing CertificateRequest resource not up to date: [{}]",
+            fields.join(" ")
+        );
+        return Err(Some(("RequestChanged", message)));
     }
     if now >= issued.not_after {
         return Err(Some((

@@ -30,7 +30,7 @@ fn secret_for(cert: &Certificate, names: &[&str], key: &KeyPair) -> Secret {
     params.not_after = rcgen::date_time_ymd(2026, 4, 1);
     let pem = params.self_signed(key).unwrap().pem();
     let issued = parse_chain(&pem).unwrap();
-    tls_secret(cert, &pem, &to_pem(key, None).unwrap(), &issued)
+    tls_secret(cert, &pem, &to_pem(key, None).unwrap(), &issued, None)
 }
 
 fn rsa() -> KeyPair {
@@ -129,7 +129,7 @@ fn needs_issuance_chain() {
         ("failed 5 minutes ago, 3rd time", &older, None, now, "DoesNotExist"),
     ];
     for (what, cert, secret, now, want) in table {
-        let got = decide(cert, secret, now);
+        let got = decide(cert, secret, None, now);
         assert_eq!(reason(&got), want, "{what}: {got:?}");
     }
 }
@@ -139,7 +139,7 @@ fn decisions_carry_times_and_messages() {
     let key = rsa();
     let cert = certificate("");
     let good = secret_for(&cert, &["a.example.com"], &key);
-    match decide(&cert, Some(&good), ts("2026-02-01T00:00:00Z")) {
+    match decide(&cert, Some(&good), None, ts("2026-02-01T00:00:00Z")) {
         Decision::UpToDate { renewal_time, issued } => {
             assert_eq!(renewal_time, ts("2026-03-02T00:00:00Z"));
             assert_eq!(issued.dns_names, ["a.example.com"]);
@@ -147,13 +147,13 @@ fn decisions_carry_times_and_messages() {
         other => panic!("{other:?}"),
     }
     let failed = with_failure(cert.clone(), 3, "2026-01-31T23:59:00Z", 1);
-    match decide(&failed, None, ts("2026-02-01T00:00:00Z")) {
+    match decide(&failed, None, None, ts("2026-02-01T00:00:00Z")) {
         Decision::Backoff { retry_at, .. } => assert_eq!(retry_at, ts("2026-02-01T00:03:00Z")),
         other => panic!("{other:?}"),
     }
     let mut unannotated = good.clone();
     unannotated.metadata.annotations = None;
-    match decide(&cert, Some(&unannotated), ts("2026-02-01T00:00:00Z")) {
+    match decide(&cert, Some(&unannotated), None, ts("2026-02-01T00:00:00Z")) {
         Decision::NotOwned { message } => assert_eq!(
             message,
             "Secret \"web-tls\" exists and was not created for this Certificate (it has no \
@@ -163,7 +163,7 @@ fn decisions_carry_times_and_messages() {
         other => panic!("{other:?}"),
     }
     let fewer = secret_for(&cert, &["b.example.com"], &key);
-    match decide(&cert, Some(&fewer), ts("2026-02-01T00:00:00Z")) {
+    match decide(&cert, Some(&fewer), None, ts("2026-02-01T00:00:00Z")) {
         Decision::Issue { message, .. } => assert_eq!(
             message,
             "Issuing certificate as Secret was previously issued for [b.example.com], not [a.example.com]"

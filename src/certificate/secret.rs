@@ -21,7 +21,14 @@ pub const ANN_URI_SANS: &str = "cert-manager.io/uri-sans";
 pub const LABEL_MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "certsmith");
 
 /// The Secret for a freshly issued `chain` and its `key_pem`, to be server-side applied.
-pub fn tls_secret(cert: &Certificate, chain: &str, key_pem: &str, issued: &Issued) -> Secret {
+/// `ca` is the issuer's CA certificate when it gave one; else the chain's root, if it ends in one.
+pub fn tls_secret(
+    cert: &Certificate,
+    chain: &str,
+    key_pem: &str,
+    issued: &Issued,
+    ca: Option<&str>,
+) -> Secret {
     let spec = &cert.spec;
     let template = spec.secret_template.clone().unwrap_or_default();
     let mut annotations = template.annotations.unwrap_or_default();
@@ -48,8 +55,14 @@ pub fn tls_secret(cert: &Certificate, chain: &str, key_pem: &str, issued: &Issue
         ("tls.crt".to_string(), ByteString(chain.as_bytes().to_vec())),
         ("tls.key".to_string(), ByteString(key_pem.as_bytes().to_vec())),
     ]);
-    if issued.chain_ends_in_root {
-        data.insert("ca.crt".into(), ByteString(issued.last_in_chain.as_bytes().to_vec()));
+    match ca.filter(|c| !c.is_empty()) {
+        Some(ca) => {
+            data.insert("ca.crt".into(), ByteString(ca.as_bytes().to_vec()));
+        }
+        None if issued.chain_ends_in_root => {
+            data.insert("ca.crt".into(), ByteString(issued.last_in_chain.as_bytes().to_vec()));
+        }
+        None => {}
     }
     Secret {
         metadata: ObjectMeta {
@@ -65,17 +78,24 @@ pub fn tls_secret(cert: &Certificate, chain: &str, key_pem: &str, issued: &Issue
     }
 }
 
+/// cert-manager's label on the Secret that holds the private key of an issuance in flight.
+pub const LABEL_NEXT_PRIVATE_KEY: &str = "cert-manager.io/next-private-key";
+
 /// The Secret that holds the private key of an issuance in flight, so that a restarted
-/// operator finalizes its order with the same key. Owned by the Certificate (garbage-collected
-/// with it) and deleted once the key is in the target Secret.
+/// operator requests with the same key. Named by the API server (`generateName`), so no user's
+/// Secret can ever be in the way; owned by the Certificate (garbage-collected with it) and
+/// deleted once the key is in the target Secret.
 pub fn next_key_secret(cert: &Certificate, key_pem: &str) -> Secret {
+    let name = cert.metadata.name.as_deref().unwrap_or_default();
+    // generateName adds 5 characters; names are at most 253.
+    let prefix = format!("{}-", &name[..name.len().min(240)]);
     Secret {
         metadata: ObjectMeta {
-            name: Some(next_key_secret_name(cert)),
+            generate_name: Some(prefix),
             namespace: cert.metadata.namespace.clone(),
             labels: Some(BTreeMap::from([
                 (LABEL_MANAGED_BY.0.into(), LABEL_MANAGED_BY.1.into()),
-                ("certsmith.io/next-private-key".into(), "true".into()),
+                (LABEL_NEXT_PRIVATE_KEY.into(), "true".into()),
             ])),
             owner_references: owner(cert).map(|o| vec![o]),
             ..Default::default()
@@ -84,13 +104,6 @@ pub fn next_key_secret(cert: &Certificate, key_pem: &str) -> Secret {
         data: Some(BTreeMap::from([("tls.key".into(), ByteString(key_pem.as_bytes().to_vec()))])),
         ..Default::default()
     }
-}
-
-pub fn next_key_secret_name(cert: &Certificate) -> String {
-    let name = cert.metadata.name.as_deref().unwrap_or_default();
-    // Secret names are at most 253 characters; keep the suffix whole.
-    let keep = name.len().min(253 - "-next-key".len());
-    format!("{}-next-key", &name[..keep])
 }
 
 fn owner(cert: &Certificate) -> Option<OwnerReference> {

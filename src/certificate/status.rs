@@ -55,9 +55,6 @@ pub fn issued(
     s.failed_issuance_attempts = None;
     s.last_failure_time = None;
     s.next_private_key_secret_name = None;
-    if let Some(acme) = s.acme.as_mut() {
-        acme.order = None;
-    }
     s
 }
 
@@ -78,26 +75,27 @@ pub fn issuing(
     s
 }
 
-/// An issuance failed: counted, timed, and said in both conditions. `keep_order` keeps the
-/// order in flight for the retry (the failure was on this side, or the CA was unreachable);
-/// otherwise the next attempt opens a new order.
+/// An issuance failed: counted, timed, and said on Issuing. Ready says it too, unless the
+/// Secret still holds a valid certificate (cert-manager's rule: a failed renewal of a working
+/// certificate is not an outage).
 pub fn failed(
     old: &CertificateStatus,
     message: &str,
-    keep_order: bool,
     generation: Option<i64>,
     now: Timestamp,
 ) -> CertificateStatus {
     let mut s = old.clone();
     s.failed_issuance_attempts = Some(old.failed_issuance_attempts.unwrap_or(0) + 1);
     s.last_failure_time = Some(Time(now));
-    if !keep_order && let Some(acme) = s.acme.as_mut() {
-        acme.order = None;
-    }
-    if let Some(order) = s.acme.as_mut().and_then(|a| a.order.as_mut()) {
-        order.challenges = None;
-    }
     set_condition(&mut s, "Issuing", ConditionStatus::False, "Failed", message, generation, now);
+    let still_valid = s.not_after.as_ref().is_some_and(|t| t.0 > now)
+        && s.conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == ConditionStatus::True);
+    if still_valid {
+        return s;
+    }
     let ready_message = format!("Issuing failed: {message}");
     let ready = if old.not_after.is_some() { "Failed" } else { "DoesNotExist" };
     set_condition(&mut s, "Ready", ConditionStatus::False, ready, &ready_message, generation, now);
@@ -132,9 +130,9 @@ mod tests {
         let ready = &s.conditions.as_ref().unwrap()[0];
         assert_eq!(ready.last_transition_time, Some(Time(t0)));
         assert_eq!(ready.reason.as_deref(), Some("IssuerNotReady"));
-        let s = failed(&s, "boom", false, Some(1), t1);
+        let s = failed(&s, "boom", Some(1), t1);
         assert_eq!(s.failed_issuance_attempts, Some(1));
-        let s = failed(&s, "boom", false, Some(1), t1);
+        let s = failed(&s, "boom", Some(1), t1);
         assert_eq!(s.failed_issuance_attempts, Some(2));
         let types: Vec<_> = s.conditions.iter().flatten().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, ["Issuing", "Ready"]);

@@ -1,52 +1,29 @@
 //! HTTP-01 through the user's own Ingress (`acme.cert-manager.io/http01-edit-in-place`, or a
-//! solver's `http01.ingress.name`), for ingress controllers that want one Ingress per host. A
-//! rule for the challenge path is appended to the Ingress and removed afterwards by JSON patch,
-//! so the user's rules are never rewritten, and routed through an ExternalName Service in the
-//! Ingress's namespace to the responder Service.
+//! solver's `http01.ingress.name`), for ingress controllers that want one Ingress per host. The
+//! challenge's own rule is appended to the Ingress and later removed by JSON patch, so the user's
+//! rules are never rewritten and a sibling Challenge's rule stays while it validates; it routes
+//! to the namespace's responder Service.
 
-use super::CHALLENGE_PATH;
-use crate::api::certificate::Http01Challenge;
+use super::solver_ingress;
+use crate::api::Challenge;
 use crate::config::Config;
-use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
-use std::collections::BTreeMap;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
 
-/// The Service edited Ingresses route to, in their own namespace.
-pub const SOLVER_SERVICE: &str = "certsmith-http01-solver";
-
-fn solver_rule(cfg: &Config, c: &Http01Challenge) -> serde_json::Value {
-    serde_json::json!({
-        "host": c.host,
-        "http": {"paths": [{
-            "path": format!("{CHALLENGE_PATH}{}", c.token),
-            "pathType": "Exact",
-            "backend": {"service": {"name": SOLVER_SERVICE, "port": {"number": cfg.http01_service_port}}},
-        }]},
-    })
+fn solver_rule(cfg: &Config, c: &Challenge) -> Result<serde_json::Value, kube::Error> {
+    serde_json::to_value(solver_ingress::rule(cfg, c)).map_err(kube::Error::SerdeError)
 }
 
-/// Whether `rule` is one certsmith added (its only path is a challenge path to the solver Service).
-fn is_ours(rule: &serde_json::Value) -> bool {
-    let paths = rule["http"]["paths"].as_array().cloned().unwrap_or_default();
-    !paths.is_empty()
-        && paths.iter().all(|p| {
-            p["path"].as_str().is_some_and(|s| s.starts_with(CHALLENGE_PATH))
-                && p["backend"]["service"]["name"] == SOLVER_SERVICE
-        })
-}
-
-/// Appends the challenge's rule to Ingress `name` (once), and makes sure the Service exists.
+/// Appends the challenge's rule to Ingress `name` (once).
 pub async fn add(
     client: &kube::Client,
     cfg: &Config,
-    namespace: &str,
     name: &str,
-    c: &Http01Challenge,
+    c: &Challenge,
 ) -> Result<(), kube::Error> {
-    apply_service(client, cfg, namespace).await?;
-    let api: Api<Ingress> = Api::namespaced(client.clone(), namespace);
-    let rule = solver_rule(cfg, c);
+    let api: Api<Ingress> = Api::namespaced(client.clone(), &c.namespace().unwrap_or_default());
+    let rule = solver_rule(cfg, c)?;
     patch_rules(&api, name, |rules| {
         if rules.contains(&rule) {
             return None;
@@ -58,11 +35,17 @@ pub async fn add(
     .await
 }
 
-/// Removes every rule certsmith added to Ingress `name`, leaving the user's as they were.
-pub async fn remove(client: &kube::Client, namespace: &str, name: &str) -> Result<(), kube::Error> {
-    let api: Api<Ingress> = Api::namespaced(client.clone(), namespace);
+/// Removes the challenge's own rule from Ingress `name`; every other rule stays as it is.
+pub async fn remove(
+    client: &kube::Client,
+    cfg: &Config,
+    name: &str,
+    c: &Challenge,
+) -> Result<(), kube::Error> {
+    let api: Api<Ingress> = Api::namespaced(client.clone(), &c.namespace().unwrap_or_default());
+    let rule = solver_rule(cfg, c)?;
     patch_rules(&api, name, |rules| {
-        let kept: Vec<_> = rules.iter().filter(|r| !is_ours(r)).cloned().collect();
+        let kept: Vec<_> = rules.iter().filter(|r| **r != rule).cloned().collect();
         (kept.len() != rules.len()).then_some(kept)
     })
     .await
@@ -96,42 +79,5 @@ async fn patch_rules(
             Err(e) => return Err(e),
         }
     }
-    Ok(())
-}
-
-/// An ExternalName Service pointing at the responder Service in the operator's namespace.
-async fn apply_service(
-    client: &kube::Client,
-    cfg: &Config,
-    namespace: &str,
-) -> Result<(), kube::Error> {
-    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let service = Service {
-        metadata: ObjectMeta {
-            name: Some(SOLVER_SERVICE.into()),
-            labels: Some(BTreeMap::from([(
-                "app.kubernetes.io/managed-by".into(),
-                "certsmith".into(),
-            )])),
-            ..Default::default()
-        },
-        spec: Some(ServiceSpec {
-            type_: Some("ExternalName".into()),
-            external_name: Some(format!(
-                "{}.{}.svc.cluster.local",
-                cfg.http01_service, cfg.namespace
-            )),
-            ports: Some(vec![ServicePort {
-                port: cfg.http01_service_port.into(),
-                name: Some("http".into()),
-                // Server-side apply on 1.20 needs the list-map key spelled out.
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
-        status: None,
-    };
-    crate::ssa::apply(&api, &service, crate::FIELD_MANAGER).await?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! The challenge responder: answers `GET /.well-known/acme-challenge/<token>` with the key
 //! authorization, only for a token in flight and a Host that is the challenge's name. Challenge
-//! state comes from the API (Certificates' `status.acme.order.challenges`, watched), so every
-//! replica answers every challenge, whoever presented it.
+//! state comes from the API (the `Challenge` objects, watched), so every replica answers every
+//! challenge, whoever presented it.
 
-use crate::api::Certificate;
-use crate::api::certificate::Http01Challenge;
+use crate::api::Challenge;
+use crate::api::order::ChallengeType;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,39 +18,24 @@ use tokio::net::TcpListener;
 /// The challenges in flight, as this replica last saw them.
 #[derive(Clone)]
 pub struct Challenges {
-    store: Store<Certificate>,
+    store: Store<Challenge>,
     metrics: crate::metrics::Metrics,
 }
 
 impl Challenges {
-    /// Watches Certificates in all namespaces, keeping only what the responder needs (the
-    /// challenges), so the cache stays small however many Certificates there are.
+    /// Watches Challenges in all namespaces. Only what the responder and the Order controller
+    /// read is kept (no managed fields, no solver), so the cache stays small.
     pub fn watch(
         client: kube::Client,
         metrics: crate::metrics::Metrics,
     ) -> (Challenges, impl Future<Output = ()>) {
         let (store, writer) = reflector::store();
-        let stream = watcher(Api::<Certificate>::all(client), watcher::Config::default())
+        let stream = watcher(Api::<Challenge>::all(client), watcher::Config::default())
             .default_backoff()
             .modify(|c| {
                 c.metadata.managed_fields = None;
                 c.metadata.annotations = None;
-                c.metadata.labels = None;
-                c.spec = Default::default();
-                if let Some(status) = c.status.take() {
-                    let order = status.acme.and_then(|a| a.order);
-                    let challenges = order.and_then(|o| o.challenges);
-                    c.status = challenges.map(|ch| crate::api::CertificateStatus {
-                        acme: Some(crate::api::certificate::CertificateAcmeStatus {
-                            order: Some(crate::api::certificate::AcmeOrderStatus {
-                                challenges: Some(ch),
-                                ..Default::default()
-                            }),
-                            ari: None,
-                        }),
-                        ..Default::default()
-                    });
-                }
+                c.spec.solver = Default::default();
             })
             .reflect(writer)
             .applied_objects()
@@ -64,22 +49,22 @@ impl Challenges {
 
     /// The key authorization for `token` requested for `host`.
     pub fn lookup(&self, host: &str, token: &str) -> Option<String> {
-        self.store.state().iter().find_map(|cert| {
-            challenges(cert)
-                .iter()
-                .find(|c| c.token == token && c.host.eq_ignore_ascii_case(host))
-                .map(|c| c.key_authorization.clone())
+        self.store.state().iter().find_map(|c| {
+            (c.spec.type_ == ChallengeType::Http01
+                && c.spec.token == token
+                && c.spec.dns_name.eq_ignore_ascii_case(host))
+            .then(|| c.spec.key.clone())
         })
     }
-}
 
-fn challenges(cert: &Certificate) -> &[Http01Challenge] {
-    cert.status
-        .as_ref()
-        .and_then(|s| s.acme.as_ref())
-        .and_then(|a| a.order.as_ref())
-        .and_then(|o| o.challenges.as_deref())
-        .unwrap_or_default()
+    /// The Challenges controlled by the object with `uid` (an Order), as last seen.
+    pub fn owned_by(&self, uid: &str) -> Vec<std::sync::Arc<Challenge>> {
+        self.store
+            .state()
+            .into_iter()
+            .filter(|c| c.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
+            .collect()
+    }
 }
 
 pub fn router(challenges: Challenges) -> axum::Router {
@@ -150,15 +135,14 @@ mod tests {
     use tower::ServiceExt;
 
     fn challenges() -> Challenges {
-        let cert: Certificate = serde_yaml::from_str(
-            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: a, namespace: default}\n\
-             spec: {secretName: a, issuerRef: {name: i}}\n\
-             status: {acme: {order: {url: 'https://ca/order/1', challenges: [\
-             {host: app.example.com, token: tok-1, keyAuthorization: tok-1.thumb}]}}}",
+        let challenge: Challenge = serde_yaml::from_str(
+            "apiVersion: acme.cert-manager.io/v1\nkind: Challenge\nmetadata: {name: a, namespace: default}\n\
+             spec: {url: 'https://ca/chall/1', authorizationURL: 'https://ca/authz/1', dnsName: app.example.com,\
+             type: HTTP-01, token: tok-1, key: tok-1.thumb, solver: {http01: {ingress: {}}}, issuerRef: {name: i}}",
         )
         .unwrap();
         let mut writer = Writer::default();
-        writer.apply_watcher_event(&watcher::Event::Apply(cert));
+        writer.apply_watcher_event(&watcher::Event::Apply(challenge));
         Challenges { store: writer.as_reader(), metrics: Default::default() }
     }
 

@@ -1,83 +1,98 @@
-//! The solver Ingress: one per challenge, in the operator's namespace, routing exactly
-//! `/.well-known/acme-challenge/<token>` on the challenge's host to the responder Service.
+//! The solver Ingress: one per HTTP-01 Challenge, in the Challenge's namespace (as cert-manager
+//! puts it, so namespace-scoped ingress controllers and host policies see it), owned by the
+//! Challenge, routing exactly `/.well-known/acme-challenge/<token>` on the challenge's host to
+//! the responder Service of that namespace.
 
-use super::CHALLENGE_PATH;
+use super::{CHALLENGE_PATH, solver_service};
+use crate::api::Challenge;
 use crate::api::acme::AcmeChallengeSolverHttp01Ingress;
-use crate::api::certificate::Http01Challenge;
 use crate::config::Config;
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta};
+use kube::api::{Api, DeleteParams, ObjectMeta};
+use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
-/// Every solver Ingress carries this label, so certsmith finds (and only ever deletes) its own.
-pub const LABEL_SOLVER: &str = "certsmith.io/http01-solver";
-/// The UID of the Certificate a solver Ingress serves.
-pub const LABEL_CERTIFICATE_UID: &str = "certsmith.io/certificate-uid";
+/// cert-manager's labels on solver resources, so its runbooks' selectors find certsmith's too.
+pub const LABEL_SOLVER: &str = "acme.cert-manager.io/http01-solver";
+pub const LABEL_DOMAIN: &str = "acme.cert-manager.io/http-domain";
+pub const LABEL_TOKEN: &str = "acme.cert-manager.io/http-token";
 
-/// The Ingress for `challenge` of the Certificate with `cert_uid`, shaped by the issuer's solver.
+/// The path rule that sends the CA to the responder Service.
+pub fn rule(cfg: &Config, challenge: &Challenge) -> IngressRule {
+    IngressRule {
+        host: Some(challenge.spec.dns_name.clone()),
+        http: Some(HTTPIngressRuleValue {
+            paths: vec![HTTPIngressPath {
+                path: Some(format!("{CHALLENGE_PATH}{}", challenge.spec.token)),
+                path_type: "Exact".into(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend {
+                        name: solver_service::NAME.into(),
+                        port: Some(ServiceBackendPort {
+                            number: Some(cfg.http01_service_port.into()),
+                            name: None,
+                        }),
+                    }),
+                    resource: None,
+                },
+            }],
+        }),
+    }
+}
+
+/// The Ingress for `challenge`, shaped by its solver (class, template).
 pub fn build(
     cfg: &Config,
-    cert_uid: &str,
-    challenge: &Http01Challenge,
+    challenge: &Challenge,
     solver: &AcmeChallengeSolverHttp01Ingress,
 ) -> Ingress {
     let template =
         solver.ingress_template.as_ref().and_then(|t| t.metadata.clone()).unwrap_or_default();
     let mut labels = template.labels.unwrap_or_default();
-    labels.extend([
-        (LABEL_SOLVER.to_string(), "true".to_string()),
-        (LABEL_CERTIFICATE_UID.to_string(), cert_uid.to_string()),
-        ("app.kubernetes.io/managed-by".to_string(), "certsmith".to_string()),
-    ]);
+    labels.extend(solver_labels(challenge));
     let mut annotations = template.annotations.unwrap_or_default();
     if let Some(class) = &solver.class {
         annotations.insert("kubernetes.io/ingress.class".into(), class.clone());
     }
     Ingress {
         metadata: ObjectMeta {
-            name: Some(name(cert_uid, challenge)),
-            namespace: Some(cfg.namespace.clone()),
+            name: Some(name(challenge)),
+            namespace: challenge.namespace(),
             labels: Some(labels),
             annotations: Some(annotations).filter(|a: &BTreeMap<_, _>| !a.is_empty()),
+            owner_references: challenge.controller_owner_ref(&()).map(|o| vec![o]),
             ..Default::default()
         },
         spec: Some(IngressSpec {
             ingress_class_name: solver.ingress_class_name.clone(),
-            rules: Some(vec![IngressRule {
-                host: Some(challenge.host.clone()),
-                http: Some(HTTPIngressRuleValue {
-                    paths: vec![HTTPIngressPath {
-                        path: Some(format!("{CHALLENGE_PATH}{}", challenge.token)),
-                        path_type: "Exact".into(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name: cfg.http01_service.clone(),
-                                port: Some(ServiceBackendPort {
-                                    number: Some(cfg.http01_service_port.into()),
-                                    name: None,
-                                }),
-                            }),
-                            resource: None,
-                        },
-                    }],
-                }),
-            }]),
+            rules: Some(vec![rule(cfg, challenge)]),
             ..Default::default()
         }),
         status: None,
     }
 }
 
-/// `certsmith-http01-<hash>`: stable for a Certificate, host and token, so presenting the same
-/// challenge twice (after a restart) applies the same object.
-pub fn name(cert_uid: &str, challenge: &Http01Challenge) -> String {
-    let input = format!("{cert_uid}/{}/{}", challenge.host, challenge.token);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input.as_bytes());
-    let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("certsmith-http01-{hex}")
+fn solver_labels(challenge: &Challenge) -> [(String, String); 4] {
+    // Hashes, as cert-manager's: a token may start with '-' and a host may be longer than the
+    // 63 characters a label value allows.
+    let hash = crate::naming::short_hash;
+    [
+        (LABEL_SOLVER.into(), "true".into()),
+        (LABEL_DOMAIN.into(), hash(&challenge.spec.dns_name)),
+        (LABEL_TOKEN.into(), hash(&challenge.spec.token)),
+        ("app.kubernetes.io/managed-by".into(), "certsmith".into()),
+    ]
+}
+
+/// `certsmith-http01-<hash>`: one per Challenge, stable, so presenting twice (after a restart)
+/// applies the same object.
+pub fn name(challenge: &Challenge) -> String {
+    let uid = challenge.uid().unwrap_or_default();
+    let input = format!("{uid}/{}/{}", challenge.spec.dns_name, challenge.spec.token);
+    format!("certsmith-http01-{}", crate::naming::short_hash(&input))
 }
 
 pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube::Error> {
@@ -87,16 +102,13 @@ pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube:
     Ok(())
 }
 
-/// Deletes every solver Ingress of the Certificate `cert_uid`; certsmith's label selects only
-/// its own Ingresses, never a user's.
-pub async fn delete_all(
-    client: &kube::Client,
-    cfg: &Config,
-    cert_uid: &str,
-) -> Result<(), kube::Error> {
-    let api: Api<Ingress> = Api::namespaced(client.clone(), &cfg.namespace);
-    let selector = format!("{LABEL_SOLVER}=true,{LABEL_CERTIFICATE_UID}={cert_uid}");
-    api.delete_collection(&DeleteParams::background(), &ListParams::default().labels(&selector))
-        .await?;
-    Ok(())
+/// Deletes the solver Ingress of `challenge` (gone already is fine).
+pub async fn delete(client: &kube::Client, challenge: &Challenge) -> Result<(), kube::Error> {
+    let api: Api<Ingress> =
+        Api::namespaced(client.clone(), &challenge.namespace().unwrap_or_default());
+    match api.delete(&name(challenge), &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
 }

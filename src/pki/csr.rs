@@ -32,8 +32,13 @@ pub fn build(spec: &CertificateSpec, key: &KeyPair) -> Result<Vec<u8>, PkiError>
     }
     params.distinguished_name = subject(spec);
     if spec.encode_usages_in_request != Some(false) {
-        for usage in spec.usages.iter().flatten() {
-            match purpose(*usage) {
+        // cert-manager's defaults when none are given, so the request says what is issued.
+        let usages = match spec.usages.as_deref() {
+            Some(u) if !u.is_empty() => u.to_vec(),
+            _ => vec![KeyUsage::DigitalSignature, KeyUsage::KeyEncipherment],
+        };
+        for usage in usages {
+            match purpose(usage) {
                 Purpose::Key(k) => params.key_usages.push(k),
                 Purpose::Extended(e) => params.extended_key_usages.push(e),
                 Purpose::None => {}

@@ -3,6 +3,7 @@
 pub mod csr;
 pub mod inspect;
 pub mod key;
+pub mod request;
 
 /// What can go wrong making or reading keys and certificates.
 #[derive(Debug, thiserror::Error)]

@@ -257,3 +257,63 @@ pub async fn ready(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The objects an issuance of Certificate `name` made, found by owner: its
+/// CertificateRequests, their Orders, their Challenges.
+pub async fn pipeline(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> (
+    Vec<certsmith::api::CertificateRequest>,
+    Vec<certsmith::api::Order>,
+    Vec<certsmith::api::Challenge>,
+) {
+    use kube::api::{Api, ListParams};
+    let owned =
+        |refs: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
+         uids: &[String]| refs.iter().flatten().any(|o| uids.contains(&o.uid));
+    let lp = ListParams::default();
+    let cert = Api::<certsmith::api::Certificate>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .unwrap();
+    let Some(cert) = cert else { return (vec![], vec![], vec![]) };
+    let uid = vec![cert.metadata.uid.clone().unwrap_or_default()];
+    let crs: Vec<_> =
+        Api::<certsmith::api::CertificateRequest>::namespaced(client.clone(), namespace)
+            .list(&lp)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|r| owned(&r.metadata.owner_references, &uid))
+            .collect();
+    let cr_uids: Vec<String> = crs.iter().filter_map(|r| r.metadata.uid.clone()).collect();
+    let orders: Vec<_> = Api::<certsmith::api::Order>::namespaced(client.clone(), namespace)
+        .list(&lp)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|o| owned(&o.metadata.owner_references, &cr_uids))
+        .collect();
+    let order_uids: Vec<String> = orders.iter().filter_map(|o| o.metadata.uid.clone()).collect();
+    let challenges: Vec<_> =
+        Api::<certsmith::api::Challenge>::namespaced(client.clone(), namespace)
+            .list(&lp)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|c| owned(&c.metadata.owner_references, &order_uids))
+            .collect();
+    (crs, orders, challenges)
+}
+
+impl Operator {
+    /// SIGSTOP: the process is frozen where it is, mid-step, until it is killed.
+    pub fn freeze(&self) {
+        let _ = Command::new("kill").args(["-STOP", &self.child.id().to_string()]).status();
+    }
+}

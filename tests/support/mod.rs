@@ -103,15 +103,41 @@ impl KubeBed {
             .collect()
     }
 
-    /// Applies `crds/` as a user would and waits until the API serves them.
+    /// Installs the CRDs the suite runs on, and waits until the API serves them: certsmith's
+    /// own `crds/` (applied as a user would), or, with `CERTSMITH_TEST_CRDS=cert-manager`,
+    /// cert-manager's published ones from `../shared/testdata` (created as that folder's
+    /// README says), as on a cluster that already runs cert-manager.
     pub fn install_crds(&self) {
-        let crds = repo().join("crds");
-        self.kubectl_ok(&["apply", "-f", crds.to_str().unwrap()], "");
-        self.kubectl_ok(
-            &["wait", "--for=condition=established", "--timeout=60s", "-f", crds.to_str().unwrap()],
-            "",
-        );
+        let dir = crds_dir();
+        let dir = dir.to_str().unwrap();
+        if on_cert_manager_crds() {
+            self.kubectl_ok(&["create", "--validate=false", "-f", dir], "");
+        } else {
+            self.kubectl_ok(&["apply", "-f", dir], "");
+        }
+        self.kubectl_ok(&["wait", "--for=condition=established", "--timeout=60s", "-f", dir], "");
     }
+}
+
+/// Whether this run uses cert-manager's own CRDs (`CERTSMITH_TEST_CRDS=cert-manager`).
+pub fn on_cert_manager_crds() -> bool {
+    std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v == "cert-manager")
+}
+
+/// cert-manager's published CRDs, beside the project (never copied into it).
+pub const CERT_MANAGER_CRDS: &str = "../shared/testdata/cert-manager-crds-v1.14.7";
+
+fn crds_dir() -> PathBuf {
+    if !on_cert_manager_crds() {
+        return repo().join("crds");
+    }
+    let dir = repo().join(CERT_MANAGER_CRDS);
+    assert!(
+        dir.is_dir(),
+        "CERTSMITH_TEST_CRDS=cert-manager, but {} is missing (e2e/test.sh skips this run outside CI)",
+        dir.display()
+    );
+    dir
 }
 
 impl Drop for KubeBed {

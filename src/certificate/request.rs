@@ -1,0 +1,212 @@
+//! The CertificateRequest a Certificate makes for one issuance, and whether the request behind
+//! the current certificate still matches the spec (cert-manager's `RequestChanged`). Pure.
+
+use crate::api::certificate::KeyUsage;
+use crate::api::request::{ANN_CERTIFICATE_NAME, ANN_PRIVATE_KEY_SECRET, ANN_REVISION};
+use crate::api::{Certificate, CertificateRequest, CertificateRequestSpec};
+use crate::pki::request::{Requested, read};
+use crate::pki::{PkiError, csr};
+use k8s_openapi::ByteString;
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// cert-manager's defaults for a Certificate that leaves them unset.
+pub const DEFAULT_DURATION: &str = "2160h";
+pub const DEFAULT_USAGES: [KeyUsage; 2] = [KeyUsage::DigitalSignature, KeyUsage::KeyEncipherment];
+
+fn usages(u: &Option<Vec<KeyUsage>>) -> BTreeSet<String> {
+    let list = match u.as_deref() {
+        Some(list) if !list.is_empty() => list.to_vec(),
+        _ => DEFAULT_USAGES.to_vec(),
+    };
+    list.iter().map(|u| serde_json::to_string(u).unwrap_or_default()).collect()
+}
+
+fn duration(d: &Option<String>) -> Option<std::time::Duration> {
+    crate::validation::names::parse_duration(d.as_deref().unwrap_or(DEFAULT_DURATION)).ok()
+}
+
+/// `<certificate>-<revision>`: one name per issuance, so a repeated step finds its request.
+pub fn name(cert: &Certificate, revision: i64) -> String {
+    crate::naming::child(&cert.name_any(), &revision.to_string(), 253)
+}
+
+/// The request for `revision` of `cert`, carrying `csr_pem`, owned by the Certificate and
+/// annotated as cert-manager annotates its requests.
+pub fn build(
+    cert: &Certificate,
+    revision: i64,
+    key_secret: Option<&str>,
+    csr_pem: &str,
+) -> CertificateRequest {
+    let spec = &cert.spec;
+    let mut annotations = std::collections::BTreeMap::from([
+        (ANN_CERTIFICATE_NAME.to_string(), cert.name_any()),
+        (ANN_REVISION.to_string(), revision.to_string()),
+    ]);
+    if let Some(k) = key_secret {
+        annotations.insert(ANN_PRIVATE_KEY_SECRET.into(), k.into());
+    }
+    CertificateRequest {
+        metadata: ObjectMeta {
+            name: Some(name(cert, revision)),
+            namespace: cert.namespace(),
+            // Labels flow down (cert-manager copies them), so solver selectors see them.
+            labels: Some(cert.labels().clone()).filter(|l| !l.is_empty()),
+            annotations: Some(annotations),
+            owner_references: cert.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
+        },
+        spec: CertificateRequestSpec {
+            request: ByteString(csr_pem.as_bytes().to_vec()),
+            issuer_ref: spec.issuer_ref.clone(),
+            duration: Some(spec.duration.clone().unwrap_or_else(|| DEFAULT_DURATION.into())),
+            is_ca: spec.is_ca,
+            usages: Some(
+                spec.usages.clone().filter(|u| !u.is_empty()).unwrap_or(DEFAULT_USAGES.to_vec()),
+            ),
+            ..Default::default()
+        },
+        status: None,
+    }
+}
+
+/// The fields of the spec a request no longer matches (`[]` when it matches), as cert-manager
+/// words `RequestChanged`. The CSR is compared by building one for the spec with a throwaway
+/// P-256 key: subject, names and requested extensions must be the same; the key is checked by
+/// the Secret's own policy.
+pub fn mismatches(
+    cert: &Certificate,
+    request: &CertificateRequest,
+) -> Result<Vec<&'static str>, PkiError> {
+    let spec = &cert.spec;
+    let mut fields = Vec::new();
+    if usages(&spec.usages) != usages(&request.spec.usages) {
+        fields.push("spec.usages");
+    }
+    if duration(&spec.duration) != duration(&request.spec.duration) {
+        fields.push("spec.duration");
+    }
+    if spec.is_ca.unwrap_or(false) != request.spec.is_ca.unwrap_or(false) {
+        fields.push("spec.isCA");
+    }
+    let had = read(&request.spec.request.0)?;
+    let throwaway = rcgen::KeyPair::generate().map_err(PkiError::Generate)?;
+    let want = read(&csr::build(spec, &throwaway)?)?;
+    let (had_subject, had_names, had_ext) = had.shape();
+    let (want_subject, want_names, want_ext) = want.shape();
+    if had_subject != want_subject {
+        fields.push("spec.subject");
+    }
+    if had_names != want_names {
+        fields.push("spec.dnsNames");
+    }
+    if had_ext != want_ext && !fields.contains(&"spec.usages") {
+        fields.push("spec.usages");
+    }
+    Ok(fields)
+}
+
+/// Whether `request` was made with the private key `spki` (DER SubjectPublicKeyInfo).
+pub fn made_with_key(request: &CertificateRequest, spki: &[u8]) -> bool {
+    read(&request.spec.request.0).is_ok_and(|r: Requested| r.public_key == spki)
+}
+
+/// The requests `cert` controls, as the cache last saw them.
+pub fn owned<'a>(
+    cert: &Certificate,
+    all: &'a [Arc<CertificateRequest>],
+) -> Vec<&'a Arc<CertificateRequest>> {
+    let uid = cert.uid().unwrap_or_default();
+    all.iter()
+        .filter(|r| r.owner_references().iter().any(|o| o.uid == uid && o.controller == Some(true)))
+        .collect()
+}
+
+/// The finished requests beyond `spec.revisionHistoryLimit`, oldest first (cert-manager keeps
+/// all when the limit is unset).
+pub fn to_prune<'a>(
+    cert: &Certificate,
+    owned: &[&'a Arc<CertificateRequest>],
+) -> Vec<&'a Arc<CertificateRequest>> {
+    let Some(limit) = cert.spec.revision_history_limit.filter(|l| *l > 0) else { return vec![] };
+    let mut finished: Vec<_> = owned.iter().copied().filter(|r| r.finished()).collect();
+    finished.sort_by_key(|r| r.revision().unwrap_or(0));
+    let excess = finished.len().saturating_sub(limit as usize);
+    finished.into_iter().take(excess).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(extra: &str) -> Certificate {
+        serde_yaml::from_str(&format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: web, namespace: default, uid: u1}}\n\
+             spec:\n  secretName: web-tls\n  issuerRef: {{name: le, kind: ClusterIssuer}}\n  dnsNames: [a.example.com]\n{extra}"
+        ))
+        .unwrap()
+    }
+
+    fn request_for(c: &Certificate) -> CertificateRequest {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let csr = crate::pki::request::to_pem(&csr::build(&c.spec, &key).unwrap());
+        build(c, 1, Some("web-abcde"), &csr)
+    }
+
+    #[test]
+    fn a_spec_change_the_request_does_not_match_is_named() {
+        let base = cert("");
+        let request = request_for(&base);
+        assert_eq!(request.metadata.name.as_deref(), Some("web-1"));
+        assert_eq!(request.revision(), Some(1));
+        let table: [(&str, &[&str]); 9] = [
+            ("", &[]),
+            ("  usages: [digital signature, key encipherment]", &[]),
+            ("  duration: 2160h0m0s", &[]),
+            ("  usages: [server auth]", &["spec.usages"]),
+            ("  duration: 720h", &["spec.duration"]),
+            ("  isCA: true", &["spec.isCA"]),
+            ("  subject: {organizations: [Example]}", &["spec.subject"]),
+            ("  commonName: a.example.com", &["spec.subject"]),
+            ("# more names", &["spec.dnsNames"]),
+        ];
+        for (extra, want) in table {
+            let mut changed = cert(extra);
+            if extra == "# more names" {
+                changed.spec.dns_names = Some(vec!["a.example.com".into(), "b.example.com".into()]);
+            }
+            assert_eq!(mismatches(&changed, &request).unwrap(), want, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn old_finished_requests_beyond_the_limit_are_pruned() {
+        let c = cert("  revisionHistoryLimit: 2");
+        let mut all = Vec::new();
+        for revision in 1..=4 {
+            let mut r = build(&c, revision, None, "");
+            r.metadata.owner_references = c.controller_owner_ref(&()).map(|o| vec![o]);
+            let mut status = crate::api::CertificateRequestStatus::default();
+            if revision < 4 {
+                crate::api::meta::set_condition(
+                    &mut status.conditions,
+                    "Ready",
+                    crate::api::meta::ConditionStatus::True,
+                    "Issued",
+                    "",
+                    None,
+                    jiff::Timestamp::UNIX_EPOCH,
+                );
+            }
+            r.status = Some(status);
+            all.push(Arc::new(r));
+        }
+        let owned = owned(&c, &all);
+        let pruned: Vec<_> = to_prune(&c, &owned).iter().map(|r| r.name_any()).collect();
+        assert_eq!(pruned, ["web-1"], "3 finished, limit 2, the in-flight one never counts");
+        assert!(to_prune(&cert(""), &owned).is_empty(), "no limit, no pruning");
+    }
+}

@@ -1,0 +1,294 @@
+//! The Challenge controller, as stages: finalizer → present → self-check (polled, never fatal,
+//! as cert-manager's) → accept at the CA → poll the authorization → clean up. Cleanup runs from
+//! the finalizer too, so a Challenge deleted while the operator was down leaves nothing behind.
+
+use crate::acme::order as ca;
+use crate::api::order::{ChallengeType, State};
+use crate::api::{Challenge, ChallengeStatus, Order};
+use crate::context::Context;
+use crate::http01::{edit_in_place, self_check, solver_ingress, solver_service};
+use crate::ingress_shim::annotations::{
+    OVERRIDE_CLASS, OVERRIDE_CLASS_NAME, OVERRIDE_INGRESS_NAME,
+};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// cert-manager's finalizer name, so either controller can clean up the other's Challenges.
+pub const FINALIZER: &str = "finalizer.acme.cert-manager.io";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics.reconciled("challenge");
+    let api: Api<Challenge> =
+        Api::namespaced(ctx.client.clone(), &ch.namespace().unwrap_or_default());
+    let has_finalizer = ch.finalizers().iter().any(|f| f == FINALIZER);
+    if ch.metadata.deletion_timestamp.is_some() {
+        if has_finalizer {
+            clean_up(&ctx, &ch).await?;
+            let rest: Vec<_> =
+                ch.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+            set_finalizers(&api, &ch, rest).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    let old = ch.status.clone().unwrap_or_default();
+    if old.state.is_some_and(State::is_final) {
+        if old.presented == Some(true) {
+            clean_up(&ctx, &ch).await?;
+            let new = ChallengeStatus { presented: Some(false), processing: Some(false), ..old };
+            crate::ssa::replace_status(&api, &*ch, &new).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !has_finalizer {
+        let mut all = ch.finalizers().to_vec();
+        all.push(FINALIZER.into());
+        set_finalizers(&api, &ch, all).await?;
+        return Ok(Action::await_change());
+    }
+    if ch.spec.type_ != ChallengeType::Http01 {
+        return verdict(
+            &ctx,
+            &api,
+            &ch,
+            &old,
+            State::Errored,
+            "certsmith answers HTTP-01 challenges only",
+        )
+        .await;
+    }
+
+    // present
+    if old.presented != Some(true) {
+        if let Err(e) = present(&ctx, &ch).await {
+            let message = format!("presenting the challenge: {}", crate::acme::api_message(&e));
+            return note(&api, &ch, &old, &message, Duration::from_secs(10)).await;
+        }
+        let new = ChallengeStatus {
+            presented: Some(true),
+            processing: Some(true),
+            state: Some(State::Pending),
+            reason: Some("Waiting for HTTP-01 challenge propagation".into()),
+        };
+        crate::ssa::replace_status(&api, &*ch, &new).await?;
+        return Ok(Action::requeue(Duration::ZERO));
+    }
+
+    // self-check, then accept; accepted challenges are `processing` until the CA decides
+    if old.state != Some(State::Processing) {
+        // Keep the namespace's responder Endpoints on the responder pods while we wait.
+        solver_service::ensure(&ctx.client, &ctx.config, &ch.namespace().unwrap_or_default())
+            .await?;
+        if let Some(problem) = self_check(&ctx, &ch).await {
+            let message = format!("Waiting for HTTP-01 challenge propagation: {problem}");
+            return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
+        }
+    }
+    let Some(order_url) = order_url(&ctx, &ch).await? else {
+        return note(&api, &ch, &old, "Waiting for the Order's URL", Duration::from_secs(5)).await;
+    };
+    let issuer = crate::issuer::load(
+        &ctx.client,
+        &ctx.config.namespace,
+        &ch.spec.issuer_ref,
+        &ch.namespace().unwrap_or_default(),
+    )
+    .await?;
+    let Some(issuer) = issuer else {
+        return note(&api, &ch, &old, "Referenced issuer not found", Duration::from_secs(30)).await;
+    };
+    let server = issuer.spec.acme.as_ref().map(|a| a.server.clone()).unwrap_or_default();
+    let account = match ctx.accounts.get(&ctx.client, &issuer).await {
+        Ok((a, _)) => a,
+        Err(e) => return note(&api, &ch, &old, &e.to_string(), Duration::from_secs(30)).await,
+    };
+    let accept = old.state != Some(State::Processing);
+    let answer =
+        ca::authorization(&account, &server, &order_url, &ch.spec.authorization_url, accept).await;
+    match answer {
+        Err(crate::acme::AcmeError::Unreachable { detail, .. }) => {
+            note(
+                &api,
+                &ch,
+                &old,
+                &format!("the ACME server could not be reached: {detail}"),
+                Duration::from_secs(15),
+            )
+            .await
+        }
+        Err(e) => verdict(&ctx, &api, &ch, &old, State::Errored, &e.to_string()).await,
+        Ok((State::Valid, _)) => {
+            verdict(&ctx, &api, &ch, &old, State::Valid, "Successfully authorized domain").await
+        }
+        Ok((state, problem)) if state.is_failure() => {
+            let why = problem.unwrap_or_else(|| format!("the authorization is {}", state.as_str()));
+            verdict(&ctx, &api, &ch, &old, state, &why).await
+        }
+        Ok(_) => {
+            if accept {
+                let new = ChallengeStatus {
+                    state: Some(State::Processing),
+                    reason: Some("Waiting for the CA to validate the challenge".into()),
+                    ..old
+                };
+                crate::ssa::replace_status(&api, &*ch, &new).await?;
+            }
+            Ok(Action::requeue(Duration::from_millis(250)))
+        }
+    }
+}
+
+/// The solver for this challenge: a solver Ingress, or the challenge's rule in the user's
+/// Ingress; both route to the namespace's responder Service.
+async fn present(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
+    let namespace = ch.namespace().unwrap_or_default();
+    solver_service::ensure(&ctx.client, &ctx.config, &namespace).await?;
+    let mut solver =
+        ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.clone()).unwrap_or_default();
+    let overrides = certificate_annotations(ctx, ch).await?;
+    if let Some(class) = overrides.get(OVERRIDE_CLASS) {
+        (solver.class, solver.ingress_class_name) = (Some(class.clone()), None);
+    }
+    if let Some(class) = overrides.get(OVERRIDE_CLASS_NAME) {
+        (solver.class, solver.ingress_class_name) = (None, Some(class.clone()));
+    }
+    match overrides.get(OVERRIDE_INGRESS_NAME).or(solver.name.as_ref()) {
+        Some(name) => edit_in_place::add(&ctx.client, &ctx.config, name, ch).await,
+        None => {
+            solver_ingress::apply(&ctx.client, &solver_ingress::build(&ctx.config, ch, &solver))
+                .await
+        }
+    }
+}
+
+async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
+    solver_ingress::delete(&ctx.client, ch).await?;
+    let overrides = certificate_annotations(ctx, ch).await.unwrap_or_default();
+    let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());
+    if let Some(name) =
+        overrides.get(OVERRIDE_INGRESS_NAME).or(solver.and_then(|s| s.name.as_ref()))
+    {
+        edit_in_place::remove(&ctx.client, &ctx.config, name, ch).await?;
+    }
+    Ok(())
+}
+
+/// The ingress-shim's solver overrides live on the Certificate (cert-manager's names); the
+/// Challenge reaches it through its Order and CertificateRequest, whose labels it shares.
+async fn certificate_annotations(
+    ctx: &Context,
+    ch: &Challenge,
+) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
+    let namespace = ch.namespace().unwrap_or_default();
+    let order = owner::<Order>(ctx, &namespace, ch.owner_references()).await?;
+    let Some(order) = order else { return Ok(Default::default()) };
+    let cr =
+        owner::<crate::api::CertificateRequest>(ctx, &namespace, order.owner_references()).await?;
+    let Some(cr) = cr else { return Ok(Default::default()) };
+    let cert = owner::<crate::api::Certificate>(ctx, &namespace, cr.owner_references()).await?;
+    Ok(cert.map(|c| c.annotations().clone()).unwrap_or_default())
+}
+
+async fn owner<K>(
+    ctx: &Context,
+    namespace: &str,
+    refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
+) -> Result<Option<K>, kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let Some(r) = refs.iter().find(|r| r.controller == Some(true) && r.kind == K::kind(&())) else {
+        return Ok(None);
+    };
+    let found = Api::<K>::namespaced(ctx.client.clone(), namespace).get_opt(&r.name).await?;
+    Ok(found.filter(|o| o.meta().uid.as_deref() == Some(r.uid.as_str())))
+}
+
+async fn order_url(ctx: &Context, ch: &Challenge) -> Result<Option<String>, kube::Error> {
+    let order =
+        owner::<Order>(ctx, &ch.namespace().unwrap_or_default(), ch.owner_references()).await?;
+    Ok(order.and_then(|o| o.status?.url))
+}
+
+/// `None` when the challenge is answered: through the real path when the self-check is on,
+/// else when this replica's responder knows it.
+async fn self_check(ctx: &Context, ch: &Challenge) -> Option<String> {
+    let (host, token, key) = (&ch.spec.dns_name, &ch.spec.token, &ch.spec.key);
+    if ctx.config.http01_self_check {
+        let address = ctx.config.http01_self_check_address.as_deref();
+        self_check::check(host, token, key, address).await.err()
+    } else if ctx.challenges.lookup(host, token).is_none() {
+        Some(format!("the responder has not seen the challenge for {host} yet"))
+    } else {
+        None
+    }
+}
+
+/// Progress words in `reason`, written when they change; the challenge is tried again later.
+async fn note(
+    api: &Api<Challenge>,
+    ch: &Challenge,
+    old: &ChallengeStatus,
+    message: &str,
+    retry: Duration,
+) -> Result<Action, Error> {
+    if old.reason.as_deref() != Some(message) {
+        let new = ChallengeStatus { reason: Some(message.to_string()), ..old.clone() };
+        crate::ssa::replace_status(api, ch, &new).await?;
+    }
+    Ok(Action::requeue(retry))
+}
+
+/// The CA decided (or certsmith cannot go on): final state, cleanup, an Event.
+async fn verdict(
+    ctx: &Context,
+    api: &Api<Challenge>,
+    ch: &Challenge,
+    old: &ChallengeStatus,
+    state: State,
+    reason: &str,
+) -> Result<Action, Error> {
+    clean_up(ctx, ch).await?;
+    let new = ChallengeStatus {
+        state: Some(state),
+        reason: Some(reason.to_string()),
+        presented: Some(false),
+        processing: Some(false),
+    };
+    crate::ssa::replace_status(api, ch, &new).await?;
+    let failed = state != State::Valid;
+    ctx.event(
+        &ch.object_ref(&()),
+        failed,
+        if failed { "Failed" } else { "DomainVerified" },
+        reason.into(),
+    )
+    .await;
+    let _ = old;
+    Ok(Action::await_change())
+}
+
+async fn set_finalizers(
+    api: &Api<Challenge>,
+    ch: &Challenge,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": ch.resource_version()}});
+    api.patch(&ch.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+pub fn error_policy(ch: Arc<Challenge>, error: &Error, _: Arc<Context>) -> Action {
+    crate::context::retry_after_error("challenge", &ch.name_any(), ch.namespace(), error)
+}

@@ -1,0 +1,269 @@
+//! The Order controller: a state machine, one step per reconcile, state in `Order.status`:
+//! create at the CA (URL recorded) → one Challenge per pending authorization → wait for them →
+//! `ready` recorded → finalize → `processing` polled → `valid`: the chain downloaded. Every step
+//! starts from the CA's word on the stored URL, so a killed operator or a new leader finishes
+//! the same order.
+
+use super::plan;
+use crate::acme::{AcmeError, order as ca};
+use crate::api::order::State;
+use crate::api::{Challenge, Order, OrderStatus};
+use crate::context::Context;
+use k8s_openapi::ByteString;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics.reconciled("order");
+    let namespace = order.namespace().unwrap_or_default();
+    let api: Api<Order> = Api::namespaced(ctx.client.clone(), &namespace);
+    let old = order.status.clone().unwrap_or_default();
+    if old.state.is_some_and(State::is_final) {
+        delete_challenges(&ctx, &order).await?;
+        return Ok(Action::await_change());
+    }
+    let issuer =
+        crate::issuer::load(&ctx.client, &ctx.config.namespace, &order.spec.issuer_ref, &namespace)
+            .await?;
+    let Some(issuer) = issuer else {
+        let message = format!("Referenced issuer {:?} not found", order.spec.issuer_ref.name);
+        return waiting(&api, &order, &old, &message, Duration::from_secs(30)).await;
+    };
+    let Some(acme) = issuer.spec.acme.clone() else {
+        return finish(
+            &ctx,
+            &api,
+            &order,
+            &old,
+            State::Errored,
+            "the issuer is not an ACME issuer",
+        )
+        .await;
+    };
+    let account = match ctx.accounts.get(&ctx.client, &issuer).await {
+        Ok((account, _)) => account,
+        // An order not opened yet loses nothing by ending here: the Certificate counts the
+        // failure, says why, and retries after its backoff.
+        Err(e) if old.url.is_none() => {
+            return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
+        }
+        Err(e) => {
+            return waiting(&api, &order, &old, &e.to_string(), Duration::from_secs(30)).await;
+        }
+    };
+    let server = acme.server.as_str();
+
+    let Some(url) = old.url.clone() else {
+        let mut identifiers = order.spec.dns_names.clone().unwrap_or_default();
+        identifiers.extend(order.spec.ip_addresses.iter().flatten().cloned());
+        let created = ca::create(&account, server, &identifiers, acme.profile.as_deref()).await;
+        let mut made = match created {
+            Ok(o) => o,
+            Err(e) => {
+                return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
+            }
+        };
+        ctx.metrics.order_created();
+        let mut new = old.clone();
+        new.url = Some(made.url().to_string());
+        new.finalize_url = Some(made.state().finalize.clone());
+        new.state = Some(ca::order_state(&mut made));
+        // The URL is what matters: recorded now; authorizations not read are read next time.
+        new.authorizations = ca::authorizations(&mut made, server).await.ok();
+        new.reason = None;
+        crate::ssa::replace_status(&api, &*order, &new).await?;
+        ctx.event(
+            &order.object_ref(&()),
+            false,
+            "Created",
+            format!("Created ACME order {}", made.url()),
+        )
+        .await;
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    };
+    let mut at_ca = match ca::open(&account, server, &url).await {
+        Ok(o) => o,
+        Err(e) => return ca_failed(&ctx, &api, &order, &old, e).await,
+    };
+    match ca::order_state(&mut at_ca) {
+        State::Pending => {
+            let authorizations = match &old.authorizations {
+                Some(a) => a.clone(),
+                None => match ca::authorizations(&mut at_ca, server).await {
+                    Ok(a) => a,
+                    Err(e) => return ca_failed(&ctx, &api, &order, &old, e).await,
+                },
+            };
+            let solvers = acme.solvers.clone().unwrap_or_default();
+            let wanted =
+                match plan::challenges(&order, &authorizations, &solvers, account.key_thumbprint())
+                {
+                    Ok(w) => w,
+                    Err(message) => {
+                        return finish(&ctx, &api, &order, &old, State::Errored, &message).await;
+                    }
+                };
+            let existing = ctx.challenges.owned_by(&order.uid().unwrap_or_default());
+            let challenges: Api<Challenge> = Api::namespaced(ctx.client.clone(), &namespace);
+            for want in &wanted {
+                if !existing.iter().any(|c| c.name_any() == want.name_any()) {
+                    crate::ssa::create_or_get(&challenges, want).await?;
+                }
+            }
+            let mut new = old.clone();
+            new.state = Some(State::Pending);
+            new.authorizations = Some(authorizations);
+            new.reason = None;
+            if new != old {
+                crate::ssa::replace_status(&api, &*order, &new).await?;
+            }
+            // Challenge changes wake this Order; the CA is asked again at most every 10 s otherwise.
+            Ok(Action::requeue(Duration::from_secs(10)))
+        }
+        // Recorded before it is acted on, so that the step after a restart is plain.
+        State::Ready if old.state != Some(State::Ready) => {
+            record(&api, &order, &old, State::Ready).await?;
+            Ok(Action::requeue(Duration::ZERO))
+        }
+        State::Ready => {
+            let der = match pem::parse(&order.spec.request.0) {
+                Ok(p) => p.into_contents(),
+                Err(_) => order.spec.request.0.clone(),
+            };
+            if let Err(e) = ca::finalize(&mut at_ca, server, &der).await {
+                return ca_failed(&ctx, &api, &order, &old, e).await;
+            }
+            let now = ca::order_state(&mut at_ca);
+            record(&api, &order, &old, now).await?;
+            Ok(Action::requeue(Duration::from_millis(100)))
+        }
+        State::Processing => {
+            if old.state != Some(State::Processing) {
+                record(&api, &order, &old, State::Processing).await?;
+            }
+            // instant-acme 0.8 keeps the CA's Retry-After to itself; poll gently instead.
+            Ok(Action::requeue(Duration::from_millis(250)))
+        }
+        State::Valid => match ca::certificate(&mut at_ca, server).await {
+            Ok(Some(chain)) => {
+                let mut new = old.clone();
+                new.certificate = Some(ByteString(chain.into_bytes()));
+                new.state = Some(State::Valid);
+                new.reason = None;
+                crate::ssa::replace_status(&api, &*order, &new).await?;
+                ctx.event(
+                    &order.object_ref(&()),
+                    false,
+                    "Complete",
+                    "Order completed successfully".into(),
+                )
+                .await;
+                delete_challenges(&ctx, &order).await?;
+                Ok(Action::await_change())
+            }
+            Ok(None) => Ok(Action::requeue(Duration::from_millis(250))),
+            Err(e) => ca_failed(&ctx, &api, &order, &old, e).await,
+        },
+        failed => {
+            let reason = ca::failure(&mut at_ca).await;
+            finish(&ctx, &api, &order, &old, failed, &reason).await
+        }
+    }
+}
+
+async fn record(
+    api: &Api<Order>,
+    order: &Order,
+    old: &OrderStatus,
+    state: State,
+) -> Result<(), kube::Error> {
+    let mut new = old.clone();
+    new.state = Some(state);
+    new.reason = None;
+    crate::ssa::replace_status(api, order, &new).await?;
+    Ok(())
+}
+
+/// Something is in the way that may pass (no issuer yet, no account): said in `reason`.
+async fn waiting(
+    api: &Api<Order>,
+    order: &Order,
+    old: &OrderStatus,
+    message: &str,
+    retry: Duration,
+) -> Result<Action, Error> {
+    if old.reason.as_deref() != Some(message) {
+        let mut new = old.clone();
+        new.reason = Some(message.to_string());
+        crate::ssa::replace_status(api, order, &new).await?;
+    }
+    Ok(Action::requeue(retry))
+}
+
+/// A CA that cannot be reached is waited for; a CA that refuses ends the order (the Certificate
+/// retries with a new one after its backoff).
+async fn ca_failed(
+    ctx: &Context,
+    api: &Api<Order>,
+    order: &Order,
+    old: &OrderStatus,
+    e: AcmeError,
+) -> Result<Action, Error> {
+    match e {
+        AcmeError::Unreachable { .. } => {
+            waiting(api, order, old, &e.to_string(), Duration::from_secs(15)).await
+        }
+        other => finish(ctx, api, order, old, State::Errored, &other.to_string()).await,
+    }
+}
+
+/// The order ended badly: state, the CA's (or certsmith's) words, an Event; challenges go.
+async fn finish(
+    ctx: &Context,
+    api: &Api<Order>,
+    order: &Order,
+    old: &OrderStatus,
+    state: State,
+    reason: &str,
+) -> Result<Action, Error> {
+    let mut new = old.clone();
+    new.state = Some(state);
+    new.reason = Some(reason.to_string());
+    new.failure_time = Some(Time(ctx.now()));
+    crate::ssa::replace_status(api, order, &new).await?;
+    ctx.event(
+        &order.object_ref(&()),
+        true,
+        "Failed",
+        format!("Order {}: {reason}", state.as_str()),
+    )
+    .await;
+    delete_challenges(ctx, order).await?;
+    Ok(Action::await_change())
+}
+
+/// A finished order's Challenges are deleted; their finalizer cleans up what they presented.
+async fn delete_challenges(ctx: &Context, order: &Order) -> Result<(), kube::Error> {
+    let api: Api<Challenge> =
+        Api::namespaced(ctx.client.clone(), &order.namespace().unwrap_or_default());
+    for c in ctx.challenges.owned_by(&order.uid().unwrap_or_default()) {
+        if c.metadata.deletion_timestamp.is_none() {
+            crate::ssa::delete(&api, &c.name_any()).await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn error_policy(order: Arc<Order>, error: &Error, _: Arc<Context>) -> Action {
+    crate::context::retry_after_error("order", &order.name_any(), order.namespace(), error)
+}

@@ -1,0 +1,113 @@
+//! The Challenges an Order needs, built from its authorizations and the issuer's solvers. Pure.
+
+use crate::acme::solver;
+use crate::api::acme::AcmeChallengeSolver;
+use crate::api::order::{AcmeAuthorization, ChallengeType, State};
+use crate::api::{Challenge, ChallengeSpec, Order};
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+
+/// The Challenge for each pending authorization of `order`, or why one cannot be made.
+/// `thumbprint` is the account key's (RFC 8555 §8.1: key authorization = token.thumbprint).
+pub fn challenges(
+    order: &Order,
+    authorizations: &[AcmeAuthorization],
+    solvers: &[AcmeChallengeSolver],
+    thumbprint: &str,
+) -> Result<Vec<Challenge>, String> {
+    let labels = order.labels().clone();
+    let mut out = Vec::new();
+    for authz in authorizations {
+        if authz.initial_state != Some(State::Pending) {
+            continue;
+        }
+        let name = authz.identifier.clone().unwrap_or_default();
+        let wildcard = authz.wildcard == Some(true);
+        let shown = if wildcard { format!("*.{name}") } else { name.clone() };
+        let Some(chosen) = solver::select(solvers, &shown, &labels) else {
+            return Err(format!("no solver of the issuer selects {shown}"));
+        };
+        if chosen.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_none() {
+            return Err(format!(
+                "the solver selected for {shown} is not http01.ingress; certsmith answers HTTP-01 through Ingresses only"
+            ));
+        }
+        let Some(acme) = authz.challenges.iter().flatten().find(|c| c.type_ == "http-01") else {
+            return Err(format!("the CA offers no HTTP-01 challenge for {shown}"));
+        };
+        let hash = crate::naming::short_hash(&format!("{}/{}", authz.url, acme.url));
+        out.push(Challenge {
+            metadata: ObjectMeta {
+                name: Some(crate::naming::child(&order.name_any(), &hash[..10], 253)),
+                namespace: order.namespace(),
+                labels: Some(labels.clone()).filter(|l| !l.is_empty()),
+                owner_references: order.controller_owner_ref(&()).map(|o| vec![o]),
+                ..Default::default()
+            },
+            spec: ChallengeSpec {
+                url: acme.url.clone(),
+                authorization_url: authz.url.clone(),
+                dns_name: name,
+                wildcard: Some(wildcard),
+                type_: ChallengeType::Http01,
+                token: acme.token.clone(),
+                key: format!("{}.{thumbprint}", acme.token),
+                solver: chosen.clone(),
+                issuer_ref: order.spec.issuer_ref.clone(),
+            },
+            status: None,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::order::AcmeChallenge;
+
+    #[test]
+    fn one_http01_challenge_per_pending_authorization() {
+        let mut order = Order::new("web-1-abc", Default::default());
+        order.metadata.namespace = Some("team".into());
+        let authz = |name: &str, state| AcmeAuthorization {
+            url: format!("https://ca/authz/{name}"),
+            identifier: Some(name.into()),
+            wildcard: Some(false),
+            initial_state: Some(state),
+            challenges: Some(vec![
+                AcmeChallenge {
+                    url: format!("https://ca/chall/{name}/dns"),
+                    token: "d".into(),
+                    type_: "dns-01".into(),
+                },
+                AcmeChallenge {
+                    url: format!("https://ca/chall/{name}/http"),
+                    token: format!("tok-{name}"),
+                    type_: "http-01".into(),
+                },
+            ]),
+        };
+        let solvers: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {http01: {ingress: {class: nginx}}}").unwrap();
+        let list = [authz("a.example", State::Pending), authz("b.example", State::Valid)];
+        let made = challenges(&order, &list, &solvers, "thumb").unwrap();
+        assert_eq!(made.len(), 1, "a valid (reused) authorization needs no challenge");
+        let c = &made[0];
+        assert_eq!(c.spec.dns_name, "a.example");
+        assert_eq!(c.spec.key, "tok-a.example.thumb");
+        assert_eq!(c.spec.url, "https://ca/chall/a.example/http");
+        assert_eq!(c.metadata.namespace.as_deref(), Some("team"));
+        assert_eq!(
+            made[0].name_any(),
+            challenges(&order, &list, &solvers, "thumb").unwrap()[0].name_any()
+        );
+        let dns_only: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {dns01: {rfc2136: {nameserver: x}}}").unwrap();
+        assert!(challenges(&order, &list, &dns_only, "t").unwrap_err().contains("http01.ingress"));
+        let elsewhere: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {selector: {dnsZones: [other.org]}, http01: {ingress: {}}}")
+                .unwrap();
+        assert!(challenges(&order, &list, &elsewhere, "t").unwrap_err().contains("no solver"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Reading a CSR (a CertificateRequest's `spec.request`): its names, subject, requested
+//! extensions and public key, for the ACME order and to notice a spec the request no longer
+//! matches.
+
+use super::PkiError;
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requested {
+    pub subject: String,
+    pub common_name: Option<String>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub uris: Vec<String>,
+    pub emails: Vec<String>,
+    /// The requested key usages, extended key usages and basic constraints, as text.
+    pub extensions: Vec<String>,
+    /// DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+}
+
+/// Parses a PEM (or DER) CSR. Its signature is the CA's to check.
+pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
+    let bad = |e: String| PkiError::ParseCertificate(format!("the CSR cannot be read: {e}"));
+    let der = match pem::parse(csr) {
+        Ok(p) if p.tag() == "CERTIFICATE REQUEST" || p.tag() == "NEW CERTIFICATE REQUEST" => {
+            p.into_contents()
+        }
+        Ok(p) => return Err(bad(format!("a PEM {} block, not a CERTIFICATE REQUEST", p.tag()))),
+        Err(_) => csr.to_vec(),
+    };
+    let (_, req) = X509CertificationRequest::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    let info = &req.certification_request_info;
+    let mut out = Requested {
+        subject: info.subject.to_string(),
+        common_name: info
+            .subject
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_owned),
+        dns_names: vec![],
+        ip_addresses: vec![],
+        uris: vec![],
+        emails: vec![],
+        extensions: vec![],
+        public_key: info.subject_pki.raw.to_vec(),
+    };
+    for ext in req.requested_extensions().into_iter().flatten() {
+        match ext {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                for name in &san.general_names {
+                    match name {
+                        GeneralName::DNSName(n) => out.dns_names.push(n.to_string()),
+                        GeneralName::URI(u) => out.uris.push(u.to_string()),
+                        GeneralName::RFC822Name(e) => out.emails.push(e.to_string()),
+                        GeneralName::IPAddress(b) => {
+                            let ip: Option<std::net::IpAddr> = match b.len() {
+                                4 => <[u8; 4]>::try_from(*b).ok().map(Into::into),
+                                16 => <[u8; 16]>::try_from(*b).ok().map(Into::into),
+                                _ => None,
+                            };
+                            out.ip_addresses.extend(ip.map(|i| i.to_string()));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::KeyUsage(k) => out.extensions.push(format!("keyUsage {k}")),
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                out.extensions.push(format!("extendedKeyUsage {e:?}"))
+            }
+            ParsedExtension::BasicConstraints(b) => {
+                out.extensions.push(format!("basicConstraints ca={}", b.ca))
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+impl Requested {
+    /// The names an ACME order is placed for: the DNS and IP SANs and the common name, sorted.
+    pub fn identifiers(&self) -> Vec<String> {
+        let mut names = self.dns_names.clone();
+        names.extend(self.common_name.iter().filter(|c| !c.is_empty()).cloned());
+        names.extend(self.ip_addresses.iter().cloned());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// What a certificate built from this request would say, less the key: two requests
+    /// with the same shape ask for the same certificate.
+    pub fn shape(&self) -> (String, Vec<String>, Vec<String>) {
+        let mut names = self.identifiers();
+        names.extend(self.uris.iter().map(|u| format!("uri:{u}")));
+        names.extend(self.emails.iter().map(|e| format!("email:{e}")));
+        names.sort();
+        let mut ext = self.extensions.clone();
+        ext.sort();
+        (self.subject.clone(), names, ext)
+    }
+}
+
+/// The PEM text of a DER CSR, as `spec.request` holds it.
+pub fn to_pem(der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", der.to_vec()))
+}
