@@ -28,16 +28,17 @@ pub enum Error {
     LostLease,
 }
 
-/// Binds with SO_REUSEPORT, so that several processes on one host (a test bed's replicas) can
-/// share the responder port the CA validates on; in a pod it changes nothing.
-fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds `addr`. The responder binds with SO_REUSEPORT (`shared`), so that several processes on
+/// one host (a test bed's replicas) can share the port the CA validates on; in a pod it changes
+/// nothing. The metrics port is never shared: a second process there is a mistake to report.
+fn bind(addr: std::net::SocketAddr, shared: bool) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
+    socket.set_reuseport(shared)?;
     socket.bind(addr)?;
     socket.listen(1024)
 }
@@ -55,9 +56,9 @@ async fn shutdown_signal() {
 /// Runs until the process is told to stop (SIGTERM/SIGINT).
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let metrics = Metrics::default();
-    let listen = |addr| bind(addr).map_err(|source| Error::Listen { addr, source });
-    let http01 = listen(config.http01_listen)?;
-    let metrics_listener = listen(config.metrics_listen)?;
+    let listen = |addr, shared| bind(addr, shared).map_err(|source| Error::Listen { addr, source });
+    let http01 = listen(config.http01_listen, true)?;
+    let metrics_listener = listen(config.metrics_listen, false)?;
     tracing::info!(http01 = %config.http01_listen, metrics = %config.metrics_listen, namespace = %config.namespace, "certsmith starting");
 
     let (challenges, watch) = Challenges::watch(client.clone(), metrics.clone());

@@ -59,7 +59,6 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
             &ctx,
             &api,
             &ch,
-            &old,
             State::Errored,
             "certsmith answers HTTP-01 challenges only",
         )
@@ -124,13 +123,13 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
             )
             .await
         }
-        Err(e) => verdict(&ctx, &api, &ch, &old, State::Errored, &e.to_string()).await,
+        Err(e) => verdict(&ctx, &api, &ch, State::Errored, &e.to_string()).await,
         Ok((State::Valid, _)) => {
-            verdict(&ctx, &api, &ch, &old, State::Valid, "Successfully authorized domain").await
+            verdict(&ctx, &api, &ch, State::Valid, "Successfully authorized domain").await
         }
         Ok((state, problem)) if state.is_failure() => {
             let why = problem.unwrap_or_else(|| format!("the authorization is {}", state.as_str()));
-            verdict(&ctx, &api, &ch, &old, state, &why).await
+            verdict(&ctx, &api, &ch, state, &why).await
         }
         Ok(_) => {
             if accept {
@@ -255,7 +254,6 @@ async fn verdict(
     ctx: &Context,
     api: &Api<Challenge>,
     ch: &Challenge,
-    old: &ChallengeStatus,
     state: State,
     reason: &str,
 ) -> Result<Action, Error> {
@@ -275,7 +273,6 @@ async fn verdict(
         reason.into(),
     )
     .await;
-    let _ = old;
     Ok(Action::await_change())
 }
 

@@ -16,7 +16,14 @@ pub struct PebbleBed {
 
 impl PebbleBed {
     pub fn start(env: &[(&str, &str)]) -> PebbleBed {
-        let dir = start("start-pebble.sh", env);
+        // The responder port is bound only when an operator starts: reserve it here, among the
+        // ports this process hands out, so no parallel test's listener can take it meanwhile.
+        let port = free_port().to_string();
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| *k == "HTTP01_PORT") {
+            env.push(("HTTP01_PORT", &port));
+        }
+        let dir = start("start-pebble.sh", &env);
         let vars = std::fs::read_to_string(dir.join("env")).unwrap();
         let var = |name: &str| {
             vars.lines()
@@ -86,8 +93,18 @@ pub struct Operator {
     pub metrics_port: u16,
 }
 
+/// A port nothing listens on now, never handed out twice in this process: tests of one binary
+/// run in parallel, and a responder port shared by accident (SO_REUSEPORT) answers 404 at random.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Operator {
