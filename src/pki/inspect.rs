@@ -79,21 +79,38 @@ pub fn parse_chain(pem_chain: &str) -> Result<Issued, PkiError> {
         last_in_chain: pem::encode(last),
     };
     if let Ok(Some(san)) = leaf.subject_alternative_name() {
-        for name in &san.value.general_names {
+        let sans = Sans::of(&san.value.general_names);
+        (issued.dns_names, issued.ip_addresses, issued.uris, issued.emails) =
+            (sans.dns_names, sans.ip_addresses, sans.uris, sans.emails);
+    }
+    Ok(issued)
+}
+
+/// The names of a subjectAltName extension, by kind (of a certificate or a CSR).
+#[derive(Default)]
+pub(crate) struct Sans {
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub uris: Vec<String>,
+    pub emails: Vec<String>,
+}
+
+impl Sans {
+    pub fn of(names: &[GeneralName]) -> Sans {
+        let mut sans = Sans::default();
+        for name in names {
             match name {
-                GeneralName::DNSName(n) => issued.dns_names.push(n.to_string()),
-                GeneralName::URI(u) => issued.uris.push(u.to_string()),
-                GeneralName::RFC822Name(e) => issued.emails.push(e.to_string()),
+                GeneralName::DNSName(n) => sans.dns_names.push(n.to_string()),
+                GeneralName::URI(u) => sans.uris.push(u.to_string()),
+                GeneralName::RFC822Name(e) => sans.emails.push(e.to_string()),
                 GeneralName::IPAddress(b) => {
-                    if let Some(ip) = ip_from_bytes(b) {
-                        issued.ip_addresses.push(ip.to_string());
-                    }
+                    sans.ip_addresses.extend(ip_from_bytes(b).map(|ip| ip.to_string()))
                 }
                 _ => {}
             }
         }
+        sans
     }
-    Ok(issued)
 }
 
 fn ip_from_bytes(b: &[u8]) -> Option<std::net::IpAddr> {

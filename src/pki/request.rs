@@ -4,7 +4,7 @@
 
 use super::PkiError;
 use x509_parser::certification_request::X509CertificationRequest;
-use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,22 +51,11 @@ pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
     for ext in req.requested_extensions().into_iter().flatten() {
         match ext {
             ParsedExtension::SubjectAlternativeName(san) => {
-                for name in &san.general_names {
-                    match name {
-                        GeneralName::DNSName(n) => out.dns_names.push(n.to_string()),
-                        GeneralName::URI(u) => out.uris.push(u.to_string()),
-                        GeneralName::RFC822Name(e) => out.emails.push(e.to_string()),
-                        GeneralName::IPAddress(b) => {
-                            let ip: Option<std::net::IpAddr> = match b.len() {
-                                4 => <[u8; 4]>::try_from(*b).ok().map(Into::into),
-                                16 => <[u8; 16]>::try_from(*b).ok().map(Into::into),
-                                _ => None,
-                            };
-                            out.ip_addresses.extend(ip.map(|i| i.to_string()));
-                        }
-                        _ => {}
-                    }
-                }
+                let sans = super::inspect::Sans::of(&san.general_names);
+                out.dns_names.extend(sans.dns_names);
+                out.ip_addresses.extend(sans.ip_addresses);
+                out.uris.extend(sans.uris);
+                out.emails.extend(sans.emails);
             }
             ParsedExtension::KeyUsage(k) => out.extensions.push(format!("keyUsage {k}")),
             ParsedExtension::ExtendedKeyUsage(e) => {
