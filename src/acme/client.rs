@@ -32,7 +32,8 @@ pub fn http_client(
         .build();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, BodyWrapper<bytes::Bytes>>(https);
-    Ok(Box::new(client))
+    // Every response's Retry-After is remembered for the controllers' requeues.
+    Ok(Box::new(super::retry_after::Recording(Box::new(client))))
 }
 
 /// The system's trust store, plus the PEM certificates of `ca_bundle`.

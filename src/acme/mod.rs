@@ -3,6 +3,7 @@
 pub mod account;
 pub mod client;
 pub mod order;
+pub mod retry_after;
 pub mod solver;
 
 /// What can go wrong talking to an ACME CA, worded for a status condition.

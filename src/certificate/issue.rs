@@ -42,13 +42,26 @@ pub async fn step(
             && c.status == crate::api::meta::ConditionStatus::True
             && c.reason.as_deref() == Some(reason)
     });
-    if starting {
-        let new = status::issuing(&old, reason, message, generation, now);
+    let (key, key_secret, generated) = private_key(ctx, cert, target).await?;
+    // One status write for both: the issuance starting, and where its new key is kept.
+    let mut new = if starting {
+        status::issuing(&old, reason, message, generation, now)
+    } else {
+        old.clone()
+    };
+    if generated {
+        new.next_private_key_secret_name = key_secret.clone();
+    }
+    if new != old {
         write::status(&ctx.client, cert, &new).await?;
+    }
+    if starting {
         ctx.event(&cert.object_ref(&()), false, "Issuing", message.to_string()).await;
     }
-
-    let (key, key_secret) = private_key(ctx, cert, target).await?;
+    if let Some(name) = key_secret.as_ref().filter(|_| generated) {
+        let note = format!("Stored new private key in temporary Secret resource {name:?}");
+        ctx.event(&cert.object_ref(&()), false, "Generated", note).await;
+    }
     let revision = cert.status.as_ref().and_then(|s| s.revision).unwrap_or(0) + 1;
     let spki = key.subject_public_key_info();
     let existing = requests.iter().find(|r| r.revision() == Some(revision));
@@ -185,13 +198,14 @@ async fn fail(ctx: &Context, cert: &mut Certificate, message: &str) -> Result<Ac
     Ok(Action::requeue(wait.unsigned_abs()))
 }
 
-/// The key to request with, and the Secret it is kept in: the recorded next key, the stored one
-/// under `rotationPolicy: Never`, else a new one, stored and recorded before it is used.
+/// The key to request with, the Secret it is kept in, and whether it was just made: the
+/// recorded next key, the stored one under `rotationPolicy: Never`, else a new one, stored in a
+/// Secret before it is used (the caller records the Secret's name).
 async fn private_key(
     ctx: &Context,
-    cert: &mut Certificate,
+    cert: &Certificate,
     target: Option<&Secret>,
-) -> Result<(rcgen::KeyPair, Option<String>), Error> {
+) -> Result<(rcgen::KeyPair, Option<String>, bool), Error> {
     let namespace = cert.namespace().unwrap_or_default();
     let want = KeySpec::from_spec(&cert.spec)?;
     let fits = |pem: &str| parse_pem(pem).ok().filter(|k| KeySpec::of(k) == Some(want));
@@ -201,13 +215,13 @@ async fn private_key(
         if let Some(key) =
             api.get_opt(&name).await?.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p))
         {
-            return Ok((key, Some(name)));
+            return Ok((key, Some(name), false));
         }
     }
     let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy)
         == Some(RotationPolicy::Never);
     if never && let Some(key) = target.and_then(secret::tls_key).and_then(|p| fits(&p)) {
-        return Ok((key, None));
+        return Ok((key, None, false));
     }
     // RSA generation takes ~100 ms of CPU: off the async workers.
     let key = tokio::task::spawn_blocking(move || want.generate())
@@ -217,16 +231,5 @@ async fn private_key(
     let made = api
         .create(&Default::default(), &secret::next_key_secret(cert, &to_pem(&key, None)?))
         .await?;
-    let name = made.name_any();
-    let mut new = cert.status.clone().unwrap_or_default();
-    new.next_private_key_secret_name = Some(name.clone());
-    write::status(&ctx.client, cert, &new).await?;
-    ctx.event(
-        &cert.object_ref(&()),
-        false,
-        "Generated",
-        format!("Stored new private key in temporary Secret resource {name:?}"),
-    )
-    .await;
-    Ok((key, Some(name)))
+    Ok((key, Some(made.name_any()), true))
 }

@@ -4,7 +4,7 @@
 
 use super::{approve, sign};
 use crate::api::meta::{ConditionStatus, set_condition};
-use crate::api::{CertificateRequest, CertificateRequestStatus, Order};
+use crate::api::{CertificateRequest, Order};
 use crate::context::Context;
 use crate::issuer::referenced_kind;
 use k8s_openapi::ByteString;
@@ -31,40 +31,24 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
     }
     let api: Api<CertificateRequest> =
         Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
-    let old = cr.status.clone().unwrap_or_default();
-    let now = ctx.now();
 
     if cr.denied() {
         let message = "The CertificateRequest was denied by an approval controller";
-        let mut new = old.clone();
-        new.failure_time = Some(Time(now));
-        set_condition(
-            &mut new.conditions,
-            "Ready",
-            ConditionStatus::False,
-            "Denied",
-            message,
-            None,
-            now,
-        );
-        crate::ssa::replace_status(&api, &*cr, &new).await?;
-        ctx.event(&cr.object_ref(&()), true, "Denied", message.into()).await;
+        let change =
+            Change { type_: "Ready", status: ConditionStatus::False, reason: "Denied", message };
+        write(&ctx, &api, &cr, change, None, Some((true, "Denied"))).await?;
         return Ok(Action::await_change());
     }
     if !cr.approved() {
         if ctx.config.approver_enabled() && approve::should_approve(&cr) {
-            let mut new = old.clone();
-            set_condition(
-                &mut new.conditions,
-                "Approved",
-                ConditionStatus::True,
-                approve::REASON,
-                approve::MESSAGE,
-                None,
-                now,
-            );
-            crate::ssa::replace_status(&api, &*cr, &new).await?;
-            ctx.event(&cr.object_ref(&()), false, "cert-manager.io", approve::MESSAGE.into()).await;
+            let change = Change {
+                type_: "Approved",
+                status: ConditionStatus::True,
+                reason: approve::REASON,
+                message: approve::MESSAGE,
+            };
+            // The condition says it; cert-manager's approver publishes no Event either.
+            write(&ctx, &api, &cr, change, None, None).await?;
         }
         // Signing waits for an approval (this one's write, or an external approver's).
         return Ok(Action::await_change());
@@ -77,7 +61,7 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
         Some(issuer) => issuer,
         None => {
             let message = format!("Referenced {kind} {:?} not found", cr.spec.issuer_ref.name);
-            return pending(&ctx, &api, &cr, &old, &message, Some(Duration::from_secs(30))).await;
+            return pending(&ctx, &api, &cr, &message, Some(Duration::from_secs(30))).await;
         }
     };
     let Some(acme) = issuer.spec.acme.as_ref() else {
@@ -86,16 +70,16 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             "{} is a {kinds} issuer; certsmith signs through ACME issuers only",
             issuer.display()
         );
-        return failed(&ctx, &api, &cr, &old, &message).await;
+        return failed(&ctx, &api, &cr, &message).await;
     };
     let requested = match crate::pki::request::read(&cr.spec.request.0) {
         Ok(r) => r,
-        Err(e) => return failed(&ctx, &api, &cr, &old, &e.to_string()).await,
+        Err(e) => return failed(&ctx, &api, &cr, &e.to_string()).await,
     };
     let wanted = match sign::order_for(&cr, &requested, acme.enable_duration_feature == Some(true))
     {
         Ok(o) => o,
-        Err(message) => return failed(&ctx, &api, &cr, &old, &message).await,
+        Err(message) => return failed(&ctx, &api, &cr, &message).await,
     };
     let orders: Api<Order> =
         Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
@@ -112,30 +96,62 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             )
             .await;
             let message = format!("Created Order resource {name}");
-            return pending(&ctx, &api, &cr, &old, &message, None).await;
+            return pending(&ctx, &api, &cr, &message, None).await;
         }
     };
     match sign::outcome(&order) {
-        sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &old, &message, None).await,
-        sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, &old, &message).await,
+        sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &message, None).await,
+        sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, &message).await,
         sign::Outcome::Issued(chain) => {
-            let mut new = old.clone();
-            new.certificate = Some(ByteString(chain));
             let message = "Certificate fetched from issuer successfully";
-            set_condition(
-                &mut new.conditions,
-                "Ready",
-                ConditionStatus::True,
-                "Issued",
-                message,
-                None,
-                now,
-            );
-            crate::ssa::replace_status(&api, &*cr, &new).await?;
-            ctx.event(&cr.object_ref(&()), false, "CertificateIssued", message.into()).await;
+            let change =
+                Change { type_: "Ready", status: ConditionStatus::True, reason: "Issued", message };
+            write(&ctx, &api, &cr, change, Some(chain), Some((false, "CertificateIssued"))).await?;
             Ok(Action::await_change())
         }
     }
+}
+
+/// A condition to set on a request.
+struct Change<'a> {
+    type_: &'a str,
+    status: ConditionStatus,
+    reason: &'a str,
+    message: &'a str,
+}
+
+/// Sets `change` on the request's status (with `failureTime` for Ready=False for good, and the
+/// signed `chain`), writes it, and publishes `event` (warning?, reason) with the same message.
+async fn write(
+    ctx: &Context,
+    api: &Api<CertificateRequest>,
+    cr: &CertificateRequest,
+    change: Change<'_>,
+    chain: Option<Vec<u8>>,
+    event: Option<(bool, &str)>,
+) -> Result<(), Error> {
+    let now = ctx.now();
+    let mut new = cr.status.clone().unwrap_or_default();
+    set_condition(
+        &mut new.conditions,
+        change.type_,
+        change.status,
+        change.reason,
+        change.message,
+        None,
+        now,
+    );
+    if change.type_ == "Ready" && matches!(change.reason, "Failed" | "Denied") {
+        new.failure_time = Some(Time(now));
+    }
+    if let Some(chain) = chain {
+        new.certificate = Some(ByteString(chain));
+    }
+    crate::ssa::replace_status(api, cr, &new).await?;
+    if let Some((warning, reason)) = event {
+        ctx.event(&cr.object_ref(&()), warning, reason, change.message.into()).await;
+    }
+    Ok(())
 }
 
 /// Ready=False, Pending: work goes on. Written only when the message changed.
@@ -143,7 +159,6 @@ async fn pending(
     ctx: &Context,
     api: &Api<CertificateRequest>,
     cr: &CertificateRequest,
-    old: &CertificateRequestStatus,
     message: &str,
     retry: Option<Duration>,
 ) -> Result<Action, Error> {
@@ -151,17 +166,9 @@ async fn pending(
         c.reason.as_deref() == Some("Pending") && c.message.as_deref() == Some(message)
     });
     if !same {
-        let mut new = old.clone();
-        set_condition(
-            &mut new.conditions,
-            "Ready",
-            ConditionStatus::False,
-            "Pending",
-            message,
-            None,
-            ctx.now(),
-        );
-        crate::ssa::replace_status(api, cr, &new).await?;
+        let change =
+            Change { type_: "Ready", status: ConditionStatus::False, reason: "Pending", message };
+        write(ctx, api, cr, change, None, None).await?;
     }
     Ok(retry.map(Action::requeue).unwrap_or_else(Action::await_change))
 }
@@ -171,23 +178,11 @@ async fn failed(
     ctx: &Context,
     api: &Api<CertificateRequest>,
     cr: &CertificateRequest,
-    old: &CertificateRequestStatus,
     message: &str,
 ) -> Result<Action, Error> {
-    let now = ctx.now();
-    let mut new = old.clone();
-    new.failure_time = Some(Time(now));
-    set_condition(
-        &mut new.conditions,
-        "Ready",
-        ConditionStatus::False,
-        "Failed",
-        message,
-        None,
-        now,
-    );
-    crate::ssa::replace_status(api, cr, &new).await?;
-    ctx.event(&cr.object_ref(&()), true, "Failed", message.into()).await;
+    let change =
+        Change { type_: "Ready", status: ConditionStatus::False, reason: "Failed", message };
+    write(ctx, api, cr, change, None, Some((true, "Failed"))).await?;
     Ok(Action::await_change())
 }
 

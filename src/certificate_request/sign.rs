@@ -66,12 +66,13 @@ pub enum Outcome {
 pub fn outcome(order: &Order) -> Outcome {
     let name = format!("{}/{}", order.namespace().unwrap_or_default(), order.name_any());
     let status = order.status.clone().unwrap_or_default();
+    // One message for the whole wait (the state is the Order's to show): a write per Order step
+    // would buy nothing.
+    let waiting = || Outcome::Pending(format!("Waiting on certificate issuance from order {name}"));
     match status.state {
         Some(State::Valid) => match status.certificate {
             Some(c) if !c.0.is_empty() => Outcome::Issued(c.0),
-            _ => Outcome::Pending(format!(
-                "Waiting on certificate issuance from order {name}: \"valid\", no certificate yet"
-            )),
+            _ => waiting(),
         },
         Some(s) if s.is_failure() => Outcome::Failed(format!(
             "Failed to wait for order resource {:?} to become ready: order is in {:?} state: {}",
@@ -79,13 +80,7 @@ pub fn outcome(order: &Order) -> Outcome {
             s.as_str(),
             status.reason.unwrap_or_default()
         )),
-        Some(s) => Outcome::Pending(format!(
-            "Waiting on certificate issuance from order {name}: {:?}",
-            s.as_str()
-        )),
-        None => {
-            Outcome::Pending(format!("Waiting on certificate issuance from order {name}: \"\""))
-        }
+        _ => waiting(),
     }
 }
 

@@ -65,27 +65,30 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         .await;
     }
 
-    // present
-    if old.presented != Some(true) {
+    // present; recorded by the next status write (presenting again is harmless), so a route
+    // that works at once costs one write for presenting and accepting together
+    let mut old = old;
+    let just_presented = old.presented != Some(true);
+    if just_presented {
         if let Err(e) = present(&ctx, &ch).await {
             let message = format!("presenting the challenge: {}", crate::acme::api_message(&e));
             return note(&api, &ch, &old, &message, Duration::from_secs(10)).await;
         }
-        let new = ChallengeStatus {
+        old = ChallengeStatus {
             presented: Some(true),
             processing: Some(true),
             state: Some(State::Pending),
-            reason: Some("Waiting for HTTP-01 challenge propagation".into()),
+            reason: None,
         };
-        crate::ssa::replace_status(&api, &*ch, &new).await?;
-        return Ok(Action::requeue(Duration::ZERO));
     }
 
     // self-check, then accept; accepted challenges are `processing` until the CA decides
     if old.state != Some(State::Processing) {
-        // Keep the namespace's responder Endpoints on the responder pods while we wait.
-        solver_service::ensure(&ctx.client, &ctx.config, &ch.namespace().unwrap_or_default())
-            .await?;
+        if !just_presented {
+            // Keep the namespace's responder Endpoints on the responder pods while we wait.
+            let namespace = ch.namespace().unwrap_or_default();
+            solver_service::ensure(&ctx.client, &ctx.config, &namespace).await?;
+        }
         if let Some(problem) = self_check(&ctx, &ch).await {
             let message = format!("Waiting for HTTP-01 challenge propagation: {problem}");
             return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
@@ -110,6 +113,12 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         Err(e) => return note(&api, &ch, &old, &e.to_string(), Duration::from_secs(30)).await,
     };
     let accept = old.state != Some(State::Processing);
+    // Waiting for the CA's verdict: not sooner than its Retry-After for the authorization.
+    if !accept
+        && let Some(wait) = crate::acme::retry_after::wait(&ch.spec.authorization_url, ctx.now())
+    {
+        return Ok(Action::requeue(wait));
+    }
     let answer =
         ca::authorization(&account, &server, &order_url, &ch.spec.authorization_url, accept).await;
     match answer {

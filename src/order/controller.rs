@@ -82,15 +82,12 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         new.authorizations = ca::authorizations(&mut made, server).await.ok();
         new.reason = None;
         crate::ssa::replace_status(&api, &*order, &new).await?;
-        ctx.event(
-            &order.object_ref(&()),
-            false,
-            "Created",
-            format!("Created ACME order {}", made.url()),
-        )
-        .await;
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
+    // The CA said when to ask again (Retry-After): not before.
+    if let Some(wait) = crate::acme::retry_after::wait(&url, ctx.now()) {
+        return Ok(Action::requeue(wait));
+    }
     let mut at_ca = match ca::open(&account, server, &url).await {
         Ok(o) => o,
         Err(e) => return ca_failed(&ctx, &api, &order, &old, e).await,
@@ -151,7 +148,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             if old.state != Some(State::Processing) {
                 record(&api, &order, &old, State::Processing).await?;
             }
-            // instant-acme 0.8 keeps the CA's Retry-After to itself; poll gently instead.
+            // Polled gently; a Retry-After from the CA is honoured at the top of the next step.
             Ok(Action::requeue(Duration::from_millis(250)))
         }
         State::Valid => match ca::certificate(&mut at_ca, server).await {
