@@ -90,3 +90,98 @@ async fn hand_made_requests_are_signed_when_approved_and_never_when_denied() {
     let orders = kube.kubectl_ok(&["get", "orders", "-n", "default", "-o", "name"], "");
     assert_eq!(orders.lines().count(), 1, "only the approved request has an Order: {orders}");
 }
+
+#[tokio::test]
+async fn an_external_issuers_signature_still_becomes_the_certificates_secret() {
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let operator = Operator::start(&kube, &pebble, &[]);
+    let client = kube.client().await;
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: ext, namespace: default}\n\
+         spec: {secretName: ext-tls, dnsNames: [ext.example.com], issuerRef: {name: step, kind: StepIssuer, group: certmanager.step.sm}}\n",
+    );
+    let api: Api<CertificateRequest> = Api::namespaced(client.clone(), "default");
+    let cr = eventually(30, "the CertificateRequest for the external issuer", || async {
+        api.get_opt("ext-1").await.ok()?
+    })
+    .await;
+    // certsmith neither approves nor signs a request for an issuer group it does not serve.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let untouched = api.get("ext-1").await.unwrap();
+    assert!(
+        untouched.status.as_ref().and_then(|s| s.conditions.as_ref()).is_none_or(|c| c.is_empty())
+    );
+    // The external issuer (here, the test with its own CA and openssl) approves and signs it.
+    let csr = certsmith::pki::request::read(&cr.spec.request.0).unwrap();
+    assert_eq!(csr.dns_names, ["ext.example.com"]);
+    let dir = std::env::temp_dir().join(format!("certsmith-ext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("csr.pem"), &cr.spec.request.0).unwrap();
+    let openssl = |args: &[&str]| {
+        let ok =
+            std::process::Command::new("openssl").args(args).current_dir(&dir).status().unwrap();
+        assert!(ok.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=external test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "csr.pem",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-copy_extensions",
+        "copy",
+        "-out",
+        "leaf.pem",
+    ]);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let (leaf, ca) = (read("leaf.pem"), read("ca.pem"));
+    let now = jiff::Timestamp::now().to_string();
+    let patch = serde_json::json!({"status": {
+        "conditions": [
+            {"type": "Approved", "status": "True", "reason": "External", "message": "ok", "lastTransitionTime": now},
+            {"type": "Ready", "status": "True", "reason": "Issued", "message": "signed", "lastTransitionTime": now},
+        ],
+        "certificate": base64_of(&leaf),
+        "ca": base64_of(&ca),
+    }});
+    api.patch_status("ext-1", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let certs: Api<certsmith::api::Certificate> = Api::namespaced(client.clone(), "default");
+    support::acme::ready(&certs, "ext", 1, &operator).await;
+    let secret = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client, "default")
+        .get("ext-tls")
+        .await
+        .unwrap();
+    let data = secret.data.unwrap();
+    assert_eq!(String::from_utf8(data["tls.crt"].0.clone()).unwrap(), leaf);
+    assert_eq!(String::from_utf8(data["ca.crt"].0.clone()).unwrap(), ca);
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
