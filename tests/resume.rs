@@ -112,6 +112,7 @@ async fn killed_at_every_order_state_the_next_operator_finishes_the_same_order()
             }
             op.kill();
             if hit {
+                println!("parked at {} on attempt {}", state.as_str(), attempt + 1);
                 parked = Some(name);
                 break;
             }

@@ -63,6 +63,34 @@ pub fn wait(url: &str, now: Timestamp) -> Option<std::time::Duration> {
     (at > now).then(|| at.duration_since(now).unsigned_abs())
 }
 
+/// URL → how often certsmith has polled it while waiting on the CA (pacing only: a restart
+/// just starts the backoff over).
+static POLLS: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);
+
+/// How long to wait before polling `url` again while the CA works: its Retry-After when it gave
+/// one, else 50 ms doubling with each poll, to 10 s. A CA like Pebble answers in milliseconds,
+/// one like Let's Encrypt in seconds; neither is asked more often than it needs.
+pub fn next_poll(url: &str, now: Timestamp) -> std::time::Duration {
+    if let Some(wait) = wait(url, now) {
+        return wait;
+    }
+    let mut polls = POLLS.lock().unwrap_or_else(|e| e.into_inner());
+    // Entries go with `forget`; a bound keeps a failure path that skips it from growing this.
+    if polls.len() > 10_000 {
+        polls.clear();
+    }
+    let n = polls.entry(url.to_string()).or_insert(0);
+    let delay = std::time::Duration::from_millis(50).saturating_mul(1 << (*n).min(8));
+    *n += 1;
+    delay.min(std::time::Duration::from_secs(10))
+}
+
+/// The CA finished with `url`: its pacing is forgotten.
+pub fn forget(url: &str) {
+    POLLS.lock().unwrap_or_else(|e| e.into_inner()).remove(url);
+    AFTER.lock().unwrap_or_else(|e| e.into_inner()).remove(url);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +110,13 @@ mod tests {
         assert_eq!(wait(url, now + SignedDuration::from_secs(11)), None, "past is no wait");
         record(url, None, now);
         assert_eq!(wait(url, now), None);
+        let ms = |n| std::time::Duration::from_millis(n);
+        let polls: Vec<_> = (0..10).map(|_| next_poll(url, now)).collect();
+        assert_eq!(&polls[..4], [ms(50), ms(100), ms(200), ms(400)]);
+        assert_eq!(polls[9], ms(10_000), "capped");
+        record(url, parse("3", now), now);
+        assert_eq!(next_poll(url, now), ms(3000), "the CA's word first");
+        forget(url);
+        assert_eq!(next_poll(url, now), ms(50));
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{approve, sign};
 use crate::api::meta::{ConditionStatus, set_condition};
-use crate::api::{CertificateRequest, Order};
+use crate::api::{CertificateRequest, CertificateRequestStatus, Order};
 use crate::context::Context;
 use crate::issuer::referenced_kind;
 use k8s_openapi::ByteString;
@@ -39,21 +39,26 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
         write(&ctx, &api, &cr, change, None, Some((true, "Denied"))).await?;
         return Ok(Action::await_change());
     }
+    let stored = cr.status.clone();
+    let mut cr = (*cr).clone();
     if !cr.approved() {
-        if ctx.config.approver_enabled() && approve::should_approve(&cr) {
-            let change = Change {
-                type_: "Approved",
-                status: ConditionStatus::True,
-                reason: approve::REASON,
-                message: approve::MESSAGE,
-            };
-            // The condition says it; cert-manager's approver publishes no Event either.
-            write(&ctx, &api, &cr, change, None, None).await?;
+        if !(ctx.config.approver_enabled() && approve::should_approve(&cr)) {
+            // Signing waits for an approval from someone else (an external approver).
+            return Ok(Action::await_change());
         }
-        // Signing waits for an approval (this one's write, or an external approver's).
-        return Ok(Action::await_change());
+        // Approved here and written with the first step of signing: one write for both. The
+        // condition says it; cert-manager's approver publishes no Event either.
+        let status = cr.status.get_or_insert_default();
+        set_condition(
+            &mut status.conditions,
+            "Approved",
+            ConditionStatus::True,
+            approve::REASON,
+            approve::MESSAGE,
+            None,
+            ctx.now(),
+        );
     }
-
     let namespace = cr.namespace().unwrap_or_default();
     let issuer =
         crate::issuer::load(&ctx.client, &ctx.config.namespace, &cr.spec.issuer_ref, &namespace);
@@ -61,7 +66,8 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
         Some(issuer) => issuer,
         None => {
             let message = format!("Referenced {kind} {:?} not found", cr.spec.issuer_ref.name);
-            return pending(&ctx, &api, &cr, &message, Some(Duration::from_secs(30))).await;
+            return pending(&ctx, &api, &cr, &stored, &message, Some(Duration::from_secs(30)))
+                .await;
         }
     };
     let Some(acme) = issuer.spec.acme.as_ref() else {
@@ -95,12 +101,12 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
                 format!("Created Order resource {name}"),
             )
             .await;
-            let message = format!("Created Order resource {name}");
-            return pending(&ctx, &api, &cr, &message, None).await;
+            let message = sign::waiting_message(&made);
+            return pending(&ctx, &api, &cr, &stored, &message, None).await;
         }
     };
     match sign::outcome(&order) {
-        sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &message, None).await,
+        sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &stored, &message, None).await,
         sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, &message).await,
         sign::Outcome::Issued(chain) => {
             let message = "Certificate fetched from issuer successfully";
@@ -154,18 +160,19 @@ async fn write(
     Ok(())
 }
 
-/// Ready=False, Pending: work goes on. Written only when the message changed.
+/// Ready=False, Pending: work goes on. Written only when it changes what is `stored`.
 async fn pending(
     ctx: &Context,
     api: &Api<CertificateRequest>,
     cr: &CertificateRequest,
+    stored: &Option<CertificateRequestStatus>,
     message: &str,
     retry: Option<Duration>,
 ) -> Result<Action, Error> {
     let same = cr.condition("Ready").is_some_and(|c| {
         c.reason.as_deref() == Some("Pending") && c.message.as_deref() == Some(message)
     });
-    if !same {
+    if !same || cr.status != *stored {
         let change =
             Change { type_: "Ready", status: ConditionStatus::False, reason: "Pending", message };
         write(ctx, api, cr, change, None, None).await?;

@@ -62,13 +62,18 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// The request's Ready message while `order` works.
+pub fn waiting_message(order: &Order) -> String {
+    let name = format!("{}/{}", order.namespace().unwrap_or_default(), order.name_any());
+    format!("Waiting on certificate issuance from order {name}")
+}
+
 /// What `order` means for its request, in cert-manager's words.
 pub fn outcome(order: &Order) -> Outcome {
-    let name = format!("{}/{}", order.namespace().unwrap_or_default(), order.name_any());
     let status = order.status.clone().unwrap_or_default();
     // One message for the whole wait (the state is the Order's to show): a write per Order step
     // would buy nothing.
-    let waiting = || Outcome::Pending(format!("Waiting on certificate issuance from order {name}"));
+    let waiting = || Outcome::Pending(waiting_message(order));
     match status.state {
         Some(State::Valid) => match status.certificate {
             Some(c) if !c.0.is_empty() => Outcome::Issued(c.0),

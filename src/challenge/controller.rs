@@ -32,7 +32,11 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     let has_finalizer = ch.finalizers().iter().any(|f| f == FINALIZER);
     if ch.metadata.deletion_timestamp.is_some() {
         if has_finalizer {
-            clean_up(&ctx, &ch).await?;
+            // A verdict already cleaned up (and said so with presented=false).
+            let cleaned = ch.status.as_ref().and_then(|s| s.presented) == Some(false);
+            if !cleaned {
+                clean_up(&ctx, &ch).await?;
+            }
             let rest: Vec<_> =
                 ch.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
             set_finalizers(&api, &ch, rest).await?;
@@ -149,7 +153,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
                 };
                 crate::ssa::replace_status(&api, &*ch, &new).await?;
             }
-            Ok(Action::requeue(Duration::from_millis(250)))
+            let url = &ch.spec.authorization_url;
+            Ok(Action::requeue(crate::acme::retry_after::next_poll(url, ctx.now())))
         }
     }
 }
@@ -266,6 +271,7 @@ async fn verdict(
     state: State,
     reason: &str,
 ) -> Result<Action, Error> {
+    crate::acme::retry_after::forget(&ch.spec.authorization_url);
     clean_up(ctx, ch).await?;
     let new = ChallengeStatus {
         state: Some(state),

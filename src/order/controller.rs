@@ -142,14 +142,13 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             }
             let now = ca::order_state(&mut at_ca);
             record(&api, &order, &old, now).await?;
-            Ok(Action::requeue(Duration::from_millis(100)))
+            Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())))
         }
         State::Processing => {
             if old.state != Some(State::Processing) {
                 record(&api, &order, &old, State::Processing).await?;
             }
-            // Polled gently; a Retry-After from the CA is honoured at the top of the next step.
-            Ok(Action::requeue(Duration::from_millis(250)))
+            Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())))
         }
         State::Valid => match ca::certificate(&mut at_ca, server).await {
             Ok(Some(chain)) => {
@@ -158,6 +157,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
                 new.state = Some(State::Valid);
                 new.reason = None;
                 crate::ssa::replace_status(&api, &*order, &new).await?;
+                crate::acme::retry_after::forget(&url);
                 ctx.event(
                     &order.object_ref(&()),
                     false,
@@ -168,7 +168,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
                 delete_challenges(&ctx, &order).await?;
                 Ok(Action::await_change())
             }
-            Ok(None) => Ok(Action::requeue(Duration::from_millis(250))),
+            Ok(None) => Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now()))),
             Err(e) => ca_failed(&ctx, &api, &order, &old, e).await,
         },
         failed => {
@@ -238,6 +238,9 @@ async fn finish(
     new.reason = Some(reason.to_string());
     new.failure_time = Some(Time(ctx.now()));
     crate::ssa::replace_status(api, order, &new).await?;
+    if let Some(url) = &old.url {
+        crate::acme::retry_after::forget(url);
+    }
     ctx.event(
         &order.object_ref(&()),
         true,
