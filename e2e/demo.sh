@@ -62,6 +62,8 @@ kubectl get ingress auto-tls-ingress
 kubectl get certificates -o wide
 say "kubectl get clusterissuers -o wide"
 kubectl get clusterissuers -o wide
+say "kubectl get certificaterequests,orders,challenges (cert-manager's resources, as its runbooks read them)"
+kubectl get certificaterequests,orders,challenges
 say "the issued certificate (Secret app-tls-cert)"
 kubectl get secret app-tls-cert -o jsonpath='{.data.tls\.crt}' | base64 -d \
   | openssl x509 -noout -subject -issuer -dates -ext subjectAltName

@@ -59,16 +59,22 @@ pub async fn status(
         let cond =
             |t: &str| cr.condition(t).map(|c| format!("{t}={:?}", c.status)).unwrap_or_default();
         let ready = cr.condition("Ready");
-        let _ = writeln!(
-            out,
-            "  CertificateRequest {} (revision {}): {} {} {}: {}",
-            cr.metadata.name.as_deref().unwrap_or(""),
-            cr.revision().map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+        let states: Vec<String> = [
             cond("Approved"),
             cond("Denied"),
             ready
                 .map(|c| format!("Ready={:?} ({})", c.status, c.reason.as_deref().unwrap_or("")))
                 .unwrap_or_default(),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+        let _ = writeln!(
+            out,
+            "  CertificateRequest {} (revision {}): {}: {}",
+            cr.metadata.name.as_deref().unwrap_or(""),
+            cr.revision().map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            states.join(" "),
             ready.and_then(|c| c.message.as_deref()).unwrap_or("")
         );
         let cr_uid = cr.metadata.uid.clone().unwrap_or_default();
