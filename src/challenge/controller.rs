@@ -52,6 +52,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         }
         return Ok(Action::await_change());
     }
+    // Challenges certsmith creates carry the finalizer from birth; others (another client's, or
+    // cert-manager's after a switch) get it here.
     if !has_finalizer {
         let mut all = ch.finalizers().to_vec();
         all.push(FINALIZER.into());

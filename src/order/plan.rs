@@ -42,6 +42,9 @@ pub fn challenges(
                 namespace: order.namespace(),
                 labels: Some(labels.clone()).filter(|l| !l.is_empty()),
                 owner_references: order.controller_owner_ref(&()).map(|o| vec![o]),
+                // Born with its cleanup finalizer: nothing it presents can outlive it, and no
+                // separate write is needed to add it.
+                finalizers: Some(vec![crate::challenge::controller::FINALIZER.into()]),
                 ..Default::default()
             },
             spec: ChallengeSpec {
@@ -98,6 +101,10 @@ mod tests {
         assert_eq!(c.spec.key, "tok-a.example.thumb");
         assert_eq!(c.spec.url, "https://ca/chall/a.example/http");
         assert_eq!(c.metadata.namespace.as_deref(), Some("team"));
+        assert_eq!(
+            c.metadata.finalizers.as_deref(),
+            Some(&["finalizer.acme.cert-manager.io".to_string()][..])
+        );
         assert_eq!(
             made[0].name_any(),
             challenges(&order, &list, &solvers, "thumb").unwrap()[0].name_any()
