@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 /// The Service (and Endpoints) name in each namespace with challenges in flight.
 pub const NAME: &str = "certsmith-acme-http01";
+/// The Service's one port, and so the name of every port of its Endpoints.
+const PORT_NAME: &str = "http";
 
 fn metadata(namespace: &str) -> ObjectMeta {
     ObjectMeta {
@@ -39,7 +41,7 @@ pub async fn ensure(
             spec: Some(ServiceSpec {
                 type_: Some("ClusterIP".into()),
                 ports: Some(vec![ServicePort {
-                    name: Some("http".into()),
+                    name: Some(PORT_NAME.into()),
                     port: cfg.http01_service_port.into(),
                     // Server-side apply on 1.20 needs the list-map key spelled out.
                     protocol: Some("TCP".into()),
@@ -52,12 +54,46 @@ pub async fn ensure(
         crate::ssa::apply(&services, &service, crate::FIELD_MANAGER).await?;
     }
     let source: Api<Endpoints> = Api::namespaced(client.clone(), &cfg.namespace);
-    let subsets = source.get_opt(&cfg.http01_service).await?.and_then(|e| e.subsets);
+    let wanted = endpoints_for(namespace, source.get_opt(&cfg.http01_service).await?);
     let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), namespace);
     let current = endpoints.get_opt(NAME).await?;
-    if current.as_ref().map(|e| &e.subsets) != Some(&subsets) || current.is_none() {
-        let wanted = Endpoints { metadata: metadata(namespace), subsets };
+    if current.as_ref().map(|e| &e.subsets) != Some(&wanted.subsets) {
         crate::ssa::apply(&endpoints, &wanted, crate::FIELD_MANAGER).await?;
     }
     Ok(())
+}
+
+/// The namespace's Endpoints: the responder's addresses and ports, with each port named as the
+/// Service's (`http`), since a Service without selector matches its Endpoints by port name.
+fn endpoints_for(namespace: &str, responder: Option<Endpoints>) -> Endpoints {
+    let mut subsets = responder.and_then(|e| e.subsets);
+    for subset in subsets.iter_mut().flatten() {
+        for port in subset.ports.iter_mut().flatten() {
+            port.name = Some(PORT_NAME.into());
+        }
+    }
+    Endpoints { metadata: metadata(namespace), subsets }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_responders_endpoints_are_copied_under_the_services_port_name() {
+        let responder: Endpoints = serde_yaml::from_str(
+            "metadata: {name: certsmith-http01, namespace: certsmith}\n\
+             subsets: [{addresses: [{ip: 10.0.0.7}, {ip: 10.0.1.9}], ports: [{name: http01, port: 8089, protocol: TCP}]}]",
+        )
+        .unwrap();
+        let copy = endpoints_for("team", Some(responder));
+        assert_eq!(copy.metadata.namespace.as_deref(), Some("team"));
+        assert_eq!(copy.metadata.name.as_deref(), Some(NAME));
+        let subset = &copy.subsets.unwrap()[0];
+        let ips: Vec<_> = subset.addresses.iter().flatten().map(|a| a.ip.as_str()).collect();
+        assert_eq!(ips, ["10.0.0.7", "10.0.1.9"]);
+        let port = &subset.ports.as_ref().unwrap()[0];
+        assert_eq!((port.name.as_deref(), port.port), (Some(PORT_NAME), 8089));
+        assert!(endpoints_for("team", None).subsets.is_none(), "no responder yet: no addresses");
+    }
 }

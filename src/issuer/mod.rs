@@ -38,7 +38,7 @@ impl IssuerView {
         }
     }
 
-    /// `Kind/name`, as messages and `status.acme.order.issuer` name it.
+    /// `Kind/name`, as messages name it.
     pub fn display(&self) -> String {
         format!("{}/{}", self.kind, self.name)
     }
