@@ -6,8 +6,8 @@ use super::AcmeError;
 use crate::api::State;
 use crate::api::order::{AcmeAuthorization, AcmeChallenge};
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, NewOrder, Order,
-    OrderStatus,
+    Account, AuthorizationState, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier,
+    NewOrder, Order, OrderStatus,
 };
 
 /// Opens a new order for `identifiers` (DNS names and IP addresses).
@@ -130,13 +130,8 @@ pub async fn authorization(
             }
             return Ok((State::Processing, None));
         }
-        let state = authz.refresh().await.map_err(err)?;
-        let problem = state
-            .challenges
-            .iter()
-            .find_map(|c| c.error.as_ref())
-            .map(|p| format!("validating {}: {p}", state.identifier()));
-        return Ok((authorization_state(state.status), problem));
+        // The iterator has just fetched this authorization: its state is the CA's word now.
+        return Ok((authorization_state(authz.status), problem(&authz)));
     }
     Err(AcmeError::Account(format!("the order {order_url} has no authorization {authz_url}")))
 }
@@ -159,11 +154,15 @@ pub async fn failure(order: &mut Order) -> String {
     let mut detail = String::from("the CA gave no reason");
     let mut authorizations = order.authorizations();
     while let Some(Ok(authz)) = authorizations.next().await {
-        for c in &authz.challenges {
-            if let Some(problem) = &c.error {
-                detail = format!("validating {}: {problem}", authz.identifier());
-            }
+        if let Some(p) = problem(&authz) {
+            detail = p;
         }
     }
     detail
+}
+
+/// The CA's words for a failed challenge of `authz`, naming the identifier.
+fn problem(authz: &AuthorizationState) -> Option<String> {
+    let p = authz.challenges.iter().find_map(|c| c.error.as_ref())?;
+    Some(format!("validating {}: {p}", authz.identifier()))
 }
