@@ -1,10 +1,10 @@
 //! `certsmith renew` and `certsmith status`: the cmctl-like commands a user runs by hand.
 
-use crate::api::meta::ConditionStatus;
 use crate::api::meta::set_condition;
+use crate::api::meta::{ConditionStatus, controlled_by};
 use crate::api::{Certificate, CertificateRequest, Challenge, Order};
 use crate::certificate::policy::MANUALLY_TRIGGERED;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use std::fmt::Write as _;
 
@@ -45,16 +45,15 @@ pub async fn status(
     let certs: Api<Certificate> = Api::namespaced(client.clone(), namespace);
     let cert = certs.get(name).await?;
     let mut out = describe(&cert);
-    let uid = cert.metadata.uid.clone().unwrap_or_default();
-    let owned_by =
-        |refs: &Option<Vec<OwnerReference>>, uid: &str| refs.iter().flatten().any(|o| o.uid == uid);
+    let uid = cert.metadata.uid.clone();
     let lp = ListParams::default();
     let requests =
         Api::<CertificateRequest>::namespaced(client.clone(), namespace).list(&lp).await?;
     let orders = Api::<Order>::namespaced(client.clone(), namespace).list(&lp).await?;
     let challenges = Api::<Challenge>::namespaced(client, namespace).list(&lp).await?;
     let mut any = false;
-    for cr in requests.items.iter().filter(|r| owned_by(&r.metadata.owner_references, &uid)) {
+    for cr in requests.items.iter().filter(|r| controlled_by(r.owner_references(), uid.as_deref()))
+    {
         any = true;
         let cond =
             |t: &str| cr.condition(t).map(|c| format!("{t}={:?}", c.status)).unwrap_or_default();
@@ -77,8 +76,9 @@ pub async fn status(
             states.join(" "),
             ready.and_then(|c| c.message.as_deref()).unwrap_or("")
         );
-        let cr_uid = cr.metadata.uid.clone().unwrap_or_default();
-        for order in orders.items.iter().filter(|o| owned_by(&o.metadata.owner_references, &cr_uid))
+        let cr_uid = cr.metadata.uid.clone();
+        for order in
+            orders.items.iter().filter(|o| controlled_by(o.owner_references(), cr_uid.as_deref()))
         {
             let s = order.status.clone().unwrap_or_default();
             let _ = writeln!(
@@ -89,11 +89,11 @@ pub async fn status(
                 s.url.as_deref().unwrap_or(""),
                 s.reason.map(|r| format!(": {r}")).unwrap_or_default()
             );
-            let order_uid = order.metadata.uid.clone().unwrap_or_default();
+            let order_uid = order.metadata.uid.clone();
             for ch in challenges
                 .items
                 .iter()
-                .filter(|c| owned_by(&c.metadata.owner_references, &order_uid))
+                .filter(|c| controlled_by(c.owner_references(), order_uid.as_deref()))
             {
                 let s = ch.status.clone().unwrap_or_default();
                 let _ = writeln!(

@@ -79,6 +79,15 @@ pub struct Condition {
     pub observed_generation: Option<i64>,
 }
 
+/// Whether `owners` names the object with `uid` as controller: the objects certsmith makes
+/// (and cert-manager's) are found from their owner this way, never by name alone.
+pub fn controlled_by(
+    owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
+    uid: Option<&str>,
+) -> bool {
+    owners.iter().any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+}
+
 /// Sets condition `type_` in `conditions`, keeping its lastTransitionTime when its status did
 /// not change; the list stays sorted by type.
 pub fn set_condition(

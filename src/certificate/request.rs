@@ -2,6 +2,7 @@
 //! the current certificate still matches the spec (cert-manager's `RequestChanged`). Pure.
 
 use crate::api::certificate::KeyUsage;
+use crate::api::meta::controlled_by;
 use crate::api::request::{ANN_CERTIFICATE_NAME, ANN_PRIVATE_KEY_SECRET, ANN_REVISION};
 use crate::api::{Certificate, CertificateRequest, CertificateRequestSpec};
 use crate::pki::request::{Requested, read};
@@ -119,10 +120,8 @@ pub fn owned<'a>(
     cert: &Certificate,
     all: &'a [Arc<CertificateRequest>],
 ) -> Vec<&'a Arc<CertificateRequest>> {
-    let uid = cert.uid().unwrap_or_default();
-    all.iter()
-        .filter(|r| r.owner_references().iter().any(|o| o.uid == uid && o.controller == Some(true)))
-        .collect()
+    let uid = cert.uid();
+    all.iter().filter(|r| controlled_by(r.owner_references(), uid.as_deref())).collect()
 }
 
 /// The finished requests beyond `spec.revisionHistoryLimit`, oldest first (cert-manager keeps

@@ -9,9 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{Future, StreamExt};
-use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -62,7 +62,7 @@ impl Challenges {
         self.store
             .state()
             .into_iter()
-            .filter(|c| c.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
+            .filter(|c| crate::api::meta::controlled_by(c.owner_references(), Some(uid)))
             .collect()
     }
 }

@@ -4,10 +4,10 @@
 use super::annotations::DefaultIssuer;
 use super::desired::{LABEL_INGRESS, desired};
 use crate::api::Certificate;
+use crate::api::meta::controlled_by;
 use crate::context::Context;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, Store};
@@ -128,10 +128,6 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
 }
 
 /// Whether an object's controller owner is the object with `uid`.
-fn controlled_by(owners: &[OwnerReference], uid: Option<&str>) -> bool {
-    owners.iter().any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
-}
-
 pub fn error_policy(ingress: Arc<Ingress>, error: &Error, _: Arc<Shim>) -> Action {
     tracing::warn!(ingress = %ingress.name_any(), namespace = ?ingress.namespace(), %error, "ingress-shim reconcile failed");
     Action::requeue(Duration::from_secs(5))

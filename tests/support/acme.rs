@@ -286,46 +286,39 @@ pub async fn pipeline(
     Vec<certsmith::api::Order>,
     Vec<certsmith::api::Challenge>,
 ) {
-    use kube::api::{Api, ListParams};
-    let owned =
-        |refs: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
-         uids: &[String]| refs.iter().flatten().any(|o| uids.contains(&o.uid));
-    let lp = ListParams::default();
-    let cert = Api::<certsmith::api::Certificate>::namespaced(client.clone(), namespace)
+    let cert = kube::Api::<certsmith::api::Certificate>::namespaced(client.clone(), namespace)
         .get_opt(name)
         .await
         .unwrap();
     let Some(cert) = cert else { return (vec![], vec![], vec![]) };
-    let uid = vec![cert.metadata.uid.clone().unwrap_or_default()];
-    let crs: Vec<_> =
-        Api::<certsmith::api::CertificateRequest>::namespaced(client.clone(), namespace)
-            .list(&lp)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|r| owned(&r.metadata.owner_references, &uid))
-            .collect();
-    let cr_uids: Vec<String> = crs.iter().filter_map(|r| r.metadata.uid.clone()).collect();
-    let orders: Vec<_> = Api::<certsmith::api::Order>::namespaced(client.clone(), namespace)
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|o| owned(&o.metadata.owner_references, &cr_uids))
-        .collect();
-    let order_uids: Vec<String> = orders.iter().filter_map(|o| o.metadata.uid.clone()).collect();
-    let challenges: Vec<_> =
-        Api::<certsmith::api::Challenge>::namespaced(client.clone(), namespace)
-            .list(&lp)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|c| owned(&c.metadata.owner_references, &order_uids))
-            .collect();
+    let crs = controlled(client, namespace, &uids(std::slice::from_ref(&cert))).await;
+    let orders = controlled(client, namespace, &uids(&crs)).await;
+    let challenges = controlled(client, namespace, &uids(&orders)).await;
     (crs, orders, challenges)
+}
+
+fn uids<K: kube::Resource>(objects: &[K]) -> Vec<Option<String>> {
+    objects.iter().map(|o| o.meta().uid.clone()).collect()
+}
+
+/// The objects of kind `K` in `namespace` controlled by one of `owners`.
+async fn controlled<K>(client: &kube::Client, namespace: &str, owners: &[Option<String>]) -> Vec<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    use certsmith::api::meta::controlled_by;
+    use kube::ResourceExt;
+    let list = kube::Api::<K>::namespaced(client.clone(), namespace)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    list.items
+        .into_iter()
+        .filter(|o| owners.iter().any(|u| controlled_by(o.owner_references(), u.as_deref())))
+        .collect()
 }
 
 impl Operator {
