@@ -95,13 +95,7 @@ async fn keep_secret_metadata(
     {
         return Ok(());
     }
-    let field = |k: &str| {
-        target
-            .data
-            .as_ref()
-            .and_then(|d| d.get(k))
-            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-    };
+    let field = |k: &str| secret::text(target, k);
     let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(()) };
     let ca = field("ca.crt");
     let updated = secret::tls_secret(cert, &chain, &key, issued, ca.as_deref());

@@ -80,10 +80,7 @@ fn check(
     if annotations.get(ANN_CERTIFICATE_NAME).map(String::as_str) != Some(name) {
         return Err(None);
     }
-    let data = secret.data.clone().unwrap_or_default();
-    let field = |k: &str| {
-        data.get(k).map(|b| String::from_utf8_lossy(&b.0).into_owned()).filter(|s| !s.is_empty())
-    };
+    let field = |k: &str| crate::certificate::secret::text(secret, k);
     let (Some(crt), Some(key)) = (field("tls.crt"), field("tls.key")) else {
         let message =
             "Issuing certificate as Secret does not contain a certificate and private key";

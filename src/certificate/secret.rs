@@ -112,6 +112,11 @@ fn owner(cert: &Certificate) -> Option<OwnerReference> {
 
 /// The key of an existing Secret's `tls.key`, as text.
 pub fn tls_key(secret: &Secret) -> Option<String> {
-    let data = secret.data.as_ref()?.get("tls.key")?;
+    text(secret, "tls.key")
+}
+
+/// The entry `key` of a Secret's data, as text; an empty entry is none.
+pub fn text(secret: &Secret, key: &str) -> Option<String> {
+    let data = secret.data.as_ref()?.get(key)?;
     Some(String::from_utf8_lossy(&data.0).into_owned()).filter(|s| !s.is_empty())
 }
