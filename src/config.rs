@@ -9,9 +9,24 @@ fn go_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Config {
-    /// The operator's namespace: ClusterIssuer account Secrets and solver Ingresses live here.
+    /// The operator's namespace: its Lease and the responder Service live here (and ClusterIssuer
+    /// Secrets, unless `--cluster-resource-namespace` says otherwise).
     #[arg(long, env = "POD_NAMESPACE", default_value = "certsmith")]
     pub namespace: String,
+    /// Where ClusterIssuers' Secrets (account keys, EAB keys) are read and written: cert-manager's
+    /// flag and meaning. Defaults to the operator's namespace; set it to `cert-manager` to take
+    /// over the account Secrets cert-manager registered.
+    #[arg(long, env = "CERTSMITH_CLUSTER_RESOURCE_NAMESPACE")]
+    pub cluster_resource_namespace: Option<String>,
+    /// Reconcile nothing while this Lease (`namespace/name`, cert-manager's leader Lease by
+    /// default) is held and renewed by someone: certsmith and cert-manager never both act on
+    /// the same objects. Empty turns the check off.
+    #[arg(
+        long,
+        env = "CERTSMITH_DEFER_TO_LEASE",
+        default_value = "kube-system/cert-manager-controller"
+    )]
+    pub defer_to_lease: String,
     /// Where the HTTP-01 challenge responder listens.
     #[arg(long, env = "CERTSMITH_HTTP01_LISTEN", default_value = "0.0.0.0:8089")]
     pub http01_listen: SocketAddr,
@@ -68,6 +83,20 @@ impl Config {
 
     pub fn approver_enabled(&self) -> bool {
         self.controller_enabled("certificaterequests-approver")
+    }
+
+    /// The namespace of ClusterIssuer Secrets.
+    pub fn cluster_resource_namespace(&self) -> &str {
+        self.cluster_resource_namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.namespace)
+    }
+
+    /// The Lease to defer to, as (namespace, name); `None` when off or malformed.
+    pub fn deferred_lease(&self) -> Option<(String, String)> {
+        let (ns, name) = self.defer_to_lease.split_once('/')?;
+        Some((ns.to_string(), name.to_string())).filter(|(n, m)| !n.is_empty() && !m.is_empty())
     }
 
     pub fn leader_timings(&self) -> crate::leader::Timings {

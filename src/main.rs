@@ -30,6 +30,18 @@ enum Command {
         #[arg(short, long, default_value = "default")]
         namespace: String,
     },
+    /// Taking over from cert-manager: `--check` prints what certsmith will adopt, roll over or
+    /// leave behind (exit 1 when something would be left behind); `--back` rolls adopted ACME
+    /// accounts back to the RSA keys cert-manager signs with.
+    Migrate {
+        #[arg(long, required_unless_present = "back", conflicts_with = "back")]
+        check: bool,
+        #[arg(long)]
+        back: bool,
+        /// Where cert-manager keeps ClusterIssuers' Secrets (its --cluster-resource-namespace).
+        #[arg(long, default_value = "cert-manager")]
+        cluster_resource_namespace: String,
+    },
     /// Print every CRD as YAML, or write one file per CRD into a directory.
     Crds {
         /// Write `<group>_<plural>.yaml` files into this directory instead of printing.
@@ -71,6 +83,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Status { name, namespace } => {
             let client = client().await?;
             print!("{}", certsmith::cli::status(client, &namespace, &name).await?);
+        }
+        Command::Migrate { check, cluster_resource_namespace: ns, .. } => {
+            let client = client().await?;
+            let lines = match check {
+                true => certsmith::migrate::check(&client, &ns).await?,
+                false => certsmith::migrate::back(&client, &ns).await?,
+            };
+            print!("{}", certsmith::migrate::report(&lines));
+            if lines.iter().any(|l| !l.ok) {
+                std::process::exit(1);
+            }
         }
         Command::Crds { write } => {
             for crd in certsmith::api::crds::all() {

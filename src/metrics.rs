@@ -34,6 +34,9 @@ pub struct Metrics {
     reconciles: Family<ControllerLabel, Counter>,
     expiry: Family<CertificateLabel, Gauge>,
     ready: Arc<AtomicBool>,
+    /// Why this replica reconciles nothing right now, for `/readyz` (it stays ready: probes
+    /// must not restart a replica that is standing by on purpose).
+    standby: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Default for Metrics {
@@ -73,6 +76,7 @@ impl Default for Metrics {
             reconciles,
             expiry,
             ready: Arc::default(),
+            standby: Arc::default(),
         }
     }
 }
@@ -104,10 +108,15 @@ impl Metrics {
         self.ready.store(true, Ordering::Relaxed);
     }
 
+    pub fn set_standby(&self, why: Option<String>) {
+        *self.standby.lock().unwrap_or_else(|e| e.into_inner()) = why;
+    }
+
     pub fn router(&self) -> axum::Router {
         use axum::http::StatusCode;
         let registry = self.registry.clone();
         let ready = self.ready.clone();
+        let standby = self.standby.clone();
         axum::Router::new()
             .route(
                 "/metrics",
@@ -123,10 +132,11 @@ impl Metrics {
             .route(
                 "/readyz",
                 axum::routing::get(move || async move {
-                    if ready.load(Ordering::Relaxed) {
-                        (StatusCode::OK, "ready")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "loading")
+                    let why = standby.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    match (ready.load(Ordering::Relaxed), why) {
+                        (true, None) => (StatusCode::OK, "ready".to_string()),
+                        (true, Some(why)) => (StatusCode::OK, format!("ready; {why}")),
+                        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "loading".to_string()),
                     }
                 }),
             )

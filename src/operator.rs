@@ -2,7 +2,7 @@
 
 use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
 use crate::certificate::controller as certificates;
-use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_MANAGED_BY};
+use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_FAO};
 use crate::certificate_request::controller as requests;
 use crate::challenge::controller as challenges;
 use crate::config::Config;
@@ -12,7 +12,7 @@ use crate::issuer::{controller as issuers, referenced_kind};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -73,30 +73,71 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         });
     }
 
-    if config.leader_elect {
-        let identity = std::env::var("POD_NAME")
-            .unwrap_or_else(|_| format!("certsmith-{}", std::process::id()));
-        let mut leading = crate::leader::campaign(
-            client.clone(),
-            &config.namespace,
-            identity,
-            config.leader_timings(),
-        );
-        tracing::info!("waiting for the leader Lease");
+    // Without leader election or a Lease to defer to, fixed values; their senders live as long
+    // as this function, so that waiting on them waits forever rather than failing.
+    let (_always_leading, always) = tokio::sync::watch::channel(true);
+    let (_never_deferred, never) = tokio::sync::watch::channel(None);
+    let leading = match config.leader_elect {
+        true => {
+            let identity = std::env::var("POD_NAME")
+                .unwrap_or_else(|_| format!("certsmith-{}", std::process::id()));
+            crate::leader::campaign(
+                client.clone(),
+                &config.namespace,
+                identity,
+                config.leader_timings(),
+            )
+        }
+        false => always,
+    };
+    let deferred = match config.deferred_lease() {
+        Some(lease) => {
+            let own = ObjectReference {
+                api_version: Some("coordination.k8s.io/v1".into()),
+                kind: Some("Lease".into()),
+                namespace: Some(config.namespace.clone()),
+                name: Some(crate::leader::LEASE_NAME.into()),
+                ..Default::default()
+            };
+            let period = config.leader_election_retry_period;
+            crate::defer::watch(client.clone(), lease, own, period)
+        }
+        None => never,
+    };
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let mut wait = (leading.clone(), deferred.clone());
+        tracing::info!("waiting for the leader Lease and for no controller to defer to");
+        let acting = async {
+            loop {
+                let (lead, other) =
+                    (*wait.0.borrow_and_update(), wait.1.borrow_and_update().clone());
+                metrics.set_standby(other.clone());
+                if lead && other.is_none() {
+                    return Ok::<(), tokio::sync::watch::error::RecvError>(());
+                }
+                tokio::select! {
+                    r = wait.0.changed() => r?,
+                    r = wait.1.changed() => r?,
+                }
+            }
+        };
         tokio::select! {
-            ready = leading.wait_for(|l| *l) => { if ready.is_err() { return Err(Error::LostLease); } }
-            _ = shutdown_signal() => return Ok(()),
+            r = acting => if r.is_err() { return Err(Error::LostLease) },
+            _ = &mut shutdown => return Ok(()),
         }
         tracing::info!("leading: starting the controllers");
-        let lost = async move {
-            let _ = leading.wait_for(|l| !*l).await;
-        };
-        return tokio::select! {
-            result = controllers(client, config, challenges, metrics) => result,
-            _ = lost => Err(Error::LostLease),
-        };
+        let (mut lost, mut other) = (leading.clone(), deferred.clone());
+        tokio::select! {
+            result = controllers(client.clone(), config.clone(), challenges.clone(), metrics.clone()) => return result,
+            _ = lost.wait_for(|l| !*l) => return Err(Error::LostLease),
+            // cert-manager came back: stop acting at once (the controllers are dropped, as if
+            // killed: every step resumes from the cluster) and stand by again.
+            _ = other.wait_for(|o| o.is_some()) => tracing::warn!("another controller leads; stopping the controllers"),
+            _ = &mut shutdown => return Ok(()),
+        }
     }
-    controllers(client, config, challenges, metrics).await
 }
 
 /// The controllers; run by the leader only (or by every process without leader election).
@@ -132,7 +173,8 @@ async fn controllers(
             .collect::<Vec<_>>()
     };
     let by_cluster_issuer = by_issuer.clone();
-    let managed = format!("{}={}", LABEL_MANAGED_BY.0, LABEL_MANAGED_BY.1);
+    // cert-manager's label: the Secrets certsmith writes and those it adopted from cert-manager.
+    let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
     let certificates = certs
         .owns_stream(request_events)
         .watches(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default(), move |i| {

@@ -1,10 +1,13 @@
 //! ACME accounts: one per issuer, its key in the Secret `privateKeySecretRef` (PEM under
-//! `tls.key`, where cert-manager keeps it), registered once and then reused from memory.
+//! `tls.key`, where cert-manager keeps it), registered once and then reused from memory. An
+//! account registered with a key certsmith cannot sign with is adopted (`adopt`).
 
-use super::{AcmeError, client::http_client};
+use super::jws::SigningKey;
+use super::legacy::LegacyClient;
+use super::{AcmeError, adopt, client::http_client};
 use crate::api::issuer::AcmeIssuerStatus;
+use crate::context::Context;
 use crate::issuer::IssuerView;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
 use instant_acme::{Account, AccountBuilder, ExternalAccountKey, Key, NewAccount};
 use k8s_openapi::ByteString;
@@ -33,9 +36,10 @@ impl Accounts {
     /// what the issuer's `status.acme` should say.
     pub async fn get(
         &self,
-        client: &kube::Client,
+        ctx: &Context,
         issuer: &IssuerView,
     ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
+        let client = &ctx.client;
         let acme =
             issuer.spec.acme.as_ref().ok_or_else(|| {
                 AcmeError::Account(format!("{} has no acme block", issuer.display()))
@@ -47,10 +51,12 @@ impl Accounts {
         let email = acme.email.clone().filter(|e| !e.is_empty());
         let contact: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
         let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
-        let builder = || -> Result<AccountBuilder, AcmeError> {
+        let http = || {
             let bundle = acme.ca_bundle.as_ref().map(|b| b.0.as_slice()).filter(|b| !b.is_empty());
-            Ok(Account::builder_with_http(http_client(bundle, acme.skip_tls_verify == Some(true))?))
+            http_client(bundle, acme.skip_tls_verify == Some(true))
         };
+        let builder =
+            || -> Result<AccountBuilder, AcmeError> { Ok(Account::builder_with_http(http()?)) };
         let where_ = format!("Secret {}/{}", issuer.secrets_namespace, key_ref.name);
         let lock = self
             .issuers
@@ -68,8 +74,28 @@ impl Accounts {
                         "{where_} has no {field:?} entry holding the account key"
                     ))
                 })?;
-                let pkcs8 = account_key_pkcs8(&pem)
+                let key = SigningKey::from_pem(&pem)
                     .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
+                let Some(pkcs8) = key.p256_pkcs8() else {
+                    // A key instant-acme cannot sign with: the account is adopted, its key
+                    // rolled over; it is then used as any other.
+                    let mut ca = LegacyClient::new(http()?, &server).await?;
+                    let adopted =
+                        adopt::roll_over(&secrets, &secret, &field, &key, &mut ca).await?;
+                    ctx.event(&issuer.object_ref(), false, "AccountKeyRolledOver", adopted.note)
+                        .await;
+                    let account = Account::builder_with_http(http()?)
+                        .from_parts(
+                            adopted.account,
+                            PrivatePkcs8KeyDer::from(adopted.pkcs8.as_slice()),
+                            server.clone(),
+                        )
+                        .await
+                        .map_err(|e| AcmeError::from_acme(&server, e))?;
+                    let cache_key = (server, hash(&adopted.pkcs8), email.clone());
+                    self.cache.lock().await.insert(cache_key, account.clone());
+                    return Ok((account.clone(), status(&account, email, &adopted.pkcs8)));
+                };
                 let cache_key = (server.clone(), hash(&pkcs8), email.clone());
                 if let Some(account) = self.cache.lock().await.get(&cache_key) {
                     return Ok((account.clone(), status(account, email, &pkcs8)));
@@ -137,31 +163,9 @@ fn status(account: &Account, email: Option<String>, pkcs8: &[u8]) -> AcmeIssuerS
     }
 }
 
-fn secret_field(secret: &Secret, field: &str) -> Option<String> {
+pub(crate) fn secret_field(secret: &Secret, field: &str) -> Option<String> {
     let data = secret.data.as_ref()?.get(field)?;
     Some(String::from_utf8_lossy(&data.0).into_owned()).filter(|s| !s.trim().is_empty())
-}
-
-/// The account key as PKCS#8 DER. instant-acme signs with ECDSA P-256 only; cert-manager's
-/// own default is RSA, so such a key gets a message that says what to do.
-fn account_key_pkcs8(pem_text: &str) -> Result<Vec<u8>, String> {
-    let block = pem::parse(pem_text).map_err(|e| format!("the account key is not PEM: {e}"))?;
-    if block.tag() == "RSA PRIVATE KEY" {
-        return Err("the account key is RSA (cert-manager's default); certsmith signs with ECDSA P-256 account keys only. \
-                    Delete the Secret to let certsmith register a new account with a new key"
-            .into());
-    }
-    let key = EcdsaKeyPair::from_private_key_der(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        block.contents(),
-    )
-    .map_err(|_| {
-        "the account key is not an ECDSA P-256 key (certsmith signs with P-256 account keys only)"
-            .to_string()
-    })?;
-    key.to_pkcs8v1()
-        .map(|d| d.as_ref().to_vec())
-        .map_err(|e| format!("the account key cannot be re-encoded: {e}"))
 }
 
 /// The EAB key from `externalAccountBinding.keySecretRef`: base64url-encoded, as the CA hands it

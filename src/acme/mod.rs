@@ -1,7 +1,10 @@
 //! The ACME side: the HTTP client for a CA, accounts, and the order for one Certificate.
 
 pub mod account;
+pub mod adopt;
 pub mod client;
+pub mod jws;
+pub mod legacy;
 pub mod order;
 pub mod retry_after;
 pub mod solver;

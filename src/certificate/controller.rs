@@ -152,7 +152,9 @@ async fn load_issuer(
 ) -> Result<Result<IssuerView, String>, kube::Error> {
     let r = &cert.spec.issuer_ref;
     let namespace = cert.namespace().unwrap_or_default();
-    let found = crate::issuer::load(&ctx.client, &ctx.config.namespace, r, &namespace).await?;
+    let found =
+        crate::issuer::load(&ctx.client, ctx.config.cluster_resource_namespace(), r, &namespace)
+            .await?;
     let kind = referenced_kind(r).unwrap_or("Issuer");
     Ok(found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name)))
 }

@@ -19,6 +19,9 @@ pub const ANN_IP_SANS: &str = "cert-manager.io/ip-sans";
 pub const ANN_URI_SANS: &str = "cert-manager.io/uri-sans";
 /// Marks Secrets certsmith writes, for `kubectl get secrets -l`.
 pub const LABEL_MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "certsmith");
+/// cert-manager's label on the Secrets its Certificates fill ("for all objects"): its filtered
+/// Secret cache, and certsmith's watch, see the Secrets either of them wrote.
+pub const LABEL_FAO: (&str, &str) = ("controller.cert-manager.io/fao", "true");
 
 /// The Secret for a freshly issued `chain` and its `key_pem`, to be server-side applied.
 /// `ca` is the issuer's CA certificate when it gave one; else the chain's root, if it ends in one.
@@ -51,6 +54,7 @@ pub fn tls_secret(
     );
     let mut labels = template.labels.unwrap_or_default();
     labels.insert(LABEL_MANAGED_BY.0.into(), LABEL_MANAGED_BY.1.into());
+    labels.insert(LABEL_FAO.0.into(), LABEL_FAO.1.into());
     let mut data = BTreeMap::from([
         ("tls.crt".to_string(), ByteString(chain.as_bytes().to_vec())),
         ("tls.key".to_string(), ByteString(key_pem.as_bytes().to_vec())),

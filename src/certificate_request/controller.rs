@@ -60,8 +60,12 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
         );
     }
     let namespace = cr.namespace().unwrap_or_default();
-    let issuer =
-        crate::issuer::load(&ctx.client, &ctx.config.namespace, &cr.spec.issuer_ref, &namespace);
+    let issuer = crate::issuer::load(
+        &ctx.client,
+        ctx.config.cluster_resource_namespace(),
+        &cr.spec.issuer_ref,
+        &namespace,
+    );
     let issuer = match issuer.await? {
         Some(issuer) => issuer,
         None => {

@@ -105,7 +105,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     };
     let issuer = crate::issuer::load(
         &ctx.client,
-        &ctx.config.namespace,
+        ctx.config.cluster_resource_namespace(),
         &ch.spec.issuer_ref,
         &ch.namespace().unwrap_or_default(),
     )
@@ -114,7 +114,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         return note(&api, &ch, &old, "Referenced issuer not found", Duration::from_secs(30)).await;
     };
     let server = issuer.spec.acme.as_ref().map(|a| a.server.clone()).unwrap_or_default();
-    let account = match ctx.accounts.get(&ctx.client, &issuer).await {
+    let account = match ctx.accounts.get(&ctx, &issuer).await {
         Ok((a, _)) => a,
         Err(e) => return note(&api, &ch, &old, &e.to_string(), Duration::from_secs(30)).await,
     };

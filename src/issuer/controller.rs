@@ -30,7 +30,7 @@ pub async fn reconcile_cluster_issuer(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let api: Api<ClusterIssuer> = Api::all(ctx.client.clone());
-    let view = IssuerView::cluster_issuer(&issuer, &ctx.config.namespace);
+    let view = IssuerView::cluster_issuer(&issuer, ctx.config.cluster_resource_namespace());
     reconcile(&*issuer, &api, view, &ctx).await
 }
 
@@ -55,7 +55,7 @@ where
             format!("certsmith issues through ACME issuers only; this is a {kind} issuer");
         (false, "Unsupported", message, None, Action::await_change())
     } else {
-        match ctx.accounts.get(&ctx.client, &view).await {
+        match ctx.accounts.get(ctx, &view).await {
             Ok((_, acme)) => {
                 let message = "The ACME account was registered with the ACME server".to_string();
                 (

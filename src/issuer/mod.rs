@@ -6,7 +6,7 @@ use crate::api::meta::IssuerReference;
 use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};
 
 /// Issuer or ClusterIssuer, as the rest of certsmith needs them: where their Secrets live
-/// (the Issuer's namespace, or the operator's for a ClusterIssuer) and their spec.
+/// (the Issuer's namespace, or `--cluster-resource-namespace` for a ClusterIssuer) and their spec.
 #[derive(Debug, Clone)]
 pub struct IssuerView {
     pub kind: &'static str,
@@ -28,13 +28,24 @@ impl IssuerView {
         }
     }
 
-    pub fn cluster_issuer(i: &ClusterIssuer, operator_namespace: &str) -> IssuerView {
+    pub fn cluster_issuer(i: &ClusterIssuer, cluster_namespace: &str) -> IssuerView {
         IssuerView {
             kind: "ClusterIssuer",
             name: i.metadata.name.clone().unwrap_or_default(),
-            secrets_namespace: operator_namespace.to_string(),
+            secrets_namespace: cluster_namespace.to_string(),
             spec: i.spec.0.clone(),
             status: i.status.clone(),
+        }
+    }
+
+    /// A reference to the issuer, for its Events.
+    pub fn object_ref(&self) -> k8s_openapi::api::core::v1::ObjectReference {
+        k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some(format!("{}/v1", crate::api::meta::GROUP)),
+            kind: Some(self.kind.into()),
+            name: Some(self.name.clone()),
+            namespace: (self.kind == "Issuer").then(|| self.secrets_namespace.clone()),
+            ..Default::default()
         }
     }
 
@@ -58,10 +69,10 @@ pub fn referenced_kind(r: &IssuerReference) -> Option<&'static str> {
 }
 
 /// The issuer `r` names, for an object in `namespace`; `None` when it does not exist or is of a
-/// group certsmith does not serve. ClusterIssuers keep their Secrets in `operator_namespace`.
+/// group certsmith does not serve. ClusterIssuers keep their Secrets in `cluster_namespace`.
 pub async fn load(
     client: &kube::Client,
-    operator_namespace: &str,
+    cluster_namespace: &str,
     r: &IssuerReference,
     namespace: &str,
 ) -> Result<Option<IssuerView>, kube::Error> {
@@ -70,7 +81,7 @@ pub async fn load(
         Some("ClusterIssuer") => kube::Api::<ClusterIssuer>::all(client.clone())
             .get_opt(&r.name)
             .await?
-            .map(|i| IssuerView::cluster_issuer(&i, operator_namespace)),
+            .map(|i| IssuerView::cluster_issuer(&i, cluster_namespace)),
         Some(_) => kube::Api::<Issuer>::namespaced(client.clone(), namespace)
             .get_opt(&r.name)
             .await?

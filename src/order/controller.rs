@@ -32,9 +32,13 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         delete_challenges(&ctx, &order).await?;
         return Ok(Action::await_change());
     }
-    let issuer =
-        crate::issuer::load(&ctx.client, &ctx.config.namespace, &order.spec.issuer_ref, &namespace)
-            .await?;
+    let issuer = crate::issuer::load(
+        &ctx.client,
+        ctx.config.cluster_resource_namespace(),
+        &order.spec.issuer_ref,
+        &namespace,
+    )
+    .await?;
     let Some(issuer) = issuer else {
         let message = format!("Referenced issuer {:?} not found", order.spec.issuer_ref.name);
         return waiting(&api, &order, &old, &message, Duration::from_secs(30)).await;
@@ -50,7 +54,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         )
         .await;
     };
-    let account = match ctx.accounts.get(&ctx.client, &issuer).await {
+    let account = match ctx.accounts.get(&ctx, &issuer).await {
         Ok((account, _)) => account,
         // An order not opened yet loses nothing by ending here: the Certificate counts the
         // failure, says why, and retries after its backoff.

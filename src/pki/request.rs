@@ -61,7 +61,9 @@ pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
             ParsedExtension::ExtendedKeyUsage(e) => {
                 out.extensions.push(format!("extendedKeyUsage {e:?}"))
             }
-            ParsedExtension::BasicConstraints(b) => {
+            // `CA:FALSE` asks for nothing a request without the extension does not (cert-manager
+            // writes it into every CSR; certsmith does not): only a CA request differs.
+            ParsedExtension::BasicConstraints(b) if b.ca => {
                 out.extensions.push(format!("basicConstraints ca={}", b.ca))
             }
             _ => {}

@@ -179,7 +179,8 @@ impl Operator {
             if let Ok(Some(exit)) = self.child.try_wait() {
                 panic!("operator exited ({exit}); log:\n{}", self.logs());
             }
-            if self.get("/readyz").is_some_and(|b| b == "ready") {
+            // "ready; standing by: …" is ready too: a replica that defers still serves.
+            if self.get("/readyz").is_some_and(|b| b.starts_with("ready")) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -1,0 +1,171 @@
+//! Standing by while cert-manager leads: certsmith reconciles nothing while another controller's
+//! leader Lease (cert-manager's `kube-system/cert-manager-controller` by default) is held and
+//! renewed, so the two never act on the same objects, and takes over within one lease period
+//! once it lapses.
+//!
+//! A Lease is judged by when this process last saw it change, as client-go does, never by the
+//! holder's `renewTime` against the local clock: skew between nodes cannot make both act.
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::Api;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// cert-manager's default `--leader-election-lease-duration`, for a Lease that does not say.
+const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(60);
+
+/// What the Lease said when this process last saw it change, and when that was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    record: (String, Option<String>, Option<i32>),
+    at: Instant,
+}
+
+/// Who holds `lease` at `now`, given what was `seen` before (updated in place). `None`: nobody
+/// does (no Lease, released, or unchanged for longer than its duration). Pure.
+pub fn holder(seen: &mut Option<Seen>, lease: Option<&Lease>, now: Instant) -> Option<String> {
+    let spec = lease.and_then(|l| l.spec.as_ref());
+    let Some(holder) = spec.and_then(|s| s.holder_identity.clone()).filter(|h| !h.is_empty())
+    else {
+        *seen = None;
+        return None;
+    };
+    let spec = spec.expect("a holder implies a spec");
+    // renewTime is compared as the holder wrote it: only whether it changed matters.
+    let renewed = spec.renew_time.as_ref().map(|t| t.0.to_string());
+    let record = (holder.clone(), renewed, spec.lease_transitions);
+    if seen.as_ref().map(|s| &s.record) != Some(&record) {
+        *seen = Some(Seen { record, at: now });
+    }
+    let duration = spec
+        .lease_duration_seconds
+        .filter(|s| *s > 0)
+        .map(|s| Duration::from_secs(s as u64))
+        .unwrap_or(DEFAULT_LEASE_DURATION);
+    let at = seen.as_ref().map(|s| s.at).unwrap_or(now);
+    (now.saturating_duration_since(at) < duration).then_some(holder)
+}
+
+/// Watches the Lease `namespace/name` every `period`, publishing why this process stands by
+/// (`None` when nothing holds the Lease). It starts standing by, so nothing reconciles before
+/// the first answer; a Lease it may not read keeps it standing by (never two controllers) and
+/// says how to fix that; other API errors keep the last judgement. Each change is logged and
+/// recorded as an Event on certsmith's own Lease `own`.
+pub fn watch(
+    client: kube::Client,
+    (namespace, name): (String, String),
+    own: ObjectReference,
+    period: Duration,
+) -> watch::Receiver<Option<String>> {
+    let first = format!("standing by: Lease {namespace}/{name} not read yet");
+    let (tx, rx) = watch::channel(Some(first));
+    let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+    let reporter =
+        Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
+    let recorder = Recorder::new(client, reporter);
+    tokio::spawn(async move {
+        let mut seen = None;
+        let mut first = true;
+        loop {
+            let now = match api.get_opt(&name).await {
+                Ok(lease) => Some(
+                    holder(&mut seen, lease.as_ref(), Instant::now())
+                        .map(|h| message(&namespace, &name, Some(&h))),
+                ),
+                Err(kube::Error::Api(e)) if e.code == 403 => Some(Some(format!(
+                    "standing by: certsmith may not read Lease {namespace}/{name} to know whether                      cert-manager runs ({}); grant it get on that Lease, or turn the check off                      with --defer-to-lease=",
+                    e.message
+                ))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the Lease to defer to");
+                    None
+                }
+            };
+            if let Some(now) = now.filter(|now| first || *tx.borrow() != *now) {
+                let note = now.clone().unwrap_or_else(|| message(&namespace, &name, None));
+                tracing::info!(standing_by = now.is_some(), "{note}");
+                // A start with nothing to defer to is the common case: logged, not recorded
+                // (an idle operator writes nothing but its own Lease).
+                let quiet = first && now.is_none();
+                first = false;
+                if !quiet {
+                    let (reason, kind) = match now {
+                        Some(_) => ("StandingBy", EventType::Warning),
+                        None => ("TakingOver", EventType::Normal),
+                    };
+                    let event = Event {
+                        type_: kind,
+                        reason: reason.into(),
+                        note: Some(note),
+                        action: reason.into(),
+                        secondary: None,
+                    };
+                    if let Err(e) = recorder.publish(&event, &own).await {
+                        tracing::warn!(error = %e, "could not publish an Event");
+                    }
+                }
+                let _ = tx.send(now);
+            }
+            tokio::time::sleep(period).await;
+        }
+    });
+    rx
+}
+
+/// The words for the log, the Event and `/readyz`.
+pub fn message(namespace: &str, name: &str, holder: Option<&str>) -> String {
+    match holder {
+        Some(h) => format!(
+            "standing by: Lease {namespace}/{name} is held by {h:?} (cert-manager is running); \
+             certsmith reconciles nothing until it lapses"
+        ),
+        None => format!("Lease {namespace}/{name} is not held: certsmith reconciles"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    fn lease(holder: &str, renewed: &str, seconds: i32) -> Lease {
+        Lease {
+            metadata: Default::default(),
+            spec: Some(LeaseSpec {
+                holder_identity: Some(holder.into()),
+                renew_time: Some(MicroTime(renewed.parse().unwrap())),
+                lease_duration_seconds: Some(seconds),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_lease_is_held_while_it_keeps_changing_whatever_its_clock_says() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // The holder's clock is a year behind: only changes count.
+        let a = lease("cm-1", "2025-01-01T00:00:00Z", 60);
+        let b = lease("cm-1", "2025-01-01T00:00:10Z", 60);
+        let released = lease("", "2025-01-01T00:00:10Z", 60);
+        let mut seen = None;
+        let table: [(Option<&Lease>, Duration, Option<&str>); 8] = [
+            (None, s(0), None),
+            // First sight: held for one duration from now.
+            (Some(&a), s(0), Some("cm-1")),
+            (Some(&a), s(59), Some("cm-1")),
+            (Some(&b), s(70), Some("cm-1")),
+            (Some(&b), s(129), Some("cm-1")),
+            // Unchanged for a full duration: lapsed (cert-manager scaled to zero).
+            (Some(&b), s(131), None),
+            (Some(&released), s(132), None),
+            (Some(&a), s(133), Some("cm-1")),
+        ];
+        for (l, at, want) in table {
+            assert_eq!(holder(&mut seen, l, t0 + at).as_deref(), want, "{l:?} at {at:?}");
+        }
+    }
+}
