@@ -2,10 +2,10 @@
 //! leader Lease (cert-manager's `kube-system/cert-manager-controller` by default) is held and
 //! renewed, so the two never act on the same objects, and takes over within one lease period
 //! once it lapses.
-//!
-//! A Lease is judged by when this process last saw it change, as client-go does, never by the
-//! holder's `renewTime` against the local clock: skew between nodes cannot make both act.
+//! The Lease is judged as certsmith judges its own (`leader::held_by`): by when this process
+//! last saw it change, so clock skew between nodes cannot make both act.
 
+use crate::leader::Seen;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::Api;
@@ -16,36 +16,10 @@ use tokio::sync::watch;
 /// cert-manager's default `--leader-election-lease-duration`, for a Lease that does not say.
 const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(60);
 
-/// What the Lease said when this process last saw it change, and when that was.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Seen {
-    record: (String, Option<String>, Option<i32>),
-    at: Instant,
-}
-
-/// Who holds `lease` at `now`, given what was `seen` before (updated in place). `None`: nobody
-/// does (no Lease, released, or unchanged for longer than its duration). Pure.
+/// Who holds `lease` at `now` (see `leader::held_by`); a Lease without a duration lasts
+/// cert-manager's default.
 pub fn holder(seen: &mut Option<Seen>, lease: Option<&Lease>, now: Instant) -> Option<String> {
-    let spec = lease.and_then(|l| l.spec.as_ref());
-    let Some(holder) = spec.and_then(|s| s.holder_identity.clone()).filter(|h| !h.is_empty())
-    else {
-        *seen = None;
-        return None;
-    };
-    let spec = spec.expect("a holder implies a spec");
-    // renewTime is compared as the holder wrote it: only whether it changed matters.
-    let renewed = spec.renew_time.as_ref().map(|t| t.0.to_string());
-    let record = (holder.clone(), renewed, spec.lease_transitions);
-    if seen.as_ref().map(|s| &s.record) != Some(&record) {
-        *seen = Some(Seen { record, at: now });
-    }
-    let duration = spec
-        .lease_duration_seconds
-        .filter(|s| *s > 0)
-        .map(|s| Duration::from_secs(s as u64))
-        .unwrap_or(DEFAULT_LEASE_DURATION);
-    let at = seen.as_ref().map(|s| s.at).unwrap_or(now);
-    (now.saturating_duration_since(at) < duration).then_some(holder)
+    crate::leader::held_by(seen, lease, now, DEFAULT_LEASE_DURATION)
 }
 
 /// Watches the Lease `namespace/name` every `period`, publishing why this process stands by

@@ -1,13 +1,17 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease in the operator's namespace: only the
 //! holder reconciles and talks to the ACME CA; every replica keeps serving challenges, metrics
-//! and probes. Takeover is by the Lease's own clock: a holder that stops renewing for
-//! `lease_duration` loses it, and the new leader resumes in-flight orders from status.
+//! and probes. A holder that stops renewing for `lease_duration` loses it, and the new leader
+//! resumes in-flight orders from status; a leader that stops cleanly (SIGTERM) releases it, so
+//! the next replica leads at once.
+//!
+//! Expiry is judged as client-go judges it: by when this process last saw the Lease change, on
+//! its own monotonic clock, never by the holder's `renewTime` against the local wall clock —
+//! clock skew between nodes cannot make two leaders.
 
-use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, ObjectMeta, PostParams};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// The Lease's name, in the operator's namespace.
@@ -18,6 +22,44 @@ pub struct Timings {
     pub lease_duration: Duration,
     pub renew_deadline: Duration,
     pub retry_period: Duration,
+}
+
+/// What a Lease said when this process last saw it change, and when (its own clock) that was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    record: (String, Option<String>, Option<i32>),
+    at: Instant,
+}
+
+/// Who holds `lease` at `now`, given what was `seen` before (updated in place): `None` when
+/// nobody does (no Lease, released, or unchanged for longer than its duration, or
+/// `default_duration` when it gives none). A Lease first seen counts as renewed then. Pure.
+pub fn held_by(
+    seen: &mut Option<Seen>,
+    lease: Option<&Lease>,
+    now: Instant,
+    default_duration: Duration,
+) -> Option<String> {
+    let spec = lease.and_then(|l| l.spec.as_ref());
+    let Some((spec, holder)) =
+        spec.and_then(|s| Some((s, s.holder_identity.clone()?))).filter(|(_, h)| !h.is_empty())
+    else {
+        *seen = None;
+        return None;
+    };
+    // renewTime is compared as the holder wrote it: only whether it changed matters.
+    let renewed = spec.renew_time.as_ref().map(|t| t.0.to_string());
+    let record = (holder.clone(), renewed, spec.lease_transitions);
+    if seen.as_ref().map(|s| &s.record) != Some(&record) {
+        *seen = Some(Seen { record, at: now });
+    }
+    let duration = spec
+        .lease_duration_seconds
+        .filter(|s| *s > 0)
+        .map(|s| Duration::from_secs(s as u64))
+        .unwrap_or(default_duration);
+    let at = seen.as_ref().map(|s| s.at).unwrap_or(now);
+    (now.saturating_duration_since(at) < duration).then_some(holder)
 }
 
 /// What to do with the Lease as found at `now`, for `me`. Pure.
@@ -33,38 +75,57 @@ pub enum Step {
     Follow,
 }
 
-pub fn step(lease: Option<&Lease>, me: &str, now: Timestamp, lease_duration: Duration) -> Step {
+pub fn step(
+    lease: Option<&Lease>,
+    me: &str,
+    seen: &mut Option<Seen>,
+    now: Instant,
+    lease_duration: Duration,
+) -> Step {
     let Some(spec) = lease.and_then(|l| l.spec.as_ref()) else {
         return if lease.is_some() { Step::TakeOver } else { Step::Create };
     };
     if spec.holder_identity.as_deref() == Some(me) {
         return Step::Renew;
     }
-    let duration = spec.lease_duration_seconds.map(|s| SignedDuration::from_secs(s.into()));
-    let duration = duration.unwrap_or(SignedDuration::try_from(lease_duration).unwrap_or_default());
-    match (spec.holder_identity.as_deref(), spec.renew_time.as_ref()) {
-        (None | Some(""), _) | (_, None) => Step::TakeOver,
-        (_, Some(renewed)) if renewed.0 + duration < now => Step::TakeOver,
-        _ => Step::Follow,
+    match held_by(seen, lease, now, lease_duration) {
+        Some(_) => Step::Follow,
+        None => Step::TakeOver,
     }
 }
 
-/// Campaigns for the Lease forever, publishing whether this replica leads. Leadership is never
-/// given back voluntarily; a leader that cannot renew within `renew_deadline` says so, and the
-/// caller stops (a fresh process is a clean follower).
-pub fn campaign(
-    client: kube::Client,
-    namespace: &str,
+/// This process's identity: the pod's name (the user agent names it too) and a random suffix,
+/// so that a restarted container never mistakes its predecessor's Lease for its own.
+pub fn identity() -> String {
+    let pod = std::env::var("POD_NAME").unwrap_or_else(|_| "certsmith".into());
+    let mut bytes = [0u8; 4];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{pod}_{suffix}")
+}
+
+/// A campaign for the Lease: whether this replica leads, and the means to give it back.
+pub struct Campaign {
+    pub leading: watch::Receiver<bool>,
+    task: tokio::task::JoinHandle<()>,
+    api: Api<Lease>,
     me: String,
-    t: Timings,
-) -> watch::Receiver<bool> {
+}
+
+/// Campaigns for the Lease until released, publishing whether this replica leads. A leader
+/// that cannot renew within `renew_deadline` says so, and the caller stops (a fresh process is a
+/// clean follower).
+pub fn campaign(client: kube::Client, namespace: &str, me: String, t: Timings) -> Campaign {
     let (tx, rx) = watch::channel(false);
     let api: Api<Lease> = Api::namespaced(client, namespace);
-    tokio::spawn(async move {
+    let (task_api, task_me) = (api.clone(), me.clone());
+    let task = tokio::spawn(async move {
+        let (api, me) = (task_api, task_me);
         let mut last_renewal = tokio::time::Instant::now();
+        let mut seen = None;
         loop {
             let leading = *tx.borrow();
-            match try_once(&api, &me, &t).await {
+            match try_once(&api, &me, &mut seen, &t).await {
                 Ok(now_leading) => {
                     if now_leading {
                         last_renewal = tokio::time::Instant::now();
@@ -83,14 +144,39 @@ pub fn campaign(
             tokio::time::sleep(t.retry_period).await;
         }
     });
-    rx
+    Campaign { leading: rx, task, api, me }
+}
+
+impl Campaign {
+    /// Stops campaigning and, when this replica holds the Lease, gives it back (no holder, as
+    /// client-go releases), so that another replica leads at its next try, not a lease later.
+    pub async fn release(self) {
+        self.task.abort();
+        let Ok(Some(mut lease)) = self.api.get_opt(LEASE_NAME).await else { return };
+        let Some(spec) = lease.spec.as_mut() else { return };
+        if spec.holder_identity.as_deref() != Some(self.me.as_str()) {
+            return;
+        }
+        spec.holder_identity = None;
+        spec.renew_time = Some(MicroTime(jiff::Timestamp::now()));
+        match self.api.replace(LEASE_NAME, &PostParams::default(), &lease).await {
+            Ok(_) => tracing::info!(identity = %self.me, "released the leader Lease"),
+            Err(e) => tracing::warn!(error = %e, "could not release the leader Lease"),
+        }
+    }
 }
 
 /// One round: returns whether this replica holds the Lease afterwards.
-async fn try_once(api: &Api<Lease>, me: &str, t: &Timings) -> Result<bool, kube::Error> {
-    let now = Timestamp::now();
+async fn try_once(
+    api: &Api<Lease>,
+    me: &str,
+    seen: &mut Option<Seen>,
+    t: &Timings,
+) -> Result<bool, kube::Error> {
+    let now = jiff::Timestamp::now();
     let current = api.get_opt(LEASE_NAME).await?;
-    let step = step(current.as_ref(), me, now, t.lease_duration);
+    let step = step(current.as_ref(), me, seen, Instant::now(), t.lease_duration);
+
     let mut lease = current.unwrap_or_else(|| Lease {
         metadata: ObjectMeta { name: Some(LEASE_NAME.into()), ..Default::default() },
         spec: None,
@@ -141,20 +227,29 @@ mod tests {
     }
 
     #[test]
-    fn who_leads() {
-        let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
+    fn who_leads_judged_by_what_this_process_saw_change() {
+        let t0 = Instant::now();
         let d = Duration::from_secs(15);
+        // The other holder's clock is far behind; it keeps renewing, so it keeps leading.
+        let other = |renewed: &str| lease(Some("other"), Some(renewed));
+        let mut seen = None;
+        let s = Duration::from_secs;
         let table = [
-            (None, Step::Create),
-            (Some(lease(Some("me"), Some("2026-01-01T00:00:00Z"))), Step::Renew),
-            (Some(lease(Some("other"), Some("2026-01-01T00:00:50Z"))), Step::Follow),
-            (Some(lease(Some("other"), Some("2026-01-01T00:00:44Z"))), Step::TakeOver),
-            (Some(lease(Some("other"), None)), Step::TakeOver),
-            (Some(lease(None, Some("2026-01-01T00:00:59Z"))), Step::TakeOver),
-            (Some(lease(Some(""), Some("2026-01-01T00:00:59Z"))), Step::TakeOver),
+            (None, s(0), Step::Create),
+            (Some(lease(Some("me"), Some("2020-01-01T00:00:00Z"))), s(0), Step::Renew),
+            (Some(other("2020-01-01T00:00:00Z")), s(0), Step::Follow),
+            (Some(other("2020-01-01T00:00:00Z")), s(14), Step::Follow),
+            (Some(other("2020-01-01T00:00:02Z")), s(20), Step::Follow),
+            (Some(other("2020-01-01T00:00:02Z")), s(34), Step::Follow),
+            (Some(other("2020-01-01T00:00:02Z")), s(36), Step::TakeOver),
+            (Some(lease(Some("other"), None)), s(37), Step::Follow),
+            (Some(lease(None, Some("2026-01-01T00:00:59Z"))), s(38), Step::TakeOver),
+            (Some(lease(Some(""), Some("2026-01-01T00:00:59Z"))), s(39), Step::TakeOver),
         ];
-        for (l, want) in table {
-            assert_eq!(step(l.as_ref(), "me", now, d), want, "{l:?}");
+        for (l, at, want) in table {
+            assert_eq!(step(l.as_ref(), "me", &mut seen, t0 + at, d), want, "{l:?} at {at:?}");
         }
+        assert!(identity().contains('_'));
+        assert_ne!(identity(), identity());
     }
 }

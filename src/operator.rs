@@ -77,19 +77,16 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     // as this function, so that waiting on them waits forever rather than failing.
     let (_always_leading, always) = tokio::sync::watch::channel(true);
     let (_never_deferred, never) = tokio::sync::watch::channel(None);
-    let leading = match config.leader_elect {
-        true => {
-            let identity = std::env::var("POD_NAME")
-                .unwrap_or_else(|_| format!("certsmith-{}", std::process::id()));
-            crate::leader::campaign(
-                client.clone(),
-                &config.namespace,
-                identity,
-                config.leader_timings(),
-            )
-        }
-        false => always,
-    };
+    let campaign = config.leader_elect.then(|| {
+        let identity = crate::leader::identity();
+        crate::leader::campaign(
+            client.clone(),
+            &config.namespace,
+            identity,
+            config.leader_timings(),
+        )
+    });
+    let leading = campaign.as_ref().map(|c| c.leading.clone()).unwrap_or(always);
     let deferred = match config.deferred_lease() {
         Some(lease) => {
             let own = ObjectReference {
@@ -104,6 +101,25 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         }
         None => never,
     };
+    let result =
+        act_while_leading(&client, &config, leading, deferred, &challenges, &metrics).await;
+    // Given back on every way out, so the next replica leads at once.
+    if let Some(campaign) = campaign {
+        campaign.release().await;
+    }
+    result
+}
+
+/// Runs the controllers while this replica leads and no other controller does; stands by
+/// otherwise. Returns on SIGTERM, or when the Lease is lost.
+async fn act_while_leading(
+    client: &Client,
+    config: &Config,
+    leading: tokio::sync::watch::Receiver<bool>,
+    deferred: tokio::sync::watch::Receiver<Option<String>>,
+    challenges: &Challenges,
+    metrics: &Metrics,
+) -> Result<(), Error> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -129,8 +145,9 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         }
         tracing::info!("leading: starting the controllers");
         let (mut lost, mut other) = (leading.clone(), deferred.clone());
+        let run = controllers(client.clone(), config.clone(), challenges.clone(), metrics.clone());
         tokio::select! {
-            result = controllers(client.clone(), config.clone(), challenges.clone(), metrics.clone()) => return result,
+            result = run => return result,
             _ = lost.wait_for(|l| !*l) => return Err(Error::LostLease),
             // cert-manager came back: stop acting at once (the controllers are dropped, as if
             // killed: every step resumes from the cluster) and stand by again.

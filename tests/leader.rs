@@ -12,7 +12,9 @@ use support::KubeBed;
 use support::acme::{Operator, eventually, free_port, issuing_bed, pipeline};
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
-    leases.get_opt("certsmith").await.ok()??.spec?.holder_identity
+    // The identity is the pod's name and a per-process suffix.
+    let id = leases.get_opt("certsmith").await.ok()??.spec?.holder_identity?;
+    Some(id.split_once('_').map(|(pod, _)| pod.to_string()).unwrap_or(id))
 }
 
 fn fetch(port: u16, host: &str, token: &str) -> (String, String) {
@@ -104,4 +106,31 @@ async fn one_leader_writes_both_answer_and_a_new_leader_finishes_the_order() {
     assert_eq!(holder(&leases).await.as_deref(), Some("replica-b"));
     assert_eq!(b.metric("certsmith_acme_orders_created"), 0.0, "replica-b opened an order");
     println!("leader killed -> certificate Ready after {took:?} (lease duration 4s)");
+}
+
+#[tokio::test]
+async fn a_leader_stopped_with_sigterm_hands_the_lease_over_at_once() {
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let client = kube.client().await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "certsmith");
+    // A lease far longer than the wait below: the next replica can only lead this soon if the
+    // Lease is given back, never by waiting for it to lapse.
+    let timings = [
+        "--leader-election-lease-duration=120s",
+        "--leader-election-renew-deadline=60s",
+        "--leader-election-retry-period=1s",
+    ];
+    let x = Operator::start_named(Some("replica-x"), &kube.kubeconfig(), &pebble, &timings);
+    eventually(30, "replica-x leading", || async {
+        (holder(&leases).await? == "replica-x").then_some(())
+    })
+    .await;
+    let _y = Operator::start_named(Some("replica-y"), &kube.kubeconfig(), &pebble, &timings);
+    let exit = x.terminate();
+    assert!(exit.success(), "replica-x exited with {exit}");
+    eventually(20, "replica-y leading after replica-x released the Lease", || async {
+        (holder(&leases).await? == "replica-y").then_some(())
+    })
+    .await;
 }

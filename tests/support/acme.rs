@@ -210,6 +210,12 @@ impl Operator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGTERM, as the kubelet stops a pod, and waits for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().unwrap()
+    }
+
     /// SIGKILL: no clean shutdown, as when a node dies.
     pub fn kill(mut self) {
         let _ = self.child.kill();
