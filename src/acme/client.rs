@@ -2,12 +2,16 @@
 //! verification at all when `skipTLSVerify` asks for it (test CAs only).
 
 use super::AcmeError;
-use instant_acme::{BodyWrapper, HttpClient};
+use bytes::Bytes;
+use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub fn http_client(
     ca_bundle: Option<&[u8]>,
@@ -33,7 +37,35 @@ pub fn http_client(
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, BodyWrapper<bytes::Bytes>>(https);
     // Every response's Retry-After is remembered for the controllers' requeues.
-    Ok(Box::new(super::retry_after::Recording(Box::new(client))))
+    let recording = super::retry_after::Recording(Box::new(client));
+    Ok(Box::new(Bounded(Box::new(recording), REQUEST_TIMEOUT)))
+}
+
+/// How long one ACME request may take, response body included. A CA that stops answering then
+/// fails the step as unreachable (and frees the account lock) instead of hanging it for good.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An HTTP client whose requests end within a time limit, body read included.
+pub struct Bounded(pub Box<dyn HttpClient>, pub Duration);
+
+impl HttpClient for Bounded {
+    fn request(
+        &self,
+        req: http::Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let (response, limit) = (self.0.request(req), self.1);
+        Box::pin(async move {
+            let read = async {
+                let mut response = response.await?;
+                let body = response.body.into_bytes().await.map_err(instant_acme::Error::Other)?;
+                let full = http_body_util::Full::new(body);
+                Ok(BytesResponse::from(http::Response::from_parts(response.parts, full)))
+            };
+            tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+                Err(instant_acme::Error::Other(format!("no answer within {limit:?}").into()))
+            })
+        })
+    }
 }
 
 /// The system's trust store, plus the PEM certificates of `ca_bundle`.
@@ -101,5 +133,31 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA that accepts the connection and never answers.
+    struct Silent;
+
+    impl HttpClient for Silent {
+        fn request(
+            &self,
+            _: http::Request<BodyWrapper<Bytes>>,
+        ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>>
+        {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ca_that_never_answers_fails_the_request_in_time() {
+        let client = Bounded(Box::new(Silent), REQUEST_TIMEOUT);
+        let request = http::Request::get("https://ca/dir").body(BodyWrapper::default()).unwrap();
+        let error = client.request(request).await.err().expect("a timeout");
+        assert_eq!(error.to_string(), "no answer within 30s");
     }
 }
