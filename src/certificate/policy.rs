@@ -52,7 +52,8 @@ pub fn decide(
         == cert.metadata.generation;
     if let Some(last) = last_failure
         && attempts > 0
-        && reason != MANUALLY_TRIGGERED
+        // Whatever else is wrong (no Secret yet, say), `certsmith renew` means now.
+        && !manually_triggered(cert)
         && failed_this_generation
     {
         let retry_at = last + backoff(attempts);

@@ -109,6 +109,10 @@ fn needs_issuance_chain() {
     bumped.metadata.generation = Some(2);
 
     let recent = with_failure(cert.clone(), 3, "2026-01-31T23:59:00Z", 1);
+    // `certsmith renew` after a failure, while the Secret does not exist yet.
+    let mut renewed_after_failure = recent.clone();
+    let conditions = renewed_after_failure.status.as_mut().unwrap().conditions.as_mut().unwrap();
+    conditions.extend(manual.status.as_ref().unwrap().conditions.clone().unwrap());
     let older = with_failure(cert.clone(), 3, "2026-01-31T23:55:00Z", 1);
     let table: Vec<(&str, &Certificate, Option<&Secret>, Timestamp, &str)> = vec![
         ("no Secret", &cert, None, now, "DoesNotExist"),
@@ -125,6 +129,7 @@ fn needs_issuance_chain() {
         ("manual renew", &manual, Some(&good), now, MANUALLY_TRIGGERED),
         ("up to date", &cert, Some(&good), now, "UpToDate"),
         ("failed a minute ago, 3rd time", &recent, None, now, "Backoff"),
+        ("the same, then renewed by hand", &renewed_after_failure, None, now, "DoesNotExist"),
         ("failed, then the spec changed", &bumped, None, now, "DoesNotExist"),
         ("failed 5 minutes ago, 3rd time", &older, None, now, "DoesNotExist"),
     ];
