@@ -259,6 +259,9 @@ async fn a_foreign_secret_is_never_touched() {
         .kube
         .kubectl_ok(&["get", "events", "-n", &ns, "-o", "custom-columns=R:.reason,T:.type"], "");
     assert!(events.contains("SecretNotOwned") && events.contains("Warning"), "{events}");
+    // Deleted, as the message says to: issued soon after, though foreign Secrets are not watched.
+    secrets.delete("mine-tls", &Default::default()).await.unwrap();
+    ready(&certs, "mine", 1).await;
 }
 
 #[tokio::test]

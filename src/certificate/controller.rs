@@ -141,8 +141,25 @@ async fn block(
         write::status(&ctx.client, cert, &new).await?;
         ctx.event(&cert.object_ref(&()), true, reason, message.to_string()).await;
     }
-    // Secrets are watched only when certsmith labelled them; a foreign one is re-checked hourly.
-    Ok(Action::requeue(Duration::from_secs(3600)))
+    if reason != "SecretNotOwned" {
+        // A spec, issuer or Secret change of ours triggers a new look; else hourly.
+        return Ok(Action::requeue(Duration::from_secs(3600)));
+    }
+    // A foreign Secret is not watched (all Secrets would be): it is looked at again soon after
+    // the block began (the user may just have deleted it, as the message says), then less
+    // often, at most every 5 minutes.
+    let since = new.conditions.iter().flatten().find(|c| c.type_ == "Ready");
+    let since = since.and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0);
+    Ok(Action::requeue(recheck_after(since, ctx.now())))
+}
+
+/// When to look at a blocking foreign Secret again: as long as the block has lasted, within
+/// [5 s, 5 min]. Pure.
+fn recheck_after(since: Option<Timestamp>, now: Timestamp) -> Duration {
+    let lasted = since.map(|s| now.duration_since(s)).unwrap_or_default();
+    Duration::try_from(lasted)
+        .unwrap_or_default()
+        .clamp(Duration::from_secs(5), Duration::from_secs(300))
 }
 
 /// The referenced issuer, or the message that says why there is none.
@@ -170,4 +187,27 @@ pub fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
 
 pub fn error_policy(cert: Arc<Certificate>, error: &Error, _: Arc<Context>) -> Action {
     crate::context::retry_after_error("certificate", &cert.name_any(), cert.namespace(), error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreign_secret_is_looked_at_again_soon_then_less_often() {
+        let now: Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
+        let s = Duration::from_secs;
+        let table = [
+            (None, s(5)),
+            (Some("2026-01-01T01:00:00Z"), s(5)),
+            (Some("2026-01-01T00:59:30Z"), s(30)),
+            (Some("2026-01-01T00:30:00Z"), s(300)),
+            // A clock that went back: never a hot loop.
+            (Some("2026-01-01T02:00:00Z"), s(5)),
+        ];
+        for (since, want) in table {
+            let since = since.map(|t| t.parse().unwrap());
+            assert_eq!(recheck_after(since, now), want, "{since:?}");
+        }
+    }
 }
