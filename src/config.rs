@@ -55,13 +55,13 @@ pub struct Config {
     #[arg(long, env = "CERTSMITH_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
     /// How long a Lease lasts without renewal before another replica may take it.
-    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = go_duration)]
+    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_LEASE_DURATION", default_value = "60s", value_parser = go_duration)]
     pub leader_election_lease_duration: Duration,
     /// How long a leader keeps leading without a successful renewal.
-    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = go_duration)]
+    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RENEW_DEADLINE", default_value = "40s", value_parser = go_duration)]
     pub leader_election_renew_deadline: Duration,
     /// How often the Lease is renewed or tried.
-    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = go_duration)]
+    #[arg(long, env = "CERTSMITH_LEADER_ELECTION_RETRY_PERIOD", default_value = "15s", value_parser = go_duration)]
     pub leader_election_retry_period: Duration,
     /// Which controllers run, as cert-manager's flag: `*` for all, `-name` to turn one off.
     /// `--controllers=*,-certificaterequests-approver` leaves approval to an external approver
