@@ -125,3 +125,33 @@ async fn account_registration_follows_the_issuer_spec() {
         kube.kubectl_ok(&["get", "events", "-o", "custom-columns=R:.reason,O:.regarding.name"], "");
     assert!(events.contains("ErrRegisterACMEAccount"), "{events}");
 }
+
+#[tokio::test]
+async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
+    use certsmith::api::Certificate;
+    let kube = KubeBed::start();
+    let pebble = support::acme::issuing_bed(&kube);
+    let operator = Operator::start(&kube, &pebble, &[]);
+    let client = kube.client().await;
+    let certs: kube::Api<Certificate> = kube::Api::namespaced(client, "default");
+    let cert = |name: &str| {
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
+             spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n"
+        )
+    };
+    kube.kubectl_ok(&["apply", "-f", "-"], &cert("before"));
+    support::acme::ready(&certs, "before", 1, &operator).await;
+    // The CA is reset: the account certsmith has cached is gone.
+    pebble.restart();
+    kube.kubectl_ok(&["apply", "-f", "-"], &cert("after"));
+    support::acme::ready(&certs, "after", 1, &operator).await;
+    let renew = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        .args(["renew", "before"])
+        .env("KUBECONFIG", kube.kubeconfig())
+        .status()
+        .unwrap();
+    assert!(renew.success());
+    support::acme::ready(&certs, "before", 2, &operator).await;
+    assert_eq!(operator.metric("certsmith_acme_orders_created"), 3.0, "orders thrown away");
+}

@@ -46,10 +46,17 @@ pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DN
   -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$DNS_MGMT_PORT" \
   </dev/null >"$D/challtestsrv.log" 2>&1 &
 echo $! > "$D/challtestsrv.pid"
-PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \
-PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-0} \
-  pebble -config "$D/config.json" -dnsserver "127.0.0.1:$DNS_PORT" </dev/null >"$D/pebble.log" 2>&1 &
-echo $! > "$D/pebble.pid"
+# Pebble keeps its state (accounts, orders, its CA) in memory: $D/run-pebble starts it again on
+# the same ports with a fresh state, as a CA that was reset (restart-pebble.sh).
+cat > "$D/run-pebble" <<RUN
+#!/usr/bin/env bash
+PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \\
+PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-0} ${PEBBLE_VA_ALWAYS_VALID:+PEBBLE_VA_ALWAYS_VALID=$PEBBLE_VA_ALWAYS_VALID} \\
+  pebble -config "$D/config.json" -dnsserver "127.0.0.1:$DNS_PORT" </dev/null >>"$D/pebble.log" 2>&1 &
+echo \$! > "$D/pebble.pid"
+RUN
+chmod +x "$D/run-pebble"
+"$D/run-pebble"
 
 for _ in $(seq 100); do
   curl -sf --cacert "$D/ca.pem" "https://127.0.0.1:$ACME_PORT/dir" >/dev/null && break

@@ -32,6 +32,14 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Forgets every cached account at `server`, after the CA said it knows one no more: the next
+    /// `get` looks it up again, and registers it anew with the same key when it is gone (an
+    /// EAB account then needs its binding, and says so).
+    pub async fn forget(&self, server: &str) {
+        self.cache.lock().await.retain(|(s, _, _), _| s != server);
+        tracing::warn!(server, "the ACME server no longer knows the account: registering it again");
+    }
+
     /// The issuer's account, registering it (and creating its key Secret) when needed, with
     /// what the issuer's `status.acme` should say.
     pub async fn get(

@@ -39,6 +39,15 @@ impl AcmeError {
     }
 }
 
+impl AcmeError {
+    /// Whether the CA no longer knows the account (a CA reset, a deactivated account): the
+    /// cached account is then useless and must be looked up or registered again.
+    pub fn account_gone(&self) -> bool {
+        matches!(self, AcmeError::Refused(instant_acme::Error::Api(p))
+            if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+    }
+}
+
 /// An error and its causes, `: `-joined: connection errors keep the useful part (refused,
 /// certificate unknown) in their sources.
 fn causes(e: &dyn std::error::Error) -> String {

@@ -73,6 +73,11 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         let created = ca::create(&account, server, &identifiers, acme.profile.as_deref()).await;
         let mut made = match created {
             Ok(o) => o,
+            // Nothing was opened: asked again soon, through an account registered anew.
+            Err(e) if e.account_gone() => {
+                ctx.accounts.forget(server).await;
+                return waiting(&api, &order, &old, &e.to_string(), Duration::from_secs(1)).await;
+            }
             Err(e) => {
                 return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
             }
@@ -94,7 +99,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
     }
     let mut at_ca = match ca::open(&account, server, &url).await {
         Ok(o) => o,
-        Err(e) => return ca_failed(&ctx, &api, &order, &old, e).await,
+        Err(e) => return ca_failed(&ctx, &api, &order, &old, server, e).await,
     };
     match ca::order_state(&mut at_ca) {
         State::Pending => {
@@ -102,7 +107,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
                 Some(a) => a.clone(),
                 None => match ca::authorizations(&mut at_ca, server).await {
                     Ok(a) => a,
-                    Err(e) => return ca_failed(&ctx, &api, &order, &old, e).await,
+                    Err(e) => return ca_failed(&ctx, &api, &order, &old, server, e).await,
                 },
             };
             let solvers = acme.solvers.clone().unwrap_or_default();
@@ -142,7 +147,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
                 Err(_) => order.spec.request.0.clone(),
             };
             if let Err(e) = ca::finalize(&mut at_ca, server, &der).await {
-                return ca_failed(&ctx, &api, &order, &old, e).await;
+                return ca_failed(&ctx, &api, &order, &old, server, e).await;
             }
             let now = ca::order_state(&mut at_ca);
             record(&api, &order, &old, now).await?;
@@ -173,7 +178,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
                 Ok(Action::await_change())
             }
             Ok(None) => Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now()))),
-            Err(e) => ca_failed(&ctx, &api, &order, &old, e).await,
+            Err(e) => ca_failed(&ctx, &api, &order, &old, server, e).await,
         },
         failed => {
             let reason = ca::failure(&mut at_ca).await;
@@ -218,8 +223,14 @@ async fn ca_failed(
     api: &Api<Order>,
     order: &Order,
     old: &OrderStatus,
+    server: &str,
     e: AcmeError,
 ) -> Result<Action, Error> {
+    if e.account_gone() {
+        // The order went with its account: it ends, and the Certificate's next one is placed
+        // through an account registered anew.
+        ctx.accounts.forget(server).await;
+    }
     match e {
         AcmeError::Unreachable { .. } => {
             waiting(api, order, old, &e.to_string(), Duration::from_secs(15)).await

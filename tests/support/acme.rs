@@ -40,6 +40,13 @@ impl PebbleBed {
         }
     }
 
+    /// Pebble stopped and started again on the same ports with a fresh state: it knows no
+    /// account, order or authorization any more, as a CA that was reset.
+    pub fn restart(&self) {
+        let status = Command::new(testbed_script("restart-pebble.sh")).arg(&self.dir).status();
+        assert!(status.unwrap().success(), "restart-pebble.sh failed");
+    }
+
     /// The root that signs Pebble's issued chains (management API `/roots/0`).
     pub fn root_pem(&self) -> String {
         let out = Command::new("curl")
