@@ -130,7 +130,18 @@ async fn account_registration_follows_the_issuer_spec() {
 async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
     use certsmith::api::Certificate;
     let kube = KubeBed::start();
-    let pebble = support::acme::issuing_bed(&kube);
+    kube.install_crds();
+    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+    // A CA that requires External Account Binding: registering again needs the binding.
+    let pebble = PebbleBed::start(&[("EAB_KID", "kid-1"), ("EAB_HMAC", HMAC)]);
+    let literal = format!("--from-literal=secret={HMAC}");
+    kube.kubectl_ok(&["create", "secret", "generic", "eab", "-n", "certsmith", &literal], "");
+    let eab =
+        "    externalAccountBinding: {keyID: kid-1, keySecretRef: {name: eab, key: secret}}\n";
+    let issuer = pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None);
+    let issuer =
+        issuer.replace("    privateKeySecretRef:", &format!("{eab}    privateKeySecretRef:"));
+    kube.kubectl_ok(&["apply", "-f", "-"], &issuer);
     let operator = Operator::start(&kube, &pebble, &[]);
     let client = kube.client().await;
     let certs: kube::Api<Certificate> = kube::Api::namespaced(client, "default");

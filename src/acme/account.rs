@@ -82,14 +82,14 @@ impl Accounts {
                         "{where_} has no {field:?} entry holding the account key"
                     ))
                 })?;
-                let key = SigningKey::from_pem(&pem)
+                let signing = SigningKey::from_pem(&pem)
                     .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
-                let Some(pkcs8) = key.p256_pkcs8() else {
+                let Some(pkcs8) = signing.p256_pkcs8() else {
                     // A key instant-acme cannot sign with: the account is adopted, its key
                     // rolled over; it is then used as any other.
                     let mut ca = LegacyClient::new(http()?, &server).await?;
                     let adopted =
-                        adopt::roll_over(&secrets, &secret, &field, &key, &mut ca).await?;
+                        adopt::roll_over(&secrets, &secret, &field, &signing, &mut ca).await?;
                     ctx.event(&issuer.object_ref(), false, "AccountKeyRolledOver", adopted.note)
                         .await;
                     let account = Account::builder_with_http(http()?)
@@ -111,11 +111,32 @@ impl Accounts {
                 let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(pkcs8.as_slice()))
                     .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
                 let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.clone()));
-                // Looks the account up by its key; registers it when this CA does not know it.
-                let (account, _) = builder()?
-                    .create_from_key((key, der), server.clone())
-                    .await
-                    .map_err(|e| AcmeError::from_acme(&server, e))?;
+                // Looked up by its key alone (onlyReturnExisting), which a CA that checks the
+                // contact or EAB of a registration answers all the same.
+                let account = match builder()?.from_key((key, der), server.clone()).await {
+                    Ok((account, _)) => account,
+                    Err(e) => {
+                        let e = AcmeError::from_acme(&server, e);
+                        if !e.account_gone() {
+                            return Err(e);
+                        }
+                        // Not known (a CA reset): registered with this key and what
+                        // cert-manager sends, the contact and the EAB.
+                        let eab = external_account_binding(&secrets, acme).await?;
+                        let eab = eab.as_ref().map(|(kid, hmac)| (kid.as_str(), hmac.as_slice()));
+                        let contacts: Vec<String> = contact.iter().map(|c| c.to_string()).collect();
+                        let mut ca = LegacyClient::new(http()?, &server).await?;
+                        let url = ca.register(&signing, &contacts, eab).await?;
+                        builder()?
+                            .from_parts(
+                                url,
+                                PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+                                server.clone(),
+                            )
+                            .await
+                            .map_err(|e| AcmeError::from_acme(&server, e))?
+                    }
+                };
                 if !contact.is_empty() {
                     account
                         .update_contacts(&contact)
@@ -130,7 +151,9 @@ impl Accounts {
                 )));
             }
             None => {
-                let eab = external_account_key(&secrets, acme).await?;
+                let eab = external_account_binding(&secrets, acme)
+                    .await?
+                    .map(|(kid, hmac)| ExternalAccountKey::new(kid, &hmac));
                 let new = NewAccount {
                     contact: &contact,
                     terms_of_service_agreed: true,
@@ -176,12 +199,13 @@ pub(crate) fn secret_field(secret: &Secret, field: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&data.0).into_owned()).filter(|s| !s.trim().is_empty())
 }
 
-/// The EAB key from `externalAccountBinding.keySecretRef`: base64url-encoded, as the CA hands it
+/// The EAB key id and key from `externalAccountBinding.keySecretRef`: base64url-encoded, as the
+/// CA hands it
 /// out. Always HS256, as cert-manager does (its `keyAlgorithm` field is deprecated and ignored).
-async fn external_account_key(
+async fn external_account_binding(
     secrets: &Api<Secret>,
     acme: &crate::api::acme::AcmeIssuer,
-) -> Result<Option<ExternalAccountKey>, AcmeError> {
+) -> Result<Option<(String, Vec<u8>)>, AcmeError> {
     let Some(eab) = &acme.external_account_binding else { return Ok(None) };
     let r = &eab.key_secret_ref;
     let field = r.key.clone().unwrap_or_else(|| "secret".into());
@@ -201,7 +225,7 @@ async fn external_account_key(
             r.name
         ))
     })?;
-    Ok(Some(ExternalAccountKey::new(eab.key_id.clone(), &key)))
+    Ok(Some((eab.key_id.clone(), key)))
 }
 
 /// SHA-256 of the key, hex: `status.acme.lastPrivateKeyHash`, and the cache key.
