@@ -42,17 +42,21 @@ pub fn for_spec(
     renewal_time(not_before, not_after, renew_before, spec.renew_before_percentage)
 }
 
-/// The first retry waits this long after a failed issuance; each further failure doubles it.
-pub const FIRST_BACKOFF: SignedDuration = SignedDuration::from_mins(1);
+/// How long to wait after the `failed_attempts`-th consecutive failure, as Let's Encrypt's
+/// integration guide asks of clients: 1 minute, 10 minutes, 100 minutes, then daily. At most
+/// three failures fall in any hour, under the CA's limit of five failed validations per name
+/// per account per hour; a spec change or `certsmith renew` still retries at once.
+pub fn backoff(failed_attempts: i64) -> SignedDuration {
+    match failed_attempts {
+        ..=1 => SignedDuration::from_mins(1),
+        2 => SignedDuration::from_mins(10),
+        3 => SignedDuration::from_mins(100),
+        _ => MAX_BACKOFF,
+    }
+}
+
 /// No failed issuance waits longer than a day before it is tried again.
 pub const MAX_BACKOFF: SignedDuration = SignedDuration::from_hours(24);
-
-/// How long to wait after the `failed_attempts`-th consecutive failure: 1m, 2m, 4m, … 24h.
-pub fn backoff(failed_attempts: i64) -> SignedDuration {
-    let doublings = failed_attempts.saturating_sub(1).clamp(0, 20) as u32;
-    let secs = FIRST_BACKOFF.as_secs().saturating_mul(1_i64 << doublings);
-    SignedDuration::from_secs(secs).min(MAX_BACKOFF)
-}
 
 #[cfg(test)]
 mod tests {
@@ -85,14 +89,20 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_to_a_day() {
+    fn backoff_follows_lets_encrypts_schedule_and_never_fails_five_times_an_hour() {
         let mins = |n| SignedDuration::from_mins(n);
-        assert_eq!(backoff(0), mins(1));
-        assert_eq!(backoff(1), mins(1));
-        assert_eq!(backoff(2), mins(2));
-        assert_eq!(backoff(5), mins(16));
-        assert_eq!(backoff(11), mins(1024));
-        assert_eq!(backoff(12), MAX_BACKOFF);
+        let table = [(0, mins(1)), (1, mins(1)), (2, mins(10)), (3, mins(100)), (4, MAX_BACKOFF)];
+        for (attempts, want) in table {
+            assert_eq!(backoff(attempts), want, "{attempts}");
+        }
         assert_eq!(backoff(i64::MAX), MAX_BACKOFF);
+        // Failing every time, attempts at 0, 1, 11, 111 min, …: never five in one hour.
+        let mut at = vec![SignedDuration::ZERO];
+        for n in 1..10 {
+            at.push(at[n - 1] + backoff(n as i64));
+        }
+        for w in at.windows(5) {
+            assert!(w[4] - w[0] > SignedDuration::from_hours(1), "{w:?}");
+        }
     }
 }

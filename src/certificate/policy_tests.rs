@@ -113,7 +113,7 @@ fn needs_issuance_chain() {
     let mut renewed_after_failure = recent.clone();
     let conditions = renewed_after_failure.status.as_mut().unwrap().conditions.as_mut().unwrap();
     conditions.extend(manual.status.as_ref().unwrap().conditions.clone().unwrap());
-    let older = with_failure(cert.clone(), 3, "2026-01-31T23:55:00Z", 1);
+    let older = with_failure(cert.clone(), 3, "2026-01-31T22:15:00Z", 1);
     let table: Vec<(&str, &Certificate, Option<&Secret>, Timestamp, &str)> = vec![
         ("no Secret", &cert, None, now, "DoesNotExist"),
         ("Secret without annotation", &cert, Some(&unannotated), now, "NotOwned"),
@@ -131,7 +131,7 @@ fn needs_issuance_chain() {
         ("failed a minute ago, 3rd time", &recent, None, now, "Backoff"),
         ("the same, then renewed by hand", &renewed_after_failure, None, now, "DoesNotExist"),
         ("failed, then the spec changed", &bumped, None, now, "DoesNotExist"),
-        ("failed 5 minutes ago, 3rd time", &older, None, now, "DoesNotExist"),
+        ("failed 105 minutes ago, 3rd time", &older, None, now, "DoesNotExist"),
     ];
     for (what, cert, secret, now, want) in table {
         let got = decide(cert, secret, None, now);
@@ -153,7 +153,7 @@ fn decisions_carry_times_and_messages() {
     }
     let failed = with_failure(cert.clone(), 3, "2026-01-31T23:59:00Z", 1);
     match decide(&failed, None, None, ts("2026-02-01T00:00:00Z")) {
-        Decision::Backoff { retry_at, .. } => assert_eq!(retry_at, ts("2026-02-01T00:03:00Z")),
+        Decision::Backoff { retry_at, .. } => assert_eq!(retry_at, ts("2026-02-01T01:39:00Z")),
         other => panic!("{other:?}"),
     }
     let mut unannotated = good.clone();
