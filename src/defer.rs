@@ -82,10 +82,22 @@ pub fn watch(
                 }
                 let _ = tx.send(now);
             }
-            tokio::time::sleep(period).await;
+            // While it is held, the next look is no later than when it would lapse: certsmith
+            // takes over within one lease period of the last renewal, not a poll later.
+            tokio::time::sleep(next_look(seen.as_ref(), Instant::now(), period)).await;
         }
     });
     rx
+}
+
+/// How long until the next look at the Lease: `period`, or less when the Lease seen would lapse
+/// sooner (a little after it would, so that look finds it lapsed). Never a hot loop: a lapse
+/// already past waits the full period. Pure.
+pub fn next_look(seen: Option<&Seen>, now: Instant, period: Duration) -> Duration {
+    match seen.map(|s| s.lapses_at()).filter(|at| *at > now) {
+        Some(at) => (at - now + Duration::from_millis(100)).min(period),
+        None => period,
+    }
 }
 
 /// The words for the log, the Event and `/readyz`.
@@ -141,5 +153,13 @@ mod tests {
         for (l, at, want) in table {
             assert_eq!(holder(&mut seen, l, t0 + at).as_deref(), want, "{l:?} at {at:?}");
         }
+        // Seen renewed at 133 s with a 60 s duration: looked at again just after 193 s at the
+        // latest; once lapsed, every period.
+        let period = s(15);
+        let ms = Duration::from_millis;
+        assert_eq!(next_look(seen.as_ref(), t0 + s(133), period), period);
+        assert_eq!(next_look(seen.as_ref(), t0 + s(190), period), s(3) + ms(100));
+        assert_eq!(next_look(seen.as_ref(), t0 + s(194), period), period);
+        assert_eq!(next_look(None, t0, period), period);
     }
 }

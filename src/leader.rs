@@ -29,6 +29,14 @@ pub struct Timings {
 pub struct Seen {
     record: (String, Option<String>, Option<i32>),
     at: Instant,
+    duration: Duration,
+}
+
+impl Seen {
+    /// When the Lease lapses unless it changes before.
+    pub fn lapses_at(&self) -> Instant {
+        self.at + self.duration
+    }
 }
 
 /// Who holds `lease` at `now`, given what was `seen` before (updated in place): `None` when
@@ -50,16 +58,17 @@ pub fn held_by(
     // renewTime is compared as the holder wrote it: only whether it changed matters.
     let renewed = spec.renew_time.as_ref().map(|t| t.0.to_string());
     let record = (holder.clone(), renewed, spec.lease_transitions);
-    if seen.as_ref().map(|s| &s.record) != Some(&record) {
-        *seen = Some(Seen { record, at: now });
-    }
     let duration = spec
         .lease_duration_seconds
         .filter(|s| *s > 0)
         .map(|s| Duration::from_secs(s as u64))
         .unwrap_or(default_duration);
-    let at = seen.as_ref().map(|s| s.at).unwrap_or(now);
-    (now.saturating_duration_since(at) < duration).then_some(holder)
+    let seen = match seen {
+        Some(s) if s.record == record => s,
+        other => other.insert(Seen { record, at: now, duration }),
+    };
+    seen.duration = duration;
+    (now < seen.lapses_at()).then_some(holder)
 }
 
 /// What to do with the Lease as found at `now`, for `me`. Pure.
