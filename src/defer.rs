@@ -2,6 +2,7 @@
 //! leader Lease (cert-manager's `kube-system/cert-manager-controller` by default) is held and
 //! renewed, so the two never act on the same objects, and takes over within one lease period
 //! once it lapses.
+//!
 //! The Lease is judged as certsmith judges its own (`leader::held_by`): by when this process
 //! last saw it change, so clock skew between nodes cannot make both act.
 
