@@ -31,10 +31,8 @@ impl Context {
         requests: Store<CertificateRequest>,
         metrics: Metrics,
     ) -> Context {
-        let reporter =
-            Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: recorder(client.clone()),
             client,
             config,
             accounts: Accounts::default(),
@@ -51,22 +49,41 @@ impl Context {
 
     /// Publishes an Event on `object`; a failure to publish is logged, never fatal.
     pub async fn event(&self, object: &ObjectReference, warning: bool, reason: &str, note: String) {
-        let event = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
-            reason: reason.into(),
-            note: Some(note),
-            action: reason.into(),
-            secondary: None,
-        };
-        // Events of cluster-scoped objects live in `default`; a 1.20 API server refuses them
-        // unless the reference names that namespace too.
-        let mut object = object.clone();
-        if object.namespace.is_none() {
-            object.namespace = Some("default".into());
-        }
-        if let Err(e) = self.recorder.publish(&event, &object).await {
-            tracing::warn!(error = %e, reason, "could not publish an Event");
-        }
+        publish(&self.recorder, object, warning, reason, note).await
+    }
+}
+
+/// certsmith's Event recorder, the pod's name as its instance.
+pub fn recorder(client: kube::Client) -> Recorder {
+    let reporter =
+        Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
+    Recorder::new(client, reporter)
+}
+
+/// Publishes an Event on `object` through `recorder`; a failure to publish is logged, never
+/// fatal.
+pub async fn publish(
+    recorder: &Recorder,
+    object: &ObjectReference,
+    warning: bool,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_: if warning { EventType::Warning } else { EventType::Normal },
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    // Events of cluster-scoped objects live in `default`; a 1.20 API server refuses them
+    // unless the reference names that namespace too.
+    let mut object = object.clone();
+    if object.namespace.is_none() {
+        object.namespace = Some("default".into());
+    }
+    if let Err(e) = recorder.publish(&event, &object).await {
+        tracing::warn!(error = %e, reason, "could not publish an Event");
     }
 }
 

@@ -10,7 +10,6 @@ use crate::leader::Seen;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::Api;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -37,9 +36,7 @@ pub fn watch(
     let first = format!("standing by: Lease {namespace}/{name} not read yet");
     let (tx, rx) = watch::channel(Some(first));
     let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
-    let reporter =
-        Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
-    let recorder = Recorder::new(client, reporter);
+    let recorder = crate::context::recorder(client);
     tokio::spawn(async move {
         let mut seen = None;
         let mut first = true;
@@ -66,20 +63,8 @@ pub fn watch(
                 let quiet = first && now.is_none();
                 first = false;
                 if !quiet {
-                    let (reason, kind) = match now {
-                        Some(_) => ("StandingBy", EventType::Warning),
-                        None => ("TakingOver", EventType::Normal),
-                    };
-                    let event = Event {
-                        type_: kind,
-                        reason: reason.into(),
-                        note: Some(note),
-                        action: reason.into(),
-                        secondary: None,
-                    };
-                    if let Err(e) = recorder.publish(&event, &own).await {
-                        tracing::warn!(error = %e, "could not publish an Event");
-                    }
+                    let reason = if now.is_some() { "StandingBy" } else { "TakingOver" };
+                    crate::context::publish(&recorder, &own, now.is_some(), reason, note).await;
                 }
                 let _ = tx.send(now);
             }
