@@ -57,14 +57,21 @@ impl Accounts {
         let key_ref = &acme.private_key_secret_ref;
         let field = key_ref.key.clone().unwrap_or_else(|| "tls.key".into());
         let email = acme.email.clone().filter(|e| !e.is_empty());
-        let contact: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
-        let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
+        let contacts: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
+        let contact: Vec<&str> = contacts.iter().map(String::as_str).collect();
         let http = || {
             let bundle = acme.ca_bundle.as_ref().map(|b| b.0.as_slice()).filter(|b| !b.is_empty());
             http_client(bundle, acme.skip_tls_verify == Some(true))
         };
         let builder =
             || -> Result<AccountBuilder, AcmeError> { Ok(Account::builder_with_http(http()?)) };
+        // An account whose URL is known, with its P-256 key: no lookup at the CA.
+        let restore = async |url: String, pkcs8: &[u8]| -> Result<Account, AcmeError> {
+            builder()?
+                .from_parts(url, PrivatePkcs8KeyDer::from(pkcs8), server.clone())
+                .await
+                .map_err(|e| AcmeError::from_acme(&server, e))
+        };
         let where_ = format!("Secret {}/{}", issuer.secrets_namespace, key_ref.name);
         let lock = self
             .issuers
@@ -92,14 +99,7 @@ impl Accounts {
                         adopt::roll_over(&secrets, &secret, &field, &signing, &mut ca).await?;
                     ctx.event(&issuer.object_ref(), false, "AccountKeyRolledOver", adopted.note)
                         .await;
-                    let account = Account::builder_with_http(http()?)
-                        .from_parts(
-                            adopted.account,
-                            PrivatePkcs8KeyDer::from(adopted.pkcs8.as_slice()),
-                            server.clone(),
-                        )
-                        .await
-                        .map_err(|e| AcmeError::from_acme(&server, e))?;
+                    let account = restore(adopted.account, &adopted.pkcs8).await?;
                     let cache_key = (server, hash(&adopted.pkcs8), email.clone());
                     self.cache.lock().await.insert(cache_key, account.clone());
                     return Ok((account.clone(), status(&account, email, &adopted.pkcs8)));
@@ -124,17 +124,9 @@ impl Accounts {
                         // cert-manager sends, the contact and the EAB.
                         let eab = external_account_binding(&secrets, acme).await?;
                         let eab = eab.as_ref().map(|(kid, hmac)| (kid.as_str(), hmac.as_slice()));
-                        let contacts: Vec<String> = contact.iter().map(|c| c.to_string()).collect();
                         let mut ca = LegacyClient::new(http()?, &server).await?;
                         let url = ca.register(&signing, &contacts, eab).await?;
-                        builder()?
-                            .from_parts(
-                                url,
-                                PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
-                                server.clone(),
-                            )
-                            .await
-                            .map_err(|e| AcmeError::from_acme(&server, e))?
+                        restore(url, &pkcs8).await?
                     }
                 };
                 if !contact.is_empty() {
@@ -200,8 +192,7 @@ pub(crate) fn secret_field(secret: &Secret, field: &str) -> Option<String> {
 }
 
 /// The EAB key id and key from `externalAccountBinding.keySecretRef`: base64url-encoded, as the
-/// CA hands it
-/// out. Always HS256, as cert-manager does (its `keyAlgorithm` field is deprecated and ignored).
+/// CA hands it out. Always HS256, as cert-manager does (its `keyAlgorithm` field is deprecated and ignored).
 async fn external_account_binding(
     secrets: &Api<Secret>,
     acme: &crate::api::acme::AcmeIssuer,
