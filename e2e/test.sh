@@ -5,7 +5,9 @@
 # so; under CI=true a missing folder fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+rm -f "${CARGO_TARGET_DIR:-target}/tmp/fault-table.tsv"
 cargo test --locked
+e2e/fault-table.sh --print
 crds=../shared/testdata/cert-manager-crds-v1.14.7
 if [[ ! -d $crds ]]; then
   if [[ ${CI:-} == true ]]; then

@@ -97,20 +97,38 @@ pub fn step(
     if spec.holder_identity.as_deref() == Some(me) {
         return Step::Renew;
     }
+    if spec.holder_identity.as_deref().is_some_and(|h| predecessor(h, me)) {
+        return Step::TakeOver;
+    }
     match held_by(seen, lease, now, lease_duration) {
         Some(_) => Step::Follow,
         None => Step::TakeOver,
     }
 }
 
+/// Whether `holder` is an earlier container of this replica's own pod. A kubelet starts a
+/// container again only after the last one exited, so that Lease is taken at once rather than
+/// waited out: a leader that exited on a lost Lease (an API server outage) is followed by a
+/// process that reconciles as soon as the API server answers. Only identities named after a
+/// pod (`<pod>_<suffix>`; pod names cannot hold `_`) are compared.
+fn predecessor(holder: &str, me: &str) -> bool {
+    match (holder.split_once('_'), me.split_once('_')) {
+        (Some((theirs, _)), Some((mine, _))) => theirs == mine,
+        _ => false,
+    }
+}
+
 /// This process's identity: the pod's name (the user agent names it too) and a random suffix,
-/// so that a restarted container never mistakes its predecessor's Lease for its own.
+/// so that a restarted container never mistakes its predecessor's Lease for its own. Outside a
+/// pod (no POD_NAME) there is no `_`: no other process counts as this one's predecessor.
 pub fn identity() -> String {
-    let pod = std::env::var("POD_NAME").unwrap_or_else(|_| "certsmith".into());
     let mut bytes = [0u8; 4];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
     let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{pod}_{suffix}")
+    match std::env::var("POD_NAME") {
+        Ok(pod) if !pod.is_empty() => format!("{pod}_{suffix}"),
+        _ => format!("certsmith-{suffix}"),
+    }
 }
 
 /// A campaign for the Lease: whether this replica leads, and the means to give it back.
@@ -258,7 +276,23 @@ mod tests {
         for (l, at, want) in table {
             assert_eq!(step(l.as_ref(), "me", &mut seen, t0 + at, d), want, "{l:?} at {at:?}");
         }
-        assert!(identity().contains('_'));
         assert_ne!(identity(), identity());
+    }
+
+    #[test]
+    fn the_lease_of_an_earlier_container_of_the_same_pod_is_taken_at_once() {
+        let now = Instant::now();
+        let d = Duration::from_secs(15);
+        let current = |holder: &str| lease(Some(holder), Some("2026-01-01T00:00:00Z"));
+        let table = [
+            ("certsmith-0_1a2b3c4d", "certsmith-0_99aa88bb", Step::TakeOver),
+            ("certsmith-1_1a2b3c4d", "certsmith-0_99aa88bb", Step::Follow),
+            ("certsmith-1a2b3c4d", "certsmith-99aa88bb", Step::Follow),
+            ("certsmith-0_1a2b3c4d", "certsmith-0_1a2b3c4d", Step::Renew),
+        ];
+        for (holder, me, want) in table {
+            let step = step(Some(&current(holder)), me, &mut None, now, d);
+            assert_eq!(step, want, "{holder} seen by {me}");
+        }
     }
 }

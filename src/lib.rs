@@ -27,6 +27,7 @@ pub mod naming;
 pub mod operator;
 pub mod order;
 pub mod pki;
+pub mod relist;
 pub mod renewal;
 pub mod ssa;
 pub mod validation;

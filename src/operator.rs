@@ -169,7 +169,7 @@ async fn controllers(
     let (requests, writer) = reflector::store();
     let request_events =
         watcher(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
+            .backoff(crate::relist::backoff())
             .modify(|r| r.metadata.managed_fields = None)
             .reflect(writer)
             .applied_objects();
@@ -211,31 +211,37 @@ async fn controllers(
                 })
             },
         )
+        .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(certificates::reconcile, certificates::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let requests =
         Controller::new(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
             .owns(Api::<Order>::all(client.clone()), watcher::Config::default())
+            .trigger_backoff(crate::relist::backoff())
             .shutdown_on_signal()
             .run(requests::reconcile, requests::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
     let orders = Controller::new(Api::<Order>::all(client.clone()), watcher::Config::default())
         .owns(Api::<Challenge>::all(client.clone()), watcher::Config::default())
+        .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(orders::reconcile, orders::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let challenges =
         Controller::new(Api::<Challenge>::all(client.clone()), watcher::Config::default())
+            .trigger_backoff(crate::relist::backoff())
             .shutdown_on_signal()
             .run(challenges::reconcile, challenges::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
     let issuers = Controller::new(Api::<Issuer>::all(client.clone()), watcher::Config::default())
+        .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(issuers::reconcile_issuer, issuers::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let cluster_issuers =
         Controller::new(Api::<ClusterIssuer>::all(client), watcher::Config::default())
+            .trigger_backoff(crate::relist::backoff())
             .shutdown_on_signal()
             .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));

@@ -5,6 +5,7 @@ mod support;
 
 use support::KubeBed;
 use support::acme::{Operator, PebbleBed, eventually};
+use support::faults::Row;
 
 /// The HMAC key Pebble is given, base64url as a CA hands it out.
 const HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
@@ -142,7 +143,7 @@ async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
     let issuer =
         issuer.replace("    privateKeySecretRef:", &format!("{eab}    privateKeySecretRef:"));
     kube.kubectl_ok(&["apply", "-f", "-"], &issuer);
-    let operator = Operator::start(&kube, &pebble, &[]);
+    let first = Operator::start(&kube, &pebble, &[]);
     let client = kube.client().await;
     let certs: kube::Api<Certificate> = kube::Api::namespaced(client, "default");
     let cert = |name: &str| {
@@ -152,8 +153,17 @@ async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
         )
     };
     kube.kubectl_ok(&["apply", "-f", "-"], &cert("before"));
-    support::acme::ready(&certs, "before", 1, &operator).await;
+    support::acme::ready(&certs, "before", 1, &first).await;
+    // A restarted operator finds its account at a CA that accepts nothing without EAB.
+    let mut row = Row::new("operator restarted, CA requiring EAB");
+    first.kill();
+    let operator = Operator::start(&kube, &pebble, &[]);
+    kube.kubectl_ok(&["apply", "-f", "-"], &cert("restarted"));
+    support::acme::ready(&certs, "restarted", 1, &operator).await;
+    row.figure("the account found again, a Certificate issued after the restart");
+    drop(row);
     // The CA is reset: the account certsmith has cached is gone.
+    let mut row = Row::new("Pebble restarted with a fresh state (EAB required)");
     pebble.restart();
     kube.kubectl_ok(&["apply", "-f", "-"], &cert("after"));
     support::acme::ready(&certs, "after", 1, &operator).await;
@@ -164,5 +174,7 @@ async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
         .unwrap();
     assert!(renew.success());
     support::acme::ready(&certs, "before", 2, &operator).await;
-    assert_eq!(operator.metric("certsmith_acme_orders_created"), 3.0, "orders thrown away");
+    let orders = operator.metric("certsmith_acme_orders_created");
+    row.figure(format!("account registered again; {orders} orders for 3 issuances"));
+    assert_eq!(orders, 3.0, "orders thrown away");
 }

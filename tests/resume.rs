@@ -50,6 +50,7 @@ async fn finishes_the_same_order(kube: &KubeBed, pebble: &PebbleBed, name: &str,
 
 #[tokio::test]
 async fn killed_at_every_order_state_the_next_operator_finishes_the_same_order() {
+    let mut row = support::faults::Row::new("operator SIGKILLed at each order state");
     let kube = KubeBed::start();
     let pebble = issuing_bed(&kube);
     let client = kube.client().await;
@@ -121,6 +122,7 @@ async fn killed_at_every_order_state_the_next_operator_finishes_the_same_order()
         let url = the_order(&client, &name).await.and_then(|o| o.status?.url).unwrap();
         finishes_the_same_order(&kube, &pebble, &name, &url).await;
     }
+    row.figure("killed while pending, ready, processing, valid: each time the same order finished");
 }
 
 #[tokio::test]

@@ -83,20 +83,26 @@ rules:
 POLICY
 
 # --endpoint-reconciler-type=none: the default Service's endpoints cannot be loopback.
-"$KUBE_BIN_DIR/kube-apiserver" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
-  --secure-port="$API_PORT" --insecure-port=0 \
-  --etcd-servers="$ETCD_URL" --service-cluster-ip-range=10.0.0.0/24 \
-  --endpoint-reconciler-type=none --authorization-mode=RBAC \
-  --client-ca-file="$D/pki/ca.crt" \
-  --tls-cert-file="$D/pki/server.crt" --tls-private-key-file="$D/pki/server.key" \
-  --service-account-issuer=https://kubernetes.default.svc \
-  --service-account-key-file="$D/pki/sa.pub" --service-account-signing-key-file="$D/pki/sa.key" \
-  --api-audiences=https://kubernetes.default.svc \
-  --cert-dir="$D/pki/apiserver" --profiling=false \
-  --audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json \
-  </dev/null >"$D/kube-apiserver.log" 2>&1 &
-echo $! > "$D/kube-apiserver.pid"
+# $D/run-apiserver starts it again on the same port and etcd (restart-apiserver.sh: an outage).
+cat > "$D/run-apiserver" <<RUN
+#!/usr/bin/env bash
+"$KUBE_BIN_DIR/kube-apiserver" \\
+  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \\
+  --secure-port="$API_PORT" --insecure-port=0 \\
+  --etcd-servers="$ETCD_URL" --service-cluster-ip-range=10.0.0.0/24 \\
+  --endpoint-reconciler-type=none --authorization-mode=RBAC \\
+  --client-ca-file="$D/pki/ca.crt" \\
+  --tls-cert-file="$D/pki/server.crt" --tls-private-key-file="$D/pki/server.key" \\
+  --service-account-issuer=https://kubernetes.default.svc \\
+  --service-account-key-file="$D/pki/sa.pub" --service-account-signing-key-file="$D/pki/sa.key" \\
+  --api-audiences=https://kubernetes.default.svc \\
+  --cert-dir="$D/pki/apiserver" --profiling=false \\
+  --audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json \\
+  </dev/null >>"$D/kube-apiserver.log" 2>&1 &
+echo \$! > "$D/kube-apiserver.pid"
+RUN
+chmod +x "$D/run-apiserver"
+"$D/run-apiserver"
 API=https://127.0.0.1:$API_PORT
 api() { curl -sf --cacert "$D/pki/ca.crt" --cert "$D/pki/admin.crt" --key "$D/pki/admin.key" "$API$1"; }
 wait_until kube-apiserver "$D/kube-apiserver.pid" api /readyz

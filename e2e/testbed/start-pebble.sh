@@ -9,8 +9,10 @@
 # Pebble validates HTTP-01 at http://<name>:$HTTP01_PORT/, so the operator's responder listens
 # there. Environment: HTTP01_PORT (default: a free port), CERT_VALIDITY (seconds),
 # EAB_KID + EAB_HMAC (require External Account Binding with that key), WATCH_PID (stop when that
-# process exits), and Pebble's own switches (PEBBLE_VA_NOSLEEP defaults to 1 here,
-# PEBBLE_WFE_NONCEREJECT to 0, PEBBLE_AUTHZREUSE to 0).
+# process exits), and Pebble's own switches. Pebble keeps its own defaults, as a real CA
+# behaves: 5% of nonces rejected (PEBBLE_WFE_NONCEREJECT), 50% of valid authorizations reused
+# (PEBBLE_AUTHZREUSE); only its validation delay is off (PEBBLE_VA_NOSLEEP=1). PEBBLE_HARSH=1
+# rejects half the nonces, for the fault tests.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "[start-pebble] $*" >&2; }
@@ -31,6 +33,7 @@ openssl x509 -req -in "$D/req.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreates
   -days 30 -extfile "$D/ext" -out "$D/cert.pem" 2>/dev/null
 rm -f "$D/req.csr" "$D/ext"
 
+[[ ${PEBBLE_HARSH:-0} == 1 ]] && PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-50}
 extra=""
 [[ -n ${CERT_VALIDITY:-} ]] && extra+=", \"certificateValidityPeriod\": $CERT_VALIDITY"
 if [[ -n ${EAB_KID:-} ]]; then
@@ -50,8 +53,8 @@ echo $! > "$D/challtestsrv.pid"
 # the same ports with a fresh state, as a CA that was reset (restart-pebble.sh).
 cat > "$D/run-pebble" <<RUN
 #!/usr/bin/env bash
-PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-0} \\
-PEBBLE_AUTHZREUSE=${PEBBLE_AUTHZREUSE:-0} ${PEBBLE_VA_ALWAYS_VALID:+PEBBLE_VA_ALWAYS_VALID=$PEBBLE_VA_ALWAYS_VALID} \\
+PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} ${PEBBLE_WFE_NONCEREJECT:+PEBBLE_WFE_NONCEREJECT=$PEBBLE_WFE_NONCEREJECT} \\
+${PEBBLE_AUTHZREUSE:+PEBBLE_AUTHZREUSE=$PEBBLE_AUTHZREUSE} ${PEBBLE_VA_ALWAYS_VALID:+PEBBLE_VA_ALWAYS_VALID=$PEBBLE_VA_ALWAYS_VALID} \\
   pebble -config "$D/config.json" -dnsserver "127.0.0.1:$DNS_PORT" </dev/null >>"$D/pebble.log" 2>&1 &
 echo \$! > "$D/pebble.pid"
 RUN

@@ -9,6 +9,8 @@ pub mod order;
 pub mod retry_after;
 pub mod solver;
 
+use std::time::Duration;
+
 /// What can go wrong talking to an ACME CA, worded for a status condition.
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
@@ -43,8 +45,30 @@ impl AcmeError {
     /// Whether the CA no longer knows the account (a CA reset, a deactivated account): the
     /// cached account is then useless and must be looked up or registered again.
     pub fn account_gone(&self) -> bool {
-        matches!(self, AcmeError::Refused(instant_acme::Error::Api(p))
-            if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+        self.problem() == Some("accountDoesNotExist")
+    }
+
+    /// The ACME problem type the CA answered with, without its namespace.
+    fn problem(&self) -> Option<&str> {
+        match self {
+            AcmeError::Refused(instant_acme::Error::Api(p)) => {
+                p.r#type.as_deref()?.strip_prefix("urn:ietf:params:acme:error:")
+            }
+            _ => None,
+        }
+    }
+
+    /// How soon to ask again when the CA decided nothing: it could not be reached, it refused
+    /// a nonce again after instant-acme's own retries (RFC 8555 §6.5: nothing was done), or it
+    /// failed inside. The step waits and is retried in place: failing it would count against
+    /// the Certificate's backoff and, after finalize, throw away a certificate the CA issued.
+    pub fn transient(&self) -> Option<Duration> {
+        match (self, self.problem()) {
+            (AcmeError::Unreachable { .. }, _) => Some(Duration::from_secs(15)),
+            (_, Some("badNonce")) => Some(Duration::from_secs(1)),
+            (_, Some("serverInternal")) => Some(Duration::from_secs(10)),
+            _ => None,
+        }
     }
 }
 

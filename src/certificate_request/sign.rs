@@ -73,7 +73,11 @@ pub fn outcome(order: &Order) -> Outcome {
     let status = order.status.clone().unwrap_or_default();
     // One message for the whole wait (the state is the Order's to show): a write per Order step
     // would buy nothing.
-    let waiting = || Outcome::Pending(waiting_message(order));
+    // What the Order waits on (an unreachable CA, a missing issuer) is said here too.
+    let waiting = || match &status.reason {
+        Some(why) => Outcome::Pending(format!("{}: {why}", waiting_message(order))),
+        None => Outcome::Pending(waiting_message(order)),
+    };
     match status.state {
         Some(State::Valid) => match status.certificate {
             Some(c) if !c.0.is_empty() => Outcome::Issued(c.0),
@@ -153,6 +157,16 @@ mod tests {
     fn order_states_map_to_request_outcomes() {
         let mut o = order_for(&cr(), &requested(None, &["a.example"], &[]), false).unwrap();
         assert!(matches!(outcome(&o), Outcome::Pending(_)));
+        let status = o.status.get_or_insert_default();
+        status.reason = Some("the ACME server x could not be reached: refused".into());
+        match outcome(&o) {
+            Outcome::Pending(m) => assert!(
+                m.starts_with("Waiting on certificate issuance from order ")
+                    && m.ends_with(": the ACME server x could not be reached: refused"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
         let status = o.status.get_or_insert_default();
         status.state = Some(State::Invalid);
         status.reason = Some("validating a.example: 403".into());

@@ -128,15 +128,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     let answer =
         ca::authorization(&account, &server, &order_url, &ch.spec.authorization_url, accept).await;
     match answer {
-        Err(crate::acme::AcmeError::Unreachable { detail, .. }) => {
-            note(
-                &api,
-                &ch,
-                &old,
-                &format!("the ACME server could not be reached: {detail}"),
-                Duration::from_secs(15),
-            )
-            .await
+        Err(e) if let Some(retry) = e.transient() => {
+            note(&api, &ch, &old, &e.to_string(), retry).await
         }
         Err(e) => verdict(&ctx, &api, &ch, State::Errored, &e.to_string()).await,
         Ok((State::Valid, _)) => {

@@ -31,7 +31,7 @@ impl Challenges {
     ) -> (Challenges, impl Future<Output = ()>) {
         let (store, writer) = reflector::store();
         let stream = watcher(Api::<Challenge>::all(client), watcher::Config::default())
-            .default_backoff()
+            .backoff(crate::relist::backoff())
             .modify(|c| {
                 c.metadata.managed_fields = None;
                 c.metadata.annotations = None;

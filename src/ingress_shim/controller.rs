@@ -38,7 +38,7 @@ pub async fn run(ctx: Arc<Context>, defaults: DefaultIssuer) {
     let client = ctx.client.clone();
     let (ingresses, writer) = reflector::store();
     let ingress_stream = watcher(Api::<Ingress>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
+        .backoff(crate::relist::backoff())
         .modify(trim)
         .reflect(writer)
         .applied_objects();
@@ -47,12 +47,13 @@ pub async fn run(ctx: Arc<Context>, defaults: DefaultIssuer) {
         Api::<PartialObjectMeta<Certificate>>::all(client),
         watcher::Config::default().labels(LABEL_INGRESS),
     )
-    .default_backoff()
+    .backoff(crate::relist::backoff())
     .reflect(cert_writer)
     .applied_objects();
     let shim = Arc::new(Shim { ctx, defaults, owned });
     Controller::for_stream(ingress_stream, ingresses)
         .owns_stream(certs)
+        .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(reconcile, error_policy, shim)
         .for_each(|_| futures::future::ready(()))

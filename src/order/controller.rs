@@ -56,13 +56,15 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
     };
     let account = match ctx.accounts.get(&ctx, &issuer).await {
         Ok((account, _)) => account,
-        // An order not opened yet loses nothing by ending here: the Certificate counts the
-        // failure, says why, and retries after its backoff.
-        Err(e) if old.url.is_none() => {
+        // An account the CA refused ends an order not opened yet (it loses nothing): the
+        // Certificate counts the failure, says why, and retries after its backoff.
+        // A CA that did not answer is waited for, whatever the step: it decided nothing.
+        Err(e) if old.url.is_none() && e.transient().is_none() => {
             return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
         }
         Err(e) => {
-            return waiting(&api, &order, &old, &e.to_string(), Duration::from_secs(30)).await;
+            let retry = e.transient().unwrap_or(Duration::from_secs(30));
+            return waiting(&api, &order, &old, &e.to_string(), retry).await;
         }
     };
     let server = acme.server.as_str();
@@ -77,6 +79,9 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             Err(e) if e.account_gone() => {
                 ctx.accounts.forget(server).await;
                 return waiting(&api, &order, &old, &e.to_string(), Duration::from_secs(1)).await;
+            }
+            Err(e) if let Some(retry) = e.transient() => {
+                return waiting(&api, &order, &old, &e.to_string(), retry).await;
             }
             Err(e) => {
                 return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
@@ -216,8 +221,8 @@ async fn waiting(
     Ok(Action::requeue(retry))
 }
 
-/// A CA that cannot be reached is waited for; a CA that refuses ends the order (the Certificate
-/// retries with a new one after its backoff).
+/// A CA that decided nothing (unreachable, a nonce refused, its own error) is waited for; a CA
+/// that refuses ends the order (the Certificate retries with a new one after its backoff).
 async fn ca_failed(
     ctx: &Context,
     api: &Api<Order>,
@@ -231,11 +236,9 @@ async fn ca_failed(
         // through an account registered anew.
         ctx.accounts.forget(server).await;
     }
-    match e {
-        AcmeError::Unreachable { .. } => {
-            waiting(api, order, old, &e.to_string(), Duration::from_secs(15)).await
-        }
-        other => finish(ctx, api, order, old, State::Errored, &other.to_string()).await,
+    match e.transient() {
+        Some(retry) => waiting(api, order, old, &e.to_string(), retry).await,
+        None => finish(ctx, api, order, old, State::Errored, &e.to_string()).await,
     }
 }
 

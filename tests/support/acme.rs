@@ -43,7 +43,7 @@ impl PebbleBed {
     /// Pebble stopped and started again on the same ports with a fresh state: it knows no
     /// account, order or authorization any more, as a CA that was reset.
     pub fn restart(&self) {
-        let status = Command::new(testbed_script("restart-pebble.sh")).arg(&self.dir).status();
+        let status = self.outage(0).wait();
         assert!(status.unwrap().success(), "restart-pebble.sh failed");
     }
 
@@ -56,6 +56,22 @@ impl PebbleBed {
             .unwrap();
         assert!(out.status.success(), "fetching Pebble's root");
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A CA outage, started: Pebble stopped for `secs`, then started again on the same ports
+    /// with a fresh state, as a CA restored from nothing. The child exits once Pebble is back.
+    pub fn outage(&self, secs: u64) -> Child {
+        Command::new(testbed_script("restart-pebble.sh"))
+            .arg(&self.dir)
+            .arg(secs.to_string())
+            .spawn()
+            .expect("restart-pebble.sh")
+    }
+
+    /// How many orders the CA opened (Pebble logs each one it adds).
+    pub fn orders_opened(&self) -> usize {
+        let log = std::fs::read_to_string(self.dir.join("pebble.log")).unwrap_or_default();
+        log.lines().filter(|l| l.contains("Added order")).count()
     }
 
     /// A ClusterIssuer (or, with a namespace, an Issuer) for this Pebble, as the seed tutorial
@@ -221,6 +237,11 @@ impl Operator {
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         self.child.wait().unwrap()
+    }
+
+    /// Whether the process has exited (as on a lost Lease).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// SIGKILL: no clean shutdown, as when a node dies.

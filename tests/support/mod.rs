@@ -5,6 +5,7 @@
 
 pub mod acme;
 pub mod cert_manager;
+pub mod faults;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,16 @@ impl KubeBed {
     pub fn shared() -> &'static KubeBed {
         static BED: OnceLock<KubeBed> = OnceLock::new();
         BED.get_or_init(KubeBed::start)
+    }
+
+    /// An outage: kube-apiserver stopped for `secs` and started again over the same etcd
+    /// (restart-apiserver.sh); returns once it answers again.
+    pub fn outage(&self, secs: u64) {
+        let status = Command::new(testbed_script("restart-apiserver.sh"))
+            .arg(&self.dir)
+            .arg(secs.to_string())
+            .status();
+        assert!(status.unwrap().success(), "restart-apiserver.sh failed");
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
