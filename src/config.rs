@@ -68,12 +68,29 @@ pub struct Config {
     /// such as approver-policy.
     #[arg(long, env = "CERTSMITH_CONTROLLERS", default_value = "*", value_delimiter = ',')]
     pub controllers: Vec<String>,
+    /// New orders one ACME account (one issuer) may open per `--acme-order-budget-window`;
+    /// Let's Encrypt allows 300 per 3 hours. Orders past it wait, and their status says until when.
+    #[arg(long, env = "CERTSMITH_ACME_ORDER_BUDGET", default_value_t = 300)]
+    pub acme_order_budget: usize,
+    #[arg(long, env = "CERTSMITH_ACME_ORDER_BUDGET_WINDOW", default_value = "3h", value_parser = go_duration)]
+    pub acme_order_budget_window: Duration,
+    /// Orders one ACME account keeps open at the CA at once; the rest wait their turn.
+    #[arg(long, env = "CERTSMITH_ACME_MAX_CONCURRENT_ORDERS", default_value_t = 50)]
+    pub acme_max_concurrent_orders: usize,
     /// `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "CERTSMITH_METRICS_LISTEN", default_value = "0.0.0.0:9402")]
     pub metrics_listen: SocketAddr,
 }
 
 impl Config {
+    pub fn order_limits(&self) -> crate::order::budget::Limits {
+        crate::order::budget::Limits {
+            orders: self.acme_order_budget,
+            window: self.acme_order_budget_window,
+            concurrent: self.acme_max_concurrent_orders,
+        }
+    }
+
     /// Whether the controller `name` runs (cert-manager's `--controllers` semantics).
     pub fn controller_enabled(&self, name: &str) -> bool {
         let off = self.controllers.iter().any(|c| c.strip_prefix('-') == Some(name));

@@ -2,10 +2,11 @@
 //! view of the challenges, metrics, Events, and the clock (injected, so decisions are testable).
 
 use crate::acme::account::Accounts;
-use crate::api::CertificateRequest;
+use crate::api::{CertificateRequest, Order};
 use crate::config::Config;
 use crate::http01::responder::Challenges;
 use crate::metrics::Metrics;
+use crate::order::budget::Budgets;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -18,6 +19,10 @@ pub struct Context {
     pub challenges: Challenges,
     /// Every CertificateRequest, as the Certificate controller's watch last saw it.
     pub requests: Store<CertificateRequest>,
+    /// Every Order, as the Order controller's watch last saw it.
+    pub orders: Store<Order>,
+    /// Each ACME account's order budget.
+    pub budgets: Budgets,
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub clock: fn() -> Timestamp,
@@ -29,6 +34,7 @@ impl Context {
         config: Config,
         challenges: Challenges,
         requests: Store<CertificateRequest>,
+        orders: Store<Order>,
         metrics: Metrics,
     ) -> Context {
         Context {
@@ -38,6 +44,8 @@ impl Context {
             accounts: Accounts::default(),
             challenges,
             requests,
+            orders,
+            budgets: Budgets::default(),
             metrics,
             clock: Timestamp::now,
         }

@@ -173,7 +173,21 @@ async fn controllers(
             .modify(|r| r.metadata.managed_fields = None)
             .reflect(writer)
             .applied_objects();
-    let ctx = Arc::new(Context::new(client.clone(), config, challenges, requests, metrics));
+    // Likewise the Orders: they trigger the Order controller and feed each account's budget.
+    let (orders, writer) = reflector::store();
+    let order_events = watcher(Api::<Order>::all(client.clone()), watcher::Config::default())
+        .backoff(crate::relist::backoff())
+        .modify(|o| o.metadata.managed_fields = None)
+        .reflect(writer)
+        .applied_objects();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config,
+        challenges,
+        requests,
+        orders.clone(),
+        metrics,
+    ));
     let certs =
         Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
     let store = certs.store();
@@ -222,7 +236,7 @@ async fn controllers(
             .shutdown_on_signal()
             .run(requests::reconcile, requests::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
-    let orders = Controller::new(Api::<Order>::all(client.clone()), watcher::Config::default())
+    let orders = Controller::for_stream(order_events, orders)
         .owns(Api::<Challenge>::all(client.clone()), watcher::Config::default())
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()

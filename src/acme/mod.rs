@@ -58,6 +58,23 @@ impl AcmeError {
         }
     }
 
+    /// Until when the CA asked not to be asked again, when it said `rateLimited`: the time its
+    /// message names ("retry after 2026-01-01 03:00:00 UTC", as Let's Encrypt words it), else
+    /// half an hour from `now`.
+    pub fn rate_limited_until(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        if self.problem() != Some("rateLimited") {
+            return None;
+        }
+        let AcmeError::Refused(instant_acme::Error::Api(p)) = self else { return None };
+        let named = p.detail.as_deref().and_then(|d| {
+            let after = d.split_once("retry after ")?.1;
+            let stamp = after.get(..19)?;
+            let civil: jiff::civil::DateTime = stamp.replace(' ', "T").parse().ok()?;
+            civil.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+        });
+        named.or_else(|| now.checked_add(jiff::SignedDuration::from_mins(30)).ok())
+    }
+
     /// How soon to ask again when the CA decided nothing: it could not be reached, it refused
     /// a nonce again after instant-acme's own retries (RFC 8555 §6.5: nothing was done), or it
     /// failed inside. The step waits and is retried in place: failing it would count against
@@ -92,5 +109,41 @@ pub fn api_message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(type_: &str, detail: &str) -> AcmeError {
+        let problem = serde_json::json!({"type": format!("urn:ietf:params:acme:error:{type_}"), "detail": detail});
+        AcmeError::Refused(instant_acme::Error::Api(serde_json::from_value(problem).unwrap()))
+    }
+
+    #[test]
+    fn what_the_ca_decided_and_how_long_to_wait() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let le = "too many new orders (300) from this account in the last 3h0m0s, retry after \
+                  2026-01-01 02:15:00 UTC: see https://letsencrypt.org/docs/rate-limits/";
+        let limited = refused("rateLimited", le);
+        assert_eq!(limited.rate_limited_until(now), Some("2026-01-01T02:15:00Z".parse().unwrap()));
+        let vague = refused("rateLimited", "slow down");
+        assert_eq!(vague.rate_limited_until(now), Some("2026-01-01T00:30:00Z".parse().unwrap()));
+        assert_eq!(limited.transient(), None);
+        let table = [
+            ("badNonce", Some(1)),
+            ("serverInternal", Some(10)),
+            ("unauthorized", None),
+            ("accountDoesNotExist", None),
+        ];
+        for (type_, retry) in table {
+            let e = refused(type_, "");
+            assert_eq!(e.transient().map(|d| d.as_secs()), retry, "{type_}");
+            assert_eq!(e.rate_limited_until(now), None);
+        }
+        assert!(refused("accountDoesNotExist", "").account_gone());
+        let down = AcmeError::Unreachable { server: "s".into(), detail: "refused".into() };
+        assert_eq!(down.transient(), Some(Duration::from_secs(15)));
     }
 }

@@ -6,6 +6,7 @@
 use super::{Context, request, secret, status, write};
 use crate::api::certificate::RotationPolicy;
 use crate::api::{Certificate, CertificateRequest};
+use crate::certificate_request::sign::order_wait;
 use crate::pki::inspect::parse_chain;
 use crate::pki::key::{KeySpec, parse_pem, to_pem};
 use crate::pki::{PkiError, csr};
@@ -112,7 +113,19 @@ pub async fn step(
     let Some(chain) = cr.status.as_ref().and_then(|s| s.certificate.as_ref()).filter(|_| {
         cr.condition("Ready").is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True)
     }) else {
-        // Not signed yet; the request's status changes bring the next step.
+        // Not signed yet; the request's status changes bring the next step. What its Order
+        // waits on (the account's order budget, an unreachable CA) is said here too.
+        let pending = cr.condition("Ready").filter(|c| c.reason.as_deref() == Some("Pending"));
+        let wait = pending.and_then(|c| order_wait(c.message.as_deref()?).map(str::to_string));
+        let shown = match wait {
+            Some(why) => format!("{message}; {why}"),
+            None => message.to_string(),
+        };
+        let old = cert.status.clone().unwrap_or_default();
+        let new = status::issuing(&old, reason, &shown, generation, ctx.now());
+        if new != old {
+            write::status(&ctx.client, cert, &new).await?;
+        }
         return Ok(Action::requeue(Duration::from_secs(3600)));
     };
     let chain = String::from_utf8_lossy(&chain.0).into_owned();

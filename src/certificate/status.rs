@@ -59,7 +59,8 @@ pub fn issued(
 }
 
 /// An issuance starts (or goes on) for `reason`. A Certificate that was never Ready says so
-/// at once, for `kubectl get certificates` (cert-manager does the same).
+/// at once, for `kubectl get certificates` (cert-manager does the same), and goes on saying
+/// what the issuance waits on while it is not Ready for that same reason.
 pub fn issuing(
     old: &CertificateStatus,
     reason: &str,
@@ -69,7 +70,10 @@ pub fn issuing(
 ) -> CertificateStatus {
     let mut s = old.clone();
     set_condition(&mut s, "Issuing", ConditionStatus::True, reason, message, generation, now);
-    if !s.conditions.iter().flatten().any(|c| c.type_ == "Ready") {
+    let ready = s.conditions.iter().flatten().find(|c| c.type_ == "Ready");
+    if ready
+        .is_none_or(|c| c.status == ConditionStatus::False && c.reason.as_deref() == Some(reason))
+    {
         set_condition(&mut s, "Ready", ConditionStatus::False, reason, message, generation, now);
     }
     s

@@ -68,6 +68,12 @@ pub fn waiting_message(order: &Order) -> String {
     format!("Waiting on certificate issuance from order {name}")
 }
 
+/// What the Order waits on, from a request's Ready message (`waiting_message: why`).
+pub fn order_wait(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Waiting on certificate issuance from order ")?;
+    rest.split_once(": ").map(|(_, why)| why)
+}
+
 /// What `order` means for its request, in cert-manager's words.
 pub fn outcome(order: &Order) -> Outcome {
     let status = order.status.clone().unwrap_or_default();
@@ -160,13 +166,14 @@ mod tests {
         let status = o.status.get_or_insert_default();
         status.reason = Some("the ACME server x could not be reached: refused".into());
         match outcome(&o) {
-            Outcome::Pending(m) => assert!(
-                m.starts_with("Waiting on certificate issuance from order ")
-                    && m.ends_with(": the ACME server x could not be reached: refused"),
+            Outcome::Pending(m) => assert_eq!(
+                order_wait(&m),
+                Some("the ACME server x could not be reached: refused"),
                 "{m}"
             ),
             other => panic!("{other:?}"),
         }
+        assert_eq!(order_wait(&waiting_message(&o)), None);
         let status = o.status.get_or_insert_default();
         status.state = Some(State::Invalid);
         status.reason = Some("validating a.example: 403".into());

@@ -4,6 +4,7 @@
 //! starts from the CA's word on the stored URL, so a killed operator or a new leader finishes
 //! the same order.
 
+use super::budget::{self, Verdict};
 use super::plan;
 use crate::acme::{AcmeError, order as ca};
 use crate::api::order::State;
@@ -70,9 +71,22 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
     let server = acme.server.as_str();
 
     let Some(url) = old.url.clone() else {
+        // The account's budget first: a mass renewal queues here rather than at the CA.
+        let ledger = budget::ledger_key(&order);
+        let _ = ctx.orders.wait_until_ready().await;
+        let stored: Vec<_> =
+            ctx.orders.state().into_iter().filter(|o| budget::ledger_key(o) == ledger).collect();
+        let limits = ctx.config.order_limits();
+        let verdict = ctx.budgets.admit(&ledger, &order, &stored, ctx.now(), &limits).await;
+        if let Verdict::Wait { retry, why } = verdict {
+            return waiting(&api, &order, &old, &why, retry).await;
+        }
         let mut identifiers = order.spec.dns_names.clone().unwrap_or_default();
         identifiers.extend(order.spec.ip_addresses.iter().flatten().cloned());
         let created = ca::create(&account, server, &identifiers, acme.profile.as_deref()).await;
+        if created.is_err() {
+            ctx.budgets.refund(&ledger, &order).await;
+        }
         let mut made = match created {
             Ok(o) => o,
             // Nothing was opened: asked again soon, through an account registered anew.
@@ -81,6 +95,13 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
                 return waiting(&api, &order, &old, &e.to_string(), Duration::from_secs(1)).await;
             }
             Err(e) if let Some(retry) = e.transient() => {
+                return waiting(&api, &order, &old, &e.to_string(), retry).await;
+            }
+            // The CA's own limit: every order of the account waits until it lifts, and this
+            // one is not failed (a failure would add the Certificate's backoff on top).
+            Err(e) if let Some(until) = e.rate_limited_until(ctx.now()) => {
+                ctx.budgets.pause(&ledger, until).await;
+                let retry = until.duration_since(ctx.now()).unsigned_abs();
                 return waiting(&api, &order, &old, &e.to_string(), retry).await;
             }
             Err(e) => {

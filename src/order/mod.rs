@@ -1,5 +1,6 @@
 //! The Order step: one ACME order, driven a step per reconcile from what `Order.status` and the
 //! CA say, with one Challenge per pending authorization.
 
+pub mod budget;
 pub mod controller;
 pub mod plan;

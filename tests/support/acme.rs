@@ -70,8 +70,20 @@ impl PebbleBed {
 
     /// How many orders the CA opened (Pebble logs each one it adds).
     pub fn orders_opened(&self) -> usize {
+        self.orders_opened_at().len()
+    }
+
+    /// When the CA opened each order, to the second, from Pebble's log
+    /// (`Pebble 2026/01/01 03:00:00 Added order …`).
+    pub fn orders_opened_at(&self) -> Vec<jiff::civil::DateTime> {
         let log = std::fs::read_to_string(self.dir.join("pebble.log")).unwrap_or_default();
-        log.lines().filter(|l| l.contains("Added order")).count()
+        log.lines()
+            .filter(|l| l.contains("Added order"))
+            .filter_map(|l| {
+                let stamp: String = l.strip_prefix("Pebble ")?.chars().take(19).collect();
+                jiff::civil::DateTime::strptime("%Y/%m/%d %H:%M:%S", &stamp).ok()
+            })
+            .collect()
     }
 
     /// A ClusterIssuer (or, with a namespace, an Issuer) for this Pebble, as the seed tutorial

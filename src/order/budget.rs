@@ -1,0 +1,207 @@
+//! The Order step's rate-limit safety: how many orders one ACME account may open, shared by
+//! every Certificate of its issuer. Let's Encrypt allows 300 new orders per account per 3 hours;
+//! a mass renewal of 1,000 Certificates must queue for that budget, not burn it and fail.
+//!
+//! The ledger of one issuer starts from the Orders stored in the cluster (so a restarted
+//! operator knows what it opened before) and then records every order it opens. The decision
+//! itself is pure and takes the clock.
+
+use crate::api::Order;
+use crate::api::order::State;
+use jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// The limits of one account, from the flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// New orders per `window`.
+    pub orders: usize,
+    pub window: Duration,
+    /// Orders open at the CA at once (created, not yet valid or failed).
+    pub concurrent: usize,
+}
+
+/// Whether an order may be opened now.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    Open,
+    /// Not now: ask again after `retry`; `why` is for the Order's and the Certificate's status.
+    Wait {
+        retry: Duration,
+        why: String,
+    },
+}
+
+/// Pure: may one more order open at `now`, given when the account opened its recent orders,
+/// how many are open at the CA, and until when the CA said to stop (`rateLimited`)?
+pub fn admit(
+    opened: &VecDeque<Timestamp>,
+    open_now: usize,
+    paused_until: Option<Timestamp>,
+    now: Timestamp,
+    limits: &Limits,
+) -> Verdict {
+    if let Some(until) = paused_until.filter(|u| *u > now) {
+        return Verdict::Wait {
+            retry: wait(now, until),
+            why: format!(
+                "waiting for the ACME server's rate limit to lift: no new order before {}",
+                until.round(jiff::Unit::Second).unwrap_or(until)
+            ),
+        };
+    }
+    if open_now >= limits.concurrent {
+        return Verdict::Wait {
+            retry: Duration::from_secs(10),
+            why: format!(
+                "waiting for one of the account's orders to finish: {} are open at the ACME \
+                 server, the most certsmith keeps open at once (--acme-max-concurrent-orders)",
+                limits.concurrent
+            ),
+        };
+    }
+    let window = SignedDuration::try_from(limits.window).unwrap_or(SignedDuration::MAX);
+    let start = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let recent: Vec<&Timestamp> = opened.iter().filter(|t| **t > start).collect();
+    if recent.len() >= limits.orders {
+        // The slot frees when the oldest order in the window leaves it.
+        let oldest = recent.iter().min().copied().copied().unwrap_or(now);
+        let free_at = oldest.checked_add(window).unwrap_or(Timestamp::MAX);
+        return Verdict::Wait {
+            retry: wait(now, free_at),
+            why: format!(
+                "waiting for the account's order budget: it opened {} orders in the last {} \
+                 (--acme-order-budget); the next may open at {}",
+                limits.orders,
+                humanize(limits.window),
+                free_at.round(jiff::Unit::Second).unwrap_or(free_at)
+            ),
+        };
+    }
+    Verdict::Open
+}
+
+fn wait(now: Timestamp, until: Timestamp) -> Duration {
+    let d = until.duration_since(now).unsigned_abs();
+    d.max(Duration::from_secs(1))
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (h, 0, 0) if h > 0 => format!("{h}h"),
+        (0, m, 0) if m > 0 => format!("{m}m"),
+        _ => format!("{s}s"),
+    }
+}
+
+/// The ledger an Order's budget is kept in: its issuer's (one issuer, one ACME account).
+pub fn ledger_key(order: &Order) -> String {
+    let r = &order.spec.issuer_ref;
+    match crate::issuer::referenced_kind(r) {
+        Some("ClusterIssuer") => format!("ClusterIssuer/{}", r.name),
+        _ => format!("Issuer/{}/{}", order.namespace().unwrap_or_default(), r.name),
+    }
+}
+
+/// When each stored Order of an issuer was opened at the CA, as the cluster tells it: a
+/// finished order at its creation; an order still open counts as opened now (it may have waited
+/// before it was opened, and counting it late never overspends).
+pub fn seed(orders: &[Arc<Order>], now: Timestamp) -> VecDeque<Timestamp> {
+    let mut opened: Vec<Timestamp> = orders
+        .iter()
+        .filter(|o| o.status.as_ref().is_some_and(|s| s.url.is_some()))
+        .map(|o| match (o.state().is_some_and(State::is_final), o.creation_timestamp()) {
+            (true, Some(t)) => t.0,
+            _ => now,
+        })
+        .collect();
+    opened.sort();
+    opened.into()
+}
+
+/// An issuer's ledger: when its orders opened, which are open, and a CA's rate-limit pause.
+#[derive(Default)]
+struct Ledger {
+    opened: VecDeque<Timestamp>,
+    /// Orders admitted by this process and not yet seen finished (by uid).
+    open: BTreeSet<String>,
+    paused_until: Option<Timestamp>,
+}
+
+/// Every issuer's ledger, behind one lock: admitting and recording an order is one step, so
+/// concurrent reconciles never both take the last slot.
+#[derive(Default)]
+pub struct Budgets {
+    ledgers: Mutex<HashMap<String, Ledger>>,
+}
+
+impl Budgets {
+    /// Admits `order` (of the issuer `key`) or says how long to wait. `stored` is every Order of
+    /// that issuer in the cluster; it seeds the ledger the first time the issuer is seen.
+    pub async fn admit(
+        &self,
+        key: &str,
+        order: &Order,
+        stored: &[Arc<Order>],
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Verdict {
+        let mut ledgers = self.ledgers.lock().await;
+        let ledger = ledgers
+            .entry(key.to_string())
+            .or_insert_with(|| Ledger { opened: seed(stored, now), ..Ledger::default() });
+        // Open at the CA: stored with a URL and not finished, or admitted here and not yet
+        // stored with its URL.
+        let open_in_cluster: BTreeSet<String> = stored
+            .iter()
+            .filter(|o| o.status.as_ref().is_some_and(|s| s.url.is_some()))
+            .filter(|o| !o.state().is_some_and(State::is_final))
+            .filter_map(|o| o.uid())
+            .collect();
+        // Admitted orders that finished, or were deleted, are open no more.
+        let unfinished: BTreeSet<String> = stored
+            .iter()
+            .filter(|o| !o.state().is_some_and(State::is_final))
+            .filter_map(|o| o.uid())
+            .collect();
+        ledger.open.retain(|uid| unfinished.contains(uid));
+        let open_now = open_in_cluster.union(&ledger.open).count();
+        let window = SignedDuration::try_from(limits.window).unwrap_or(SignedDuration::MAX);
+        let start = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+        while ledger.opened.front().is_some_and(|t| *t <= start) {
+            ledger.opened.pop_front();
+        }
+        let verdict = admit(&ledger.opened, open_now, ledger.paused_until, now, limits);
+        if verdict == Verdict::Open {
+            ledger.opened.push_back(now);
+            ledger.open.extend(order.uid());
+        }
+        verdict
+    }
+
+    /// The CA refused to open the admitted `order`: nothing was opened, its slot is given back.
+    pub async fn refund(&self, key: &str, order: &Order) {
+        if let Some(ledger) = self.ledgers.lock().await.get_mut(key) {
+            ledger.opened.pop_back();
+            if let Some(uid) = order.uid() {
+                ledger.open.remove(&uid);
+            }
+        }
+    }
+
+    /// The CA said `rateLimited`: no order of this account opens before `until`.
+    pub async fn pause(&self, key: &str, until: Timestamp) {
+        let mut ledgers = self.ledgers.lock().await;
+        let ledger = ledgers.entry(key.to_string()).or_default();
+        ledger.paused_until = ledger.paused_until.max(Some(until));
+    }
+}
+
+#[cfg(test)]
+#[path = "budget_tests.rs"]
+mod tests;

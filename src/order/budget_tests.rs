@@ -1,0 +1,129 @@
+use super::*;
+use crate::api::OrderStatus;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn limits(orders: usize, window_secs: u64, concurrent: usize) -> Limits {
+    Limits { orders, window: Duration::from_secs(window_secs), concurrent }
+}
+
+#[test]
+fn orders_open_within_the_budget_and_wait_for_the_oldest_to_leave_the_window() {
+    let now = t("2026-01-01T03:00:00Z");
+    let opened = |times: &[&str]| times.iter().map(|s| t(s)).collect::<VecDeque<_>>();
+    let three_hours = 3 * 3600;
+    let table = [
+        // (opened, open now, paused until, limits, verdict's retry in s (None = open))
+        (opened(&[]), 0, None, limits(2, three_hours, 5), None),
+        (opened(&["2026-01-01T01:00:00Z"]), 0, None, limits(2, three_hours, 5), None),
+        // Two in the window: the first leaves it at 04:00, an hour from now.
+        (
+            opened(&["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]),
+            0,
+            None,
+            limits(2, three_hours, 5),
+            Some(3600),
+        ),
+        // One of the two is older than the window: open.
+        (
+            opened(&["2025-12-31T23:59:00Z", "2026-01-01T02:00:00Z"]),
+            0,
+            None,
+            limits(2, three_hours, 5),
+            None,
+        ),
+        // As many open at the CA as allowed at once: wait for one to finish.
+        (opened(&[]), 5, None, limits(300, three_hours, 5), Some(10)),
+        (opened(&[]), 4, None, limits(300, three_hours, 5), None),
+        // The CA said rateLimited until 03:30.
+        (opened(&[]), 0, Some(t("2026-01-01T03:30:00Z")), limits(300, three_hours, 5), Some(1800)),
+        (opened(&[]), 0, Some(t("2026-01-01T02:30:00Z")), limits(300, three_hours, 5), None),
+    ];
+    for (i, (opened, open_now, paused, limits, want)) in table.into_iter().enumerate() {
+        let got = match admit(&opened, open_now, paused, now, &limits) {
+            Verdict::Open => None,
+            Verdict::Wait { retry, .. } => Some(retry.as_secs()),
+        };
+        assert_eq!(got, want, "row {i}");
+    }
+}
+
+#[test]
+fn a_wait_names_the_budget_and_when_the_next_order_may_open() {
+    let now = t("2026-01-01T03:00:00Z");
+    let opened: VecDeque<_> = [t("2026-01-01T01:00:00Z")].into();
+    let Verdict::Wait { why, .. } = admit(&opened, 0, None, now, &limits(1, 3 * 3600, 5)) else {
+        panic!("admitted");
+    };
+    assert_eq!(
+        why,
+        "waiting for the account's order budget: it opened 1 orders in the last 3h \
+         (--acme-order-budget); the next may open at 2026-01-01T04:00:00Z"
+    );
+}
+
+fn order(uid: &str, created: &str, url: bool, state: Option<State>) -> Arc<Order> {
+    let mut o = Order {
+        metadata: Default::default(),
+        spec: Default::default(),
+        status: Some(OrderStatus {
+            url: url.then(|| format!("https://ca/order/{uid}")),
+            state,
+            ..Default::default()
+        }),
+    };
+    o.metadata.uid = Some(uid.into());
+    o.metadata.creation_timestamp = Some(Time(t(created)));
+    Arc::new(o)
+}
+
+#[test]
+fn the_cluster_seeds_the_ledger() {
+    let now = t("2026-01-01T03:00:00Z");
+    let stored = [
+        order("a", "2026-01-01T01:00:00Z", true, Some(State::Valid)),
+        order("b", "2025-12-31T01:00:00Z", true, Some(State::Pending)),
+        order("c", "2026-01-01T02:00:00Z", false, None),
+    ];
+    // The finished order at its creation, the open one as if opened now, the unopened not.
+    assert_eq!(seed(&stored, now), VecDeque::from([t("2026-01-01T01:00:00Z"), now]));
+}
+
+#[tokio::test]
+async fn admitted_orders_count_until_they_finish_and_refunds_give_the_slot_back() {
+    let budgets = Budgets::default();
+    let now = t("2026-01-01T03:00:00Z");
+    let l = limits(3, 3600, 2);
+    let a = order("a", "2026-01-01T03:00:00Z", false, None);
+    let b = order("b", "2026-01-01T03:00:00Z", false, None);
+    let c = order("c", "2026-01-01T03:00:00Z", false, None);
+    let stored = vec![a.clone(), b.clone(), c.clone()];
+    assert_eq!(budgets.admit("ci", &a, &stored, now, &l).await, Verdict::Open);
+    assert_eq!(budgets.admit("ci", &b, &stored, now, &l).await, Verdict::Open);
+    // Two admitted, neither stored with its URL yet: the third waits (at most 2 at once).
+    assert!(matches!(budgets.admit("ci", &c, &stored, now, &l).await, Verdict::Wait { .. }));
+    // Another issuer's ledger is its own.
+    assert_eq!(budgets.admit("other", &c, &stored, now, &l).await, Verdict::Open);
+    // a finished: c opens; that is 3 of 3 in the hour.
+    let done = order("a", "2026-01-01T03:00:00Z", true, Some(State::Valid));
+    let stored = vec![done, b.clone(), c.clone()];
+    assert_eq!(budgets.admit("ci", &c, &stored, now, &l).await, Verdict::Open);
+    budgets.refund("ci", &c).await;
+    assert_eq!(budgets.admit("ci", &c, &stored, now, &l).await, Verdict::Open);
+    let d = order("d", "2026-01-01T03:00:00Z", false, None);
+    let later = t("2026-01-01T03:10:00Z");
+    let stored: Vec<_> =
+        stored.into_iter().filter(|o| o.uid() != b.uid()).chain([d.clone()]).collect();
+    match budgets.admit("ci", &d, &stored, later, &l).await {
+        Verdict::Wait { retry, .. } => assert_eq!(retry.as_secs(), 50 * 60),
+        Verdict::Open => panic!("over the budget"),
+    }
+    budgets.pause("ci", t("2026-01-01T05:00:00Z")).await;
+    match budgets.admit("ci", &d, &stored, t("2026-01-01T04:30:00Z"), &l).await {
+        Verdict::Wait { why, .. } => assert!(why.contains("rate limit to lift"), "{why}"),
+        Verdict::Open => panic!("paused"),
+    }
+}

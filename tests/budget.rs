@@ -1,0 +1,71 @@
+//! The account's order budget against a real Pebble: a mass issuance queues for it instead of
+//! opening every order at once, and the Certificates that wait say so.
+
+mod support;
+
+use certsmith::api::Certificate;
+use kube::api::{Api, ListParams};
+use support::KubeBed;
+use support::acme::{Operator, eventually, issuing_bed};
+
+fn certificates(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: mass-{i}, namespace: default}}\n\
+                 spec: {{secretName: mass-{i}-tls, dnsNames: [mass-{i}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n---\n"
+            )
+        })
+        .collect()
+}
+
+fn messages(c: &Certificate) -> Vec<String> {
+    let conditions = c.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    conditions.into_iter().filter_map(|c| c.message).collect()
+}
+
+fn ready(c: &Certificate) -> bool {
+    let conditions = c.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.is_some_and(|cs| {
+        cs.iter().any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"))
+    })
+}
+
+/// A budget of 10 orders per 20 s and 30 Certificates at once: the CA never opens more than 10
+/// orders in any 20 s, the Certificates that wait name the budget and when the next order may
+/// open, and all of them turn Ready.
+#[tokio::test]
+async fn a_mass_issuance_queues_for_the_account_order_budget() {
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let budget = ["--acme-order-budget=10", "--acme-order-budget-window=20s"];
+    let _operator = Operator::start(&kube, &pebble, &budget);
+    let certs: Api<Certificate> = Api::namespaced(kube.client().await, "default");
+    kube.kubectl_ok(&["apply", "-f", "-"], &certificates(30));
+    let said = eventually(30, "a Certificate naming the budget it waits for", || async {
+        let list = certs.list(&ListParams::default()).await.ok()?;
+        list.items.iter().flat_map(messages).find(|m| m.contains("--acme-order-budget"))
+    })
+    .await;
+    println!("a waiting Certificate says: {said}");
+    assert!(
+        said.contains(
+            "; waiting for the account's order budget: it opened 10 orders in the last 20s"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("the next may open at "), "{said}");
+    eventually(180, "all 30 Certificates Ready", || async {
+        let list = certs.list(&ListParams::default()).await.ok()?;
+        (list.items.iter().filter(|c| ready(c)).count() == 30).then_some(())
+    })
+    .await;
+    let opened = pebble.orders_opened_at();
+    assert_eq!(opened.len(), 30, "orders opened at the CA");
+    // Any 11 orders in a row span at least the window (less the log's one-second resolution).
+    for run in opened.windows(11) {
+        let span = run[10].duration_since(run[0]).as_secs();
+        assert!(span >= 19, "11 orders within {span} s: {run:?}");
+    }
+    println!("orders opened at: {:?}", opened.iter().map(|t| t.time()).collect::<Vec<_>>());
+}
