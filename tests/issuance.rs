@@ -125,6 +125,21 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     assert!(!bed.operator.logs().contains("BEGIN"), "a PEM block reached the operator's log");
 }
 
+/// An IP identifier (RFC 8738): Pebble validates it at the address itself; the solver Ingress
+/// has no host for it (an IP cannot be one) and the responder answers for that address.
+#[tokio::test]
+async fn an_ip_address_is_validated_and_issued() {
+    let bed = bed();
+    let ns = namespace("by-address");
+    let cert = certificate_yaml("addr", &ns, &["addr.example.com"], "  ipAddresses: [127.0.0.1]\n");
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &cert);
+    let client = bed.kube.client().await;
+    ready(&Api::<Certificate>::namespaced(client.clone(), &ns), "addr", 1).await;
+    let secret = Api::<Secret>::namespaced(client, &ns).get("addr-tls").await.unwrap();
+    let issued = parse_chain(&tls(&secret).0).unwrap();
+    assert_eq!(issued.identifiers(), ["127.0.0.1", "addr.example.com"]);
+}
+
 #[tokio::test]
 async fn namespaced_issuer_works_the_same_way() {
     let bed = bed();

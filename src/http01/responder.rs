@@ -52,7 +52,7 @@ impl Challenges {
         self.store.state().iter().find_map(|c| {
             (c.spec.type_ == ChallengeType::Http01
                 && c.spec.token == token
-                && c.spec.dns_name.eq_ignore_ascii_case(host))
+                && same_name(&c.spec.dns_name, host))
             .then(|| c.spec.key.clone())
         })
     }
@@ -102,11 +102,19 @@ async fn answer(
     }
 }
 
-/// `example.com:80` → `example.com`; `[::1]:80` → `[::1]`.
+/// `example.com:80` → `example.com`; `[::1]:80` → `::1` (an IPv6 identifier, RFC 8738).
 fn strip_port(host: &str) -> &str {
-    match host.rfind(':') {
-        Some(i) if !host[i..].contains(']') => &host[..i],
-        _ => host,
+    match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    }
+}
+
+/// A DNS name matches without regard to case; an IP address matches in any of its spellings.
+fn same_name(identifier: &str, host: &str) -> bool {
+    match (identifier.parse::<std::net::IpAddr>(), host.parse::<std::net::IpAddr>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => identifier.eq_ignore_ascii_case(host),
     }
 }
 
@@ -142,7 +150,12 @@ mod tests {
         )
         .unwrap();
         let mut writer = Writer::default();
-        writer.apply_watcher_event(&watcher::Event::Apply(challenge));
+        writer.apply_watcher_event(&watcher::Event::Apply(challenge.clone()));
+        let mut ip = challenge;
+        ip.metadata.name = Some("b".into());
+        (ip.spec.dns_name, ip.spec.token, ip.spec.key) =
+            ("2001:db8::1".into(), "tok-6".into(), "tok-6.thumb".into());
+        writer.apply_watcher_event(&watcher::Event::Apply(ip));
         Challenges { store: writer.as_reader(), metrics: Default::default() }
     }
 
@@ -165,6 +178,10 @@ mod tests {
             ("GET", "app.example.com", "/.well-known/acme-challenge/tok-1/x", 404, ""),
             ("GET", "app.example.com", "/.well-known/acme-challenge/", 404, ""),
             ("GET", "app.example.com", "/", 404, ""),
+            ("GET", "[2001:db8::1]:5002", "/.well-known/acme-challenge/tok-6", 200, "tok-6.thumb"),
+            ("GET", "[2001:DB8:0::1]", "/.well-known/acme-challenge/tok-6", 200, "tok-6.thumb"),
+            ("GET", "[2001:db8::2]", "/.well-known/acme-challenge/tok-6", 404, ""),
+            ("GET", "app.example.com", "/.well-known/acme-challenge/tok-6", 404, ""),
             ("POST", "app.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
             ("PUT", "app.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
             ("DELETE", "app.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
@@ -196,7 +213,8 @@ mod tests {
     fn ports_are_stripped_from_host_headers() {
         assert_eq!(strip_port("example.com"), "example.com");
         assert_eq!(strip_port("example.com:5002"), "example.com");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("[::1]"), "::1");
+        assert_eq!(strip_port("192.0.2.1:80"), "192.0.2.1");
     }
 }

@@ -23,7 +23,11 @@ pub const LABEL_TOKEN: &str = "acme.cert-manager.io/http-token";
 /// The path rule that sends the CA to the responder Service.
 pub fn rule(cfg: &Config, challenge: &Challenge) -> IngressRule {
     IngressRule {
-        host: Some(challenge.spec.dns_name.clone()),
+        // An IP address cannot be an Ingress host (the API server refuses it): a rule without
+        // host matches every Host, and only this one token's exact path goes to the responder,
+        // which answers it for that address alone.
+        host: Some(challenge.spec.dns_name.clone())
+            .filter(|name| name.parse::<std::net::IpAddr>().is_err()),
         http: Some(HTTPIngressRuleValue {
             paths: vec![HTTPIngressPath {
                 path: Some(format!("{CHALLENGE_PATH}{}", challenge.spec.token)),
