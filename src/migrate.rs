@@ -196,10 +196,8 @@ pub async fn back(
         {
             continue;
         }
-        let bundle = acme.ca_bundle.as_ref().map(|b| b.0.as_slice()).filter(|b| !b.is_empty());
         let result = async {
-            let http =
-                crate::acme::client::http_client(bundle, acme.skip_tls_verify == Some(true))?;
+            let http = crate::acme::client::for_issuer(acme)?;
             let mut ca = crate::acme::legacy::LegacyClient::new(http, &acme.server).await?;
             crate::acme::adopt::roll_back(&secrets, &secret, &field, &mut ca).await
         };

@@ -140,6 +140,37 @@ async fn an_ip_address_is_validated_and_issued() {
     assert_eq!(issued.identifiers(), ["127.0.0.1", "addr.example.com"]);
 }
 
+/// `preferredChain` picks the CA's alternate chain by the name of its root, and
+/// `enableDurationFeature` sends the Certificate's `duration` to the CA as `notAfter`.
+#[tokio::test]
+async fn preferred_chain_and_duration_reach_the_ca() {
+    let bed = bed();
+    let ns = namespace("chains");
+    let subject_cn = |pem: &str| {
+        let block = pem::parse(pem).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(block.contents()).unwrap();
+        cert.subject().iter_common_name().next().unwrap().as_str().unwrap().to_string()
+    };
+    let alternate = subject_cn(&bed.pebble.root(1));
+    let issuer = bed.pebble.issuer_yaml("Issuer", "alt", Some(&ns)).replace(
+        "    email:",
+        &format!("    preferredChain: {alternate:?}\n    enableDurationFeature: true\n    email:"),
+    );
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &issuer);
+    let cert = certificate_yaml("alt", &ns, &["alt.example.com"], "  duration: 2h\n")
+        .replace("{name: letsencrypt-prod, kind: ClusterIssuer}", "{name: alt}");
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &cert);
+    let client = bed.kube.client().await;
+    ready(&Api::<Certificate>::namespaced(client.clone(), &ns), "alt", 1).await;
+    let secret = Api::<Secret>::namespaced(client, &ns).get("alt-tls").await.unwrap();
+    let chain = tls(&secret).0;
+    assert!(verifies(&chain, &bed.pebble.root(1)), "not the chain to {alternate}");
+    assert!(!verifies(&chain, &bed.pebble.root_pem()), "the default chain was kept");
+    let issued = parse_chain(&chain).unwrap();
+    let lifetime = issued.not_after.duration_since(jiff::Timestamp::now()).as_secs();
+    assert!((7000..=7300).contains(&lifetime), "valid for {lifetime} s more, not 2 h");
+}
+
 #[tokio::test]
 async fn namespaced_issuer_works_the_same_way() {
     let bed = bed();

@@ -4,7 +4,7 @@
 
 use super::jws::SigningKey;
 use super::legacy::LegacyClient;
-use super::{AcmeError, adopt, client::http_client};
+use super::{AcmeError, adopt, client::for_issuer};
 use crate::api::issuer::AcmeIssuerStatus;
 use crate::context::Context;
 use crate::issuer::IssuerView;
@@ -59,10 +59,7 @@ impl Accounts {
         let email = acme.email.clone().filter(|e| !e.is_empty());
         let contacts: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
         let contact: Vec<&str> = contacts.iter().map(String::as_str).collect();
-        let http = || {
-            let bundle = acme.ca_bundle.as_ref().map(|b| b.0.as_slice()).filter(|b| !b.is_empty());
-            http_client(bundle, acme.skip_tls_verify == Some(true))
-        };
+        let http = || for_issuer(acme);
         let builder =
             || -> Result<AccountBuilder, AcmeError> { Ok(Account::builder_with_http(http()?)) };
         // An account whose URL is known, with its P-256 key: no lookup at the CA.

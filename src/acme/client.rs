@@ -13,6 +13,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The client for an issuer's ACME server, as its `caBundle` and `skipTLSVerify` say.
+pub fn for_issuer(acme: &crate::api::acme::AcmeIssuer) -> Result<Box<dyn HttpClient>, AcmeError> {
+    let bundle = acme.ca_bundle.as_ref().map(|b| b.0.as_slice()).filter(|b| !b.is_empty());
+    http_client(bundle, acme.skip_tls_verify == Some(true))
+}
+
 pub fn http_client(
     ca_bundle: Option<&[u8]>,
     skip_tls_verify: bool,

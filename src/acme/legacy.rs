@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 pub struct Response {
     pub status: u16,
     pub location: Option<String>,
+    /// The URLs of `Link: <…>;rel="alternate"` headers (a certificate's other chains).
+    pub alternates: Vec<String>,
     pub body: Value,
     pub text: String,
 }
@@ -67,11 +69,19 @@ impl LegacyClient {
             self.nonce = Some(nonce);
         }
         let location = text("location");
+        let alternates = headers
+            .get_all(header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter(|link| link.contains("rel=\"alternate\"") || link.contains("rel=alternate"))
+            .filter_map(|link| Some(link.split_once('<')?.1.split_once('>')?.0.to_string()))
+            .collect();
         let status = response.parts.status.as_u16();
         let bytes = response.body.into_bytes().await.map_err(|e| unreachable(e.to_string()))?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        Ok(Response { status, location, body, text })
+        Ok(Response { status, location, alternates, body, text })
     }
 
     async fn nonce(&mut self) -> Result<String, AcmeError> {

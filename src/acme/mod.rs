@@ -7,6 +7,7 @@ pub mod jws;
 pub mod legacy;
 pub mod order;
 pub mod retry_after;
+pub mod signed;
 pub mod solver;
 
 use std::time::Duration;

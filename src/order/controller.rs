@@ -6,10 +6,14 @@
 
 use super::budget::{self, Verdict};
 use super::plan;
+use crate::acme::signed::{self, Signed};
 use crate::acme::{AcmeError, order as ca};
 use crate::api::order::State;
 use crate::api::{Challenge, Order, OrderStatus};
 use crate::context::Context;
+use crate::issuer::IssuerView;
+use crate::validation::names::parse_duration;
+use instant_acme::Account;
 use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
@@ -81,9 +85,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         if let Verdict::Wait { retry, why } = verdict {
             return waiting(&api, &order, &old, &why, retry).await;
         }
-        let mut identifiers = order.spec.dns_names.clone().unwrap_or_default();
-        identifiers.extend(order.spec.ip_addresses.iter().flatten().cloned());
-        let created = ca::create(&account, server, &identifiers, acme.profile.as_deref()).await;
+        let created = open_at_ca(&ctx, &issuer, &account, &order).await;
         if created.is_err() {
             ctx.budgets.refund(&ledger, &order).await;
         }
@@ -187,6 +189,17 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         }
         State::Valid => match ca::certificate(&mut at_ca, server).await {
             Ok(Some(chain)) => {
+                let preferred = acme.preferred_chain.as_deref().filter(|p| !p.is_empty());
+                let chain = match (preferred, at_ca.state().certificate.clone()) {
+                    (Some(name), Some(cert_url))
+                        if signed::preferred(std::slice::from_ref(&chain), name).is_none() =>
+                    {
+                        preferred_chain(&ctx, &issuer, &account, &order, &cert_url, name)
+                            .await
+                            .unwrap_or(chain)
+                    }
+                    _ => chain,
+                };
                 let mut new = old.clone();
                 new.certificate = Some(ByteString(chain.into_bytes()));
                 new.state = Some(State::Valid);
@@ -209,6 +222,56 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         failed => {
             let reason = ca::failure(&mut at_ca).await;
             finish(&ctx, &api, &order, &old, failed, &reason).await
+        }
+    }
+}
+
+/// Opens the order at the CA: through instant-acme, or, when it asks for a `duration`
+/// (`enableDurationFeature`), with `notAfter` through the account's own signed request.
+async fn open_at_ca(
+    ctx: &Context,
+    issuer: &IssuerView,
+    account: &Account,
+    order: &Order,
+) -> Result<instant_acme::Order, AcmeError> {
+    let acme = issuer.spec.acme.as_ref();
+    let server = acme.map(|a| a.server.as_str()).unwrap_or_default();
+    let profile = acme.and_then(|a| a.profile.as_deref());
+    let mut identifiers = order.spec.dns_names.clone().unwrap_or_default();
+    identifiers.extend(order.spec.ip_addresses.iter().flatten().cloned());
+    let Some(duration) = order.spec.duration.as_deref() else {
+        return ca::create(account, server, &identifiers, profile).await;
+    };
+    let bad = |why: String| AcmeError::Account(format!("duration {duration:?}: {why}"));
+    let lifetime = parse_duration(duration).map_err(bad)?;
+    let lifetime = jiff::SignedDuration::try_from(lifetime).map_err(|e| bad(e.to_string()))?;
+    let not_after = ctx.now().checked_add(lifetime).map_err(|e| bad(e.to_string()))?;
+    let mut signed = Signed::open(&ctx.client, issuer, account.id()).await?;
+    let url = signed.new_order(&identifiers, profile, not_after).await?;
+    ca::open(account, server, &url).await
+}
+
+/// The CA's chain whose root-most issuer is `name` (`preferredChain`), when the default is not
+/// and an alternate is; `None` keeps the default. A failure to fetch the alternates is said in
+/// an Event and keeps the default too: the certificate is issued, it is not thrown away.
+async fn preferred_chain(
+    ctx: &Context,
+    issuer: &IssuerView,
+    account: &Account,
+    order: &Order,
+    cert_url: &str,
+    name: &str,
+) -> Option<String> {
+    let chains =
+        async { Signed::open(&ctx.client, issuer, account.id()).await?.chains(cert_url).await };
+    match chains.await {
+        Ok(chains) => signed::preferred(&chains, name).map(|i| chains[i].clone()),
+        Err(e) => {
+            let note = format!(
+                "preferredChain {name:?}: the alternate chains could not be read ({e}); the default chain is used"
+            );
+            ctx.event(&order.object_ref(&()), true, "PreferredChain", note).await;
+            None
         }
     }
 }

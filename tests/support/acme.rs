@@ -49,12 +49,17 @@ impl PebbleBed {
 
     /// The root that signs Pebble's issued chains (management API `/roots/0`).
     pub fn root_pem(&self) -> String {
+        self.root(0)
+    }
+
+    /// Root `n`: 0 signs the default chains, 1… the alternates (`PEBBLE_ALTERNATE_ROOTS`).
+    pub fn root(&self, n: usize) -> String {
         let out = Command::new("curl")
             .args(["-sf", "--cacert", self.ca_pem.to_str().unwrap()])
-            .arg(format!("{}/roots/0", self.management_url))
+            .arg(format!("{}/roots/{n}", self.management_url))
             .output()
             .unwrap();
-        assert!(out.status.success(), "fetching Pebble's root");
+        assert!(out.status.success(), "fetching Pebble's root {n}");
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -107,7 +112,8 @@ impl PebbleBed {
 pub fn issuing_bed(kube: &KubeBed) -> PebbleBed {
     kube.install_crds();
     kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    let pebble = PebbleBed::start(&[]);
+    // One alternate chain, as Let's Encrypt offers, for preferredChain.
+    let pebble = PebbleBed::start(&[("PEBBLE_ALTERNATE_ROOTS", "1")]);
     kube.kubectl_ok(
         &["apply", "-f", "-"],
         &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),

@@ -1,0 +1,94 @@
+//! The two order requests instant-acme does not make, signed with the account's own key: a new
+//! order with `notAfter` (cert-manager's `enableDurationFeature`), and a certificate's
+//! alternate chains (RFC 8555 §7.4.2, `Link: rel="alternate"`) for `preferredChain`.
+
+use super::AcmeError;
+use super::jws::SigningKey;
+use super::legacy::LegacyClient;
+use crate::issuer::IssuerView;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use serde_json::json;
+
+/// The issuer's account, able to sign any request.
+pub struct Signed {
+    ca: LegacyClient,
+    key: SigningKey,
+    kid: String,
+}
+
+impl Signed {
+    /// The account at `account_url`, with the key its issuer's Secret holds (the account has
+    /// just been loaded through that same Secret).
+    pub async fn open(
+        client: &kube::Client,
+        issuer: &IssuerView,
+        account_url: &str,
+    ) -> Result<Signed, AcmeError> {
+        let acme =
+            issuer.spec.acme.as_ref().ok_or_else(|| {
+                AcmeError::Account(format!("{} has no acme block", issuer.display()))
+            })?;
+        let key_ref = &acme.private_key_secret_ref;
+        let field = key_ref.key.clone().unwrap_or_else(|| "tls.key".into());
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &issuer.secrets_namespace);
+        let secret = secrets.get(&key_ref.name).await?;
+        let pem = super::account::secret_field(&secret, &field).ok_or_else(|| {
+            AcmeError::Account(format!("Secret {:?} has no {field:?} entry", key_ref.name))
+        })?;
+        let key = SigningKey::from_pem(&pem).map_err(AcmeError::Account)?;
+        let ca = LegacyClient::new(super::client::for_issuer(acme)?, &acme.server).await?;
+        Ok(Signed { ca, key, kid: account_url.to_string() })
+    }
+
+    /// Opens an order for `identifiers` that asks for a certificate valid until `not_after`;
+    /// returns its URL. A CA that does not support `notAfter` refuses the order, in its words.
+    pub async fn new_order(
+        &mut self,
+        identifiers: &[String],
+        profile: Option<&str>,
+        not_after: Timestamp,
+    ) -> Result<String, AcmeError> {
+        let ids: Vec<_> = identifiers
+            .iter()
+            .map(|id| match id.parse::<std::net::IpAddr>() {
+                Ok(_) => json!({"type": "ip", "value": id}),
+                Err(_) => json!({"type": "dns", "value": id}),
+            })
+            .collect();
+        let mut payload = json!({"identifiers": ids, "notAfter": not_after.to_string()});
+        if let Some(p) = profile {
+            payload["profile"] = json!(p);
+        }
+        let url = self.ca.url("newOrder")?;
+        let response = self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload)).await?;
+        response.location.ok_or_else(|| AcmeError::Account("the new order has no Location".into()))
+    }
+
+    /// The chains the CA offers for the certificate at `url`: its default first, then each
+    /// alternate it links to.
+    pub async fn chains(&mut self, url: &str) -> Result<Vec<String>, AcmeError> {
+        let default = self.ca.post(&self.key, Some(&self.kid), url, None).await?;
+        let mut chains = vec![default.text];
+        for alternate in default.alternates {
+            chains.push(self.ca.post(&self.key, Some(&self.kid), &alternate, None).await?.text);
+        }
+        Ok(chains)
+    }
+}
+
+/// Which of `chains` (PEM, leaf first) to keep for `preferredChain` `name`: the first whose
+/// root-most certificate was issued by a CA of that Common Name, as cert-manager picks; `None`
+/// when none is (the default chain is kept). Pure.
+pub fn preferred(chains: &[String], name: &str) -> Option<usize> {
+    chains.iter().position(|chain| {
+        let Ok(blocks) = pem::parse_many(chain) else { return false };
+        let Some(top) = blocks.last() else { return false };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(top.contents()) else {
+            return false;
+        };
+        let cn = cert.issuer().iter_common_name().next().and_then(|c| c.as_str().ok());
+        cn == Some(name)
+    })
+}
