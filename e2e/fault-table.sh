@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fault-table.sh [--print] — the fault table: runs the fault tests (API server outages, a CA
 # outage and reset, half the nonces refused, SIGKILL at every order state, SIGTERM handover, a
-# restart against a CA that requires EAB), the order budget and real renewal cycles on the local
+# restart against a CA that requires EAB), the order budget, real renewal cycles and ARI on the local
 # test bed, and prints one row per fault: PASS or FAIL and its figures. --print prints the rows
 # the last test run left, running nothing.
 set -uo pipefail
@@ -20,7 +20,7 @@ print() {
 if [[ ${1:-} == --print ]]; then print; exit 0; fi
 rm -f "$table"
 cargo test --locked --test faults --test resume --test leader --test accounts --test budget \
-  --test renewal
+  --test renewal --test ari
 rc=$?
 print
 exit $rc

@@ -106,3 +106,39 @@ mod tests {
         }
     }
 }
+
+/// When to renew inside an ACME Renewal Information window (RFC 9773 §4.2: a uniformly random
+/// time in it): the certificate's serial picks the point, so the choice is random across
+/// certificates yet the same at every reconcile and after a restart, with nothing stored.
+pub fn ari_pick(start: Timestamp, end: Timestamp, serial: &str) -> Timestamp {
+    let span = end.duration_since(start);
+    if span <= SignedDuration::ZERO {
+        return start;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, serial.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    let fraction = u64::from_be_bytes(first) as f64 / u64::MAX as f64;
+    let at = start + SignedDuration::from_secs_f64(span.as_secs_f64() * fraction);
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod ari_tests {
+    use super::*;
+
+    #[test]
+    fn the_pick_is_inside_the_window_stable_and_spread() {
+        let start: Timestamp = "2026-01-10T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-12T00:00:00Z".parse().unwrap();
+        let picks: Vec<Timestamp> =
+            (0..200).map(|i| ari_pick(start, end, &format!("{i:x}"))).collect();
+        assert!(picks.iter().all(|p| *p >= start && *p <= end));
+        assert_eq!(ari_pick(start, end, "0a1b"), ari_pick(start, end, "0a1b"));
+        // Spread over the window: both halves get a fair share.
+        let early = picks.iter().filter(|p| **p < start + SignedDuration::from_hours(24)).count();
+        assert!((60..=140).contains(&early), "{early} of 200 in the first half");
+        // A window that is a point, or backwards, is its start.
+        assert_eq!(ari_pick(end, start, "1"), end);
+    }
+}

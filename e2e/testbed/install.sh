@@ -2,7 +2,8 @@
 # install.sh — everything the test bed needs on a fresh Debian machine, idempotent.
 #   apt: pebble (+ pebble-challtestsrv), etcd-server, openssl, curl, python3-venv, and the Go
 #        toolchain + source package used to build Kubernetes v1.20.2;
-#   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install);
+#   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), and
+#        acme2certifier (an ACME server that serves ARI);
 #   kube: kube-apiserver, kube-controller-manager and kubectl v1.20.2 (build-kube.sh, cached).
 # Prints nothing on stdout; the cache locations are in env.sh.
 set -euo pipefail
@@ -28,6 +29,12 @@ if [[ ! -x $CERTSMITH_VENV/bin/python ]] || ! "$CERTSMITH_VENV/bin/python" -c 'i
   log "pip install helm-python-sdk into $CERTSMITH_VENV"
   python3 -m venv "$CERTSMITH_VENV"
   "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check helm-python-sdk pyyaml
+fi
+
+# acme2certifier: the test bed's ACME server with renewal information (ARI), which Pebble lacks.
+if ! "$CERTSMITH_VENV/bin/python" -c 'import acme2certifier' 2>/dev/null; then
+  log "pip install acme2certifier into $CERTSMITH_VENV"
+  "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check acme2certifier
 fi
 
 if [[ ! -x $KUBE_BIN_DIR/kube-apiserver || ! -x $KUBE_BIN_DIR/kube-controller-manager \

@@ -1,6 +1,7 @@
-//! The two order requests instant-acme does not make, signed with the account's own key: a new
-//! order with `notAfter` (cert-manager's `enableDurationFeature`), and a certificate's
-//! alternate chains (RFC 8555 §7.4.2, `Link: rel="alternate"`) for `preferredChain`.
+//! The order requests instant-acme does not make, signed with the account's own key: a new
+//! order with `notAfter` (cert-manager's `enableDurationFeature`) or `replaces` (ARI, taken as
+//! a hint: a CA that ignores it is not an error), and a certificate's alternate chains
+//! (RFC 8555 §7.4.2, `Link: rel="alternate"`) for `preferredChain`.
 
 use super::AcmeError;
 use super::jws::SigningKey;
@@ -42,13 +43,16 @@ impl Signed {
         Ok(Signed { ca, key, kid: account_url.to_string() })
     }
 
-    /// Opens an order for `identifiers` that asks for a certificate valid until `not_after`;
-    /// returns its URL. A CA that does not support `notAfter` refuses the order, in its words.
+    /// Opens an order for `identifiers`, asking for a certificate valid until `not_after` and
+    /// naming the certificate it `replaces` (RFC 9773 §5, only to a CA that serves ARI); returns
+    /// its URL. A CA that does not support `notAfter` refuses the order, in its words; one that
+    /// refuses `replaces` (already replaced, say) is asked again without it.
     pub async fn new_order(
         &mut self,
         identifiers: &[String],
         profile: Option<&str>,
-        not_after: Timestamp,
+        not_after: Option<Timestamp>,
+        replaces: Option<&str>,
     ) -> Result<String, AcmeError> {
         let ids: Vec<_> = identifiers
             .iter()
@@ -57,12 +61,29 @@ impl Signed {
                 Err(_) => json!({"type": "dns", "value": id}),
             })
             .collect();
-        let mut payload = json!({"identifiers": ids, "notAfter": not_after.to_string()});
+        let mut payload = json!({"identifiers": ids});
+        if let Some(t) = not_after {
+            payload["notAfter"] = json!(t.to_string());
+        }
         if let Some(p) = profile {
             payload["profile"] = json!(p);
         }
         let url = self.ca.url("newOrder")?;
-        let response = self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload)).await?;
+        let replaces = replaces.filter(|_| self.ca.url("renewalInfo").is_ok());
+        let response = match replaces {
+            Some(id) => {
+                let mut with = payload.clone();
+                with["replaces"] = json!(id);
+                match self.ca.post(&self.key, Some(&self.kid), &url, Some(&with)).await {
+                    Err(AcmeError::Refused(e)) => {
+                        tracing::info!(replaces = id, error = %e, "the CA refused replaces; ordering without it");
+                        self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload)).await?
+                    }
+                    other => other?,
+                }
+            }
+            None => self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload)).await?,
+        };
         response.location.ok_or_else(|| AcmeError::Account("the new order has no Location".into()))
     }
 

@@ -323,4 +323,37 @@ pub struct CertificateStatus {
     /// Consecutive failed issuances; cleared by a success. Drives the retry backoff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_issuance_attempts: Option<i64>,
+    /// What the ACME server says of this certificate (cert-manager's newer schema; an older
+    /// CRD prunes it, and certsmith then asks the server again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<CertificateAcmeStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateAcmeStatus {
+    /// ACME Renewal Information (RFC 9773) for the current certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ari: Option<AriStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AriStatus {
+    /// When the renewal information was last fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<Time>,
+    /// When to fetch it again (the server's Retry-After).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check: Option<Time>,
+    /// The window the server suggests renewing in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_window: Option<SuggestedWindow>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuggestedWindow {
+    pub start: Time,
+    pub end: Time,
 }

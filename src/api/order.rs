@@ -85,6 +85,9 @@ pub struct OrderSpec {
     pub ip_addresses: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
+    /// The ARI certificate identifier (RFC 9773) of the certificate this order replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -3,7 +3,7 @@
 //! Secret's metadata → status → requeue at the renewal time.
 
 use super::policy::{Decision, decide};
-use super::{issue, request, secret, status, support, write};
+use super::{ari, issue, request, secret, status, support, write};
 use crate::api::{Certificate, CertificateRequest, CertificateStatus};
 use crate::context::Context;
 use crate::issuer::{IssuerView, referenced_kind};
@@ -38,14 +38,16 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     }
     // An external issuer (another group) signs the request itself; certsmith's own issuers are
     // checked here, so a missing or unsupported one is said on the Certificate.
+    let mut issuer = None;
     if referenced_kind(&cert.spec.issuer_ref).is_some() {
-        let issuer = match load_issuer(&ctx, &cert).await? {
+        let found = match load_issuer(&ctx, &cert).await? {
             Ok(issuer) => issuer,
             Err(message) => return block(&ctx, &mut cert, &old, "IssuerNotFound", &message).await,
         };
-        if let Some(why) = support::unsupported(&cert.spec, cert.labels(), &issuer) {
+        if let Some(why) = support::unsupported(&cert.spec, cert.labels(), &found) {
             return block(&ctx, &mut cert, &old, "Unsupported", &why).await;
         }
+        issuer = Some(found);
     }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let target = secrets.get_opt(&cert.spec.secret_name).await?;
@@ -62,13 +64,23 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             if let Some(target) = &target {
                 keep_secret_metadata(&ctx, &cert, target, &issued).await?;
             }
+            // The CA's renewal window, when due: recorded, then decided again with it.
+            if let (Some(issuer), Some(target)) = (&issuer, &target)
+                && ari::due(&cert, &issued, now)
+                && let Some(fetched) = ari::fetch(&ctx, issuer, target, now).await
+            {
+                write::status(&ctx.client, &mut cert, &ari::with(&old, fetched)).await?;
+                return Ok(Action::requeue(Duration::ZERO));
+            }
             let new = status::up_to_date(&old, &issued, renewal_time, generation, now);
             if new != old {
                 write::status(&ctx.client, &mut cert, &new).await?;
             }
             prune(&ctx, &cert, &owned).await?;
             ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
-            Ok(requeue_at(renewal_time, now))
+            let next_check = ari::current(&cert, &issued).and_then(|a| a.next_check.clone());
+            let next_look = next_check.map_or(renewal_time, |t| t.0.min(renewal_time));
+            Ok(requeue_at(next_look, now))
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
         Decision::Issue { reason, message } => {

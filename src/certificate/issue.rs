@@ -6,7 +6,7 @@
 use super::{Context, request, secret, status, write};
 use crate::api::certificate::RotationPolicy;
 use crate::api::{Certificate, CertificateRequest};
-use crate::certificate_request::sign::order_wait;
+use crate::certificate_request::sign::{ANN_REPLACES, order_wait};
 use crate::pki::inspect::parse_chain;
 use crate::pki::key::{KeySpec, parse_pem, to_pem};
 use crate::pki::{PkiError, csr};
@@ -71,7 +71,11 @@ pub async fn step(
 
     let Some(cr) = existing else {
         let csr = crate::pki::request::to_pem(&csr::build(&cert.spec, &key)?);
-        let cr = request::build(cert, revision, key_secret.as_deref(), &csr);
+        let mut cr = request::build(cert, revision, key_secret.as_deref(), &csr);
+        // A renewal names the certificate it replaces (ARI, RFC 9773 §5).
+        if let Some(id) = target.and_then(super::ari::cert_id) {
+            cr.annotations_mut().insert(ANN_REPLACES.into(), id);
+        }
         let made = crate::ssa::create_or_get(&api, &cr).await?;
         ctx.event(
             &cert.object_ref(&()),

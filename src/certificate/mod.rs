@@ -1,6 +1,7 @@
 //! The Certificate step: decide whether to issue, issue through the issuer, store the Secret,
 //! report status, and schedule the renewal.
 
+pub mod ari;
 pub mod controller;
 pub mod issue;
 pub mod policy;

@@ -148,7 +148,9 @@ fn check(
             format!("Issuing certificate as the certificate expired at {}", issued.not_after),
         )));
     }
-    let at = renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
+    // The CA's renewal window (ARI) when it gave one for this certificate; else 2/3 of its life.
+    let at = super::ari::renewal_time(cert, &issued)
+        .unwrap_or_else(|| renewal::for_spec(&cert.spec, issued.not_before, issued.not_after));
     if manually_triggered(cert) {
         return Err(Some((MANUALLY_TRIGGERED, "Re-issuance manually requested".into())));
     }

@@ -7,6 +7,10 @@ use crate::pki::request::Requested;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 
+/// The ARI identifier (RFC 9773) of the certificate a renewal replaces, on its
+/// CertificateRequest and Order.
+pub const ANN_REPLACES: &str = "acme.certsmith.io/replaces";
+
 /// The Order for `cr`, whose CSR says `requested`; named after the request and a hash of what
 /// is ordered, so a changed request gets a new Order and a repeated step finds the same one.
 pub fn order_for(
@@ -38,6 +42,7 @@ pub fn order_for(
         dns_names: Some(dns_names).filter(|d| !d.is_empty()),
         ip_addresses: Some(requested.ip_addresses.clone()).filter(|i| !i.is_empty()),
         duration: cr.spec.duration.clone().filter(|_| send_duration),
+        replaces: cr.annotations().get(ANN_REPLACES).cloned(),
     };
     let hash = crate::naming::short_hash(&serde_json::to_string(&spec).unwrap_or_default());
     Ok(Order {
@@ -45,6 +50,11 @@ pub fn order_for(
             name: Some(crate::naming::child(&cr.name_any(), &hash[..10], 253)),
             namespace: cr.namespace(),
             labels: Some(cr.labels().clone()).filter(|l| !l.is_empty()),
+            // Also kept where an older Order schema cannot prune it.
+            annotations: spec
+                .replaces
+                .clone()
+                .map(|r| std::collections::BTreeMap::from([(ANN_REPLACES.to_string(), r)])),
             owner_references: cr.controller_owner_ref(&()).map(|o| vec![o]),
             ..Default::default()
         },

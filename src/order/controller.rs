@@ -10,6 +10,7 @@ use crate::acme::signed::{self, Signed};
 use crate::acme::{AcmeError, order as ca};
 use crate::api::order::State;
 use crate::api::{Challenge, Order, OrderStatus};
+use crate::certificate_request::sign::ANN_REPLACES;
 use crate::context::Context;
 use crate::issuer::IssuerView;
 use crate::validation::names::parse_duration;
@@ -33,7 +34,13 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
     let namespace = order.namespace().unwrap_or_default();
     let api: Api<Order> = Api::namespaced(ctx.client.clone(), &namespace);
     let old = order.status.clone().unwrap_or_default();
-    if old.state.is_some_and(State::is_final) {
+    // Valid is finished once the chain is stored: a CA may answer finalize with `valid` at
+    // once (no `processing`), and the chain is then still to download.
+    let finished = match old.state {
+        Some(State::Valid) => old.certificate.is_some(),
+        state => state.is_some_and(State::is_final),
+    };
+    if finished {
         delete_challenges(&ctx, &order).await?;
         return Ok(Action::await_change());
     }
@@ -227,7 +234,8 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
 }
 
 /// Opens the order at the CA: through instant-acme, or, when it asks for a `duration`
-/// (`enableDurationFeature`), with `notAfter` through the account's own signed request.
+/// (`enableDurationFeature`, sent as `notAfter`) or renews a certificate (`replaces`, ARI),
+/// through the account's own signed request.
 async fn open_at_ca(
     ctx: &Context,
     issuer: &IssuerView,
@@ -239,15 +247,24 @@ async fn open_at_ca(
     let profile = acme.and_then(|a| a.profile.as_deref());
     let mut identifiers = order.spec.dns_names.clone().unwrap_or_default();
     identifiers.extend(order.spec.ip_addresses.iter().flatten().cloned());
-    let Some(duration) = order.spec.duration.as_deref() else {
-        return ca::create(account, server, &identifiers, profile).await;
+    // Where an older Order schema pruned spec.replaces, the annotation still says it.
+    let replaces =
+        order.spec.replaces.clone().or_else(|| order.annotations().get(ANN_REPLACES).cloned());
+    let not_after = match order.spec.duration.as_deref() {
+        None if replaces.is_none() => {
+            return ca::create(account, server, &identifiers, profile).await;
+        }
+        None => None,
+        Some(duration) => {
+            let bad = |why: String| AcmeError::Account(format!("duration {duration:?}: {why}"));
+            let lifetime = parse_duration(duration).map_err(bad)?;
+            let lifetime =
+                jiff::SignedDuration::try_from(lifetime).map_err(|e| bad(e.to_string()))?;
+            Some(ctx.now().checked_add(lifetime).map_err(|e| bad(e.to_string()))?)
+        }
     };
-    let bad = |why: String| AcmeError::Account(format!("duration {duration:?}: {why}"));
-    let lifetime = parse_duration(duration).map_err(bad)?;
-    let lifetime = jiff::SignedDuration::try_from(lifetime).map_err(|e| bad(e.to_string()))?;
-    let not_after = ctx.now().checked_add(lifetime).map_err(|e| bad(e.to_string()))?;
     let mut signed = Signed::open(&ctx.client, issuer, account.id()).await?;
-    let url = signed.new_order(&identifiers, profile, not_after).await?;
+    let url = signed.new_order(&identifiers, profile, not_after, replaces.as_deref()).await?;
     ca::open(account, server, &url).await
 }
 

@@ -1,0 +1,197 @@
+//! Renewal's ACME Renewal Information (RFC 9773): the CA's suggested window for the current
+//! certificate, fetched again when the CA's Retry-After says, kept in `status.acme.ari` where
+//! cert-manager keeps it; the renewal time is picked inside the window. A CA without ARI keeps
+//! the 2/3-of-lifetime rule.
+
+use crate::api::certificate::{AriStatus, CertificateAcmeStatus, SuggestedWindow};
+use crate::api::{Certificate, CertificateStatus};
+use crate::context::Context;
+use crate::issuer::IssuerView;
+use crate::pki::inspect::Issued;
+use instant_acme::CertificateIdentifier;
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use rustls::pki_types::CertificateDer;
+
+/// The ARI status of `cert` when it speaks of the certificate `issued` (fetched after that
+/// certificate was issued); a window about an earlier certificate is no guide.
+pub fn current<'a>(cert: &'a Certificate, issued: &Issued) -> Option<&'a AriStatus> {
+    let ari = cert.status.as_ref()?.acme.as_ref()?.ari.as_ref()?;
+    (ari.last_checked.as_ref()?.0 >= issued.not_before).then_some(ari)
+}
+
+/// The renewal time the CA's window gives for `issued`, if it gave one: a window that had
+/// already begun when it was fetched means now (RFC 9773 §4.2: the CA wants it replaced, as
+/// before a mass revocation); else a point inside it. Pure.
+pub fn renewal_time(cert: &Certificate, issued: &Issued) -> Option<Timestamp> {
+    let ari = current(cert, issued)?;
+    let window = ari.suggested_window.as_ref()?;
+    let checked = ari.last_checked.as_ref()?.0;
+    if window.start.0 <= checked {
+        return Some(window.start.0);
+    }
+    Some(crate::renewal::ari_pick(window.start.0, window.end.0, &issued.serial))
+}
+
+/// Whether the window must be fetched (again) at `now`. Pure.
+pub fn due(cert: &Certificate, issued: &Issued, now: Timestamp) -> bool {
+    match current(cert, issued) {
+        None => true,
+        Some(ari) => ari.next_check.as_ref().is_none_or(|t| t.0 <= now),
+    }
+}
+
+/// The ARI identifier of the certificate (the leaf of `tls.crt`) in `secret`.
+pub fn cert_id(secret: &Secret) -> Option<String> {
+    leaf_id(secret).map(|id| id.to_string())
+}
+
+fn leaf_id(secret: &Secret) -> Option<CertificateIdentifier<'static>> {
+    let pem = secret.data.as_ref()?.get("tls.crt")?;
+    let leaf = pem::parse_many(&pem.0).ok()?.into_iter().next()?;
+    let der = CertificateDer::from(leaf.into_contents());
+    CertificateIdentifier::try_from(&der).ok()
+}
+
+/// Asks the issuer's CA for the window of the certificate in `secret`; `None` when the CA has no
+/// ARI (or could not answer: logged, and asked again at the next look).
+pub async fn fetch(
+    ctx: &Context,
+    issuer: &IssuerView,
+    secret: &Secret,
+    now: Timestamp,
+) -> Option<AriStatus> {
+    issuer.spec.acme.as_ref()?;
+    let id = leaf_id(secret)?;
+    let (account, _) = ctx.accounts.get(ctx, issuer).await.ok()?;
+    match account.renewal_info(&id).await {
+        Ok((info, retry_after)) => {
+            // Asked again when the CA says (RFC 9773 §4.3), within 10 s to a day.
+            let retry = SignedDuration::try_from(retry_after)
+                .unwrap_or(SignedDuration::from_hours(6))
+                .clamp(SignedDuration::from_secs(10), SignedDuration::from_hours(24));
+            let window = info.suggested_window;
+            let start = Timestamp::from_second(window.start.unix_timestamp()).ok()?;
+            let end = Timestamp::from_second(window.end.unix_timestamp()).ok()?;
+            Some(AriStatus {
+                last_checked: Some(Time(now)),
+                next_check: Some(Time(now + retry)),
+                suggested_window: Some(SuggestedWindow { start: Time(start), end: Time(end) }),
+            })
+        }
+        Err(e) => {
+            tracing::debug!(certificate = %id, error = %e, "no renewal information");
+            None
+        }
+    }
+}
+
+/// `old` with `ari` recorded.
+pub fn with(old: &CertificateStatus, ari: AriStatus) -> CertificateStatus {
+    let mut new = old.clone();
+    new.acme = Some(CertificateAcmeStatus { ari: Some(ari) });
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn cert_with(ari: Option<AriStatus>) -> Certificate {
+        let mut c: Certificate = serde_yaml::from_str(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\n\
+             spec: {secretName: s, issuerRef: {name: i}}",
+        )
+        .unwrap();
+        c.status = Some(CertificateStatus {
+            acme: Some(CertificateAcmeStatus { ari }),
+            ..Default::default()
+        });
+        c
+    }
+
+    fn ari(checked: &str, next: &str, start: &str, end: &str) -> Option<AriStatus> {
+        Some(AriStatus {
+            last_checked: Some(Time(t(checked))),
+            next_check: Some(Time(t(next))),
+            suggested_window: Some(SuggestedWindow { start: Time(t(start)), end: Time(t(end)) }),
+        })
+    }
+
+    #[test]
+    fn the_window_decides_the_renewal_of_the_certificate_it_was_fetched_for() {
+        let issued = Issued {
+            not_before: t("2026-01-01T00:00:00Z"),
+            not_after: t("2026-03-01T00:00:00Z"),
+            serial: "0a".into(),
+            subject: String::new(),
+            issuer: String::new(),
+            common_name: None,
+            dns_names: vec![],
+            ip_addresses: vec![],
+            uris: vec![],
+            emails: vec![],
+            public_key: vec![],
+            chain_ends_in_root: false,
+            last_in_chain: String::new(),
+        };
+        let now = t("2026-01-02T00:00:00Z");
+        // (status, renewal time wanted, due at now)
+        let table = [
+            (None, None, true),
+            // Fetched before this certificate was issued: about an earlier one.
+            (
+                ari(
+                    "2025-12-31T00:00:00Z",
+                    "2026-01-03T00:00:00Z",
+                    "2026-02-01T00:00:00Z",
+                    "2026-02-01T00:00:00Z",
+                ),
+                None,
+                true,
+            ),
+            // A future window of a point: that point; re-checked at next_check.
+            (
+                ari(
+                    "2026-01-01T12:00:00Z",
+                    "2026-01-03T00:00:00Z",
+                    "2026-02-01T00:00:00Z",
+                    "2026-02-01T00:00:00Z",
+                ),
+                Some("2026-02-01T00:00:00Z"),
+                false,
+            ),
+            (
+                ari(
+                    "2026-01-01T12:00:00Z",
+                    "2026-01-01T18:00:00Z",
+                    "2026-02-01T00:00:00Z",
+                    "2026-02-01T00:00:00Z",
+                ),
+                Some("2026-02-01T00:00:00Z"),
+                true,
+            ),
+            // A window that had begun when fetched: now (its start).
+            (
+                ari(
+                    "2026-01-01T12:00:00Z",
+                    "2026-01-03T00:00:00Z",
+                    "2026-01-01T06:00:00Z",
+                    "2026-01-05T00:00:00Z",
+                ),
+                Some("2026-01-01T06:00:00Z"),
+                false,
+            ),
+        ];
+        for (i, (status, want, due_now)) in table.into_iter().enumerate() {
+            let cert = cert_with(status);
+            assert_eq!(renewal_time(&cert, &issued), want.map(t), "row {i}");
+            assert_eq!(due(&cert, &issued, now), due_now, "row {i}");
+        }
+    }
+}
