@@ -23,6 +23,11 @@ pub struct Context {
     pub orders: Store<Order>,
     /// Each ACME account's order budget.
     pub budgets: Budgets,
+    /// ACME servers whose directory has no renewalInfo (ARI).
+    pub without_ari: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// ARI status by Certificate uid, for a cluster whose (older) CRD prunes `status.acme`.
+    pub ari_pruned:
+        std::sync::Mutex<std::collections::HashMap<String, crate::api::certificate::AriStatus>>,
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub clock: fn() -> Timestamp,
@@ -46,6 +51,8 @@ impl Context {
             requests,
             orders,
             budgets: Budgets::default(),
+            without_ari: Default::default(),
+            ari_pruned: Default::default(),
             metrics,
             clock: Timestamp::now,
         }

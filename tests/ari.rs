@@ -75,6 +75,28 @@ impl Drop for A2c {
     }
 }
 
+/// Whether the renewal time lies in acme2certifier's window for the current certificate
+/// (from 85% of its life to its end) and, where the CRD keeps it, in the recorded window.
+fn in_window(c: &Certificate) -> bool {
+    let Some(status) = c.status.as_ref() else { return false };
+    let (Some(nb), Some(na), Some(at)) =
+        (&status.not_before, &status.not_after, &status.renewal_time)
+    else {
+        return false;
+    };
+    let life = na.0.duration_since(nb.0);
+    let start = nb.0 + life.mul_f64(0.85) - jiff::SignedDuration::from_mins(1);
+    let by_server = start <= at.0 && at.0 <= na.0;
+    let recorded = status.acme.as_ref().and_then(|a| a.ari.as_ref());
+    let by_status = match recorded
+        .and_then(|a| Some((a.last_checked.as_ref()?, a.suggested_window.as_ref()?)))
+    {
+        Some((checked, w)) => checked.0 >= nb.0 && w.start.0 <= at.0 && at.0 <= w.end.0,
+        None => support::on_cert_manager_crds(),
+    };
+    by_server && by_status
+}
+
 fn revision(c: &Certificate) -> i64 {
     let ready = c.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
         cs.iter().any(|c| c.type_ == "Ready" && c.reason.as_deref() == Some("Ready"))
@@ -97,23 +119,16 @@ async fn the_cas_renewal_window_is_honoured_and_renew_now_renews_with_replaces()
     let cert = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: web, namespace: default}\n\
                 spec: {secretName: web-tls, dnsNames: [web.example.com], issuerRef: {name: ari, kind: ClusterIssuer}}\n";
     kube.kubectl_ok(&["apply", "-f", "-"], cert);
-    // Issued, and the CA's window recorded with the renewal time inside it.
-    let first = eventually(60, "the Certificate Ready with its ARI window", || async {
+    // Issued, and renewing inside the CA's window (recorded in status.acme.ari, unless
+    // cert-manager's older CRD prunes it).
+    let c = eventually(60, "the Certificate Ready, renewing in its ARI window", || async {
         let c = certs.get("web").await.ok()?;
-        let window = c.status.as_ref()?.acme.as_ref()?.ari.as_ref()?.suggested_window.clone()?;
-        let renewal = c.status.as_ref()?.renewal_time.as_ref()?.0;
-        let inside = window.start.0 <= renewal && renewal <= window.end.0;
-        (revision(&c) == 1 && inside).then_some((c, window))
+        (revision(&c) == 1 && in_window(&c)).then_some(c)
     })
     .await;
-    let (c, window) = first;
     let status = c.status.unwrap();
     let renewal = status.renewal_time.unwrap().0;
-    let (not_before, not_after) = (status.not_before.unwrap().0, status.not_after.unwrap().0);
-    // acme2certifier's window starts at 85% of the life: not certsmith's own 2/3 rule.
-    let two_thirds = certsmith::renewal::renewal_time(not_before, not_after, None, None);
-    assert!(renewal > two_thirds, "renewal {renewal} is not later than 2/3 of the life");
-    row.figure(format!("window {} .. {}, renewal at {renewal}", window.start.0, window.end.0));
+    row.figure(format!("renewal at {renewal}, inside the window (85%..100% of the life)"));
 
     // The CA now says "renew now" (as before a mass revocation).
     let secrets: Api<Secret> = Api::namespaced(kube.client().await, "default");
@@ -128,20 +143,21 @@ async fn the_cas_renewal_window_is_honoured_and_renew_now_renews_with_replaces()
     a2c.restart(false);
     let sent = format!("\"replaces\":\"{replaced}\"");
     assert!(a2c.log().contains(&sent), "no order named the certificate it replaces ({sent})");
-    // Back to an ordinary window: the new certificate's own is recorded, renewal inside it.
-    let c = eventually(60, "the renewed certificate's own window", || async {
+    // Back to an ordinary window: the new certificate's own, the renewal inside it.
+    // (A renewal while the CA restarted finds it away: its window is asked for within a minute.)
+    let c = eventually(120, "the renewed certificate renewing in its own window", || async {
         let c = certs.get("web").await.ok()?;
-        let status = c.status.clone()?;
-        let ari = status.acme?.ari?;
-        let fresh = ari.last_checked?.0 >= status.not_before?.0;
-        let window = ari.suggested_window?;
-        let renewal = status.renewal_time?.0;
-        let inside = window.start.0 <= renewal && renewal <= window.end.0;
-        (fresh && inside && window.start.0 > jiff::Timestamp::now()).then_some(c)
+        let later = c.status.as_ref()?.renewal_time.as_ref()?.0 > jiff::Timestamp::now();
+        (revision(&c) >= 2 && later && in_window(&c)).then_some(c)
     })
     .await;
+    // The window is asked for when the CA's Retry-After (10 s) says, never in a loop (also
+    // where the CRD prunes what was recorded).
+    let asked = a2c.log().lines().filter(|l| l.contains("\"GET /acme/renewal-info/")).count();
+    assert!(asked <= 40, "{asked} renewal-info requests");
     row.figure(format!(
-        "renewed {took:.0} s after the CA said renew now, the order naming {replaced}; revision {} then",
+        "renewed {took:.0} s after the CA said renew now, the order naming {replaced}; \
+         revision {} then; {asked} renewal-info requests in all",
         revision(&c)
     ));
 }

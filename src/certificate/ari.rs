@@ -54,17 +54,21 @@ fn leaf_id(secret: &Secret) -> Option<CertificateIdentifier<'static>> {
     CertificateIdentifier::try_from(&der).ok()
 }
 
-/// Asks the issuer's CA for the window of the certificate in `secret`; `None` when the CA has no
-/// ARI (or could not answer: logged, and asked again at the next look).
+/// Asks the issuer's CA for the window of the certificate in `secret`: `Ok(None)` when the CA
+/// has no ARI, `Err(())` when it could not answer now (logged; the caller asks again soon).
 pub async fn fetch(
     ctx: &Context,
     issuer: &IssuerView,
     secret: &Secret,
     now: Timestamp,
-) -> Option<AriStatus> {
-    issuer.spec.acme.as_ref()?;
-    let id = leaf_id(secret)?;
-    let (account, _) = ctx.accounts.get(ctx, issuer).await.ok()?;
+) -> Result<Option<AriStatus>, ()> {
+    let Some(acme) = issuer.spec.acme.as_ref() else { return Ok(None) };
+    let server = &acme.server;
+    if ctx.without_ari.lock().is_ok_and(|s| s.contains(server)) {
+        return Ok(None);
+    }
+    let Some(id) = leaf_id(secret) else { return Ok(None) };
+    let (account, _) = ctx.accounts.get(ctx, issuer).await.map_err(|_| ())?;
     match account.renewal_info(&id).await {
         Ok((info, retry_after)) => {
             // Asked again when the CA says (RFC 9773 §4.3), within 10 s to a day.
@@ -72,18 +76,48 @@ pub async fn fetch(
                 .unwrap_or(SignedDuration::from_hours(6))
                 .clamp(SignedDuration::from_secs(10), SignedDuration::from_hours(24));
             let window = info.suggested_window;
-            let start = Timestamp::from_second(window.start.unix_timestamp()).ok()?;
-            let end = Timestamp::from_second(window.end.unix_timestamp()).ok()?;
-            Some(AriStatus {
+            let at = |t: i64| Timestamp::from_second(t).map_err(|_| ());
+            let (start, end) =
+                (at(window.start.unix_timestamp())?, at(window.end.unix_timestamp())?);
+            Ok(Some(AriStatus {
                 last_checked: Some(Time(now)),
                 next_check: Some(Time(now + retry)),
                 suggested_window: Some(SuggestedWindow { start: Time(start), end: Time(end) }),
-            })
+            }))
+        }
+        // A CA whose directory has no renewalInfo is not asked again (until a restart).
+        Err(instant_acme::Error::Unsupported(_)) => {
+            if let Ok(mut servers) = ctx.without_ari.lock() {
+                servers.insert(server.clone());
+            }
+            Ok(None)
         }
         Err(e) => {
-            tracing::debug!(certificate = %id, error = %e, "no renewal information");
-            None
+            tracing::info!(certificate = %id, error = %e, "renewal information not read; asked again within a minute");
+            Err(())
         }
+    }
+}
+
+/// An older CRD (cert-manager before ARI) prunes `status.acme`: what was fetched is then kept
+/// in memory, so the next reconcile does not fetch (and write) it again at once.
+pub fn remember_if_pruned(ctx: &Context, cert: &Certificate, fetched: AriStatus) {
+    let kept = cert.status.as_ref().and_then(|s| s.acme.as_ref()).is_some_and(|a| a.ari.is_some());
+    if let (false, Some(uid), Ok(mut pruned)) =
+        (kept, cert.metadata.uid.clone(), ctx.ari_pruned.lock())
+    {
+        pruned.insert(uid, fetched);
+    }
+}
+
+/// Puts back what [`remember_if_pruned`] kept, into this reconcile's copy of `cert`.
+pub fn restore_pruned(ctx: &Context, cert: &mut Certificate) {
+    let stored = cert.status.as_ref().and_then(|s| s.acme.as_ref()).is_some();
+    let Some(uid) = cert.metadata.uid.as_ref().filter(|_| !stored) else { return };
+    let remembered = ctx.ari_pruned.lock().ok().and_then(|p| p.get(uid).cloned());
+    if let Some(ari) = remembered {
+        let status = cert.status.get_or_insert_default();
+        status.acme = Some(CertificateAcmeStatus { ari: Some(ari) });
     }
 }
 

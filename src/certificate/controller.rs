@@ -26,6 +26,7 @@ pub enum Error {
 
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut cert = (*cert).clone();
+    ari::restore_pruned(&ctx, &mut cert);
     ctx.metrics.reconciled("certificate");
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
@@ -64,13 +65,22 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             if let Some(target) = &target {
                 keep_secret_metadata(&ctx, &cert, target, &issued).await?;
             }
-            // The CA's renewal window, when due: recorded, then decided again with it.
+            // The CA's renewal window, when due: recorded, then decided again with it. A CA
+            // that could not answer is asked again within a minute (nothing is written).
+            let mut next_look = renewal_time;
             if let (Some(issuer), Some(target)) = (&issuer, &target)
                 && ari::due(&cert, &issued, now)
-                && let Some(fetched) = ari::fetch(&ctx, issuer, target, now).await
             {
-                write::status(&ctx.client, &mut cert, &ari::with(&old, fetched)).await?;
-                return Ok(Action::requeue(Duration::ZERO));
+                match ari::fetch(&ctx, issuer, target, now).await {
+                    Ok(Some(fetched)) => {
+                        let new = ari::with(&old, fetched.clone());
+                        write::status(&ctx.client, &mut cert, &new).await?;
+                        ari::remember_if_pruned(&ctx, &cert, fetched);
+                        return Ok(Action::requeue(Duration::ZERO));
+                    }
+                    Ok(None) => {}
+                    Err(()) => next_look = next_look.min(now + jiff::SignedDuration::from_mins(1)),
+                }
             }
             let new = status::up_to_date(&old, &issued, renewal_time, generation, now);
             if new != old {
@@ -79,7 +89,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             prune(&ctx, &cert, &owned).await?;
             ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
             let next_check = ari::current(&cert, &issued).and_then(|a| a.next_check.clone());
-            let next_look = next_check.map_or(renewal_time, |t| t.0.min(renewal_time));
+            let next_look = next_check.map_or(next_look, |t| t.0.min(next_look));
             Ok(requeue_at(next_look, now))
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
