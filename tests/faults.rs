@@ -8,7 +8,7 @@ use certsmith::api::{Certificate, Order};
 use kube::api::{Api, ListParams};
 use std::time::{Duration, Instant};
 use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually, issuing_bed};
+use support::acme::{Operator, eventually, issuing_bed, issuing_bed_with};
 use support::faults::Row;
 
 /// The chart's lease timings: an outage longer than the renew deadline (40 s) ends the process.
@@ -89,15 +89,12 @@ async fn api_server_outages_are_recovered_from_at_once() {
 async fn half_the_nonces_refused_costs_no_orders() {
     let mut row = Row::new("Pebble refusing 50% of nonces, 20 Certificates");
     let kube = KubeBed::start();
-    kube.install_crds();
-    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    let pebble = PebbleBed::start(&[("PEBBLE_HARSH", "1")]);
-    kube.kubectl_ok(&["apply", "-f", "-"], &pebble.issuer_yaml("ClusterIssuer", "harsh", None));
+    let pebble = issuing_bed_with(&kube, &[("PEBBLE_HARSH", "1")]);
     let _operator = Operator::start(&kube, &pebble, &[]);
     let client = kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
     let names: Vec<String> = (0..20).map(|i| format!("nonce-{i}")).collect();
-    kube.kubectl_ok(&["apply", "-f", "-"], &certificates(&names, "harsh"));
+    kube.kubectl_ok(&["apply", "-f", "-"], &certificates(&names, "letsencrypt-prod"));
     let took = all_ready(&certs, &names, 300).await;
     let orders = Api::<Order>::namespaced(client, "default");
     let in_cluster = orders.list(&ListParams::default()).await.unwrap().items.len();

@@ -10,7 +10,7 @@ use kube::api::{Api, ListParams};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::KubeBed;
-use support::acme::{Operator, PebbleBed};
+use support::acme::{Operator, issuing_bed_with};
 use support::faults::Row;
 
 const COUNT: usize = 10;
@@ -20,13 +20,7 @@ const CYCLES: i64 = 3;
 async fn short_lived_certificates_renew_by_themselves_and_never_expire_in_their_secret() {
     let mut row = Row::new(format!("{COUNT} Certificates of 90 s renewing by themselves"));
     let kube = KubeBed::start();
-    kube.install_crds();
-    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    let pebble = PebbleBed::start(&[("CERT_VALIDITY", "90")]);
-    kube.kubectl_ok(
-        &["apply", "-f", "-"],
-        &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),
-    );
+    let pebble = issuing_bed_with(&kube, &[("CERT_VALIDITY", "90")]);
     let _operator = Operator::start(&kube, &pebble, &[]);
     let client = kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");

@@ -110,10 +110,15 @@ impl PebbleBed {
 /// Readies `kube` for issuance: the CRDs, the operator's namespace, a Pebble, and the seed
 /// tutorial's ClusterIssuer `letsencrypt-prod` pointed at that Pebble.
 pub fn issuing_bed(kube: &KubeBed) -> PebbleBed {
+    // One alternate chain, as Let's Encrypt offers, for preferredChain.
+    issuing_bed_with(kube, &[("PEBBLE_ALTERNATE_ROOTS", "1")])
+}
+
+/// [`issuing_bed`] with Pebble started with `env` (CERT_VALIDITY, PEBBLE_HARSH, …).
+pub fn issuing_bed_with(kube: &KubeBed, env: &[(&str, &str)]) -> PebbleBed {
     kube.install_crds();
     kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    // One alternate chain, as Let's Encrypt offers, for preferredChain.
-    let pebble = PebbleBed::start(&[("PEBBLE_ALTERNATE_ROOTS", "1")]);
+    let pebble = PebbleBed::start(env);
     kube.kubectl_ok(
         &["apply", "-f", "-"],
         &pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None),
