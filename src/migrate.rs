@@ -3,7 +3,6 @@
 //! (`--back`: account keys rolled back to the RSA keys cert-manager signs with).
 
 use crate::acme::adopt::{NEXT_SUFFIX, PREVIOUS_SUFFIX};
-use crate::acme::jws::SigningKey;
 use crate::api::{Certificate, ClusterIssuer, Issuer};
 use crate::issuer::{IssuerView, referenced_kind};
 use k8s_openapi::api::core::v1::Secret;
@@ -31,7 +30,7 @@ pub fn issuer_line(issuer: &IssuerView, account_secret: Option<&Secret>) -> Line
         return line(who, false, format!("{kind} issuer: certsmith does not sign with it yet"));
     };
     let r = &acme.private_key_secret_ref;
-    let field = r.key.clone().unwrap_or_else(|| "tls.key".into());
+    let field = crate::acme::account::key_field(acme);
     let where_ = format!("Secret {}/{}", issuer.secrets_namespace, r.name);
     let uri = issuer.status.as_ref().and_then(|s| s.acme.as_ref()).and_then(|a| a.uri.clone());
     let account = uri.map(|u| format!("account {u}")).unwrap_or_else(|| "its account".into());
@@ -49,9 +48,7 @@ pub fn issuer_line(issuer: &IssuerView, account_secret: Option<&Secret>) -> Line
             _ => line(who, true, format!("{where_} is missing: a new account will be registered")),
         };
     };
-    let key = crate::acme::account::secret_field(secret, &field)
-        .ok_or_else(|| format!("{where_} has no {field:?} entry"))
-        .and_then(|pem| SigningKey::from_pem(&pem).map_err(|e| format!("{where_}: {e}")));
+    let key = crate::acme::account::signing_key(secret, &field, &where_);
     match key {
         Err(why) => line(who, false, why),
         Ok(key) if key.is_p256() => {
@@ -186,7 +183,7 @@ pub async fn back(
     let mut done = std::collections::BTreeSet::new();
     for view in views {
         let Some(acme) = &view.spec.acme else { continue };
-        let field = acme.private_key_secret_ref.key.clone().unwrap_or_else(|| "tls.key".into());
+        let field = crate::acme::account::key_field(acme);
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &view.secrets_namespace);
         let name = &acme.private_key_secret_ref.name;
         let Some(secret) = secrets.get_opt(name).await? else { continue };

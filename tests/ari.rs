@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::acme::{Operator, PebbleBed, eventually};
 use support::faults::Row;
-use support::{KubeBed, repo};
+use support::{KubeBed, state_var, testbed_script};
 
 /// acme2certifier on a free port (e2e/testbed/start-a2c.sh).
 struct A2c {
@@ -24,20 +24,10 @@ struct A2c {
 
 impl A2c {
     fn start() -> A2c {
-        let out = Command::new(repo().join("e2e/testbed/start-a2c.sh"))
-            .env("WATCH_PID", std::process::id().to_string())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "start-a2c.sh: {}", String::from_utf8_lossy(&out.stderr));
-        let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-        let env = std::fs::read_to_string(dir.join("env")).unwrap();
-        let var = |name: &str| {
-            env.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .unwrap()
-                .to_string()
-        };
-        A2c { directory_url: var("A2C_DIRECTORY_URL"), ca_pem: var("A2C_CA").into(), dir }
+        let dir = support::start("start-a2c.sh", &[]);
+        let (directory_url, ca_pem) =
+            (state_var(&dir, "A2C_DIRECTORY_URL"), state_var(&dir, "A2C_CA"));
+        A2c { directory_url, ca_pem: ca_pem.into(), dir }
     }
 
     /// Started again on its port and database; `renew_now` makes every window "renew now".
@@ -71,7 +61,7 @@ impl A2c {
 
 impl Drop for A2c {
     fn drop(&mut self) {
-        let _ = Command::new(repo().join("e2e/testbed/stop-a2c.sh")).arg(&self.dir).status();
+        let _ = Command::new(testbed_script("stop-a2c.sh")).arg(&self.dir).status();
     }
 }
 

@@ -55,7 +55,7 @@ impl Accounts {
         let server = acme.server.clone();
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &issuer.secrets_namespace);
         let key_ref = &acme.private_key_secret_ref;
-        let field = key_ref.key.clone().unwrap_or_else(|| "tls.key".into());
+        let field = key_field(acme);
         let email = acme.email.clone().filter(|e| !e.is_empty());
         let contacts: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
         let contact: Vec<&str> = contacts.iter().map(String::as_str).collect();
@@ -81,13 +81,7 @@ impl Accounts {
 
         let (account, pkcs8) = match secrets.get_opt(&key_ref.name).await? {
             Some(secret) => {
-                let pem = secret_field(&secret, &field).ok_or_else(|| {
-                    AcmeError::Account(format!(
-                        "{where_} has no {field:?} entry holding the account key"
-                    ))
-                })?;
-                let signing = SigningKey::from_pem(&pem)
-                    .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
+                let signing = signing_key(&secret, &field, &where_).map_err(AcmeError::Account)?;
                 let Some(pkcs8) = signing.p256_pkcs8() else {
                     // A key instant-acme cannot sign with: the account is adopted, its key
                     // rolled over; it is then used as any other.
@@ -181,6 +175,23 @@ fn status(account: &Account, email: Option<String>, pkcs8: &[u8]) -> AcmeIssuerS
         last_registered_email: email,
         last_private_key_hash: Some(hash(pkcs8)),
     }
+}
+
+/// The Secret entry holding the account key: `privateKeySecretRef.key`, `tls.key` by default.
+pub fn key_field(acme: &crate::api::acme::AcmeIssuer) -> String {
+    acme.private_key_secret_ref.key.clone().unwrap_or_else(|| "tls.key".into())
+}
+
+/// The account key kept in `secret` under `field`; a missing or unreadable one is said naming
+/// `where_` (the Secret).
+pub(crate) fn signing_key(
+    secret: &Secret,
+    field: &str,
+    where_: &str,
+) -> Result<SigningKey, String> {
+    let pem = secret_field(secret, field)
+        .ok_or_else(|| format!("{where_} has no {field:?} entry holding the account key"))?;
+    SigningKey::from_pem(&pem).map_err(|e| format!("{where_}: {e}"))
 }
 
 pub(crate) fn secret_field(secret: &Secret, field: &str) -> Option<String> {

@@ -49,14 +49,17 @@ impl AcmeError {
         self.problem() == Some("accountDoesNotExist")
     }
 
-    /// The ACME problem type the CA answered with, without its namespace.
-    fn problem(&self) -> Option<&str> {
+    /// The problem document the CA refused with.
+    fn refusal(&self) -> Option<&instant_acme::Problem> {
         match self {
-            AcmeError::Refused(instant_acme::Error::Api(p)) => {
-                p.r#type.as_deref()?.strip_prefix("urn:ietf:params:acme:error:")
-            }
+            AcmeError::Refused(instant_acme::Error::Api(p)) => Some(p),
             _ => None,
         }
+    }
+
+    /// The ACME problem type the CA answered with, without its namespace.
+    fn problem(&self) -> Option<&str> {
+        self.refusal()?.r#type.as_deref()?.strip_prefix("urn:ietf:params:acme:error:")
     }
 
     /// Until when the CA asked not to be asked again, when it said `rateLimited`: the time its
@@ -66,8 +69,7 @@ impl AcmeError {
         if self.problem() != Some("rateLimited") {
             return None;
         }
-        let AcmeError::Refused(instant_acme::Error::Api(p)) = self else { return None };
-        let named = p.detail.as_deref().and_then(|d| {
+        let named = self.refusal()?.detail.as_deref().and_then(|d| {
             let after = d.split_once("retry after ")?.1;
             let stamp = after.get(..19)?;
             let civil: jiff::civil::DateTime = stamp.replace(' ', "T").parse().ok()?;

@@ -17,18 +17,23 @@ pub async fn create(
     identifiers: &[String],
     profile: Option<&str>,
 ) -> Result<Order, AcmeError> {
-    let ids: Vec<Identifier> = identifiers
-        .iter()
-        .map(|n| match n.parse() {
-            Ok(ip) => Identifier::Ip(ip),
-            Err(_) => Identifier::Dns(n.clone()),
-        })
-        .collect();
+    let ids = ids(identifiers);
     let mut new = NewOrder::new(&ids);
     if let Some(p) = profile {
         new = new.profile(p);
     }
     account.new_order(&new).await.map_err(|e| AcmeError::from_acme(server, e))
+}
+
+/// `identifiers` as ACME identifiers: an IP address (RFC 8738) or else a DNS name.
+pub fn ids(identifiers: &[String]) -> Vec<Identifier> {
+    identifiers
+        .iter()
+        .map(|n| match n.parse() {
+            Ok(ip) => Identifier::Ip(ip),
+            Err(_) => Identifier::Dns(n.clone()),
+        })
+        .collect()
 }
 
 /// Re-opens the order at `url` with its current state (one request).

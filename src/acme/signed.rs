@@ -3,9 +3,9 @@
 //! a hint: a CA that ignores it is not an error), and a certificate's alternate chains
 //! (RFC 8555 §7.4.2, `Link: rel="alternate"`) for `preferredChain`.
 
-use super::AcmeError;
 use super::jws::SigningKey;
 use super::legacy::LegacyClient;
+use super::{AcmeError, account};
 use crate::issuer::IssuerView;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
@@ -31,14 +31,12 @@ impl Signed {
             issuer.spec.acme.as_ref().ok_or_else(|| {
                 AcmeError::Account(format!("{} has no acme block", issuer.display()))
             })?;
-        let key_ref = &acme.private_key_secret_ref;
-        let field = key_ref.key.clone().unwrap_or_else(|| "tls.key".into());
+        let name = &acme.private_key_secret_ref.name;
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &issuer.secrets_namespace);
-        let secret = secrets.get(&key_ref.name).await?;
-        let pem = super::account::secret_field(&secret, &field).ok_or_else(|| {
-            AcmeError::Account(format!("Secret {:?} has no {field:?} entry", key_ref.name))
-        })?;
-        let key = SigningKey::from_pem(&pem).map_err(AcmeError::Account)?;
+        let secret = secrets.get(name).await?;
+        let where_ = format!("Secret {}/{name}", issuer.secrets_namespace);
+        let key = account::signing_key(&secret, &account::key_field(acme), &where_)
+            .map_err(AcmeError::Account)?;
         let ca = LegacyClient::new(super::client::for_issuer(acme)?, &acme.server).await?;
         Ok(Signed { ca, key, kid: account_url.to_string() })
     }
@@ -54,14 +52,7 @@ impl Signed {
         not_after: Option<Timestamp>,
         replaces: Option<&str>,
     ) -> Result<String, AcmeError> {
-        let ids: Vec<_> = identifiers
-            .iter()
-            .map(|id| match id.parse::<std::net::IpAddr>() {
-                Ok(_) => json!({"type": "ip", "value": id}),
-                Err(_) => json!({"type": "dns", "value": id}),
-            })
-            .collect();
-        let mut payload = json!({"identifiers": ids});
+        let mut payload = json!({"identifiers": super::order::ids(identifiers)});
         if let Some(t) = not_after {
             payload["notAfter"] = json!(t.to_string());
         }

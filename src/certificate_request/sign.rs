@@ -72,15 +72,17 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// How a request's Ready message begins while its Order works (cert-manager's words).
+const WAITING: &str = "Waiting on certificate issuance from order ";
+
 /// The request's Ready message while `order` works.
 pub fn waiting_message(order: &Order) -> String {
-    let name = format!("{}/{}", order.namespace().unwrap_or_default(), order.name_any());
-    format!("Waiting on certificate issuance from order {name}")
+    format!("{WAITING}{}/{}", order.namespace().unwrap_or_default(), order.name_any())
 }
 
 /// What the Order waits on, from a request's Ready message (`waiting_message: why`).
 pub fn order_wait(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("Waiting on certificate issuance from order ")?;
+    let rest = message.strip_prefix(WAITING)?;
     rest.split_once(": ").map(|(_, why)| why)
 }
 

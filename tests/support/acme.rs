@@ -1,6 +1,6 @@
 //! Pebble and the operator process, for the issuance tests.
 
-use super::{KubeBed, repo, start, testbed_script};
+use super::{KubeBed, repo, start, state_var, testbed_script};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,13 +24,7 @@ impl PebbleBed {
             env.push(("HTTP01_PORT", &port));
         }
         let dir = start("start-pebble.sh", &env);
-        let vars = std::fs::read_to_string(dir.join("env")).unwrap();
-        let var = |name: &str| {
-            vars.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("{name} missing from pebble env"))
-                .to_string()
-        };
+        let var = |name: &str| state_var(&dir, name);
         PebbleBed {
             directory_url: var("PEBBLE_DIRECTORY_URL"),
             ca_pem: var("PEBBLE_CA").into(),

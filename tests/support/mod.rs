@@ -16,13 +16,13 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn testbed_script(name: &str) -> PathBuf {
+pub fn testbed_script(name: &str) -> PathBuf {
     repo().join("e2e/testbed").join(name)
 }
 
 /// Runs a start script; its stdout is the bed's state directory. `WATCH_PID` ties the bed's
 /// life to this test process, so a panic or a kill leaves nothing running.
-fn start(script: &str, env: &[(&str, &str)]) -> PathBuf {
+pub fn start(script: &str, env: &[(&str, &str)]) -> PathBuf {
     let out = Command::new(testbed_script(script))
         .env("WATCH_PID", std::process::id().to_string())
         .envs(env.iter().copied())
@@ -31,6 +31,15 @@ fn start(script: &str, env: &[(&str, &str)]) -> PathBuf {
         .unwrap_or_else(|e| panic!("running {script}: {e}"));
     assert!(out.status.success(), "{script} failed (run e2e/testbed/install.sh first?)");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A variable a start script exported in `<state>/env` (`export NAME=value`).
+pub fn state_var(dir: &Path, name: &str) -> String {
+    let vars = std::fs::read_to_string(dir.join("env")).unwrap();
+    vars.lines()
+        .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+        .unwrap_or_else(|| panic!("{name} missing from {}/env", dir.display()))
+        .to_string()
 }
 
 /// etcd + kube-apiserver + kube-controller-manager v1.20.2 on 127.0.0.1.
