@@ -157,6 +157,15 @@ async fn act_while_leading(
     }
 }
 
+/// Drops the Certificate cache from the metrics when the controllers stop, however they stop.
+struct Unwatch(Metrics);
+
+impl Drop for Unwatch {
+    fn drop(&mut self) {
+        self.0.watch_certificates(None);
+    }
+}
+
 /// The controllers; run by the leader only (or by every process without leader election).
 async fn controllers(
     client: Client,
@@ -191,6 +200,10 @@ async fn controllers(
     let certs =
         Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
     let store = certs.store();
+    // The Certificate gauges read this cache while the controllers run; a replica that stops
+    // leading exports none.
+    ctx.metrics.watch_certificates(Some(store.clone()));
+    let _unwatch = Unwatch(ctx.metrics.clone());
     let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
         store
             .state()

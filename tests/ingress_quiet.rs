@@ -28,7 +28,8 @@ async fn untriggered_ingresses_cost_no_writes_and_tls_acme_needs_a_default_issue
         .collect();
     kube.kubectl_ok(&["apply", "-n", "quiet", "-f", "-"], &plain);
     eventually(120, "the shim to have looked at all 1,000 Ingresses", || async {
-        (operator.metric("certsmith_reconciles_total{controller=\"ingress-shim\"}") >= 1000.0)
+        (operator.metric("certmanager_controller_sync_call_count{controller=\"ingress-shim\"}")
+            >= 1000.0)
             .then_some(())
     })
     .await;

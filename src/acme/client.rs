@@ -43,7 +43,7 @@ pub fn http_client(
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, BodyWrapper<bytes::Bytes>>(https);
     // Every response's Retry-After is remembered for the controllers' requeues.
-    let recording = super::retry_after::Recording(Box::new(client));
+    let recording = super::retry_after::Recording(Box::new(Metered(Box::new(client))));
     Ok(Box::new(Bounded(Box::new(recording), REQUEST_TIMEOUT)))
 }
 
@@ -70,6 +70,26 @@ impl HttpClient for Bounded {
             tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
                 Err(instant_acme::Error::Other(format!("no answer within {limit:?}").into()))
             })
+        })
+    }
+}
+
+/// Counts and times every request sent (retries included) under cert-manager's metric names.
+struct Metered(Box<dyn HttpClient>);
+
+impl HttpClient for Metered {
+    fn request(
+        &self,
+        req: http::Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let (uri, method) = (req.uri().clone(), req.method().clone());
+        let response = self.0.request(req);
+        Box::pin(async move {
+            let start = std::time::Instant::now();
+            let response = response.await;
+            let status = response.as_ref().ok().map(|r| r.parts.status.as_u16());
+            crate::metrics::acme_client().observe(&uri, &method, status, start.elapsed());
+            response
         })
     }
 }

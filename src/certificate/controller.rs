@@ -27,7 +27,7 @@ pub enum Error {
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut cert = (*cert).clone();
     ari::restore_pruned(&ctx, &mut cert);
-    ctx.metrics.reconciled("certificate");
+    ctx.metrics.reconciled("certificates");
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;
@@ -87,7 +87,6 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
                 write::status(&ctx.client, &mut cert, &new).await?;
             }
             prune(&ctx, &cert, &owned).await?;
-            ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
             let next_check = ari::current(&cert, &issued).and_then(|a| a.next_check.clone());
             let next_look = next_check.map_or(next_look, |t| t.0.min(next_look));
             Ok(requeue_at(next_look, now))

@@ -179,7 +179,6 @@ pub async fn step(
     new.revision = Some(revision);
     write::status(&ctx.client, cert, &new).await?;
     ctx.metrics.issuance("issued");
-    ctx.metrics.expires(&namespace, &cert.name_any(), issued.not_after);
     tracing::info!(certificate = %cert.name_any(), namespace, serial = %issued.serial, not_after = %issued.not_after, "issued");
     ctx.event(
         &cert.object_ref(&()),

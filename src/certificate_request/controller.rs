@@ -22,7 +22,7 @@ pub enum Error {
 }
 
 pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.metrics.reconciled("certificaterequest");
+    ctx.metrics.reconciled("certificaterequests-issuer-acme");
     let Some(kind) = referenced_kind(&cr.spec.issuer_ref) else {
         return Ok(Action::await_change());
     };

@@ -26,7 +26,7 @@ pub enum Error {
 }
 
 pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.metrics.reconciled("challenge");
+    ctx.metrics.reconciled("challenges");
     let api: Api<Challenge> =
         Api::namespaced(ctx.client.clone(), &ch.namespace().unwrap_or_default());
     let has_finalizer = ch.finalizers().iter().any(|f| f == FINALIZER);

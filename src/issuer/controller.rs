@@ -43,7 +43,8 @@ async fn reconcile<K>(
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    ctx.metrics.reconciled("issuer");
+    // cert-manager's controller names: `issuers`, `clusterissuers`.
+    ctx.metrics.reconciled(&format!("{}s", K::kind(&()).to_lowercase()));
     let old = view.status.clone().unwrap_or_default();
     let (ready, reason, message, acme, action) = if let Err(e) =
         Invalid::check(validate_issuer(&view.spec))

@@ -30,7 +30,7 @@ pub enum Error {
 }
 
 pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.metrics.reconciled("order");
+    ctx.metrics.reconciled("orders");
     let namespace = order.namespace().unwrap_or_default();
     let api: Api<Order> = Api::namespaced(ctx.client.clone(), &namespace);
     let old = order.status.clone().unwrap_or_default();

@@ -1,0 +1,186 @@
+//! Prometheus metrics and the probe endpoints: `/metrics`, `/healthz`, `/readyz`. Series that
+//! mean what cert-manager's mean carry its names (`certmanager_*`, README "Metrics"), so its
+//! alerts and dashboards keep working; certsmith's own carry `certsmith_`.
+
+mod acme_client;
+mod certificates;
+
+pub use acme_client::{AcmeClientMetrics, acme_client};
+pub use certificates::CertificateMetrics;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{CounterVec, Gauge, IntCounter, Opts, Registry};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The operator's metrics; cheap to clone, shared by every part.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    issuances: CounterVec,
+    http01_requests: CounterVec,
+    acme_orders: IntCounter,
+    syncs: CounterVec,
+    certificates: CertificateMetrics,
+    ready: Arc<AtomicBool>,
+    /// Why this replica reconciles nothing right now, for `/readyz` (it stays ready: probes
+    /// must not restart a replica that is standing by on purpose).
+    standby: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let register = |c: Box<dyn Collector>| registry.register(c).expect("unique metric names");
+        let counters = |namespace: &str, name: &str, help: &str, label: &str| {
+            let vec = CounterVec::new(Opts::new(name, help).namespace(namespace), &[label])
+                .expect("valid metric");
+            register(Box::new(vec.clone()));
+            vec
+        };
+        let issuances = counters(
+            "certsmith",
+            "issuances_total",
+            "Issuance attempts by result (issued, failed)",
+            "result",
+        );
+        let http01_requests = counters(
+            "certsmith",
+            "http01_requests_total",
+            "HTTP-01 challenge requests by result (answered, unknown)",
+            "result",
+        );
+        let syncs = counters(
+            "certmanager",
+            "controller_sync_call_count",
+            "The number of sync() calls made by a controller.",
+            "controller",
+        );
+        let acme_orders = IntCounter::with_opts(
+            Opts::new("acme_orders_created_total", "ACME orders opened at a CA")
+                .namespace("certsmith"),
+        )
+        .expect("valid metric");
+        register(Box::new(acme_orders.clone()));
+        let acme = acme_client();
+        register(Box::new(acme.count.clone()));
+        register(Box::new(acme.duration.clone()));
+        let certificates = CertificateMetrics::default();
+        register(Box::new(certificates.clone()));
+        register(Box::<Clock>::default());
+        Metrics {
+            registry,
+            issuances,
+            http01_requests,
+            acme_orders,
+            syncs,
+            certificates,
+            ready: Arc::default(),
+            standby: Arc::default(),
+        }
+    }
+}
+
+/// `certmanager_clock_time_seconds_gauge`: the process's clock at scrape time, which
+/// cert-manager's dashboards subtract expiry times from.
+struct Clock(Gauge);
+
+impl Default for Clock {
+    fn default() -> Self {
+        let opts = Opts::new(
+            "clock_time_seconds_gauge",
+            "The clock time given in seconds (from 1970/01/01 UTC).",
+        )
+        .namespace("certmanager");
+        Clock(Gauge::with_opts(opts).expect("valid metric"))
+    }
+}
+
+impl Collector for Clock {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.0.set(jiff::Timestamp::now().as_millisecond() as f64 / 1000.0);
+        self.0.collect()
+    }
+}
+
+impl Metrics {
+    pub fn issuance(&self, result: &str) {
+        self.issuances.with_label_values(&[result]).inc();
+    }
+
+    pub fn http01_request(&self, result: &str) {
+        self.http01_requests.with_label_values(&[result]).inc();
+    }
+
+    /// One reconcile of `controller` (cert-manager's controller names: `certificates`,
+    /// `orders`, `challenges`, `issuers`, `clusterissuers`, `ingress-shim`, ...).
+    pub fn reconciled(&self, controller: &str) {
+        self.syncs.with_label_values(&[controller]).inc();
+    }
+
+    pub fn order_created(&self) {
+        self.acme_orders.inc();
+    }
+
+    /// The Certificate cache the Certificate gauges are read from; `None` when the controllers
+    /// stop (a replica standing by exports none, as cert-manager's).
+    pub fn watch_certificates(
+        &self,
+        store: Option<kube::runtime::reflector::Store<crate::api::Certificate>>,
+    ) {
+        self.certificates.watch(store);
+    }
+
+    /// `/readyz` answers 200 once the responder's view of the challenges is loaded.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_standby(&self, why: Option<String>) {
+        *self.standby.lock().unwrap_or_else(|e| e.into_inner()) = why;
+    }
+
+    pub fn router(&self) -> axum::Router {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        let registry = self.registry.clone();
+        let ready = self.ready.clone();
+        let standby = self.standby.clone();
+        axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(move || async move {
+                    let encoded =
+                        prometheus::TextEncoder::new().encode_to_string(&registry.gather());
+                    match encoded {
+                        Ok(body) => (
+                            StatusCode::OK,
+                            [(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+                            body,
+                        )
+                            .into_response(),
+                        Err(e) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+                        }
+                    }
+                }),
+            )
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/readyz",
+                axum::routing::get(move || async move {
+                    let why = standby.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    match (ready.load(Ordering::Relaxed), why) {
+                        (true, None) => (StatusCode::OK, "ready".to_string()),
+                        (true, Some(why)) => (StatusCode::OK, format!("ready; {why}")),
+                        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "loading".to_string()),
+                    }
+                }),
+            )
+    }
+}

@@ -1,0 +1,162 @@
+//! A real Prometheus scrapes the operator and evaluates cert-manager's alerts
+//! (monitoring/cert-manager-alerts.yaml): they fire for certsmith's Certificates as they would
+//! for cert-manager's, and clear when the Certificates are deleted.
+
+mod support;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use support::acme::{Operator, eventually, free_port, issuing_bed_with};
+use support::{KubeBed, repo};
+
+/// Prometheus on a free port, scraping `target` every second with the project's alert rules
+/// (their `for:` set to 0s, so that an alert fires at the first evaluation that matches).
+struct Prometheus {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Prometheus {
+    fn start(target: u16) -> Prometheus {
+        let port = free_port();
+        let dir = repo().join(format!("target/tmp/prometheus-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = std::fs::read_to_string(repo().join("monitoring/cert-manager-alerts.yaml"))
+            .unwrap()
+            .lines()
+            .map(|l| if l.trim_start().starts_with("for:") { "    for: 0s" } else { l })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(dir.join("rules.yaml"), rules).unwrap();
+        let config = format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [rules.yaml]\n\
+             scrape_configs:\n- job_name: cert-manager\n  static_configs: [{{targets: ['127.0.0.1:{target}']}}]\n"
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus (Debian package prometheus; e2e/testbed/install.sh installs it)");
+        Prometheus { child, port, dir }
+    }
+
+    fn api(&self, path: &str) -> Option<Value> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{}/api/v1/{path}", self.port)])
+            .output()
+            .ok()?;
+        serde_json::from_slice::<Value>(&out.stdout).ok()?.get("data").cloned()
+    }
+
+    /// The firing alerts, as (alertname, Certificate name).
+    fn firing(&self) -> Vec<(String, String)> {
+        let alerts = self.api("alerts").and_then(|d| d.get("alerts").cloned());
+        let label = |a: &Value, k: &str| a["labels"][k].as_str().unwrap_or("").to_string();
+        alerts
+            .and_then(|a| a.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a["state"] == "firing")
+            .map(|a| (label(a, "alertname"), label(a, "name")))
+            .collect()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn alert(name: &str, cert: &str) -> (String, String) {
+    (name.to_string(), cert.to_string())
+}
+
+#[tokio::test]
+async fn cert_managers_alerts_fire_on_certsmiths_metrics_and_clear_when_certificates_go() {
+    let kube = KubeBed::start();
+    // Ten days: inside the expiry alert's 21, and far from a renewal during the test.
+    let pebble = issuing_bed_with(&kube, &[("CERT_VALIDITY", "864000")]);
+    let operator = Operator::start(&kube, &pebble, &[]);
+    let prometheus = Prometheus::start(operator.metrics_port);
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: shop, namespace: default}\n\
+         spec: {secretName: shop-tls, dnsNames: [shop.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n---\n\
+         apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: orphan, namespace: default}\n\
+         spec: {secretName: orphan-tls, dnsNames: [orphan.example.com], issuerRef: {name: no-such-issuer, kind: ClusterIssuer}}\n",
+    );
+    let certs = kube::Api::namespaced(kube.client().await, "default");
+    support::acme::ready(&certs, "shop", 1, &operator).await;
+
+    let wanted =
+        [alert("CertManagerCertExpirySoon", "shop"), alert("CertManagerCertNotReady", "orphan")];
+    eventually(60, "the expiry and not-ready alerts to fire", || async {
+        let firing = prometheus.firing();
+        wanted.iter().all(|w| firing.contains(w)).then_some(())
+    })
+    .await;
+    assert!(
+        !prometheus.firing().contains(&alert("CertManagerCertNotReady", "shop")),
+        "a Ready certificate fired the not-ready alert: {:?}",
+        prometheus.firing()
+    );
+
+    // The exposition passes promtool's checks, with every family present (ACME requests made).
+    let body = operator.get("/metrics").expect("/metrics");
+    for family in [
+        "certmanager_certificate_expiration_timestamp_seconds",
+        "certmanager_certificate_renewal_timestamp_seconds",
+        "certmanager_certificate_ready_status",
+        "certmanager_http_acme_client_request_count",
+        "certmanager_http_acme_client_request_duration_seconds",
+        "certmanager_controller_sync_call_count",
+        "certmanager_clock_time_seconds_gauge",
+    ] {
+        assert!(body.contains(&format!("# TYPE {family} ")), "{family} missing:\n{body}");
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    use std::io::Write as _;
+    promtool.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout) + String::from_utf8_lossy(&checked.stderr);
+    // promtool parses it all; its naming lint flags only the names cert-manager chose (a
+    // counter ending in `_count`, a gauge ending in `_gauge`), which its dashboards query and
+    // which certsmith therefore keeps. Anything else it says is a fault.
+    let cert_managers_names = [
+        "certmanager_clock_time_seconds_gauge metric name should not include type 'gauge'",
+        "certmanager_controller_sync_call_count counter metrics should have \"_total\" suffix",
+        "certmanager_controller_sync_call_count non-histogram and non-summary metrics should not have \"_count\" suffix",
+        "certmanager_http_acme_client_request_count counter metrics should have \"_total\" suffix",
+        "certmanager_http_acme_client_request_count non-histogram and non-summary metrics should not have \"_count\" suffix",
+    ];
+    let other: Vec<&str> =
+        said.lines().filter(|l| !l.trim().is_empty() && !cert_managers_names.contains(l)).collect();
+    assert!(other.is_empty(), "promtool check metrics: {said}");
+    assert!(!said.contains("error"), "promtool could not parse /metrics: {said}");
+
+    kube.kubectl_ok(&["delete", "certificate", "shop", "orphan"], "");
+    eventually(60, "the alerts to clear once the Certificates are deleted", || async {
+        let left: Vec<_> =
+            prometheus.firing().into_iter().filter(|(_, c)| c == "shop" || c == "orphan").collect();
+        left.is_empty().then_some(())
+    })
+    .await;
+    let body = operator.get("/metrics").expect("/metrics");
+    assert!(!body.contains("name=\"shop\""), "series of a deleted Certificate remain:\n{body}");
+}
