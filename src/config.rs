@@ -80,6 +80,8 @@ pub struct Config {
     /// `/metrics`, `/healthz` and `/readyz`.
     #[arg(long, env = "CERTSMITH_METRICS_LISTEN", default_value = "0.0.0.0:9402")]
     pub metrics_listen: SocketAddr,
+    #[command(flatten)]
+    pub logging: crate::logging::Logging,
 }
 
 impl Config {

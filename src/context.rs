@@ -9,7 +9,6 @@ use crate::metrics::Metrics;
 use crate::order::budget::Budgets;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 pub struct Context {
@@ -29,7 +28,7 @@ pub struct Context {
     pub ari_pruned:
         std::sync::Mutex<std::collections::HashMap<String, crate::api::certificate::AriStatus>>,
     pub metrics: Metrics,
-    pub recorder: Recorder,
+    pub events: crate::events::Events,
     pub clock: fn() -> Timestamp,
 }
 
@@ -43,7 +42,7 @@ impl Context {
         metrics: Metrics,
     ) -> Context {
         Context {
-            recorder: recorder(client.clone()),
+            events: crate::events::Events::new(client.clone()),
             client,
             config,
             accounts: Accounts::default(),
@@ -64,41 +63,7 @@ impl Context {
 
     /// Publishes an Event on `object`; a failure to publish is logged, never fatal.
     pub async fn event(&self, object: &ObjectReference, warning: bool, reason: &str, note: String) {
-        publish(&self.recorder, object, warning, reason, note).await
-    }
-}
-
-/// certsmith's Event recorder, the pod's name as its instance.
-pub fn recorder(client: kube::Client) -> Recorder {
-    let reporter =
-        Reporter { controller: "certsmith".into(), instance: std::env::var("POD_NAME").ok() };
-    Recorder::new(client, reporter)
-}
-
-/// Publishes an Event on `object` through `recorder`; a failure to publish is logged, never
-/// fatal.
-pub async fn publish(
-    recorder: &Recorder,
-    object: &ObjectReference,
-    warning: bool,
-    reason: &str,
-    note: String,
-) {
-    let event = Event {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
-    // Events of cluster-scoped objects live in `default`; a 1.20 API server refuses them
-    // unless the reference names that namespace too.
-    let mut object = object.clone();
-    if object.namespace.is_none() {
-        object.namespace = Some("default".into());
-    }
-    if let Err(e) = recorder.publish(&event, &object).await {
-        tracing::warn!(error = %e, reason, "could not publish an Event");
+        self.events.publish(object, warning, reason, note).await
     }
 }
 

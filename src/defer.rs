@@ -36,7 +36,7 @@ pub fn watch(
     let first = format!("standing by: Lease {namespace}/{name} not read yet");
     let (tx, rx) = watch::channel(Some(first));
     let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
-    let recorder = crate::context::recorder(client);
+    let events = crate::events::Events::new(client);
     tokio::spawn(async move {
         let mut seen = None;
         let mut first = true;
@@ -47,7 +47,9 @@ pub fn watch(
                         .map(|h| message(&namespace, &name, Some(&h))),
                 ),
                 Err(kube::Error::Api(e)) if e.code == 403 => Some(Some(format!(
-                    "standing by: certsmith may not read Lease {namespace}/{name} to know whether                      cert-manager runs ({}); grant it get on that Lease, or turn the check off                      with --defer-to-lease=",
+                    "standing by: certsmith may not read Lease {namespace}/{name} to know whether \
+                     cert-manager runs ({}); grant it get on that Lease, or turn the check off \
+                     with --defer-to-lease=",
                     e.message
                 ))),
                 Err(e) => {
@@ -57,14 +59,16 @@ pub fn watch(
             };
             if let Some(now) = now.filter(|now| first || *tx.borrow() != *now) {
                 let note = now.clone().unwrap_or_else(|| message(&namespace, &name, None));
-                tracing::info!(standing_by = now.is_some(), "{note}");
                 // A start with nothing to defer to is the common case: logged, not recorded
                 // (an idle operator writes nothing but its own Lease).
                 let quiet = first && now.is_none();
                 first = false;
-                if !quiet {
+                if quiet {
+                    tracing::info!(standing_by = false, "{note}");
+                } else {
+                    // Logged with the Event.
                     let reason = if now.is_some() { "StandingBy" } else { "TakingOver" };
-                    crate::context::publish(&recorder, &own, now.is_some(), reason, note).await;
+                    events.publish(&own, now.is_some(), reason, note).await;
                 }
                 let _ = tx.send(now);
             }

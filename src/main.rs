@@ -65,12 +65,13 @@ async fn client() -> anyhow::Result<kube::Client> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let logging = match &cli.command {
+        Command::Run(config) => config.logging.clone(),
+        _ => certsmith::logging::Logging { logging_format: Default::default(), verbosity: None },
+    };
+    certsmith::logging::init(&logging);
+    match cli.command {
         Command::Run(config) => {
             let client = client().await?;
             certsmith::operator::run(client, config).await?;

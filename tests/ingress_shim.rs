@@ -175,6 +175,22 @@ async fn certificates_follow_the_ingress_and_secrets_survive() {
         secrets.get_opt("extra-tls").await.unwrap().is_some(),
         "the Secret of a removed tls entry was deleted"
     );
+    // cert-manager's Events on the Ingress, one per change, none for an apply that changed nothing.
+    let events = eventually(30, "the shim's Events", || async {
+        let columns = "custom-columns=R:.reason,M:.message";
+        let out = bed.kube.kubectl_ok(&["get", "events", "-n", &ns, "-o", columns], "");
+        out.contains("DeleteCertificate").then_some(out)
+    })
+    .await;
+    for line in [
+        "CreateCertificate Successfully created Certificate \"shop-tls\"",
+        "CreateCertificate Successfully created Certificate \"extra-tls\"",
+        "UpdateCertificate Successfully updated Certificate \"shop-tls\"",
+        "DeleteCertificate Successfully deleted unrequired Certificate \"extra-tls\" (its Secret is kept)",
+    ] {
+        let seen = events.lines().filter(|l| squeeze(l) == line).count();
+        assert_eq!(seen, 1, "'{line}' seen {seen} times in:\n{events}");
+    }
 
     // The Ingress deleted: the garbage collector takes its Certificate; the Secret stays.
     bed.kube.kubectl_ok(&["delete", "ingress", "shop", "-n", &ns], "");
@@ -332,4 +348,9 @@ async fn the_http01_class_annotation_shapes_the_solver_ingress() {
         !classes.is_empty() && classes.iter().all(|c| c == "traefik"),
         "solver classes: {classes:?}"
     );
+}
+
+/// A table row with its column padding reduced to single spaces.
+fn squeeze(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }

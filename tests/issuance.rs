@@ -118,10 +118,22 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     let want = certsmith::renewal::renewal_time(issued.not_before, issued.not_after, None, None);
     assert_eq!(status.renewal_time.unwrap().0, want);
     assert!(condition(&ready(&certs, "web", 1).await, "Issuing").is_none());
-    let events = bed
-        .kube
-        .kubectl_ok(&["get", "events", "-n", &ns, "-o", "custom-columns=REASON:.reason"], "");
-    assert!(events.contains("Issuing") && events.contains("Issued"), "{events}");
+    // Both of the Certificate's Issuing Events, each with its own words (one reason, two
+    // messages: a recorder that merged them would show the first twice).
+    let columns = "custom-columns=REASON:.reason,KIND:.regarding.kind,MESSAGE:.note";
+    let events =
+        bed.kube.kubectl_ok(&["get", "events.events.k8s.io", "-n", &ns, "-o", columns], "");
+    for message in [
+        "Issuing certificate as Secret does not exist",
+        "The certificate has been successfully issued",
+    ] {
+        assert!(
+            events.lines().any(|l| l.starts_with("Issuing")
+                && l.contains("Certificate")
+                && l.ends_with(message)),
+            "no Issuing '{message}' in\n{events}"
+        );
+    }
     assert!(!bed.operator.logs().contains("BEGIN"), "a PEM block reached the operator's log");
 }
 

@@ -80,6 +80,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
             let message = format!("presenting the challenge: {}", crate::acme::api_message(&e));
             return note(&api, &ch, &old, &message, Duration::from_secs(10)).await;
         }
+        let note = "Presented challenge using HTTP-01 challenge mechanism".to_string();
+        ctx.event(&ch.object_ref(&()), false, "Presented", note).await;
         old = ChallengeStatus {
             presented: Some(true),
             processing: Some(true),

@@ -108,7 +108,8 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
     };
     for cert in &wanted {
         let name = cert.name_any();
-        if let Some(existing) = certs.get_opt(&name).await?
+        let existing = certs.get_opt(&name).await?;
+        if let Some(existing) = &existing
             && !controlled_by(existing.owner_references(), uid.as_deref())
         {
             let note = format!(
@@ -118,12 +119,29 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
             ctx.event(&reference, true, "BadConfig", note).await;
             continue;
         }
-        crate::ssa::apply(&certs, cert, SHIM_MANAGER).await?;
+        let applied = crate::ssa::apply(&certs, cert, SHIM_MANAGER).await?;
+        // cert-manager's reasons; an apply that changed nothing kept the resourceVersion.
+        let before = existing.as_ref().and_then(|e| e.resource_version());
+        let (reason, verb) = match before {
+            None => ("CreateCertificate", "created"),
+            Some(v) if applied.resource_version().as_ref() != Some(&v) => {
+                ("UpdateCertificate", "updated")
+            }
+            Some(_) => continue,
+        };
+        ctx.event(&reference, false, reason, format!("Successfully {verb} Certificate {name:?}"))
+            .await;
     }
     for name in owned.iter().filter(|n| !wanted.iter().any(|c| c.metadata.name.as_ref() == Some(n)))
     {
         certs.delete(name, &DeleteParams::default()).await?;
-        ctx.event(&reference, false, "DeletedCertificate", format!("Deleted Certificate {name:?}: the Ingress no longer asks for it (its Secret is kept)")).await;
+        ctx.event(
+            &reference,
+            false,
+            "DeleteCertificate",
+            format!("Successfully deleted unrequired Certificate {name:?} (its Secret is kept)"),
+        )
+        .await;
     }
     Ok(Action::await_change())
 }

@@ -158,7 +158,10 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             let challenges: Api<Challenge> = Api::namespaced(ctx.client.clone(), &namespace);
             for want in &wanted {
                 if !existing.iter().any(|c| c.name_any() == want.name_any()) {
-                    crate::ssa::create_or_get(&challenges, want).await?;
+                    let made = crate::ssa::create_or_get(&challenges, want).await?;
+                    let (name, domain) = (made.name_any(), &made.spec.dns_name);
+                    let note = format!("Created Challenge resource {name:?} for domain {domain:?}");
+                    ctx.event(&order.object_ref(&()), false, "Created", note).await;
                 }
             }
             let mut new = old.clone();
