@@ -3,11 +3,25 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(version, about = "ACME certificates for Kubernetes, serving the cert-manager.io/v1 API")]
+#[command(
+    version,
+    about = "ACME certificates for Kubernetes, serving the cert-manager.io/v1 API",
+    after_help = "Examples:\n  \
+        certsmith run                                  # the operator (in a cluster, or with KUBECONFIG)\n  \
+        certsmith status web-tls -n shop               # conditions, requests, orders, challenges, Events\n  \
+        certsmith renew web-tls                        # re-issue now, in the kubeconfig's namespace\n  \
+        certsmith renew --all -A -l team=shop          # every Certificate labelled team=shop\n  \
+        certsmith migrate --check                      # what a takeover from cert-manager would do\n  \
+        certsmith crds | kubectl apply -f -            # the CRDs"
+)]
 struct Cli {
+    #[command(flatten)]
+    connection: certsmith::cli::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,17 +32,26 @@ struct Cli {
 enum Command {
     /// Run the operator (in-cluster config, or KUBECONFIG).
     Run(certsmith::config::Config),
-    /// Mark a Certificate for re-issue now (like `cmctl renew`).
+    /// Mark Certificates for re-issue now (like `cmctl renew`).
+    #[command(after_help = "Examples:\n  \
+        certsmith renew web-tls api-tls -n shop\n  \
+        certsmith renew --all                 # every Certificate in the namespace\n  \
+        certsmith renew -A -l issuer=le-prod  # those labelled so, in every namespace")]
     Renew {
-        name: String,
-        #[arg(short, long, default_value = "default")]
-        namespace: String,
+        #[command(flatten)]
+        selection: certsmith::cli::Selection,
+        /// The namespace (default: the kubeconfig context's).
+        #[arg(short, long)]
+        namespace: Option<String>,
     },
-    /// Print a Certificate's state: conditions, dates, the order in flight, the last failure.
+    /// Print a Certificate's state: conditions, dates, its requests, orders and challenges, and
+    /// the Events on all of them.
+    #[command(after_help = "Example:\n  certsmith status web-tls -n shop")]
     Status {
         name: String,
-        #[arg(short, long, default_value = "default")]
-        namespace: String,
+        /// The namespace (default: the kubeconfig context's).
+        #[arg(short, long)]
+        namespace: Option<String>,
     },
     /// Taking over from cert-manager: `--check` prints what certsmith will adopt, roll over or
     /// leave behind (exit 1 when something would be left behind); `--back` rolls adopted ACME
@@ -50,57 +73,67 @@ enum Command {
     },
 }
 
-/// A client from in-cluster config or KUBECONFIG, identified as certsmith in audit logs.
-async fn client() -> anyhow::Result<kube::Client> {
-    let mut config = kube::Config::infer().await.context("finding Kubernetes credentials")?;
+/// Writes to stdout; a reader that went away (`certsmith crds | head`) ends the command
+/// quietly and successfully, as it does for other Unix tools.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => Ok(other?),
+    }
+}
+
+/// A client as kubectl would make one, identified as certsmith (with the pod) in audit logs.
+async fn connect(cli: &certsmith::cli::Connection) -> anyhow::Result<(kube::Client, String)> {
     let mut agent = concat!("certsmith/", env!("CARGO_PKG_VERSION")).to_string();
     if let Ok(pod) = std::env::var("POD_NAME") {
         agent = format!("{agent} ({pod})");
     }
-    let agent =
-        http::HeaderValue::from_str(&agent).context("POD_NAME is not a valid header value")?;
-    config.headers.push((http::header::USER_AGENT, agent));
-    kube::Client::try_from(config).context("connecting to Kubernetes")
+    Ok(certsmith::cli::connect(cli, &agent).await?)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let logging = match &cli.command {
-        Command::Run(config) => config.logging.clone(),
-        _ => certsmith::logging::Logging { logging_format: Default::default(), verbosity: None },
-    };
-    certsmith::logging::init(&logging);
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    use certsmith::cli::Error;
     match cli.command {
         Command::Run(config) => {
-            let client = client().await?;
+            let (client, _) = connect(&cli.connection).await?;
             certsmith::operator::run(client, config).await?;
         }
-        Command::Renew { name, namespace } => {
-            let client = client().await?;
-            certsmith::cli::renew(client, &namespace, &name).await?;
-            println!("Manually triggered issuance of Certificate {namespace}/{name}");
+        Command::Renew { selection, namespace } => {
+            selection.check()?;
+            let (client, default) = connect(&cli.connection).await?;
+            let namespace = namespace.unwrap_or(default);
+            let renewed = certsmith::cli::renew_selected(client, &namespace, &selection).await?;
+            if renewed.is_empty() {
+                emit("No Certificates found\n")?;
+            }
+            for name in renewed {
+                emit(&format!("Manually triggered issuance of Certificate {name}\n"))?;
+            }
         }
         Command::Status { name, namespace } => {
-            let client = client().await?;
-            print!("{}", certsmith::cli::status(client, &namespace, &name).await?);
+            let (client, default) = connect(&cli.connection).await?;
+            let namespace = namespace.unwrap_or(default);
+            let text =
+                certsmith::cli::status(client, &namespace, &name).await.map_err(Error::from)?;
+            emit(&text)?;
         }
         Command::Migrate { check, cluster_resource_namespace: ns, .. } => {
-            let client = client().await?;
+            let (client, _) = connect(&cli.connection).await?;
             let lines = match check {
                 true => certsmith::migrate::check(&client, &ns).await?,
                 false => certsmith::migrate::back(&client, &ns).await?,
             };
-            print!("{}", certsmith::migrate::report(&lines));
+            emit(&certsmith::migrate::report(&lines))?;
             if lines.iter().any(|l| !l.ok) {
-                std::process::exit(1);
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Crds { write } => {
             for crd in certsmith::api::crds::all() {
                 let yaml = certsmith::api::crds::to_yaml(&crd)?;
                 match &write {
-                    None => print!("{yaml}"),
+                    None => emit(&yaml)?,
                     Some(dir) => {
                         let path = dir.join(certsmith::api::crds::file_name(&crd));
                         std::fs::write(&path, yaml)
@@ -110,5 +143,23 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let logging = match &cli.command {
+        Command::Run(config) => config.logging.clone(),
+        _ => certsmith::logging::Logging { logging_format: Default::default(), verbosity: None },
+    };
+    certsmith::logging::init(&logging);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            // One line a person can act on: the error and its causes, never a debug dump.
+            eprintln!("certsmith: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

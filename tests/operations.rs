@@ -2,8 +2,26 @@
 
 mod support;
 
-use support::KubeBed;
+use std::process::{Command, Output};
 use support::acme::{Operator, issuing_bed};
+use support::{KubeBed, kube_bin_dir};
+
+/// A CLI row: connection environment, arguments, exit code, stdout lines (sorted, for
+/// `renew`; else parts of it), a part of the one stderr line.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], i32, &'a [&'a str], &'a str);
+
+/// The certsmith binary with exactly `env` for its connection (HOME and KUBECONFIG are cleared
+/// first, so that nothing of the machine's leaks in).
+fn certsmith(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", "/nonexistent")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
 
 const CERT: &str = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: logged, namespace: default}\n\
     spec: {secretName: logged-tls, dnsNames: [logged.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n";
@@ -48,6 +66,21 @@ async fn json_logs_are_one_object_per_line_and_text_logs_have_no_colour_off_a_te
         "{issued:?}"
     );
     assert!(!log.contains("PRIVATE KEY"), "key material in the log");
+
+    // `status` walks the chain and shows the Events on it.
+    let out =
+        certsmith(&[("KUBECONFIG", kube.kubeconfig().to_str().unwrap())], &["status", "logged"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "Certificate default/logged",
+        "CertificateRequest logged-1",
+        "Order logged-1-",
+        "Events:",
+        "Normal Requested Certificate/logged",
+        "Normal Complete Order/logged-1-",
+    ] {
+        assert!(text.contains(part), "no '{part}' in:\n{text}");
+    }
     drop(operator);
 
     // Text, written to a file: nothing a log collector would store as escape codes.
@@ -55,4 +88,138 @@ async fn json_logs_are_one_object_per_line_and_text_logs_have_no_colour_off_a_te
     let log = operator.logs();
     assert!(log.contains("certsmith starting"), "no text log:\n{log}");
     assert!(!log.as_bytes().contains(&0x1b), "ANSI escape codes in a log that is a file:\n{log}");
+}
+
+#[tokio::test]
+async fn the_cli_uses_the_kubeconfig_namespace_selects_like_cmctl_and_errs_in_one_line() {
+    let kube = KubeBed::start();
+    kube.install_crds();
+    let cert = |ns: &str, name: &str, labels: &str| {
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}}}\n\
+             spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: le, kind: ClusterIssuer}}}}\n---\n"
+        )
+    };
+    kube.kubectl_ok(&["create", "namespace", "shop"], "");
+    kube.kubectl_ok(&["create", "namespace", "other"], "");
+    let manifests = [
+        cert("shop", "web", "team: shop"),
+        cert("shop", "api", "team: shop"),
+        cert("other", "db", "team: shop"),
+        cert("other", "misc", ""),
+    ];
+    kube.kubectl_ok(&["apply", "-f", "-"], &manifests.concat());
+    // A kubeconfig whose context names the namespace `shop`, as `kubens shop` leaves it.
+    let shop_config = kube.kubeconfig().with_file_name("kubeconfig-shop");
+    std::fs::copy(kube.kubeconfig(), &shop_config).unwrap();
+    let set = Command::new(kube_bin_dir().join("kubectl"))
+        .args(["config", "set-context", "--current", "--namespace=shop"])
+        .arg(format!("--kubeconfig={}", shop_config.display()))
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{set:?}");
+    let shop = [("KUBECONFIG", shop_config.to_str().unwrap())];
+    let bed_config = kube.kubeconfig();
+    let bed = [("KUBECONFIG", bed_config.to_str().unwrap())];
+
+    let cases: [Case; 9] = [
+        (&shop, &["status", "web"], 0, &["Certificate shop/web"], ""),
+        (
+            &shop,
+            &["renew", "--all"],
+            0,
+            &[
+                "Manually triggered issuance of Certificate shop/api",
+                "Manually triggered issuance of Certificate shop/web",
+            ],
+            "",
+        ),
+        (
+            &bed,
+            &["renew", "-A", "-l", "team=shop"],
+            0,
+            &[
+                "Manually triggered issuance of Certificate other/db",
+                "Manually triggered issuance of Certificate shop/api",
+                "Manually triggered issuance of Certificate shop/web",
+            ],
+            "",
+        ),
+        (&bed, &["renew", "-l", "team=nobody"], 0, &["No Certificates found"], ""),
+        (
+            &shop,
+            &["renew"],
+            1,
+            &[],
+            "certsmith: nothing to renew: name Certificates, or select them with --all or -l",
+        ),
+        (
+            &shop,
+            &["status", "nope"],
+            1,
+            &[],
+            "certsmith: certificates.cert-manager.io \"nope\" not found",
+        ),
+        (
+            &[],
+            &["status", "web"],
+            1,
+            &[],
+            "certsmith: no Kubernetes credentials found: set KUBECONFIG (or --kubeconfig) to a kubeconfig file, create ~/.kube/config, or run inside a cluster",
+        ),
+        (&shop, &["--context", "nowhere", "status", "web"], 1, &[], "cannot be used"),
+        (
+            &bed,
+            &["--kubeconfig", shop_config.to_str().unwrap(), "renew", "api"],
+            0,
+            &["Manually triggered issuance of Certificate shop/api"],
+            "",
+        ),
+    ];
+    for (env, args, code, stdout, stderr) in cases {
+        let out = certsmith(env, args);
+        let (got_out, got_err) =
+            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let row =
+            format!("{args:?}: exit {:?}\nstdout: {got_out}\nstderr: {got_err}", out.status.code());
+        assert_eq!(out.status.code(), Some(code), "{row}");
+        if args[0] == "renew" {
+            let mut lines: Vec<&str> = got_out.lines().collect();
+            lines.sort();
+            assert_eq!(lines, stdout, "{row}");
+        } else {
+            assert!(stdout.iter().all(|s| got_out.contains(s)), "{row}");
+        }
+        assert!(got_err.lines().count() <= 1 && got_err.contains(stderr), "{row}");
+    }
+    // Only the selected Certificates were marked.
+    let marked = kube.kubectl_ok(
+        &[
+            "get",
+            "certificates",
+            "-A",
+            "-o",
+            "custom-columns=N:.metadata.name,I:.status.conditions[0].reason",
+            "--no-headers",
+        ],
+        "",
+    );
+    let marked = marked
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        marked,
+        ["db ManuallyTriggered", "misc <none>", "api ManuallyTriggered", "web ManuallyTriggered"]
+    );
+
+    // A closed pipe ends the output quietly and successfully.
+    let piped = Command::new("bash")
+        .args([
+            "-c",
+            &format!("set -o pipefail; '{}' crds | head -1", env!("CARGO_BIN_EXE_certsmith")),
+        ])
+        .output()
+        .unwrap();
+    assert!(piped.status.success() && piped.stderr.is_empty(), "{piped:?}");
 }

@@ -1,39 +1,12 @@
-//! `certsmith renew` and `certsmith status`: the cmctl-like commands a user runs by hand.
+//! `certsmith status`: a Certificate, its conditions, the CertificateRequest → Order → Challenge
+//! chain under it, and the Events on all of them.
 
-use crate::api::meta::set_condition;
 use crate::api::meta::{ConditionStatus, controlled_by};
 use crate::api::{Certificate, CertificateRequest, Challenge, Order};
-use crate::certificate::policy::MANUALLY_TRIGGERED;
+use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use std::fmt::Write as _;
-
-/// Marks the Certificate for re-issue, as `cmctl renew` does: Issuing=True, ManuallyTriggered.
-pub async fn renew(client: kube::Client, namespace: &str, name: &str) -> Result<(), kube::Error> {
-    let api: Api<Certificate> = Api::namespaced(client.clone(), namespace);
-    // The status write is conditional on the version read; retry if the operator wrote between.
-    let mut attempts = 0;
-    loop {
-        let mut cert = api.get(name).await?;
-        let mut status = cert.status.clone().unwrap_or_default();
-        let message = "Certificate re-issuance manually triggered";
-        let now = jiff::Timestamp::now();
-        let generation = cert.metadata.generation;
-        set_condition(
-            &mut status.conditions,
-            "Issuing",
-            ConditionStatus::True,
-            MANUALLY_TRIGGERED,
-            message,
-            generation,
-            now,
-        );
-        match crate::certificate::write::status(&client, &mut cert, &status).await {
-            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => attempts += 1,
-            other => return other,
-        }
-    }
-}
 
 /// The Certificate's state in plain words, then the chain cert-manager's runbooks walk:
 /// its CertificateRequests → their Orders → their Challenges, each with its state.
@@ -50,11 +23,14 @@ pub async fn status(
     let requests =
         Api::<CertificateRequest>::namespaced(client.clone(), namespace).list(&lp).await?;
     let orders = Api::<Order>::namespaced(client.clone(), namespace).list(&lp).await?;
-    let challenges = Api::<Challenge>::namespaced(client, namespace).list(&lp).await?;
+    let challenges = Api::<Challenge>::namespaced(client.clone(), namespace).list(&lp).await?;
     let mut any = false;
+    // Everything shown, for the Events section.
+    let mut shown: Vec<String> = uid.iter().cloned().collect();
     for cr in requests.items.iter().filter(|r| controlled_by(r.owner_references(), uid.as_deref()))
     {
         any = true;
+        shown.extend(cr.metadata.uid.clone());
         let cond =
             |t: &str| cr.condition(t).map(|c| format!("{t}={:?}", c.status)).unwrap_or_default();
         let ready = cr.condition("Ready");
@@ -80,6 +56,7 @@ pub async fn status(
         for order in
             orders.items.iter().filter(|o| controlled_by(o.owner_references(), cr_uid.as_deref()))
         {
+            shown.extend(order.metadata.uid.clone());
             let s = order.status.clone().unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -95,6 +72,7 @@ pub async fn status(
                 .iter()
                 .filter(|c| controlled_by(c.owner_references(), order_uid.as_deref()))
             {
+                shown.extend(ch.metadata.uid.clone());
                 let s = ch.status.clone().unwrap_or_default();
                 let _ = writeln!(
                     out,
@@ -110,7 +88,43 @@ pub async fn status(
     if !any {
         let _ = writeln!(out, "  No CertificateRequest.");
     }
+    let events = Api::<Event>::namespaced(client, namespace).list(&lp).await?;
+    out.push_str(&events_section(&events.items, &shown));
     Ok(out)
+}
+
+/// The Events on the objects shown, oldest first, as `kubectl describe` lists them.
+fn events_section(events: &[Event], uids: &[String]) -> String {
+    let when = |e: &Event| {
+        let series = e.series.as_ref().and_then(|s| s.last_observed_time.as_ref()).map(|t| t.0);
+        let last = e.last_timestamp.as_ref().map(|t| t.0);
+        series.or(e.event_time.as_ref().map(|t| t.0)).or(last)
+    };
+    let mut ours: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.involved_object.uid.as_ref().is_some_and(|u| uids.contains(u)))
+        .collect();
+    ours.sort_by_key(|e| when(e));
+    let mut out = String::from("Events:\n");
+    if ours.is_empty() {
+        out.push_str("  none\n");
+    }
+    for e in ours {
+        let object = &e.involved_object;
+        let times = e.series.as_ref().and_then(|s| s.count).or(e.count).filter(|n| *n > 1);
+        let _ = writeln!(
+            out,
+            "  {} {} {} {}/{}{}: {}",
+            when(e).map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+            e.type_.as_deref().unwrap_or(""),
+            e.reason.as_deref().unwrap_or(""),
+            object.kind.as_deref().unwrap_or(""),
+            object.name.as_deref().unwrap_or(""),
+            times.map(|n| format!(" (x{n})")).unwrap_or_default(),
+            e.message.as_deref().unwrap_or("")
+        );
+    }
+    out
 }
 
 pub fn describe(cert: &Certificate) -> String {
