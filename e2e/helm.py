@@ -4,6 +4,7 @@ without a helm binary. Run with the test bed's venv: ~/.cache/certsmith/venv/bin
 
   helm.py lint CHART [VALUES_JSON]           prints the lint report as JSON; exit 1 on errors
   helm.py render CHART [VALUES_JSON]         prints the rendered manifests as one YAML stream
+  helm.py notes CHART [VALUES_JSON]          prints the rendered NOTES.txt
   helm.py install CHART KUBECONFIG NS [VALUES_JSON]   installs release "certsmith" (CRDs too)
   helm.py uninstall KUBECONFIG NS            uninstalls release "certsmith"
 """
@@ -27,8 +28,14 @@ def main(args):
         chart = helm.Chart.load(args[1])
         rendered = chart.render(values(args, 2), name="certsmith", namespace="certsmith", is_install=True)
         for path in sorted(rendered):
-            if rendered[path].strip():
+            # NOTES.txt is the message Helm prints after an install, not a manifest.
+            if rendered[path].strip() and not path.endswith("NOTES.txt"):
                 print(f"---\n# Source: {path}\n{rendered[path]}")
+        return 0
+    if cmd == "notes":
+        chart = helm.Chart.load(args[1])
+        rendered = chart.render(values(args, 2), name="certsmith", namespace="certsmith", is_install=True)
+        print("".join(v for k, v in rendered.items() if k.endswith("NOTES.txt")))
         return 0
     if cmd == "install":
         config = helm.Config(kubeconfig_path=args[2], namespace=args[3])

@@ -77,11 +77,18 @@ pub struct Config {
     /// Orders one ACME account keeps open at the CA at once; the rest wait their turn.
     #[arg(long, env = "CERTSMITH_ACME_MAX_CONCURRENT_ORDERS", default_value_t = 50)]
     pub acme_max_concurrent_orders: usize,
-    /// `/metrics`, `/healthz` and `/readyz`.
-    #[arg(long, env = "CERTSMITH_METRICS_LISTEN", default_value = "0.0.0.0:9402")]
+    /// `/metrics`, `/healthz` and `/readyz` (cert-manager's `--metrics-listen-address` too).
+    #[arg(
+        long,
+        alias = "metrics-listen-address",
+        env = "CERTSMITH_METRICS_LISTEN",
+        default_value = "0.0.0.0:9402"
+    )]
     pub metrics_listen: SocketAddr,
     #[command(flatten)]
     pub logging: crate::logging::Logging,
+    #[command(flatten)]
+    pub cert_manager_only: crate::compat_flags::CertManagerOnly,
 }
 
 impl Config {

@@ -14,6 +14,7 @@ pub mod certificate;
 pub mod certificate_request;
 pub mod challenge;
 pub mod cli;
+pub mod compat_flags;
 pub mod config;
 pub mod context;
 pub mod defer;

@@ -16,8 +16,8 @@ pub struct Logging {
     /// `level`, `message` and the step's fields (`kind`, `namespace`, `name`, `reason`).
     #[arg(long, env = "CERTSMITH_LOGGING_FORMAT", value_enum, default_value = "text")]
     pub logging_format: Format,
-    /// Verbosity as cert-manager's (klog's) `-v`: 0–1 info, 2–4 certsmith's debug lines, 5 and
-    /// more its trace. `RUST_LOG`, when set, says it exactly instead.
+    /// Verbosity as cert-manager's (klog's) `-v`: up to 2 (its default) info, 3–4 certsmith's
+    /// debug lines, 5 and more its trace. `RUST_LOG`, when set, says it exactly instead.
     #[arg(short = 'v', long = "v", env = "CERTSMITH_LOG_LEVEL", value_name = "LEVEL")]
     pub verbosity: Option<u8>,
 }
@@ -25,8 +25,8 @@ pub struct Logging {
 /// The filter `-v` stands for.
 pub fn filter_for(verbosity: Option<u8>) -> &'static str {
     match verbosity.unwrap_or(0) {
-        0..=1 => "info",
-        2..=4 => "info,certsmith=debug",
+        0..=2 => "info",
+        3..=4 => "info,certsmith=debug",
         _ => "debug,certsmith=trace",
     }
 }
@@ -55,7 +55,8 @@ mod tests {
             (None, "info"),
             (Some(0), "info"),
             (Some(1), "info"),
-            (Some(2), "info,certsmith=debug"),
+            (Some(2), "info"),
+            (Some(3), "info,certsmith=debug"),
             (Some(4), "info,certsmith=debug"),
             (Some(6), "debug,certsmith=trace"),
         ] {

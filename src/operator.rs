@@ -60,6 +60,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let http01 = listen(config.http01_listen, true)?;
     let metrics_listener = listen(config.metrics_listen, false)?;
     tracing::info!(http01 = %config.http01_listen, metrics = %config.metrics_listen, namespace = %config.namespace, "certsmith starting");
+    config.cert_manager_only.warn();
 
     let (challenges, watch) = Challenges::watch(client.clone(), metrics.clone());
     tokio::spawn(watch);

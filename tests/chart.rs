@@ -37,7 +37,8 @@ const CUSTOM: &str = r#"{"replicaCount": 3, "defaultIssuer": {"name": "letsencry
 fn render(values: &str) -> Vec<Value> {
     let (_, yaml) = helm(&["render", &chart(), values]);
     serde_yaml::Deserializer::from_str(&yaml)
-        .filter_map(|d| Value::deserialize(d).ok())
+        // A document that does not parse fails here (serde_yaml would repeat its error forever).
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("rendered YAML: {e}\n{yaml}")))
         .filter(|v| !v.is_null())
         .collect()
 }
@@ -113,10 +114,114 @@ fn the_chart_lints_clean_and_renders_least_privilege() {
     assert_eq!(http01["spec"]["type"], "NodePort");
 }
 
+/// A cert-manager user's values file, as it is.
+const CERT_MANAGER_STYLE: &str = r#"{"replicaCount": 1,
+  "global": {"priorityClassName": "system-cluster-critical", "logLevel": 4, "imagePullSecrets": [{"name": "registry"}]},
+  "image": {"registry": "registry.example.com", "repository": "platform/certsmith", "digest": "sha256:0123"},
+  "ingressShim": {"defaultIssuerName": "letsencrypt-prod", "defaultIssuerKind": "ClusterIssuer"},
+  "prometheus": {"enabled": true, "servicemonitor": {"enabled": true, "interval": "30s", "labels": {"release": "kube-prometheus"}}},
+  "serviceAccount": {"create": false, "name": "platform-certs"},
+  "podLabels": {"team": "platform"}, "extraEnv": [{"name": "TZ", "value": "UTC"}],
+  "https_proxy": "http://proxy.example.com:3128", "no_proxy": "10.0.0.0/8,.svc",
+  "crds": {"enabled": true, "keep": true}, "installCRDs": true,
+  "extraArgs": ["--max-concurrent-challenges=60"]}"#;
+
+#[test]
+fn cert_manager_values_map_and_unknown_values_fail_naming_the_key_to_use() {
+    let (ok, report) = helm(&["lint", &chart(), CERT_MANAGER_STYLE]);
+    assert!(ok, "helm lint with cert-manager's values:\n{report}");
+    let docs = render(CERT_MANAGER_STYLE);
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert!(!kinds.contains(&"PodDisruptionBudget"), "a PDB with one replica blocks drains");
+    assert!(!kinds.contains(&"ServiceAccount"), "serviceAccount.create=false made one");
+    let deploy = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let pod = &deploy["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(pod["metadata"]["labels"]["team"], "platform");
+    assert_eq!(pod["spec"]["priorityClassName"], "system-cluster-critical");
+    assert_eq!(pod["spec"]["serviceAccountName"], "platform-certs");
+    assert_eq!(pod["spec"]["imagePullSecrets"][0]["name"], "registry");
+    assert_eq!(container["image"], "registry.example.com/platform/certsmith@sha256:0123");
+    let args: Vec<&str> =
+        container["args"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for arg in ["--v=4", "--default-issuer-name=letsencrypt-prod", "--max-concurrent-challenges=60"]
+    {
+        assert!(args.contains(&arg), "{arg} missing: {args:?}");
+    }
+    let env: Vec<(&str, &str)> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
+        .collect();
+    for pair in [
+        ("HTTPS_PROXY", "http://proxy.example.com:3128"),
+        ("NO_PROXY", "10.0.0.0/8,.svc"),
+        ("TZ", "UTC"),
+    ] {
+        assert!(env.contains(&pair), "{pair:?} missing: {env:?}");
+    }
+    let bindings = docs
+        .iter()
+        .filter(|d| matches!(d["kind"].as_str(), Some("ClusterRoleBinding" | "RoleBinding")));
+    for binding in bindings {
+        assert_eq!(binding["subjects"][0]["name"], "platform-certs", "{binding}");
+    }
+    let monitor = docs.iter().find(|d| d["kind"] == "ServiceMonitor").expect("a ServiceMonitor");
+    assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "30s");
+    assert_eq!(monitor["metadata"]["labels"]["release"], "kube-prometheus");
+    let (_, notes) = helm(&["notes", &chart(), CERT_MANAGER_STYLE]);
+    for part in [
+        "rollout status deployment/certsmith",
+        "use letsencrypt-prod",
+        "One replica: no PodDisruptionBudget",
+    ] {
+        assert!(notes.contains(part), "NOTES.txt lacks '{part}':\n{notes}");
+    }
+    // The default (two replicas) keeps its PDB, and the built-in roles get the kinds.
+    let defaults = render("");
+    assert!(defaults.iter().any(|d| d["kind"] == "PodDisruptionBudget"));
+    for (role, label) in [
+        ("certsmith-view", "rbac.authorization.k8s.io/aggregate-to-view"),
+        ("certsmith-edit", "rbac.authorization.k8s.io/aggregate-to-edit"),
+        ("certsmith-cluster-view", "rbac.authorization.k8s.io/aggregate-to-cluster-reader"),
+    ] {
+        let found =
+            defaults.iter().find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == role);
+        assert_eq!(
+            found.map(|r| &r["metadata"]["labels"][label]),
+            Some(&Value::from("true")),
+            "{role}"
+        );
+    }
+
+    for (values, says) in [
+        (
+            r#"{"webhook": {"timeoutSeconds": 30}}"#,
+            "at '/webhook': value must be 'certsmith has no webhook",
+        ),
+        (r#"{"maxConcurrentChallenges": 60}"#, "use acmeOrders.maxConcurrent"),
+        (r#"{"acmesolver": {"image": {"tag": "v1"}}}"#, "use http01.*"),
+        (r#"{"replicas": 3}"#, "additional properties 'replicas' not allowed"),
+        (
+            r#"{"defaultIssuer": {"nmae": "x"}}"#,
+            "at '/defaultIssuer': additional properties 'nmae' not allowed",
+        ),
+        (r#"{"loggingFormat": "xml"}"#, "at '/loggingFormat'"),
+    ] {
+        let (ok, report) = helm(&["lint", &chart(), values]);
+        assert!(!ok && report.contains(says), "{values}: expected '{says}' in:\n{report}");
+    }
+}
+
 /// A kubeconfig that authenticates as the ServiceAccount, the way a pod does: a bound token.
-async fn service_account_kubeconfig(bed: &KubeBed) -> std::path::PathBuf {
+async fn service_account_kubeconfig(
+    bed: &KubeBed,
+    namespace: &str,
+    name: &str,
+) -> std::path::PathBuf {
     let client = bed.client().await;
-    let sas: Api<ServiceAccount> = Api::namespaced(client, "certsmith");
+    let sas: Api<ServiceAccount> = Api::namespaced(client, namespace);
     let request = TokenRequest {
         spec: TokenRequestSpec {
             audiences: vec!["https://kubernetes.default.svc".into()],
@@ -126,7 +231,7 @@ async fn service_account_kubeconfig(bed: &KubeBed) -> std::path::PathBuf {
         ..Default::default()
     };
     let token = sas
-        .create_token_request("certsmith", &PostParams::default(), &request)
+        .create_token_request(name, &PostParams::default(), &request)
         .await
         .unwrap()
         .status
@@ -137,12 +242,12 @@ async fn service_account_kubeconfig(bed: &KubeBed) -> std::path::PathBuf {
     let cluster = &admin["clusters"][0]["cluster"];
     let kubeconfig = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: {}, certificate-authority-data: {}}}\n\
-         users:\n- name: certsmith\n  user: {{token: {token}}}\ncontexts:\n- name: sa\n  context: {{cluster: c, user: certsmith, namespace: certsmith}}\n\
+         users:\n- name: {name}\n  user: {{token: {token}}}\ncontexts:\n- name: sa\n  context: {{cluster: c, user: {name}, namespace: {namespace}}}\n\
          current-context: sa\n",
         cluster["server"].as_str().unwrap(),
         cluster["certificate-authority-data"].as_str().unwrap()
     );
-    let path = bed.dir.join("certsmith-sa.kubeconfig");
+    let path = bed.dir.join(format!("{namespace}-{name}-sa.kubeconfig"));
     std::fs::write(&path, kubeconfig).unwrap();
     path
 }
@@ -186,7 +291,7 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
     bed.kubectl_ok(&["get", "clusterrole/certsmith", "clusterrolebinding/certsmith"], "");
 
     // The operator, authenticated as the chart's ServiceAccount, does the whole job.
-    let kubeconfig = service_account_kubeconfig(&bed).await;
+    let kubeconfig = service_account_kubeconfig(&bed, "certsmith", "certsmith").await;
     let pebble = PebbleBed::start(&[]);
     bed.kubectl_ok(
         &["apply", "-f", "-"],
@@ -227,6 +332,53 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
         other => panic!("creating a Pod as certsmith was not refused: {other:?}"),
     }
     drop(operator);
+
+    // A user bound to Kubernetes' own `edit` role manages Certificates (the chart's aggregated
+    // roles), with that user's own token; ClusterIssuers stay out of its reach.
+    bed.kubectl_ok(&["create", "namespace", "team"], "");
+    bed.kubectl_ok(&["create", "serviceaccount", "dev", "-n", "team"], "");
+    bed.kubectl_ok(
+        &[
+            "create",
+            "rolebinding",
+            "dev-edit",
+            "--clusterrole=edit",
+            "--serviceaccount=team:dev",
+            "-n",
+            "team",
+        ],
+        "",
+    );
+    let dev_config = service_account_kubeconfig(&bed, "team", "dev").await;
+    let dev = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&dev_config).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let wanted: Certificate = serde_yaml::from_str(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: dev-cert}\n\
+         spec: {secretName: dev-tls, dnsNames: [dev.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n",
+    )
+    .unwrap();
+    let dev_certs: Api<Certificate> = Api::namespaced(dev.clone(), "team");
+    // The aggregation controller fills `edit` within moments of the install.
+    eventually(30, "a Certificate created with the edit role", || async {
+        dev_certs.create(&PostParams::default(), &wanted).await.ok().map(|_| ())
+    })
+    .await;
+    let cluster_issuer: certsmith::api::ClusterIssuer = serde_yaml::from_str(
+        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: dev-issuer}\nspec: {selfSigned: {}}\n",
+    )
+    .unwrap();
+    let issuers: Api<certsmith::api::ClusterIssuer> = Api::all(dev);
+    match issuers.create(&PostParams::default(), &cluster_issuer).await {
+        Err(kube::Error::Api(e)) => assert_eq!(e.code, 403, "{e:?}"),
+        other => panic!("edit created a ClusterIssuer: {other:?}"),
+    }
 
     // Uninstall keeps the CRDs, the Certificates and the Secrets.
     helm(&["uninstall", bed.kubeconfig().to_str().unwrap(), "certsmith"]);

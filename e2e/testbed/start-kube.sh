@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # start-kube.sh — a throw-away Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and
-# kube-controller-manager v1.20.2 (namespace, garbage-collector and service-account controllers,
-# so ownerReference GC, namespace deletion and token requests work). No kubelet, no scheduler.
+# kube-controller-manager v1.20.2 (namespace, garbage-collector, service-account and
+# ClusterRole-aggregation controllers, so ownerReference GC, namespace deletion, token requests
+# and the built-in view/edit roles' aggregation work). No kubelet, no scheduler.
 #
 #   STATE=$(e2e/testbed/start-kube.sh)        # stdout: the state directory, nothing else
 #   export KUBECONFIG=$STATE/kubeconfig
@@ -126,7 +127,7 @@ chmod 600 "$D/kubeconfig"
 
 "$KUBE_BIN_DIR/kube-controller-manager" \
   --kubeconfig="$D/kubeconfig" --leader-elect=false \
-  --controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token \
+  --controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token,clusterrole-aggregation \
   --service-account-private-key-file="$D/pki/sa.key" --root-ca-file="$D/pki/ca.crt" \
   --use-service-account-credentials=false --bind-address=127.0.0.1 --secure-port=0 --port=0 \
   </dev/null >"$D/kube-controller-manager.log" 2>&1 &

@@ -10,3 +10,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: certsmith
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{- define "certsmith.serviceAccountName" -}}
+{{- .Values.serviceAccount.name | default "certsmith" -}}
+{{- end -}}
+
+{{- define "certsmith.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- with .Values.image.registry }}{{ $repo = printf "%s/%s" . $repo }}{{ end -}}
+{{- if .Values.image.digest -}}
+{{ $repo }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ $repo }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* The default issuer: cert-manager's ingressShim.* win over defaultIssuer.* when set. */}}
+{{- define "certsmith.defaultIssuerName" -}}
+{{- .Values.ingressShim.defaultIssuerName | default .Values.defaultIssuer.name -}}
+{{- end -}}
+
+{{- define "certsmith.serviceMonitor" -}}
+{{- if or .Values.metrics.serviceMonitor.enabled (and .Values.prometheus.enabled .Values.prometheus.servicemonitor.enabled) }}true{{ end -}}
+{{- end -}}
