@@ -223,3 +223,62 @@ async fn the_cli_uses_the_kubeconfig_namespace_selects_like_cmctl_and_errs_in_on
         .unwrap();
     assert!(piped.status.success() && piped.stderr.is_empty(), "{piped:?}");
 }
+
+/// A CONNECT proxy on 127.0.0.1, as a corporate egress proxy: it tunnels each connection and
+/// remembers where to.
+async fn connect_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut client = BufReader::new(client);
+                let mut line = String::new();
+                client.read_line(&mut line).await.ok()?;
+                let target = line.strip_prefix("CONNECT ")?.split(' ').next()?.to_string();
+                loop {
+                    let mut header = String::new();
+                    client.read_line(&mut header).await.ok()?;
+                    if header == "\r\n" || header.is_empty() {
+                        break;
+                    }
+                }
+                let mut upstream = tokio::net::TcpStream::connect(&target).await.ok()?;
+                log.lock().unwrap().push(target);
+                let mut client = client.into_inner();
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.ok()?;
+                tokio::io::copy_bidirectional(&mut client, &mut upstream).await.ok()
+            });
+        }
+    });
+    (port, seen)
+}
+
+// The proxy runs on this runtime's workers while the test thread waits on the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuance_works_through_an_https_proxy_which_sees_the_acme_traffic() {
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let (port, seen) = connect_proxy().await;
+    let proxy = format!("http://127.0.0.1:{port}");
+    let operator = Operator::start_with_env(
+        None,
+        &kube.kubeconfig(),
+        &pebble,
+        &[],
+        // Everything goes through it here, the API server too (a cluster's no_proxy would
+        // usually keep that direct).
+        &[("HTTPS_PROXY", &proxy)],
+    );
+    kube.kubectl_ok(&["apply", "-f", "-"], &CERT.replace("logged", "proxied"));
+    let certs = kube::Api::namespaced(kube.client().await, "default");
+    support::acme::ready(&certs, "proxied", 1, &operator).await;
+    let ca =
+        pebble.directory_url.trim_start_matches("https://").split('/').next().unwrap().to_string();
+    let tunnels = seen.lock().unwrap().clone();
+    assert!(tunnels.contains(&ca), "the proxy saw no tunnel to the CA {ca}: {tunnels:?}");
+}

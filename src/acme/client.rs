@@ -1,5 +1,6 @@
 //! The HTTPS client for one ACME server: the system's roots plus `caBundle`, or no
-//! verification at all when `skipTLSVerify` asks for it (test CAs only).
+//! verification at all when `skipTLSVerify` asks for it (test CAs only); through the proxy the
+//! environment names, if any.
 
 use super::AcmeError;
 use bytes::Bytes;
@@ -39,7 +40,7 @@ pub fn http_client(
         .with_tls_config(config)
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector(super::proxy::ProxyConnector::from_env());
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, BodyWrapper<bytes::Bytes>>(https);
     // Every response's Retry-After is remembered for the controllers' requeues.

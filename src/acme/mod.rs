@@ -6,6 +6,7 @@ pub mod client;
 pub mod jws;
 pub mod legacy;
 pub mod order;
+pub mod proxy;
 pub mod retry_after;
 pub mod signed;
 pub mod solver;

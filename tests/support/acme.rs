@@ -168,6 +168,17 @@ impl Operator {
         pebble: &PebbleBed,
         extra: &[&str],
     ) -> Operator {
+        Self::start_with_env(pod, kubeconfig, pebble, extra, &[])
+    }
+
+    /// [`Operator::start_named`] with `env` added to the process's environment.
+    pub fn start_with_env(
+        pod: Option<&str>,
+        kubeconfig: &std::path::Path,
+        pebble: &PebbleBed,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
         let http01 = format!("127.0.0.1:{}", pebble.http01_port);
         let metrics_port = free_port();
         let log = std::env::temp_dir()
@@ -194,6 +205,7 @@ impl Operator {
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kube=warn")
             .envs(pod.map(|p| ("POD_NAME", p)))
+            .envs(env.iter().copied())
             .current_dir(repo())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
