@@ -24,17 +24,16 @@ pub fn http_client(
     ca_bundle: Option<&[u8]>,
     skip_tls_verify: bool,
 ) -> Result<Box<dyn HttpClient>, AcmeError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| AcmeError::Tls(e.to_string()))?;
+    let tls = |e: rustls::Error| AcmeError::Tls(e.to_string());
     let config = if skip_tls_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
+        unverified_tls().map_err(tls)?
     } else {
-        builder.with_root_certificates(roots(ca_bundle)?).with_no_client_auth()
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_root_certificates(roots(ca_bundle)?)
+            .with_no_client_auth()
     };
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
@@ -111,6 +110,18 @@ fn roots(ca_bundle: Option<&[u8]>) -> Result<RootCertStore, AcmeError> {
         roots.add_parsable_certificates(certs);
     }
     Ok(roots)
+}
+
+/// A TLS client that accepts any server certificate: for `skipTLSVerify`, and for the
+/// self-check following a redirect to HTTPS (the CA's validator does not check certificates
+/// there either: the certificate is what is being issued).
+pub fn unverified_tls() -> Result<ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+        .with_no_client_auth())
 }
 
 /// `skipTLSVerify: true`: accept any server certificate, but still check signatures so the
