@@ -41,7 +41,7 @@ async fn a_mass_issuance_queues_for_the_account_order_budget() {
     let kube = KubeBed::start();
     let pebble = issuing_bed(&kube);
     let budget = ["--acme-order-budget=10", "--acme-order-budget-window=20s"];
-    let _operator = Operator::start(&kube, &pebble, &budget);
+    let operator = Operator::start(&kube, &pebble, &budget);
     let certs: Api<Certificate> = Api::namespaced(kube.client().await, "default");
     kube.kubectl_ok(&["apply", "-f", "-"], &certificates(30));
     let said = eventually(30, "a Certificate naming the budget it waits for", || async {
@@ -57,6 +57,8 @@ async fn a_mass_issuance_queues_for_the_account_order_budget() {
         "{said}"
     );
     assert!(said.contains("the next may open at "), "{said}");
+    let held = operator.metric("certsmith_acme_orders_held_total{reason=\"budget\"}");
+    assert!(held >= 1.0, "no held order counted: {held}");
     eventually(180, "all 30 Certificates Ready", || async {
         let list = certs.list(&ListParams::default()).await.ok()?;
         (list.items.iter().filter(|c| ready(c)).count() == 30).then_some(())

@@ -21,6 +21,7 @@ pub struct Metrics {
     issuances: CounterVec,
     http01_requests: CounterVec,
     acme_orders: IntCounter,
+    orders_held: CounterVec,
     syncs: CounterVec,
     certificates: CertificateMetrics,
     ready: Arc<AtomicBool>,
@@ -51,6 +52,12 @@ impl Default for Metrics {
             "HTTP-01 challenge requests by result (answered, unknown)",
             "result",
         );
+        let orders_held = counters(
+            "certsmith",
+            "acme_orders_held_total",
+            "New orders held back, by reason (budget: the account's order budget; rate_limited: the CA said rateLimited)",
+            "reason",
+        );
         let syncs = counters(
             "certmanager",
             "controller_sync_call_count",
@@ -74,6 +81,7 @@ impl Default for Metrics {
             issuances,
             http01_requests,
             acme_orders,
+            orders_held,
             syncs,
             certificates,
             ready: Arc::default(),
@@ -125,6 +133,11 @@ impl Metrics {
 
     pub fn order_created(&self) {
         self.acme_orders.inc();
+    }
+
+    /// A new order held back instead of opened (`budget`, `rate_limited`), each time it is.
+    pub fn order_held(&self, reason: &str) {
+        self.orders_held.with_label_values(&[reason]).inc();
     }
 
     /// The Certificate cache the Certificate gauges are read from; `None` when the controllers

@@ -90,6 +90,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         let limits = ctx.config.order_limits();
         let verdict = ctx.budgets.admit(&ledger, &order, &stored, ctx.now(), &limits).await;
         if let Verdict::Wait { retry, why } = verdict {
+            ctx.metrics.order_held("budget");
             return waiting(&api, &order, &old, &why, retry).await;
         }
         let created = open_at_ca(&ctx, &issuer, &account, &order).await;
@@ -110,6 +111,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             // one is not failed (a failure would add the Certificate's backoff on top).
             Err(e) if let Some(until) = e.rate_limited_until(ctx.now()) => {
                 ctx.budgets.pause(&ledger, until).await;
+                ctx.metrics.order_held("rate_limited");
                 let retry = until.duration_since(ctx.now()).unsigned_abs();
                 return waiting(&api, &order, &old, &e.to_string(), retry).await;
             }
