@@ -214,6 +214,13 @@ fn cert_manager_values_map_and_unknown_values_fail_naming_the_key_to_use() {
     }
 }
 
+/// A client as the kubeconfig at `path` says.
+async fn client_of(path: &std::path::Path) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
 /// A kubeconfig that authenticates as the ServiceAccount, the way a pod does: a bound token.
 async fn service_account_kubeconfig(
     bed: &KubeBed,
@@ -317,15 +324,7 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
     );
 
     // The same identity may not do what certsmith does not need.
-    let sa = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
-            &Default::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let sa = client_of(&kubeconfig).await;
     let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "nope"}, "spec": {"containers": [{"name": "x", "image": "x"}]}})).unwrap();
     match Api::<Pod>::namespaced(sa, "default").create(&PostParams::default(), &pod).await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 403, "{e:?}"),
@@ -350,15 +349,7 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
         "",
     );
     let dev_config = service_account_kubeconfig(&bed, "team", "dev").await;
-    let dev = kube::Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&dev_config).unwrap(),
-            &Default::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let dev = client_of(&dev_config).await;
     let wanted: Certificate = serde_yaml::from_str(
         "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: dev-cert}\n\
          spec: {secretName: dev-tls, dnsNames: [dev.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n",
