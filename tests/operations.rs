@@ -122,7 +122,10 @@ async fn the_cli_uses_the_kubeconfig_namespace_selects_like_cmctl_and_errs_in_on
     let bed_config = kube.kubeconfig();
     let bed = [("KUBECONFIG", bed_config.to_str().unwrap())];
 
-    let cases: [Case; 9] = [
+    let both = format!("{}:{}", bed_config.display(), shop_config.display());
+    let merged = [("KUBECONFIG", both.as_str())];
+    let cases: [Case; 10] = [
+        (&merged, &["status", "web", "-n", "shop"], 0, &["Certificate shop/web"], ""),
         (&shop, &["status", "web"], 0, &["Certificate shop/web"], ""),
         (
             &shop,

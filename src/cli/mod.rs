@@ -66,10 +66,9 @@ pub async fn connect(
 ) -> Result<(kube::Client, String), Error> {
     let options =
         KubeConfigOptions { context: connection.context.clone(), ..KubeConfigOptions::default() };
-    let path = connection
-        .kubeconfig
-        .clone()
-        .or_else(|| std::env::var_os("KUBECONFIG").filter(|p| !p.is_empty()).map(PathBuf::from));
+    // KUBECONFIG may list several files (`a:b`), merged as kubectl merges them.
+    let from_env = std::env::var_os("KUBECONFIG").filter(|p| !p.is_empty());
+    let path = connection.kubeconfig.clone().or_else(|| from_env.clone().map(PathBuf::from));
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let home_config = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config"));
     let path = path.or(home_config.filter(|p| p.exists() && !in_cluster));
@@ -77,7 +76,11 @@ pub async fn connect(
         Some(path) => {
             let unusable =
                 |why: String| Error::Kubeconfig { path: path.display().to_string(), why };
-            let file = Kubeconfig::read_from(&path).map_err(|e| unusable(root_cause(&e)))?;
+            let file = match (&connection.kubeconfig, from_env) {
+                (None, Some(_)) => Kubeconfig::from_env().map(Option::unwrap_or_default),
+                _ => Kubeconfig::read_from(&path),
+            }
+            .map_err(|e| unusable(root_cause(&e)))?;
             kube::Config::from_custom_kubeconfig(file, &options)
                 .await
                 .map_err(|e| unusable(root_cause(&e)))?
