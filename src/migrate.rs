@@ -25,6 +25,23 @@ fn line(object: String, ok: bool, what: impl Into<String>) -> Line {
 /// What becomes of an issuer and its ACME account, given its account Secret. Pure.
 pub fn issuer_line(issuer: &IssuerView, account_secret: Option<&Secret>) -> Line {
     let who = issuer.display();
+    if issuer.spec.self_signed.is_some() {
+        return line(who, true, "selfSigned issuer: signs here, as cert-manager does");
+    }
+    if let Some(ca) = &issuer.spec.ca {
+        let where_ = format!("Secret {}/{}", issuer.secrets_namespace, ca.secret_name);
+        let Some(secret) = account_secret else {
+            return line(who, false, format!("ca issuer: {where_} is missing"));
+        };
+        let field = |k: &str| crate::certificate::secret::text(secret, k);
+        return match crate::pki::sign::CaKeyPair::read(
+            field("tls.crt").as_deref(),
+            field("tls.key").as_deref(),
+        ) {
+            Ok(_) => line(who, true, format!("ca issuer: signs here with the CA in {where_}")),
+            Err(e) => line(who, false, format!("ca issuer: {where_}: {e}")),
+        };
+    }
     let Some(acme) = &issuer.spec.acme else {
         let kind = issuer.spec.configured_types().join(", ");
         return line(who, false, format!("{kind} issuer: certsmith does not sign with it yet"));
@@ -123,10 +140,16 @@ pub async fn check(
     }
     let mut lines = Vec::new();
     for view in issuers.values() {
-        let secret = match &view.spec.acme {
-            Some(acme) => {
+        // The Secret the issuer signs with: the ACME account key, or the CA key pair.
+        let name = match (&view.spec.acme, &view.spec.ca) {
+            (Some(acme), _) => Some(&acme.private_key_secret_ref.name),
+            (None, Some(ca)) => Some(&ca.secret_name),
+            _ => None,
+        };
+        let secret = match name {
+            Some(name) => {
                 Api::<Secret>::namespaced(client.clone(), &view.secrets_namespace)
-                    .get_opt(&acme.private_key_secret_ref.name)
+                    .get_opt(name)
                     .await?
             }
             None => None,
@@ -242,7 +265,7 @@ mod tests {
         let p256 = rcgen::KeyPair::generate().unwrap().serialize_pem();
         let acme = issuer(ACME);
         let no_keygen = issuer(&format!("{ACME}    disableAccountKeyGeneration: true\n"));
-        let table: [(&IssuerView, Option<Secret>, bool, &str); 6] = [
+        let table: [(&IssuerView, Option<Secret>, bool, &str); 9] = [
             (&acme, Some(secret(&rsa)), true, "RSA-2048 key will be rolled over to ECDSA P-256"),
             (&acme, Some(secret(&p256)), true, "adopted as it is"),
             (
@@ -253,7 +276,15 @@ mod tests {
             ),
             (&acme, None, true, "a new account will be registered"),
             (&no_keygen, None, false, "disableAccountKeyGeneration is set"),
-            (&issuer("  selfSigned: {}\n"), None, false, "selfSigned issuer"),
+            (&issuer("  selfSigned: {}\n"), None, true, "selfSigned issuer: signs here"),
+            (&issuer("  vault: {path: pki}\n"), None, false, "vault issuer: certsmith does not"),
+            (
+                &issuer("  ca: {secretName: root}\n"),
+                None,
+                false,
+                "Secret cert-manager/root is missing",
+            ),
+            (&issuer("  ca: {secretName: root}\n"), Some(secret(&rsa)), false, "holds no tls.crt"),
         ];
         for (view, s, ok, words) in table {
             let l = issuer_line(view, s.as_ref());

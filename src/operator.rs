@@ -14,6 +14,7 @@ use crate::order::controller as orders;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -243,9 +244,28 @@ async fn controllers(
         .shutdown_on_signal()
         .run(certificates::reconcile, certificates::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
+    // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
+    let known = ctx.requests.clone();
+    let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
+        let requests = known.state();
+        let waiting = requests.into_iter().filter(move |r| {
+            !r.finished()
+                && referenced_kind(&r.spec.issuer_ref) == Some(kind)
+                && r.spec.issuer_ref.name == name
+                && (namespace.is_none() || r.namespace() == namespace)
+        });
+        waiting.map(|r| ObjectRef::from_obj(&*r)).collect::<Vec<_>>()
+    };
     let requests =
         Controller::new(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
             .owns(Api::<Order>::all(client.clone()), watcher::Config::default())
+            .watches(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default(), {
+                let waiting_on = waiting_on.clone();
+                move |i| waiting_on("ClusterIssuer", None, i.name_any())
+            })
+            .watches(Api::<Issuer>::all(client.clone()), watcher::Config::default(), move |i| {
+                waiting_on("Issuer", i.namespace(), i.name_any())
+            })
             .trigger_backoff(crate::relist::backoff())
             .shutdown_on_signal()
             .run(requests::reconcile, requests::error_policy, ctx.clone())
@@ -262,17 +282,45 @@ async fn controllers(
             .shutdown_on_signal()
             .run(challenges::reconcile, challenges::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
-    let issuers = Controller::new(Api::<Issuer>::all(client.clone()), watcher::Config::default())
+    // A CA issuer's Secret, when certsmith wrote it (a CA Certificate's), changes the issuer:
+    // only the Secrets' metadata is watched.
+    let ca_secrets = || {
+        let api = Api::<PartialObjectMeta<Secret>>::all(client.clone());
+        watcher(api, watcher::Config::default().labels(&managed))
+            .backoff(crate::relist::backoff())
+            .touched_objects()
+    };
+    let issuers = Controller::new(Api::<Issuer>::all(client.clone()), watcher::Config::default());
+    let store = issuers.store();
+    let issuers = issuers
+        .watches_stream(ca_secrets(), move |s| {
+            let namespace = s.namespace();
+            let using = store.state().into_iter().filter(|i| {
+                i.namespace() == namespace
+                    && i.spec.ca.as_ref().is_some_and(|ca| ca.secret_name == s.name_any())
+            });
+            using.map(|i| ObjectRef::from_obj(&*i)).collect::<Vec<_>>()
+        })
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(issuers::reconcile_issuer, issuers::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let cluster_issuers =
-        Controller::new(Api::<ClusterIssuer>::all(client), watcher::Config::default())
-            .trigger_backoff(crate::relist::backoff())
-            .shutdown_on_signal()
-            .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx.clone())
-            .for_each(|_| futures::future::ready(()));
+        Controller::new(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default());
+    let store = cluster_issuers.store();
+    let resources = ctx.config.cluster_resource_namespace().to_string();
+    let cluster_issuers = cluster_issuers
+        .watches_stream(ca_secrets(), move |s| {
+            let using = store.state().into_iter().filter(|i| {
+                s.namespace().as_deref() == Some(resources.as_str())
+                    && i.spec.ca.as_ref().is_some_and(|ca| ca.secret_name == s.name_any())
+            });
+            using.map(|i| ObjectRef::from_obj(&*i)).collect::<Vec<_>>()
+        })
+        .trigger_backoff(crate::relist::backoff())
+        .shutdown_on_signal()
+        .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
     let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
     tokio::join!(certificates, requests, orders, challenges, issuers, cluster_issuers, shim);
     Ok(())

@@ -7,6 +7,7 @@ use super::{ari, issue, request, secret, status, support, write};
 use crate::api::{Certificate, CertificateRequest, CertificateStatus};
 use crate::context::Context;
 use crate::issuer::{IssuerView, referenced_kind};
+use crate::pki::csr::Sans;
 use crate::validation::{Invalid, validate_certificate};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
@@ -93,7 +94,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
         Decision::Issue { reason, message } => {
-            Ok(issue::step(&ctx, &mut cert, target.as_ref(), &owned, reason, &message).await?)
+            let acme = issuer.as_ref().is_some_and(|i| i.spec.acme.is_some());
+            let sans = if acme { Sans::Acme } else { Sans::AsWritten };
+            Ok(issue::step(&ctx, &mut cert, target.as_ref(), &owned, reason, &message, sans)
+                .await?)
         }
     }
 }

@@ -6,7 +6,7 @@
 use super::{Context, request, secret, status, write};
 use crate::api::certificate::RotationPolicy;
 use crate::api::{Certificate, CertificateRequest};
-use crate::certificate_request::sign::{ANN_REPLACES, order_wait};
+use crate::certificate_request::sign::{ANN_REPLACES, pending_why};
 use crate::pki::inspect::parse_chain;
 use crate::pki::key::{KeySpec, parse_pem, to_pem};
 use crate::pki::{PkiError, csr};
@@ -26,7 +26,8 @@ pub enum Error {
     Pki(#[from] PkiError),
 }
 
-/// Takes the next step of an issuance wanted for `reason`; `target` is the Secret as read.
+/// Takes the next step of an issuance wanted for `reason`; `target` is the Secret as read;
+/// `sans` is what the issuer wants in the CSR.
 pub async fn step(
     ctx: &Context,
     cert: &mut Certificate,
@@ -34,6 +35,7 @@ pub async fn step(
     requests: &[&Arc<CertificateRequest>],
     reason: &'static str,
     message: &str,
+    sans: csr::Sans,
 ) -> Result<Action, Error> {
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;
@@ -70,8 +72,11 @@ pub async fn step(
         Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
 
     let Some(cr) = existing else {
-        let csr = crate::pki::request::to_pem(&csr::build(&cert.spec, &key)?);
-        let mut cr = request::build(cert, revision, key_secret.as_deref(), &csr);
+        let csr = crate::pki::request::to_pem(&csr::build(&cert.spec, &key, sans)?);
+        // The Secret the key is read from (a SelfSigned issuer signs with it): the next-key
+        // Secret, or the target itself when `rotationPolicy: Never` reuses its key.
+        let key_source = key_secret.as_deref().unwrap_or(&cert.spec.secret_name);
+        let mut cr = request::build(cert, revision, Some(key_source), &csr);
         // A renewal names the certificate it replaces (ARI, RFC 9773 §5).
         if let Some(id) = target.and_then(super::ari::cert_id) {
             cr.annotations_mut().insert(ANN_REPLACES.into(), id);
@@ -117,10 +122,11 @@ pub async fn step(
     let Some(chain) = cr.status.as_ref().and_then(|s| s.certificate.as_ref()).filter(|_| {
         cr.condition("Ready").is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True)
     }) else {
-        // Not signed yet; the request's status changes bring the next step. What its Order
-        // waits on (the account's order budget, an unreachable CA) is said here too.
+        // Not signed yet; the request's status changes bring the next step. What it waits on
+        // (its Order: the account's order budget, an unreachable CA; a CA issuer's key pair) is
+        // said here too.
         let pending = cr.condition("Ready").filter(|c| c.reason.as_deref() == Some("Pending"));
-        let wait = pending.and_then(|c| order_wait(c.message.as_deref()?).map(str::to_string));
+        let wait = pending.and_then(|c| pending_why(c.message.as_deref()?).map(str::to_string));
         let shown = match wait {
             Some(why) => format!("{message}; {why}"),
             None => message.to_string(),
@@ -152,13 +158,8 @@ pub async fn step(
         )
         .await;
     }
-    let want = csr::identifiers(&cert.spec);
-    if issued.identifiers() != want {
-        let message = format!(
-            "the issuer returned a certificate for [{}] instead of [{}]",
-            issued.identifiers().join(" "),
-            want.join(" ")
-        );
+    if let Err((have, want)) = csr::names_match(&cert.spec, &issued) {
+        let message = format!("the issuer returned a certificate for [{have}] instead of [{want}]");
         return fail(ctx, cert, &message).await;
     }
     let ca = cr

@@ -4,7 +4,7 @@
 use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest};
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSUER_NAME};
-use crate::pki::csr::identifiers;
+use crate::pki::csr::names_match;
 use crate::pki::inspect::{Issued, parse_chain};
 use crate::pki::key::{KeySpec, parse_pem};
 use crate::renewal::{self, backoff};
@@ -116,12 +116,9 @@ fn check(
         );
         return Err(Some(("IncorrectIssuer", message)));
     }
-    let want = identifiers(&cert.spec);
-    if issued.identifiers() != want {
+    if let Err((have, want)) = names_match(&cert.spec, &issued) {
         let message = format!(
-            "Issuing certificate as Secret was previously issued for [{}], not [{}]",
-            issued.identifiers().join(" "),
-            want.join(" ")
+            "Issuing certificate as Secret was previously issued for [{have}], not [{want}]"
         );
         return Err(Some(("SecretMismatch", message)));
     }

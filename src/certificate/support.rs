@@ -11,24 +11,19 @@ pub fn unsupported(
     issuer: &IssuerView,
 ) -> Option<String> {
     let who = issuer.display();
-    if issuer.spec.acme.is_none() {
+    let local = issuer.spec.self_signed.is_some() || issuer.spec.ca.is_some();
+    if issuer.spec.acme.is_none() && !local {
         let kind = issuer.spec.configured_types().join(", ");
         return Some(format!(
-            "{who} is a {kind} issuer; certsmith issues through ACME issuers only"
+            "{who} is a {kind} issuer; certsmith issues through ACME, SelfSigned and CA issuers only"
         ));
     }
-    let nonempty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
-    let checks = [
-        (nonempty(&spec.uris), "spec.uris: ACME CAs issue only DNS names and IP addresses"),
-        (
-            nonempty(&spec.email_addresses),
-            "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses",
-        ),
+    // What no issuer of certsmith's does yet.
+    let everywhere = [
         (
             spec.other_names.as_ref().is_some_and(|v| !v.is_empty()),
-            "spec.otherNames: ACME CAs issue only DNS names and IP addresses",
+            "spec.otherNames is not supported by certsmith yet",
         ),
-        (spec.is_ca == Some(true), "spec.isCA: ACME CAs do not issue CA certificates"),
         (
             spec.literal_subject.as_ref().is_some_and(|s| !s.is_empty()),
             "spec.literalSubject is not supported by certsmith yet",
@@ -45,13 +40,26 @@ pub fn unsupported(
             "spec.additionalOutputFormats are not supported by certsmith yet",
         ),
         (
-            spec.name_constraints.is_some(),
-            "spec.nameConstraints: ACME CAs do not issue CA certificates",
-        ),
-        (
             spec.renewal.is_some(),
             "spec.renewal (renewal policy and windows) is not supported by certsmith yet",
         ),
+        (spec.name_constraints.is_some(), "spec.nameConstraints is not supported by certsmith yet"),
+    ];
+    if let Some((_, why)) = everywhere.iter().find(|(hit, _)| *hit) {
+        return Some(why.to_string());
+    }
+    if local {
+        // A SelfSigned or CA issuer signs whatever names and usages the spec asks.
+        return None;
+    }
+    let nonempty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    let checks = [
+        (nonempty(&spec.uris), "spec.uris: ACME CAs issue only DNS names and IP addresses"),
+        (
+            nonempty(&spec.email_addresses),
+            "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses",
+        ),
+        (spec.is_ca == Some(true), "spec.isCA: ACME CAs do not issue CA certificates"),
         (
             spec.dns_names.iter().flatten().any(|n| n.starts_with("*.")),
             "wildcard names need DNS-01, which certsmith does not implement yet (HTTP-01 cannot validate them)",

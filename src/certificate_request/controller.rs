@@ -2,7 +2,7 @@
 //! (built-in approver) → decide (pure: `sign`) → create the Order / copy its result → status.
 //! Requests for issuer groups certsmith does not serve are left to their external issuer.
 
-use super::{approve, sign};
+use super::{approve, local, sign};
 use crate::api::meta::{ConditionStatus, set_condition};
 use crate::api::{CertificateRequest, CertificateRequestStatus, Order};
 use crate::context::Context;
@@ -74,10 +74,13 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
                 .await;
         }
     };
+    if issuer.spec.self_signed.is_some() || issuer.spec.ca.is_some() {
+        return sign_here(&ctx, &api, &cr, &stored, &issuer).await;
+    }
     let Some(acme) = issuer.spec.acme.as_ref() else {
         let kinds = issuer.spec.configured_types().join(", ");
         let message = format!(
-            "{} is a {kinds} issuer; certsmith signs through ACME issuers only",
+            "{} is a {kinds} issuer; certsmith signs through ACME, SelfSigned and CA issuers only",
             issuer.display()
         );
         return failed(&ctx, &api, &cr, &message).await;
@@ -116,7 +119,51 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             let message = "Certificate fetched from issuer successfully";
             let change =
                 Change { type_: "Ready", status: ConditionStatus::True, reason: "Issued", message };
-            write(&ctx, &api, &cr, change, Some(chain), Some((false, "CertificateIssued"))).await?;
+            write(&ctx, &api, &cr, change, Some((chain, None)), Some((false, "CertificateIssued")))
+                .await?;
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// Signs through a SelfSigned or CA issuer, here and now. A request waiting on its key pair
+/// is looked at again when its issuer changes (a CA Secret certsmith writes changes it), and
+/// every minute for a Secret no watch sees.
+async fn sign_here(
+    ctx: &Context,
+    api: &Api<CertificateRequest>,
+    cr: &CertificateRequest,
+    stored: &Option<CertificateRequestStatus>,
+    issuer: &crate::issuer::IssuerView,
+) -> Result<Action, Error> {
+    let signed = local::sign(&ctx.client, cr, issuer, ctx.now()).await?;
+    if let Some((reason, note)) = signed.warning {
+        ctx.event(&cr.object_ref(&()), true, reason, note.into()).await;
+    }
+    match signed.outcome {
+        local::Outcome::Issued { chain, ca } => {
+            let message = "Certificate fetched from issuer successfully";
+            let change =
+                Change { type_: "Ready", status: ConditionStatus::True, reason: "Issued", message };
+            let signed = Some((chain.into_bytes(), Some(ca.into_bytes())));
+            write(ctx, api, cr, change, signed, Some((false, "CertificateIssued"))).await?;
+            Ok(Action::await_change())
+        }
+        local::Outcome::Pending { reason, message } => {
+            let was_pending = cr.condition("Ready").and_then(|c| c.reason.clone());
+            if was_pending.as_deref() != Some("Pending") {
+                ctx.event(&cr.object_ref(&()), false, reason, message.clone()).await;
+            }
+            pending(ctx, api, cr, stored, &message, Some(Duration::from_secs(60))).await
+        }
+        local::Outcome::Failed { reason, message } => {
+            let change = Change {
+                type_: "Ready",
+                status: ConditionStatus::False,
+                reason: "Failed",
+                message: &message,
+            };
+            write(ctx, api, cr, change, None, Some((true, reason))).await?;
             Ok(Action::await_change())
         }
     }
@@ -131,13 +178,13 @@ struct Change<'a> {
 }
 
 /// Sets `change` on the request's status (with `failureTime` for Ready=False for good, and the
-/// signed `chain`), writes it, and publishes `event` (warning?, reason) with the same message.
+/// signed chain and CA), writes it, and publishes `event` (warning?, reason) with the same message.
 async fn write(
     ctx: &Context,
     api: &Api<CertificateRequest>,
     cr: &CertificateRequest,
     change: Change<'_>,
-    chain: Option<Vec<u8>>,
+    signed: Option<(Vec<u8>, Option<Vec<u8>>)>,
     event: Option<(bool, &str)>,
 ) -> Result<(), Error> {
     let now = ctx.now();
@@ -154,8 +201,9 @@ async fn write(
     if change.type_ == "Ready" && matches!(change.reason, "Failed" | "Denied") {
         new.failure_time = Some(Time(now));
     }
-    if let Some(chain) = chain {
+    if let Some((chain, ca)) = signed {
         new.certificate = Some(ByteString(chain));
+        new.ca = ca.map(ByteString);
     }
     crate::ssa::replace_status(api, cr, &new).await?;
     if let Some((warning, reason)) = event {

@@ -86,6 +86,16 @@ pub fn order_wait(message: &str) -> Option<&str> {
     rest.split_once(": ").map(|(_, why)| why)
 }
 
+/// What a pending request waits on, from its Ready message: what its Order waits on, or, for a
+/// request signed here (SelfSigned, CA), the whole message.
+pub fn pending_why(message: &str) -> Option<&str> {
+    if message.starts_with(WAITING) {
+        order_wait(message)
+    } else {
+        Some(message).filter(|m| !m.is_empty())
+    }
+}
+
 /// What `order` means for its request, in cert-manager's words.
 pub fn outcome(order: &Order) -> Outcome {
     let status = order.status.clone().unwrap_or_default();

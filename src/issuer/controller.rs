@@ -1,10 +1,12 @@
-//! The Issuer and ClusterIssuer controller: validate, register the ACME account, report Ready.
+//! The Issuer and ClusterIssuer controller: validate, then report Ready: an ACME account
+//! registered, a SelfSigned issuer at once, a CA issuer's key pair verified.
 
 use super::IssuerView;
 use crate::api::issuer::IssuerStatus;
 use crate::api::meta::{ConditionStatus, set_condition};
 use crate::api::{ClusterIssuer, Issuer};
 use crate::context::Context;
+use crate::pki::sign::{CaError, CaKeyPair};
 use crate::validation::{Invalid, validate_issuer};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -50,10 +52,20 @@ where
         Invalid::check(validate_issuer(&view.spec))
     {
         (false, "InvalidSpec", e.to_string(), old.acme.clone(), Action::await_change())
+    } else if view.spec.self_signed.is_some() {
+        // cert-manager's words: Ready at once, with nothing to say.
+        (true, "IsReady", String::new(), None, Action::await_change())
+    } else if let Some(ca) = &view.spec.ca {
+        let (ready, reason, message) =
+            ca_key_pair(ctx, &view.secrets_namespace, &ca.secret_name).await?;
+        // The Secret is watched when certsmith wrote it; one written by hand is looked at again.
+        let again = if ready { 3600 } else { 60 };
+        (ready, reason, message, None, Action::requeue(Duration::from_secs(again)))
     } else if view.spec.acme.is_none() {
         let kind = view.spec.configured_types().join(", ");
-        let message =
-            format!("certsmith issues through ACME issuers only; this is a {kind} issuer");
+        let message = format!(
+            "certsmith issues through ACME, SelfSigned and CA issuers only; this is a {kind} issuer"
+        );
         (false, "Unsupported", message, None, Action::await_change())
     } else {
         match ctx.accounts.get(ctx, &view).await {
@@ -103,10 +115,31 @@ where
         &Patch::Apply(body),
     )
     .await?;
-    if !unchanged {
+    if !unchanged && !message.is_empty() {
         ctx.event(&obj.object_ref(&()), !ready, reason, message).await;
     }
     Ok(action)
+}
+
+/// A CA issuer's readiness, in cert-manager's reasons and words: its Secret must hold a CA
+/// certificate and the private key that belongs to it.
+async fn ca_key_pair(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<(bool, &'static str, String), Error> {
+    const WORDS: &str = "Error getting keypair for CA issuer: ";
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.client.clone(), namespace);
+    let Some(secret) = secrets.get_opt(name).await? else {
+        return Ok((false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name} not found")));
+    };
+    let field = |k: &str| crate::certificate::secret::text(&secret, k);
+    Ok(match CaKeyPair::read(field("tls.crt").as_deref(), field("tls.key").as_deref()) {
+        Ok(_) => (true, "KeyPairVerified", "Signing CA verified".into()),
+        Err(e @ CaError::NotCa) => (false, "ErrInvalidKeyPair", format!("{WORDS}{e}")),
+        Err(e) => (false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name}: {e}")),
+    })
 }
 
 pub fn error_policy<K: ResourceExt>(obj: Arc<K>, error: &Error, _: Arc<Context>) -> Action {

@@ -1,11 +1,12 @@
 //! The certificate request: the names to order and the CSR that finalizes the order.
 
 use super::PkiError;
+use super::inspect::Issued;
 use crate::api::CertificateSpec;
 use crate::api::certificate::KeyUsage;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use std::net::IpAddr;
 
@@ -20,17 +21,53 @@ pub fn identifiers(spec: &CertificateSpec) -> Vec<String> {
     names
 }
 
-/// A DER CSR for `spec`, signed by `key`. Its SANs are exactly the order's identifiers, as
-/// ACME CAs require; the subject carries the common name and the `subject` fields.
-pub fn build(spec: &CertificateSpec, key: &KeyPair) -> Result<Vec<u8>, PkiError> {
+/// Which names a CSR carries as SANs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sans {
+    /// The order's identifiers (the common name among them), as ACME CAs require.
+    Acme,
+    /// The spec's dnsNames, ipAddresses, uris and emailAddresses as written, the common name in
+    /// the subject only: what cert-manager asks of every other issuer.
+    AsWritten,
+}
+
+/// A DER CSR for `spec`, signed by `key`, with the SANs `sans` says; the subject carries the
+/// common name and the `subject` fields.
+pub fn build(spec: &CertificateSpec, key: &KeyPair, sans: Sans) -> Result<Vec<u8>, PkiError> {
     let mut params = CertificateParams::default();
-    for name in identifiers(spec) {
-        params.subject_alt_names.push(match name.parse::<IpAddr>() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(name.try_into().map_err(PkiError::Csr)?),
-        });
+    let dns = |name: String| name.try_into().map(SanType::DnsName).map_err(PkiError::Csr);
+    match sans {
+        Sans::Acme => {
+            for name in identifiers(spec) {
+                params.subject_alt_names.push(match name.parse::<IpAddr>() {
+                    Ok(ip) => SanType::IpAddress(ip),
+                    Err(_) => dns(name)?,
+                });
+            }
+        }
+        Sans::AsWritten => {
+            for name in spec.dns_names.iter().flatten() {
+                params.subject_alt_names.push(dns(name.clone())?);
+            }
+            for ip in spec.ip_addresses.iter().flatten() {
+                let ip = ip.parse::<IpAddr>().map_err(|e| PkiError::Unsupported(e.to_string()))?;
+                params.subject_alt_names.push(SanType::IpAddress(ip));
+            }
+            for uri in spec.uris.iter().flatten() {
+                let uri = uri.clone().try_into().map_err(PkiError::Csr)?;
+                params.subject_alt_names.push(SanType::URI(uri));
+            }
+            for email in spec.email_addresses.iter().flatten() {
+                let email = email.clone().try_into().map_err(PkiError::Csr)?;
+                params.subject_alt_names.push(SanType::Rfc822Name(email));
+            }
+        }
     }
     params.distinguished_name = subject(spec);
+    let is_ca = spec.is_ca == Some(true);
+    if is_ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    }
     if spec.encode_usages_in_request != Some(false) {
         // cert-manager's defaults when none are given, so the request says what is issued.
         let usages = match spec.usages.as_deref() {
@@ -39,14 +76,41 @@ pub fn build(spec: &CertificateSpec, key: &KeyPair) -> Result<Vec<u8>, PkiError>
         };
         for usage in usages {
             match purpose(usage) {
-                Purpose::Key(k) => params.key_usages.push(k),
-                Purpose::Extended(e) => params.extended_key_usages.push(e),
-                Purpose::None => {}
+                Purpose::Key(k) if !params.key_usages.contains(&k) => params.key_usages.push(k),
+                Purpose::Extended(e) if !params.extended_key_usages.contains(&e) => {
+                    params.extended_key_usages.push(e)
+                }
+                _ => {}
             }
+        }
+        // A CA signs certificates, whatever else it was asked to do (cert-manager adds it too).
+        if is_ca && !params.key_usages.contains(&KeyUsagePurpose::KeyCertSign) {
+            params.key_usages.push(KeyUsagePurpose::KeyCertSign);
         }
     }
     let csr = params.serialize_request(key).map_err(PkiError::Csr)?;
     Ok(csr.der().to_vec())
+}
+
+/// Whether `issued` names exactly what `spec` asks: the DNS, IP, URI and e-mail SANs, where the
+/// common name may or may not be among them (ACME CAs add it; other issuers need not).
+/// `Err((issued, wanted))` lists both, for the message.
+pub fn names_match(spec: &CertificateSpec, issued: &Issued) -> Result<(), (String, String)> {
+    let cn = spec.common_name.iter().filter(|c| !c.is_empty()).cloned();
+    let mut want: Vec<String> = spec.dns_names.iter().flatten().cloned().collect();
+    want.extend(spec.ip_addresses.iter().flatten().cloned());
+    want.extend(spec.uris.iter().flatten().map(|u| format!("uri:{u}")));
+    want.extend(spec.email_addresses.iter().flatten().map(|e| format!("email:{e}")));
+    let mut have = issued.dns_names.clone();
+    have.extend(issued.ip_addresses.iter().cloned());
+    have.extend(issued.uris.iter().map(|u| format!("uri:{u}")));
+    have.extend(issued.emails.iter().map(|e| format!("email:{e}")));
+    for list in [&mut want, &mut have] {
+        list.extend(cn.clone());
+        list.sort();
+        list.dedup();
+    }
+    if want == have { Ok(()) } else { Err((have.join(" "), want.join(" "))) }
 }
 
 fn subject(spec: &CertificateSpec) -> DistinguishedName {
@@ -76,13 +140,13 @@ fn subject(spec: &CertificateSpec) -> DistinguishedName {
     dn
 }
 
-enum Purpose {
+pub(crate) enum Purpose {
     Key(KeyUsagePurpose),
     Extended(ExtendedKeyUsagePurpose),
     None,
 }
 
-fn purpose(u: KeyUsage) -> Purpose {
+pub(crate) fn purpose(u: KeyUsage) -> Purpose {
     use KeyUsage::*;
     use Purpose::{Extended as E, Key as K};
     match u {
@@ -122,7 +186,7 @@ mod tests {
         .unwrap();
         assert_eq!(identifiers(&spec), ["192.0.2.1", "a.example.com", "b.example.com"]);
         let key = KeyPair::generate().unwrap();
-        let der = build(&spec, &key).unwrap();
+        let der = build(&spec, &key, Sans::Acme).unwrap();
         let (_, csr) =
             x509_parser::certification_request::X509CertificationRequest::from_der(&der).unwrap();
         let subject = csr.certification_request_info.subject.to_string();

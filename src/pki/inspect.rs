@@ -76,7 +76,7 @@ pub fn parse_chain(pem_chain: &str) -> Result<Issued, PkiError> {
         emails: vec![],
         public_key: leaf.public_key().raw.to_vec(),
         chain_ends_in_root: root.subject() == root.issuer() && pems.len() > 1,
-        last_in_chain: pem::encode(last),
+        last_in_chain: super::pem_text(last),
     };
     if let Ok(Some(san)) = leaf.subject_alternative_name() {
         let sans = Sans::of(&san.value.general_names);

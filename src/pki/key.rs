@@ -124,7 +124,7 @@ pub fn to_pem(key: &KeyPair, encoding: Option<PrivateKeyEncoding>) -> Result<Str
 }
 
 fn pem(tag: &str, der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new(tag, der))
+    super::pem_text(&pem::Pem::new(tag, der))
 }
 
 /// The privateKey OCTET STRING of a PKCS#8 PrivateKeyInfo.

@@ -4,6 +4,7 @@ pub mod csr;
 pub mod inspect;
 pub mod key;
 pub mod request;
+pub mod sign;
 
 /// What can go wrong making or reading keys and certificates.
 #[derive(Debug, thiserror::Error)]
@@ -18,4 +19,10 @@ pub enum PkiError {
     Csr(rcgen::Error),
     #[error("the certificate is not valid PEM X.509: {0}")]
     ParseCertificate(String),
+}
+
+/// PEM text with `\n` line endings, as cert-manager and openssl write it (the pem crate's
+/// default is `\r\n`).
+pub fn pem_text(block: &pem::Pem) -> String {
+    pem::encode_config(block, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF))
 }

@@ -98,5 +98,5 @@ impl Requested {
 
 /// The PEM text of a DER CSR, as `spec.request` holds it.
 pub fn to_pem(der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", der.to_vec()))
+    super::pem_text(&pem::Pem::new("CERTIFICATE REQUEST", der.to_vec()))
 }

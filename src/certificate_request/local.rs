@@ -1,0 +1,135 @@
+//! Signing a CertificateRequest here, for the SelfSigned and CA issuers: load the key (the
+//! request's own, named by its `private-key-secret-name` annotation, or the CA issuer's Secret)
+//! → sign (pure, `pki::sign`) → what it means for the request, in cert-manager's words.
+
+use crate::api::CertificateRequest;
+use crate::api::request::ANN_PRIVATE_KEY_SECRET;
+use crate::certificate::secret::text;
+use crate::issuer::IssuerView;
+use crate::pki::sign::{CaKeyPair, SignError, Urls, empty_subject, self_sign, template};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+
+/// What a signing attempt means for the request. `reason` is the Event's reason.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// Signed: the chain for `status.certificate` and the CA for `status.ca`.
+    Issued { chain: String, ca: String },
+    /// Waiting on something the user or another controller will fix; tried again later.
+    Pending { reason: &'static str, message: String },
+    /// Never going to work for this request.
+    Failed { reason: &'static str, message: String },
+}
+
+/// Besides the outcome: a warning to publish about what was signed.
+pub struct Signed {
+    pub outcome: Outcome,
+    pub warning: Option<(&'static str, &'static str)>,
+}
+
+/// cert-manager's warning for a self-signed certificate without a subject.
+const EMPTY_DN: &str = "Certificate will be issued with an empty Issuer DN, which contravenes RFC 5280 and could break some strict clients";
+
+/// Signs `cr` through the SelfSigned or CA `issuer`, at `now`.
+pub async fn sign(
+    client: &kube::Client,
+    cr: &CertificateRequest,
+    issuer: &IssuerView,
+    now: Timestamp,
+) -> Result<Signed, kube::Error> {
+    let pending =
+        |reason, message| Signed { outcome: Outcome::Pending { reason, message }, warning: None };
+    let failed =
+        |reason, message| Signed { outcome: Outcome::Failed { reason, message }, warning: None };
+    if let Some(ca) = &issuer.spec.ca {
+        let namespace = &issuer.secrets_namespace;
+        let name = &ca.secret_name;
+        let Some(secret) =
+            Api::<Secret>::namespaced(client.clone(), namespace).get_opt(name).await?
+        else {
+            let message = format!("Referenced secret {namespace}/{name} not found");
+            return Ok(pending("SecretMissing", message));
+        };
+        let pair = match CaKeyPair::read(
+            text(&secret, "tls.crt").as_deref(),
+            text(&secret, "tls.key").as_deref(),
+        ) {
+            Ok(pair) => pair,
+            Err(e) => {
+                let message = format!(
+                    "Failed to parse signing CA keypair from secret {namespace}/{name}: {e}"
+                );
+                return Ok(pending("SecretInvalidData", message));
+            }
+        };
+        let urls = Urls {
+            crl_distribution_points: ca.crl_distribution_points.clone().unwrap_or_default(),
+            ocsp_servers: ca.ocsp_servers.clone().unwrap_or_default(),
+            issuing_certificate_urls: ca.issuing_certificate_urls.clone().unwrap_or_default(),
+        };
+        let signed = template(&cr.spec, &urls, now).and_then(|csr| pair.sign(&csr));
+        return Ok(match signed {
+            Ok((chain, ca)) => Signed { outcome: Outcome::Issued { chain, ca }, warning: None },
+            Err(e) => failed("SigningError", signing_message(&e)),
+        });
+    }
+    let crl = issuer.spec.self_signed.as_ref().and_then(|s| s.crl_distribution_points.clone());
+    let Some(name) = cr.annotations().get(ANN_PRIVATE_KEY_SECRET).filter(|n| !n.is_empty()) else {
+        let message = format!(
+            "Annotation {ANN_PRIVATE_KEY_SECRET:?} missing or reference empty: secret name missing"
+        );
+        return Ok(failed("MissingAnnotation", message));
+    };
+    let namespace = cr.namespace().unwrap_or_default();
+    let Some(secret) = Api::<Secret>::namespaced(client.clone(), &namespace).get_opt(name).await?
+    else {
+        return Ok(pending(
+            "MissingSecret",
+            format!("Referenced secret {namespace}/{name} not found"),
+        ));
+    };
+    let key = match text(&secret, "tls.key").map(|k| crate::pki::key::parse_pem(&k)) {
+        Some(Ok(key)) => key,
+        Some(Err(e)) => {
+            let message = format!(
+                "Failed to get key {name:?} referenced in annotation {ANN_PRIVATE_KEY_SECRET:?}: {e}"
+            );
+            return Ok(pending("ErrorParsingKey", message));
+        }
+        None => {
+            let message = format!(
+                "Failed to get key {name:?} referenced in annotation {ANN_PRIVATE_KEY_SECRET:?}: the Secret holds no tls.key"
+            );
+            return Ok(pending("ErrorParsingKey", message));
+        }
+    };
+    let urls = Urls { crl_distribution_points: crl.unwrap_or_default(), ..Default::default() };
+    let csr = match template(&cr.spec, &urls, now) {
+        Ok(csr) => csr,
+        Err(e) => {
+            return Ok(failed(
+                "ErrorGenerating",
+                format!("Error generating certificate template: {e}"),
+            ));
+        }
+    };
+    let warning = empty_subject(&csr).then_some(("BadConfig", EMPTY_DN));
+    let outcome = match self_sign(&csr, &key) {
+        Ok(pem) => Outcome::Issued { chain: pem.clone(), ca: pem },
+        Err(e @ SignError::KeyMismatch) => Outcome::Failed {
+            reason: "ErrorKeyMatch",
+            message: format!("Error generating certificate template: {e}"),
+        },
+        Err(e) => Outcome::Failed { reason: "ErrorSigning", message: signing_message(&e) },
+    };
+    Ok(Signed { outcome, warning })
+}
+
+fn signing_message(e: &SignError) -> String {
+    match e {
+        SignError::Sign(_) => format!("Error signing certificate: {e}"),
+        _ => format!("Error generating certificate template: {e}"),
+    }
+}

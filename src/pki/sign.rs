@@ -1,0 +1,261 @@
+//! Signing a CertificateRequest's CSR here, for the SelfSigned and CA issuers: the certificate
+//! cert-manager's template makes (the CSR's subject and names; duration, isCA and usages from
+//! the request, checked against what the CSR itself asks), signed by the request's own key or
+//! by a CA key pair. Pure: the clock is passed in.
+
+use super::csr::{Purpose, purpose};
+use crate::api::CertificateRequestSpec;
+use crate::certificate::request::{DEFAULT_DURATION, DEFAULT_USAGES};
+use jiff::Timestamp;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, CrlDistributionPoint,
+    CustomExtension, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    PublicKeyData, SerialNumber,
+};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("the CSR cannot be read, or its signature does not verify: {0}")]
+    Csr(String),
+    /// What the CSR asks contradicts the request's fields (cert-manager's "encoded CSR error").
+    #[error("encoded CSR error: {0}")]
+    Contradicts(String),
+    #[error("spec.duration {0:?}: {1}")]
+    Duration(String, String),
+    #[error("the CSR was not signed by the private key in the referenced Secret")]
+    KeyMismatch,
+    #[error("signing the certificate: {0}")]
+    Sign(rcgen::Error),
+}
+
+/// Where the issued certificate points its relying parties: the issuer's URLs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Urls {
+    pub crl_distribution_points: Vec<String>,
+    pub ocsp_servers: Vec<String>,
+    pub issuing_certificate_urls: Vec<String>,
+}
+
+/// The certificate to sign for a request: the CSR's subject, names and public key, valid from
+/// `now` for `spec.duration`, with the request's isCA and usages (a CSR that encodes different
+/// ones is refused, as cert-manager refuses it), a random serial and the issuer's `urls`.
+pub fn template(
+    spec: &CertificateRequestSpec,
+    urls: &Urls,
+    now: Timestamp,
+) -> Result<CertificateSigningRequestParams, SignError> {
+    let der = match pem::parse(&spec.request.0) {
+        Ok(p) => p.into_contents(),
+        Err(_) => spec.request.0.clone(),
+    };
+    let mut csr = CertificateSigningRequestParams::from_der(&der.as_slice().into())
+        .map_err(|e| SignError::Csr(e.to_string()))?;
+    let params = &mut csr.params;
+
+    let is_ca = spec.is_ca.unwrap_or(false);
+    let asked_ca = match params.is_ca {
+        IsCa::Ca(_) => Some(true),
+        IsCa::ExplicitNoCa => Some(false),
+        IsCa::NoCa => None,
+    };
+    if asked_ca.is_some_and(|a| a != is_ca) {
+        return Err(SignError::Contradicts(format!(
+            "IsCA {} does not match expected value {is_ca}",
+            !is_ca
+        )));
+    }
+    // cert-manager always writes basicConstraints; a CA may sign further CAs.
+    params.is_ca =
+        if is_ca { IsCa::Ca(BasicConstraints::Unconstrained) } else { IsCa::ExplicitNoCa };
+
+    let (key_usages, extended) = usages(spec, is_ca);
+    let asked = !params.key_usages.is_empty() || !params.extended_key_usages.is_empty();
+    if asked
+        && !(same(&params.key_usages, &key_usages) && same(&params.extended_key_usages, &extended))
+    {
+        return Err(SignError::Contradicts(format!(
+            "the usages the CSR encodes ({:?}, {:?}) do not match spec.usages ({key_usages:?}, {extended:?})",
+            params.key_usages, params.extended_key_usages
+        )));
+    }
+    params.key_usages = key_usages;
+    params.extended_key_usages = extended;
+
+    let written = spec.duration.clone().unwrap_or_else(|| DEFAULT_DURATION.into());
+    let duration = crate::validation::names::parse_duration(&written)
+        .map_err(|e| SignError::Duration(written.clone(), e))?;
+    let not_after = jiff::SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|d| now.checked_add(d).ok())
+        .ok_or_else(|| SignError::Duration(written, "is too long".into()))?;
+    params.not_before = to_time(now);
+    params.not_after = to_time(not_after);
+    params.serial_number = Some(random_serial());
+    params.use_authority_key_identifier_extension = true;
+    with_urls(params, urls);
+    Ok(csr)
+}
+
+/// The request's usages (cert-manager's defaults when empty), plus certificate signing for a CA.
+fn usages(
+    spec: &CertificateRequestSpec,
+    is_ca: bool,
+) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
+    let listed = spec.usages.clone().filter(|u| !u.is_empty()).unwrap_or(DEFAULT_USAGES.to_vec());
+    let (mut key, mut extended) = (Vec::new(), Vec::new());
+    for usage in listed {
+        match purpose(usage) {
+            Purpose::Key(k) if !key.contains(&k) => key.push(k),
+            Purpose::Extended(e) if !extended.contains(&e) => extended.push(e),
+            _ => {}
+        }
+    }
+    if is_ca && !key.contains(&KeyUsagePurpose::KeyCertSign) {
+        key.push(KeyUsagePurpose::KeyCertSign);
+    }
+    (key, extended)
+}
+
+fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
+}
+
+fn with_urls(params: &mut CertificateParams, urls: &Urls) {
+    if !urls.crl_distribution_points.is_empty() {
+        params.crl_distribution_points =
+            vec![CrlDistributionPoint { uris: urls.crl_distribution_points.clone() }];
+    }
+    // Authority Information Access (RFC 5280 §4.2.2.1): OCSP and caIssuers locations.
+    let access: Vec<(&[u64], &String)> = (urls.ocsp_servers.iter().map(|u| (OID_OCSP, u)))
+        .chain(urls.issuing_certificate_urls.iter().map(|u| (OID_CA_ISSUERS, u)))
+        .collect();
+    if access.is_empty() {
+        return;
+    }
+    let der = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            for (method, url) in &access {
+                w.next().write_sequence(|w| {
+                    w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(method));
+                    // GeneralName uniformResourceIdentifier [6] IA5String
+                    w.next()
+                        .write_tagged_implicit(yasna::Tag::context(6), |w| w.write_ia5_string(url));
+                });
+            }
+        })
+    });
+    params.custom_extensions.push(CustomExtension::from_oid_content(OID_AIA, der));
+}
+
+const OID_AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+const OID_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
+const OID_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
+
+fn to_time(t: Timestamp) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(t.as_second())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// 128 random bits, positive (RFC 5280 §4.1.2.2): two issuances never share a serial, even
+/// with the same key.
+fn random_serial() -> SerialNumber {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
+    bytes[0] = (bytes[0] & 0x7f) | 0x01;
+    SerialNumber::from_slice(&bytes)
+}
+
+/// Whether the certificate says nothing in its subject (RFC 5280 wants a self-signed
+/// certificate's issuer DN non-empty; cert-manager warns of it).
+pub fn empty_subject(csr: &CertificateSigningRequestParams) -> bool {
+    csr.params.distinguished_name.iter().next().is_none()
+}
+
+/// The certificate `csr` asks for, signed by its own `key` (which must be the CSR's key): the
+/// PEM of the certificate, which is also its own CA.
+pub fn self_sign(
+    csr: &CertificateSigningRequestParams,
+    key: &KeyPair,
+) -> Result<String, SignError> {
+    if key.der_bytes() != csr.public_key.der_bytes() {
+        return Err(SignError::KeyMismatch);
+    }
+    Ok(csr.params.self_signed(key).map_err(SignError::Sign)?.pem())
+}
+
+/// A CA key pair as a CA issuer's Secret holds it: `tls.crt` (the CA certificate first, then
+/// the chain above it) and `tls.key`.
+pub struct CaKeyPair {
+    chain: Vec<pem::Pem>,
+    key: KeyPair,
+}
+
+/// What is wrong with a CA issuer's key pair, in the words of its Ready condition.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CaError {
+    #[error("the Secret holds no {0}")]
+    Missing(&'static str),
+    #[error("tls.crt is not a PEM certificate: {0}")]
+    Certificate(String),
+    #[error("tls.key is not a PEM private key certsmith can read: {0}")]
+    Key(String),
+    #[error("the private key in tls.key does not belong to the certificate in tls.crt")]
+    Mismatch,
+    #[error("certificate is not a CA")]
+    NotCa,
+}
+
+impl CaKeyPair {
+    pub fn read(tls_crt: Option<&str>, tls_key: Option<&str>) -> Result<CaKeyPair, CaError> {
+        let crt = tls_crt.ok_or(CaError::Missing("tls.crt"))?;
+        let key_pem = tls_key.ok_or(CaError::Missing("tls.key"))?;
+        let chain: Vec<pem::Pem> = pem::parse_many(crt)
+            .map_err(|e| CaError::Certificate(e.to_string()))?
+            .into_iter()
+            .filter(|p| p.tag() == "CERTIFICATE")
+            .collect();
+        let first = chain.first().ok_or(CaError::Certificate("no CERTIFICATE block".into()))?;
+        let (_, ca) = X509Certificate::from_der(first.contents())
+            .map_err(|e| CaError::Certificate(e.to_string()))?;
+        let key = super::key::parse_pem(key_pem).map_err(|e| CaError::Key(e.to_string()))?;
+        if key.subject_public_key_info() != ca.public_key().raw {
+            return Err(CaError::Mismatch);
+        }
+        let is_ca = ca.basic_constraints().ok().flatten().is_some_and(|b| b.value.ca);
+        if !is_ca {
+            return Err(CaError::NotCa);
+        }
+        Ok(CaKeyPair { chain, key })
+    }
+
+    /// Signs `csr`: the chain for `tls.crt` (the leaf, then the CA's chain without a
+    /// self-signed root, as cert-manager writes it) and the CA for `ca.crt` (the root, or the
+    /// highest certificate the Secret holds).
+    pub fn sign(
+        &self,
+        csr: &CertificateSigningRequestParams,
+    ) -> Result<(String, String), SignError> {
+        let issuer = Issuer::from_ca_cert_der(&self.chain[0].contents().into(), &self.key)
+            .map_err(SignError::Sign)?;
+        let leaf = csr.signed_by(&issuer).map_err(SignError::Sign)?;
+        let mut chain = leaf.pem();
+        for cert in &self.chain {
+            if !self_signed(cert) {
+                chain.push_str(&super::pem_text(cert));
+            }
+        }
+        let ca = super::pem_text(self.chain.last().unwrap_or(&self.chain[0]));
+        Ok((chain, ca))
+    }
+}
+
+fn self_signed(cert: &pem::Pem) -> bool {
+    X509Certificate::from_der(cert.contents())
+        .is_ok_and(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
+}
+
+#[cfg(test)]
+#[path = "sign_tests.rs"]
+mod tests;

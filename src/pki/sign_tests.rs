@@ -1,0 +1,183 @@
+use super::*;
+use crate::api::{Certificate, CertificateRequest};
+use crate::pki::csr::{Sans, build};
+use x509_parser::extensions::ParsedExtension;
+
+fn cert(spec: &str) -> Certificate {
+    serde_yaml::from_str(&format!(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: c, namespace: default}}\n\
+         spec:\n  secretName: s\n  issuerRef: {{name: i}}\n{spec}"
+    ))
+    .unwrap()
+}
+
+/// The request the Certificate controller would make for `spec`, with `key`.
+fn request(spec: &str, key: &KeyPair) -> CertificateRequest {
+    let c = cert(spec);
+    let csr = crate::pki::request::to_pem(&build(&c.spec, key, Sans::AsWritten).unwrap());
+    crate::certificate::request::build(&c, 1, Some("s"), &csr)
+}
+
+fn now() -> Timestamp {
+    "2026-11-27T10:00:00Z".parse().unwrap()
+}
+
+fn parsed(pem_text: &str) -> Vec<Vec<u8>> {
+    pem::parse_many(pem_text).unwrap().into_iter().map(|p| p.into_contents()).collect()
+}
+
+/// A self-signed root made the way the classic bootstrap makes it.
+fn root() -> (String, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let cr = request("  isCA: true\n  commonName: my-selfsigned-ca", &key);
+    let csr = template(&cr.spec, &Urls::default(), now()).unwrap();
+    (self_sign(&csr, &key).unwrap(), key)
+}
+
+#[test]
+fn a_self_signed_ca_is_its_own_issuer_with_the_requested_shape() {
+    let (pem_text, _) = root();
+    let der = &parsed(&pem_text)[0];
+    let (_, c) = X509Certificate::from_der(der).unwrap();
+    assert_eq!(c.subject().to_string(), "CN=my-selfsigned-ca");
+    assert_eq!(c.subject().as_raw(), c.issuer().as_raw());
+    assert!(c.basic_constraints().unwrap().unwrap().value.ca);
+    let ku = c.key_usage().unwrap().unwrap().value;
+    assert!(ku.key_cert_sign() && ku.digital_signature() && ku.key_encipherment(), "{ku}");
+    assert!(c.subject_alternative_name().unwrap().is_none(), "the common name is no SAN");
+    let life = c.validity().not_after.timestamp() - c.validity().not_before.timestamp();
+    assert_eq!(life, 2160 * 3600, "cert-manager's default duration");
+    assert_eq!(c.validity().not_before.timestamp(), now().as_second());
+    c.verify_signature(None).unwrap();
+}
+
+#[test]
+fn a_ca_signs_exactly_the_requested_names_and_usages() {
+    let (root_pem, root_key) = root();
+    let ca = CaKeyPair::read(Some(&root_pem), Some(&root_key.serialize_pem())).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let cr = request(
+        "  commonName: svc.example\n  dnsNames: [svc.example, svc.ns.svc]\n  ipAddresses: [10.0.0.1]\n\
+         \x20 uris: ['spiffe://cluster.local/ns/a/sa/b']\n  duration: 24h\n\
+         \x20 usages: [digital signature, server auth, client auth]",
+        &leaf_key,
+    );
+    let urls = Urls {
+        crl_distribution_points: vec!["http://ca.example/crl".into()],
+        ocsp_servers: vec!["http://ca.example/ocsp".into()],
+        issuing_certificate_urls: vec!["http://ca.example/ca.crt".into()],
+    };
+    let csr = template(&cr.spec, &urls, now()).unwrap();
+    let (chain, ca_pem) = ca.sign(&csr).unwrap();
+    assert_eq!(parsed(&chain).len(), 1, "a self-signed root stays out of tls.crt");
+    assert_eq!(ca_pem.trim(), root_pem.trim(), "ca.crt is the root");
+    let leaf_der = &parsed(&chain)[0];
+    let (_, leaf) = X509Certificate::from_der(leaf_der).unwrap();
+    let root_der = &parsed(&root_pem)[0];
+    let (_, root_cert) = X509Certificate::from_der(root_der).unwrap();
+    leaf.verify_signature(Some(root_cert.public_key())).unwrap();
+    assert_eq!(leaf.issuer().as_raw(), root_cert.subject().as_raw());
+    assert_eq!(leaf.public_key().raw, leaf_key.subject_public_key_info());
+    assert!(!leaf.basic_constraints().unwrap().unwrap().value.ca);
+    let issued = crate::pki::inspect::parse_chain(&chain).unwrap();
+    assert_eq!(issued.dns_names, ["svc.example", "svc.ns.svc"]);
+    assert_eq!(issued.ip_addresses, ["10.0.0.1"]);
+    assert_eq!(issued.uris, ["spiffe://cluster.local/ns/a/sa/b"]);
+    let c = cert(
+        "  commonName: svc.example\n  dnsNames: [svc.example, svc.ns.svc]\n  ipAddresses: [10.0.0.1]\n  uris: ['spiffe://cluster.local/ns/a/sa/b']",
+    );
+    assert_eq!(crate::pki::csr::names_match(&c.spec, &issued), Ok(()));
+    let ku = leaf.key_usage().unwrap().unwrap().value;
+    assert!(ku.digital_signature() && !ku.key_encipherment() && !ku.key_cert_sign(), "{ku}");
+    let eku = leaf.extended_key_usage().unwrap().unwrap().value;
+    assert!(eku.server_auth && eku.client_auth && !eku.code_signing);
+    assert_eq!(
+        leaf.validity().not_after.timestamp() - leaf.validity().not_before.timestamp(),
+        86400
+    );
+    let mut found = vec![];
+    for ext in leaf.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(_) => found.push("crl"),
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                let text = format!("{aia:?}");
+                assert!(text.contains("http://ca.example/ocsp"), "{text}");
+                assert!(text.contains("http://ca.example/ca.crt"), "{text}");
+                found.push("aia");
+            }
+            ParsedExtension::AuthorityKeyIdentifier(_) => found.push("aki"),
+            _ => {}
+        }
+    }
+    found.sort();
+    assert_eq!(found, ["aia", "aki", "crl"]);
+    let again = ca.sign(&template(&cr.spec, &urls, now()).unwrap()).unwrap().0;
+    let serial = |p: &str| crate::pki::inspect::parse_chain(p).unwrap().serial;
+    assert_ne!(serial(&chain), serial(&again), "serials are random");
+}
+
+#[test]
+fn an_intermediate_goes_into_the_chain_and_the_root_into_ca_crt() {
+    let (root_pem, root_key) = root();
+    let root_ca = CaKeyPair::read(Some(&root_pem), Some(&root_key.serialize_pem())).unwrap();
+    let mid_key = KeyPair::generate().unwrap();
+    let cr = request("  isCA: true\n  commonName: intermediate", &mid_key);
+    let (mid_chain, _) =
+        root_ca.sign(&template(&cr.spec, &Urls::default(), now()).unwrap()).unwrap();
+    let bundle = format!("{mid_chain}{root_pem}");
+    let mid = CaKeyPair::read(Some(&bundle), Some(&mid_key.serialize_pem())).unwrap();
+    let leaf = request("  dnsNames: [a.example]", &KeyPair::generate().unwrap());
+    let (chain, ca) = mid.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap()).unwrap();
+    let certs = parsed(&chain);
+    assert_eq!(certs.len(), 2, "leaf and intermediate");
+    assert_eq!(certs[1], parsed(&mid_chain)[0]);
+    assert_eq!(ca.trim(), root_pem.trim());
+}
+
+#[test]
+fn requests_that_contradict_their_csr_or_key_are_refused() {
+    let key = KeyPair::generate().unwrap();
+    // The CSR says CA, the request says not.
+    let mut cr = request("  isCA: true\n  commonName: x", &key);
+    cr.spec.is_ca = Some(false);
+    let e = template(&cr.spec, &Urls::default(), now()).unwrap_err();
+    assert_eq!(e.to_string(), "encoded CSR error: IsCA true does not match expected value false");
+    // The CSR encodes server auth, the request client auth.
+    let mut cr = request("  dnsNames: [a.example]\n  usages: [server auth]", &key);
+    cr.spec.usages = Some(vec![crate::api::certificate::KeyUsage::ClientAuth]);
+    let e = template(&cr.spec, &Urls::default(), now()).unwrap_err().to_string();
+    assert!(e.starts_with("encoded CSR error: the usages the CSR encodes"), "{e}");
+    // A request without encoded usages takes the request's.
+    let c = cert("  dnsNames: [a.example]\n  encodeUsagesInRequest: false");
+    let csr = crate::pki::request::to_pem(&build(&c.spec, &key, Sans::AsWritten).unwrap());
+    let mut cr = crate::certificate::request::build(&c, 1, None, &csr);
+    cr.spec.usages = Some(vec![crate::api::certificate::KeyUsage::ClientAuth]);
+    assert!(template(&cr.spec, &Urls::default(), now()).is_ok());
+    // Self-signing with a key that did not make the CSR.
+    let csr = template(&request("  commonName: x", &key).spec, &Urls::default(), now()).unwrap();
+    assert!(matches!(self_sign(&csr, &KeyPair::generate().unwrap()), Err(SignError::KeyMismatch)));
+    assert!(!empty_subject(&csr));
+    let bad = CertificateRequest::new("x", crate::api::CertificateRequestSpec::default());
+    assert!(matches!(template(&bad.spec, &Urls::default(), now()), Err(SignError::Csr(_))));
+}
+
+#[test]
+fn a_ca_key_pair_must_be_a_matching_ca() {
+    let (root_pem, root_key) = root();
+    let key_pem = root_key.serialize_pem();
+    let leaf_key = KeyPair::generate().unwrap();
+    let ca = CaKeyPair::read(Some(&root_pem), Some(&key_pem)).unwrap();
+    let leaf_cr = request("  dnsNames: [a.example]", &leaf_key);
+    let (leaf, _) = ca.sign(&template(&leaf_cr.spec, &Urls::default(), now()).unwrap()).unwrap();
+    let other = KeyPair::generate().unwrap().serialize_pem();
+    let table: [(Option<&str>, Option<&str>, CaError); 5] = [
+        (None, Some(&key_pem), CaError::Missing("tls.crt")),
+        (Some(&root_pem), None, CaError::Missing("tls.key")),
+        (Some(&root_pem), Some(&other), CaError::Mismatch),
+        (Some(&leaf), Some(&leaf_key.serialize_pem()), CaError::NotCa),
+        (Some("garbage"), Some(&key_pem), CaError::Certificate("no CERTIFICATE block".into())),
+    ];
+    for (crt, key, want) in table {
+        assert_eq!(CaKeyPair::read(crt, key).err(), Some(want));
+    }
+}
