@@ -8,7 +8,7 @@ use crate::challenge::controller as challenges;
 use crate::config::Config;
 use crate::context::Context;
 use crate::http01::responder::{self, Challenges};
-use crate::issuer::{controller as issuers, referenced_kind};
+use crate::issuer::{IssuerView, controller as issuers, referenced_kind};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
 use futures::StreamExt;
@@ -294,12 +294,7 @@ async fn controllers(
     let store = issuers.store();
     let issuers = issuers
         .watches_stream(ca_secrets(), move |s| {
-            let namespace = s.namespace();
-            let using = store.state().into_iter().filter(|i| {
-                i.namespace() == namespace
-                    && i.spec.ca.as_ref().is_some_and(|ca| ca.secret_name == s.name_any())
-            });
-            using.map(|i| ObjectRef::from_obj(&*i)).collect::<Vec<_>>()
+            users(&store, |i| IssuerView::issuer(i).signs_with(&s))
         })
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
@@ -311,11 +306,7 @@ async fn controllers(
     let resources = ctx.config.cluster_resource_namespace().to_string();
     let cluster_issuers = cluster_issuers
         .watches_stream(ca_secrets(), move |s| {
-            let using = store.state().into_iter().filter(|i| {
-                s.namespace().as_deref() == Some(resources.as_str())
-                    && i.spec.ca.as_ref().is_some_and(|ca| ca.secret_name == s.name_any())
-            });
-            using.map(|i| ObjectRef::from_obj(&*i)).collect::<Vec<_>>()
+            users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&s))
         })
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
@@ -324,4 +315,12 @@ async fn controllers(
     let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
     tokio::join!(certificates, requests, orders, challenges, issuers, cluster_issuers, shim);
     Ok(())
+}
+
+/// The issuers in `store` that `uses` a changed Secret: what a CA Secret's change triggers.
+fn users<K>(store: &reflector::Store<K>, uses: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    store.state().iter().filter(|i| uses(i)).map(|i| ObjectRef::from_obj(&**i)).collect()
 }

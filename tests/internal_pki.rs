@@ -165,6 +165,50 @@ async fn the_classic_bootstrap_issues_a_verifiable_chain_and_renews_both() {
     assert!(!eku.code_signing && !eku.email_protection && !eku.any && eku.other.is_empty());
     assert!(!leaf.basic_constraints().unwrap().unwrap().value.ca);
 
+    // A request made by another client (csi-driver style): an openssl CSR, signed by the CA.
+    let dir = std::env::temp_dir().join(format!("certsmith-pki-csr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = Command::new("openssl")
+        .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args(["-keyout", "key.pem", "-out", "csr.pem", "-subj", "/CN=workload"])
+        .args(["-addext", "subjectAltName=URI:spiffe://cluster.local/ns/default/sa/workload"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let csr = std::fs::read_to_string(dir.join("csr.pem")).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(csr);
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {{name: workload, namespace: default}}\n\
+             spec:\n  request: {b64}\n  duration: 1h\n  usages: [client auth]\n  issuerRef: {{name: my-ca-issuer, kind: ClusterIssuer}}\n"
+        ),
+    );
+    let requests: Api<certsmith::api::CertificateRequest> =
+        Api::namespaced(client.clone(), "default");
+    let (chain, ca) = eventually(30, "the hand-made request signed", || async {
+        let status = requests.get("workload").await.ok()?.status?;
+        Some((status.certificate?.0, status.ca?.0))
+    })
+    .await;
+    let signed = Secret {
+        data: Some(
+            [
+                ("tls.crt".into(), k8s_openapi::ByteString(chain)),
+                ("ca.crt".into(), k8s_openapi::ByteString(ca)),
+            ]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    let (ok, said) = openssl_verify(&signed);
+    assert!(ok, "openssl verify of the hand-made request: {said}");
+    let workload = certsmith::pki::inspect::parse_chain(&field(&signed, "tls.crt")).unwrap();
+    assert_eq!(workload.uris, ["spiffe://cluster.local/ns/default/sa/workload"]);
+    assert_eq!(workload.not_after.duration_since(workload.not_before).as_secs(), 3600);
+
     // Both renew: a new root (the CA issuer sees its Secret change), then a new leaf under it.
     renew(&kube, "cert-manager", "my-selfsigned-ca").await;
     ready(&roots, "my-selfsigned-ca", 2, &operator).await;

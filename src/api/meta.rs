@@ -111,7 +111,9 @@ pub fn set_condition(
         status,
         last_transition_time: Some(since),
         reason: Some(reason.into()),
-        message: Some(message.into()),
+        // No message is left out, as cert-manager's `omitempty` leaves it (an empty string
+        // sent by server-side apply reads as null to a 1.20 API server, which its CRDs refuse).
+        message: Some(message.to_string()).filter(|m| !m.is_empty()),
         observed_generation: generation,
     });
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));

@@ -96,7 +96,7 @@ where
     let unchanged = previous.is_some_and(|c| {
         c.status == value
             && c.reason.as_deref() == Some(reason)
-            && c.message.as_deref() == Some(&message)
+            && c.message.as_deref().unwrap_or_default() == message
     });
     if unchanged && old.acme == acme {
         return Ok(action);

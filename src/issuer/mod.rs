@@ -49,6 +49,12 @@ impl IssuerView {
         }
     }
 
+    /// Whether this is a CA issuer whose key pair is the Secret `secret`.
+    pub fn signs_with(&self, secret: &impl kube::ResourceExt) -> bool {
+        secret.namespace().as_deref() == Some(self.secrets_namespace.as_str())
+            && self.spec.ca.as_ref().is_some_and(|ca| ca.secret_name == secret.name_any())
+    }
+
     /// `Kind/name`, as messages name it.
     pub fn display(&self) -> String {
         format!("{}/{}", self.kind, self.name)
