@@ -20,4 +20,4 @@ fi
 echo "test.sh: the issuing tests again, on cert-manager's own CRDs ($crds)"
 CERTSMITH_TEST_CRDS=cert-manager cargo test --locked \
   --test issuance --test resume --test ingress_shim --test leader --test accounts --test requests \
-  --test ari --test internal_pki
+  --test ari --test internal_pki --test dns01

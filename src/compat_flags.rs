@@ -25,12 +25,12 @@ macro_rules! cert_manager_only {
 }
 
 const NO_SOLVER_PODS: &str = "certsmith answers HTTP-01 itself, with no solver pods";
-const NO_DNS01: &str = "certsmith has no DNS-01 solver yet";
 const NO_AMBIENT: &str = "certsmith's issuers use no ambient credentials";
 const NO_PROFILER: &str = "certsmith has no profiler endpoint";
 const NO_CLIENT_LIMIT: &str = "certsmith's Kubernetes client is not rate-limited client-side";
 
 cert_manager_only! {
+    dns01_check_period = "dns01-check-retry-period": "certsmith checks a DNS-01 record every 2 seconds",
     solver_image = "acme-http01-solver-image": NO_SOLVER_PODS,
     solver_cpu_request = "acme-http01-solver-resource-request-cpu": NO_SOLVER_PODS,
     solver_memory_request = "acme-http01-solver-resource-request-memory": NO_SOLVER_PODS,
@@ -38,9 +38,6 @@ cert_manager_only! {
     solver_memory_limit = "acme-http01-solver-resource-limits-memory": NO_SOLVER_PODS,
     solver_non_root = "acme-http01-solver-run-as-non-root": NO_SOLVER_PODS,
     solver_nameservers = "acme-http01-solver-nameservers": NO_SOLVER_PODS,
-    dns01_nameservers = "dns01-recursive-nameservers": NO_DNS01,
-    dns01_nameservers_only = "dns01-recursive-nameservers-only": NO_DNS01,
-    dns01_check_period = "dns01-check-retry-period": NO_DNS01,
     max_concurrent_challenges = "max-concurrent-challenges": "certsmith bounds orders per ACME account: --acme-max-concurrent-orders",
     kube_api_qps = "kube-api-qps": NO_CLIENT_LIMIT,
     kube_api_burst = "kube-api-burst": NO_CLIENT_LIMIT,

@@ -43,6 +43,14 @@ pub struct Config {
     /// for test beds whose names do not resolve.
     #[arg(long, env = "CERTSMITH_HTTP01_SELF_CHECK_ADDRESS")]
     pub http01_self_check_address: Option<String>,
+    /// cert-manager's flag: the DNS servers (`host[:port]`, comma-separated) that DNS-01 asks
+    /// for zones, name servers and CNAMEs; default: /etc/resolv.conf's.
+    #[arg(long, env = "CERTSMITH_DNS01_RECURSIVE_NAMESERVERS", value_delimiter = ',')]
+    pub dns01_recursive_nameservers: Vec<String>,
+    /// cert-manager's flag: check a DNS-01 record on those servers only, not on the zone's
+    /// authoritative servers.
+    #[arg(long, env = "CERTSMITH_DNS01_RECURSIVE_NAMESERVERS_ONLY", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dns01_recursive_nameservers_only: bool,
     /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"` (ingress-shim).
     #[arg(long, env = "CERTSMITH_DEFAULT_ISSUER_NAME")]
     pub default_issuer_name: Option<String>,

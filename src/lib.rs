@@ -18,6 +18,7 @@ pub mod compat_flags;
 pub mod config;
 pub mod context;
 pub mod defer;
+pub mod dns01;
 pub mod events;
 pub mod http01;
 pub mod ingress_shim;

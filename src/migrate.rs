@@ -326,13 +326,13 @@ mod tests {
                 "re-issued if it no longer matches",
             ),
             (cert(ready), None, true, false, "its issuer ClusterIssuer/le does not exist"),
-            (cert(ready), Some(&dns01), true, false, "is not http01.ingress"),
+            (cert(ready), Some(&dns01), true, false, "through rfc2136 only"),
             (
                 cert("  dnsNames: [\"*.example.com\"]\n"),
                 Some(&acme),
                 true,
                 false,
-                "wildcard names need DNS-01",
+                "a wildcard name needs DNS-01",
             ),
         ];
         for (c, view, exists, ok, words) in table {

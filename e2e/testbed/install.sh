@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install.sh — everything the test bed needs on a fresh Debian machine, idempotent.
-#   apt: pebble (+ pebble-challtestsrv), etcd-server, prometheus, openssl, curl, python3-venv, and the Go
+#   apt: pebble (+ pebble-challtestsrv), etcd-server, prometheus, bind9, openssl, curl, python3-venv, and the Go
 #        toolchain + source package used to build Kubernetes v1.20.2;
 #   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), and
 #        acme2certifier (an ACME server that serves ARI);
@@ -31,6 +31,15 @@ if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'install ok i
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   service prometheus stop >/dev/null 2>&1 || true
+fi
+
+# BIND 9 (named, and dig from bind9-dnsutils): the authoritative DNS server the DNS-01 tests
+# update through RFC 2136; the package's own service is not wanted (start-bind.sh runs one).
+if ! dpkg-query -W -f='${Status}' bind9 2>/dev/null | grep -q 'install ok installed'; then
+  log "apt-get install bind9 bind9-dnsutils"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends bind9 bind9-dnsutils >/dev/null
+  service named stop >/dev/null 2>&1 || true
 fi
 
 if [[ ! -x $CERTSMITH_VENV/bin/python ]] || ! "$CERTSMITH_VENV/bin/python" -c 'import helm_python' 2>/dev/null; then

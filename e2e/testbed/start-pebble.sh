@@ -8,8 +8,9 @@
 #
 # Pebble validates HTTP-01 at http://<name>:$HTTP01_PORT/, so the operator's responder listens
 # there. Environment: HTTP01_PORT (default: a free port), CERT_VALIDITY (seconds),
-# EAB_KID + EAB_HMAC (require External Account Binding with that key), WATCH_PID (stop when that
-# process exits), and Pebble's own switches. Pebble keeps its own defaults, as a real CA
+# EAB_KID + EAB_HMAC (require External Account Binding with that key), PEBBLE_DNS_SERVER
+# (host:port Pebble resolves through instead, e.g. start-bind.sh's BIND for DNS-01), WATCH_PID
+# (stop when that process exits), and Pebble's own switches. Pebble keeps its own defaults, as a real CA
 # behaves: 5% of nonces rejected (PEBBLE_WFE_NONCEREJECT), 50% of valid authorizations reused
 # (PEBBLE_AUTHZREUSE); only its validation delay is off (PEBBLE_VA_NOSLEEP=1). PEBBLE_HARSH=1
 # rejects half the nonces, for the fault tests.
@@ -56,7 +57,7 @@ cat > "$D/run-pebble" <<RUN
 PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} ${PEBBLE_WFE_NONCEREJECT:+PEBBLE_WFE_NONCEREJECT=$PEBBLE_WFE_NONCEREJECT} \\
 ${PEBBLE_AUTHZREUSE:+PEBBLE_AUTHZREUSE=$PEBBLE_AUTHZREUSE} ${PEBBLE_VA_ALWAYS_VALID:+PEBBLE_VA_ALWAYS_VALID=$PEBBLE_VA_ALWAYS_VALID} \\
 ${PEBBLE_ALTERNATE_ROOTS:+PEBBLE_ALTERNATE_ROOTS=$PEBBLE_ALTERNATE_ROOTS} \\
-  pebble -config "$D/config.json" -dnsserver "127.0.0.1:$DNS_PORT" </dev/null >>"$D/pebble.log" 2>&1 &
+  pebble -config "$D/config.json" -dnsserver "${PEBBLE_DNS_SERVER:-127.0.0.1:$DNS_PORT}" </dev/null >>"$D/pebble.log" 2>&1 &
 echo \$! > "$D/pebble.pid"
 RUN
 chmod +x "$D/run-pebble"

@@ -107,15 +107,17 @@ pub async fn authorizations(
 }
 
 /// What the CA says of the authorization at `authz_url` now: its state, and the CA's words for
-/// a failed challenge. With `accept`, its HTTP-01 challenge is first marked ready for
-/// validation (unless the CA already moved past pending).
+/// a failed challenge. With `accept`, its challenge of type `dns01 ? DNS-01 : HTTP-01` is first
+/// marked ready for validation (unless the CA already moved past pending).
 pub async fn authorization(
     account: &Account,
     server: &str,
     order_url: &str,
     authz_url: &str,
     accept: bool,
+    dns01: bool,
 ) -> Result<(State, Option<String>), AcmeError> {
+    let kind = if dns01 { ChallengeType::Dns01 } else { ChallengeType::Http01 };
     let err = |e| AcmeError::from_acme(server, e);
     let mut order = open(account, server, order_url).await?;
     let mut authorizations = order.authorizations();
@@ -128,9 +130,9 @@ pub async fn authorization(
         let untouched = authz
             .challenges
             .iter()
-            .any(|c| c.r#type == ChallengeType::Http01 && c.status == ChallengeStatus::Pending);
+            .any(|c| c.r#type == kind && c.status == ChallengeStatus::Pending);
         if accept && pending && untouched {
-            if let Some(mut challenge) = authz.challenge(ChallengeType::Http01) {
+            if let Some(mut challenge) = authz.challenge(kind.clone()) {
                 challenge.set_ready().await.map_err(err)?;
             }
             return Ok((State::Processing, None));

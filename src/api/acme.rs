@@ -76,9 +76,8 @@ pub struct AcmeChallengeSolver {
     pub selector: Option<CertificateDnsNameSelector>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http01: Option<AcmeChallengeSolverHttp01>,
-    /// DNS-01 providers are accepted as given; certsmith answers HTTP-01 only for now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns01: Option<Opaque>,
+    pub dns01: Option<AcmeChallengeSolverDns01>,
     /// Wait this long instead of self-checking the challenge before telling the CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_instead_of_self_check: Option<String>,
@@ -98,6 +97,58 @@ pub struct CertificateDnsNameSelector {
     pub dns_names: Option<Vec<String>>,
     #[serde(rename = "dnsZones", default, skip_serializing_if = "Option::is_none")]
     pub dns_zones: Option<Vec<String>>,
+}
+
+/// DNS-01: the TXT record `_acme-challenge.<name>`, written through one DNS provider. certsmith
+/// writes through RFC 2136; the other providers are accepted as given and reported unsupported.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeChallengeSolverDns01 {
+    /// `Follow`: a CNAME at `_acme-challenge.<name>` is followed, and its target written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cname_strategy: Option<CnameStrategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rfc2136: Option<AcmeIssuerDnsRfc2136>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub akamai: Option<Opaque>,
+    #[serde(rename = "cloudDNS", default, skip_serializing_if = "Option::is_none")]
+    pub cloud_dns: Option<Opaque>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudflare: Option<Opaque>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route53: Option<Opaque>,
+    #[serde(rename = "azureDNS", default, skip_serializing_if = "Option::is_none")]
+    pub azure_dns: Option<Opaque>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digitalocean: Option<Opaque>,
+    #[serde(rename = "acmeDNS", default, skip_serializing_if = "Option::is_none")]
+    pub acme_dns: Option<Opaque>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Opaque>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CnameStrategy {
+    None,
+    Follow,
+}
+
+/// RFC 2136 dynamic updates to the zone's primary server, signed with a TSIG key.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeIssuerDnsRfc2136 {
+    /// The server that takes the updates: `host`, `host:port` or `[IPv6]:port` (port 53 when
+    /// none is given).
+    #[schemars(length(min = 1))]
+    pub nameserver: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key_name: Option<String>,
+    /// HMACMD5 (the default), HMACSHA1, HMACSHA256 or HMACSHA512.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_algorithm: Option<String>,
+    /// The Secret entry holding the base64 TSIG secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_secret_secret_ref: Option<SecretKeySelector>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -1,6 +1,7 @@
 //! What certsmith cannot do yet for a Certificate, said plainly instead of ignored. Pure.
 
 use crate::api::CertificateSpec;
+use crate::api::order::ChallengeType;
 use crate::issuer::IssuerView;
 use std::collections::BTreeMap;
 
@@ -60,10 +61,6 @@ pub fn unsupported(
             "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses",
         ),
         (spec.is_ca == Some(true), "spec.isCA: ACME CAs do not issue CA certificates"),
-        (
-            spec.dns_names.iter().flatten().any(|n| n.starts_with("*.")),
-            "wildcard names need DNS-01, which certsmith does not implement yet (HTTP-01 cannot validate them)",
-        ),
     ];
     if let Some((_, why)) = checks.iter().find(|(hit, _)| *hit) {
         return Some(why.to_string());
@@ -73,10 +70,14 @@ pub fn unsupported(
         let Some(solver) = crate::acme::solver::select(&solvers, &name, labels) else {
             return Some(format!("no solver of {who} selects {name}"));
         };
-        if solver.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_none() {
-            return Some(format!(
-                "the solver {who} selects for {name} is not http01.ingress; certsmith answers HTTP-01 through Ingresses only"
-            ));
+        match crate::order::plan::solver_kind(solver) {
+            Err(why) => return Some(format!("the solver {who} selects for {name} {why}")),
+            Ok((ChallengeType::Http01, _)) if name.starts_with("*.") => {
+                return Some(format!(
+                    "{name}: a wildcard name needs DNS-01 (HTTP-01 cannot validate it), and the solver {who} selects for it is http01"
+                ));
+            }
+            Ok(_) => {}
         }
     }
     None

@@ -19,10 +19,15 @@ use std::time::Duration;
 /// cert-manager's finalizer name, so either controller can clean up the other's Challenges.
 pub const FINALIZER: &str = "finalizer.acme.cert-manager.io";
 
+/// How a Challenge's reason begins while its solver cannot present it.
+pub const PRESENT_FAILED: &str = "presenting the challenge: ";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("API request failed: {0}")]
     Kube(#[from] kube::Error),
+    #[error("removing the DNS-01 record: {0}")]
+    Dns(#[from] crate::dns01::Error),
 }
 
 pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -60,27 +65,26 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         set_finalizers(&api, &ch, all).await?;
         return Ok(Action::await_change());
     }
-    if ch.spec.type_ != ChallengeType::Http01 {
-        return verdict(
-            &ctx,
-            &api,
-            &ch,
-            State::Errored,
-            "certsmith answers HTTP-01 challenges only",
-        )
-        .await;
-    }
+    let dns01 = ch.spec.type_ == ChallengeType::Dns01;
 
     // present; recorded by the next status write (presenting again is harmless), so a route
     // that works at once costs one write for presenting and accepting together
     let mut old = old;
     let just_presented = old.presented != Some(true);
     if just_presented {
-        if let Err(e) = present(&ctx, &ch).await {
-            let message = format!("presenting the challenge: {}", crate::acme::api_message(&e));
+        let presented = if dns01 {
+            crate::dns01::present(&ctx, &ch).await.map_err(|e| e.to_string())
+        } else {
+            present(&ctx, &ch).await.map_err(|e| crate::acme::api_message(&e))
+        };
+        if let Err(e) = presented {
+            let message = format!("{PRESENT_FAILED}{e}");
+            // cert-manager's Event: the DNS server's or API server's refusal, once per wording.
+            ctx.event(&ch.object_ref(&()), true, "PresentError", message.clone()).await;
             return note(&api, &ch, &old, &message, Duration::from_secs(10)).await;
         }
-        let note = "Presented challenge using HTTP-01 challenge mechanism".to_string();
+        let how = if dns01 { "DNS-01" } else { "HTTP-01" };
+        let note = format!("Presented challenge using {how} challenge mechanism");
         ctx.event(&ch.object_ref(&()), false, "Presented", note).await;
         old = ChallengeStatus {
             presented: Some(true),
@@ -92,13 +96,18 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
 
     // self-check, then accept; accepted challenges are `processing` until the CA decides
     if old.state != Some(State::Processing) {
-        if !just_presented {
+        if !just_presented && !dns01 {
             // Keep the namespace's responder Endpoints on the responder pods while we wait.
             let namespace = ch.namespace().unwrap_or_default();
             solver_service::ensure(&ctx.client, &ctx.config, &namespace).await?;
         }
-        if let Some(problem) = self_check(&ctx, &ch).await {
-            let message = format!("Waiting for HTTP-01 challenge propagation: {problem}");
+        let (problem, how) = if dns01 {
+            (crate::dns01::check(&ctx, &ch).await, "DNS-01")
+        } else {
+            (self_check(&ctx, &ch).await, "HTTP-01")
+        };
+        if let Some(problem) = problem {
+            let message = format!("Waiting for {how} challenge propagation: {problem}");
             return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
         }
     }
@@ -128,7 +137,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         return Ok(Action::requeue(wait));
     }
     let answer =
-        ca::authorization(&account, &server, &order_url, &ch.spec.authorization_url, accept).await;
+        ca::authorization(&account, &server, &order_url, &ch.spec.authorization_url, accept, dns01)
+            .await;
     match answer {
         Err(e) if let Some(retry) = e.transient() => {
             note(&api, &ch, &old, &e.to_string(), retry).await
@@ -179,7 +189,10 @@ async fn present(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
     }
 }
 
-async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
+async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
+    if ch.spec.type_ == ChallengeType::Dns01 {
+        return Ok(crate::dns01::clean_up(ctx, ch).await?);
+    }
     solver_ingress::delete(&ctx.client, ch).await?;
     let overrides = certificate_annotations(ctx, ch).await.unwrap_or_default();
     let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());

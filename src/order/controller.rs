@@ -169,7 +169,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             let mut new = old.clone();
             new.state = Some(State::Pending);
             new.authorizations = Some(authorizations);
-            new.reason = None;
+            new.reason = plan::stuck(&existing);
             if new != old {
                 crate::ssa::replace_status(&api, &*order, &new).await?;
             }

@@ -27,13 +27,18 @@ pub fn challenges(
         let Some(chosen) = solver::select(solvers, &shown, &labels) else {
             return Err(format!("no solver of the issuer selects {shown}"));
         };
-        if chosen.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_none() {
-            return Err(format!(
-                "the solver selected for {shown} is not http01.ingress; certsmith answers HTTP-01 through Ingresses only"
-            ));
-        }
-        let Some(acme) = authz.challenges.iter().flatten().find(|c| c.type_ == "http-01") else {
-            return Err(format!("the CA offers no HTTP-01 challenge for {shown}"));
+        let (type_, wanted) = match solver_kind(chosen) {
+            Ok(kind) => kind,
+            Err(why) => return Err(format!("the solver selected for {shown} {why}")),
+        };
+        let Some(acme) = authz.challenges.iter().flatten().find(|c| c.type_ == wanted) else {
+            return Err(format!("the CA offers no {wanted} challenge for {shown}"));
+        };
+        let key_authorization = format!("{}.{thumbprint}", acme.token);
+        // cert-manager's `key`: what the solver serves (HTTP-01) or writes in TXT (DNS-01).
+        let key = match type_ {
+            ChallengeType::Dns01 => crate::dns01::txt_value(&key_authorization),
+            _ => key_authorization,
         };
         let hash = crate::naming::short_hash(&format!("{}/{}", authz.url, acme.url));
         out.push(Challenge {
@@ -52,9 +57,9 @@ pub fn challenges(
                 authorization_url: authz.url.clone(),
                 dns_name: name,
                 wildcard: Some(wildcard),
-                type_: ChallengeType::Http01,
+                type_,
                 token: acme.token.clone(),
-                key: format!("{}.{thumbprint}", acme.token),
+                key,
                 solver: chosen.clone(),
                 issuer_ref: order.spec.issuer_ref.clone(),
             },
@@ -62,6 +67,30 @@ pub fn challenges(
         });
     }
     Ok(out)
+}
+
+/// What keeps one of `challenges` from being answered (its solver refused by the DNS server or
+/// the API server), for the Order's reason, so the Certificate's condition names it too.
+pub fn stuck(challenges: &[std::sync::Arc<Challenge>]) -> Option<String> {
+    challenges.iter().find_map(|c| {
+        let why = c.status.as_ref()?.reason.as_deref()?;
+        let presenting = why.starts_with(crate::challenge::controller::PRESENT_FAILED);
+        presenting.then(|| format!("the challenge for {}: {why}", c.spec.dns_name))
+    })
+}
+
+/// The challenge type a solver answers, and its ACME name; `Err` says why certsmith cannot.
+pub fn solver_kind(solver: &AcmeChallengeSolver) -> Result<(ChallengeType, &'static str), String> {
+    if solver.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_some() {
+        return Ok((ChallengeType::Http01, "http-01"));
+    }
+    if solver.dns01.as_ref().and_then(|d| d.rfc2136.as_ref()).is_some() {
+        return Ok((ChallengeType::Dns01, "dns-01"));
+    }
+    if solver.dns01.is_some() {
+        return Err("is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 only".into());
+    }
+    Err("is not http01.ingress; certsmith answers HTTP-01 through Ingresses only".into())
 }
 
 #[cfg(test)]
@@ -109,9 +138,19 @@ mod tests {
             made[0].name_any(),
             challenges(&order, &list, &solvers, "thumb").unwrap()[0].name_any()
         );
-        let dns_only: Vec<AcmeChallengeSolver> =
-            serde_yaml::from_str("- {dns01: {rfc2136: {nameserver: x}}}").unwrap();
-        assert!(challenges(&order, &list, &dns_only, "t").unwrap_err().contains("http01.ingress"));
+        // DNS-01 by zone, HTTP-01 for the rest: the TXT value is the key authorization's digest.
+        let mixed: Vec<AcmeChallengeSolver> = serde_yaml::from_str(
+            "- {http01: {ingress: {}}}\n- {selector: {dnsZones: [a.example]}, dns01: {rfc2136: {nameserver: x}}}",
+        )
+        .unwrap();
+        let made = challenges(&order, &list, &mixed, "thumb").unwrap();
+        assert_eq!(made[0].spec.type_, ChallengeType::Dns01);
+        assert_eq!(made[0].spec.url, "https://ca/chall/a.example/dns");
+        assert_eq!(made[0].spec.key, crate::dns01::txt_value("d.thumb"));
+        let cloudflare: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {dns01: {cloudflare: {email: x}}}").unwrap();
+        let e = challenges(&order, &list, &cloudflare, "t").unwrap_err();
+        assert!(e.contains("through rfc2136 only"), "{e}");
         let elsewhere: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {selector: {dnsZones: [other.org]}, http01: {ingress: {}}}")
                 .unwrap();

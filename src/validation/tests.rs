@@ -166,7 +166,9 @@ fn issuers() {
             "spec.acme.solvers[0]: Required value: no solver type configured",
         ),
         (
-            format!("{acme}, solvers: [{{http01: {{ingress: {{}}}}, dns01: {{rfc2136: {{}}}}}}]}}"),
+            format!(
+                "{acme}, solvers: [{{http01: {{ingress: {{}}}}, dns01: {{rfc2136: {{nameserver: x}}}}}}]}}"
+            ),
             "spec.acme.solvers[0]: Forbidden: may not specify more than one solver type in a single solver",
         ),
         (

@@ -1,0 +1,182 @@
+//! DNS-01 through RFC 2136 against Debian's BIND 9, which Pebble resolves through: a wildcard
+//! Certificate issued by a ClusterIssuer that also answers HTTP-01 for an Ingress (solvers chosen
+//! by `dnsZones`), with cert-manager's default TSIG algorithm (HMAC-MD5); the TXT records gone
+//! afterwards; a wrong TSIG secret shown as the DNS server's refusal.
+
+mod support;
+
+use certsmith::api::{Certificate, Challenge};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use std::process::Command;
+use support::acme::{Operator, eventually, issuing_bed_with, ready};
+use support::{KubeBed, start, state_var};
+
+/// `dig +short` for `name`'s TXT record at BIND.
+fn txt(port: &str, name: &str) -> String {
+    let out = Command::new("dig")
+        .args(["+short", "+time=2", "+tries=1", "@127.0.0.1", "-p", port, name, "TXT"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A ClusterIssuer for `pebble` with HTTP-01 for everything and RFC 2136 for `example.test`.
+fn mixed_issuer(pebble_yaml: &str, name: &str, dns_port: &str, rfc2136: &str) -> String {
+    format!(
+        "{pebble_yaml}    - selector: {{dnsZones: [example.test]}}\n      dns01:\n        rfc2136:\n          \
+         nameserver: 127.0.0.1:{dns_port}\n{rfc2136}",
+    )
+    .replace("name: letsencrypt-prod", &format!("name: {name}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wildcards_through_rfc2136_beside_http01_and_a_wrong_tsig_secret_is_named() {
+    let bind = start("start-bind.sh", &[]);
+    let port = state_var(&bind, "DNS_PORT");
+    let kube = KubeBed::start();
+    let pebble = issuing_bed_with(
+        &kube,
+        &[("PEBBLE_DNS_SERVER", &format!("127.0.0.1:{port}")), ("PEBBLE_ALTERNATE_ROOTS", "1")],
+    );
+    let recursive = format!("127.0.0.1:{port}");
+    let operator = Operator::start(
+        &kube,
+        &pebble,
+        &["--dns01-recursive-nameservers", &recursive, "--dns01-recursive-nameservers-only"],
+    );
+    let secret = |name: &str, value: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: certsmith}}\n\
+             stringData: {{secret: \"{value}\"}}\n---\n"
+        )
+    };
+    let base = pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None);
+    // cert-manager's default algorithm (none given): HMAC-MD5.
+    let mixed = mixed_issuer(
+        &base,
+        "mixed",
+        &port,
+        "          tsigKeyName: certsmith-md5\n          tsigSecretSecretRef: {name: tsig-md5, key: secret}\n",
+    );
+    let wrong = mixed_issuer(
+        &base,
+        "wrong-tsig",
+        &port,
+        "          tsigKeyName: certsmith-sha256\n          tsigAlgorithm: HMACSHA256\n          \
+         tsigSecretSecretRef: {name: tsig-wrong, key: secret}\n",
+    );
+    let yaml = format!(
+        "{}{}{mixed}---\n{wrong}---\n",
+        secret("tsig-md5", &state_var(&bind, "TSIG_MD5_SECRET")),
+        secret("tsig-wrong", "d3Jvbmcgc2VjcmV0IG9mIDMyIGJ5dGVzIGxvbmcgISE="),
+    );
+    kube.kubectl_ok(&["apply", "-f", "-"], &yaml);
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: wild, namespace: default}
+spec:
+  secretName: wild-tls
+  dnsNames: ["*.example.test", example.test]
+  issuerRef: {name: mixed, kind: ClusterIssuer}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: app
+  namespace: default
+  annotations: {cert-manager.io/cluster-issuer: mixed}
+spec:
+  ingressClassName: nginx
+  tls: [{secretName: app-tls, hosts: [app.http.test]}]
+  rules:
+  - host: app.http.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: refused, namespace: default}
+spec:
+  secretName: refused-tls
+  dnsNames: [refused.example.test]
+  issuerRef: {name: wrong-tsig, kind: ClusterIssuer}
+"#,
+    );
+    let client = kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+
+    ready(&certs, "wild", 1, &operator).await;
+    ready(&certs, "app-tls", 1, &operator).await;
+    let wild = secrets.get("wild-tls").await.unwrap();
+    let chain = String::from_utf8(wild.data.as_ref().unwrap()["tls.crt"].0.clone()).unwrap();
+    let issued = certsmith::pki::inspect::parse_chain(&chain).unwrap();
+    assert_eq!(issued.dns_names.len(), 2);
+    assert!(issued.dns_names.contains(&"*.example.test".to_string()), "{:?}", issued.dns_names);
+    assert!(verifies(&chain, &pebble.root_pem()), "the wildcard chain does not verify");
+
+    // Which solver answered what: the Challenges say it until they are cleaned up; the Events
+    // on them stay.
+    let events = kube.kubectl_ok(
+        &[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+        ],
+        "",
+    );
+    assert!(events.contains("Presented challenge using DNS-01 challenge mechanism"), "{events}");
+    assert!(events.contains("Presented challenge using HTTP-01 challenge mechanism"), "{events}");
+
+    // The records are removed once the challenges are decided.
+    eventually(30, "the TXT records removed", || async {
+        txt(&port, "_acme-challenge.example.test").is_empty().then_some(())
+    })
+    .await;
+
+    // A wrong TSIG secret: the Challenge waits, saying what BIND answered; nothing is written.
+    let challenges: Api<Challenge> = Api::namespaced(client, "default");
+    let said = eventually(60, "the refusal on the Challenge", || async {
+        let list = challenges.list(&Default::default()).await.ok()?;
+        let ch = list.items.into_iter().find(|c| c.spec.dns_name == "refused.example.test")?;
+        ch.status?.reason.filter(|r| r.contains("refused"))
+    })
+    .await;
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    assert!(said.contains("NOTAUTH"), "{said}");
+    // The same words reach the Certificate's condition, through its Order and request.
+    eventually(30, "the refusal on the Certificate", || async {
+        let c = certs.get("refused").await.ok()?;
+        let issuing = c.status?.conditions?.into_iter().find(|c| c.type_ == "Issuing")?;
+        issuing.message.filter(|m| m.contains(&said)).map(|_| ())
+    })
+    .await;
+    assert!(txt(&port, "_acme-challenge.refused.example.test").is_empty());
+    assert!(secrets.get_opt("refused-tls").await.unwrap().is_none());
+    drop(operator);
+    let _ = Command::new(support::testbed_script("stop-bind.sh")).arg(&bind).status();
+}
+
+/// `openssl verify` of the chain's leaf against `root`, intermediates untrusted.
+fn verifies(chain: &str, root: &str) -> bool {
+    let dir = std::env::temp_dir().join(format!("certsmith-dns01-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blocks: Vec<&str> = chain.split_inclusive("-----END CERTIFICATE-----\n").collect();
+    std::fs::write(dir.join("leaf.pem"), blocks[0]).unwrap();
+    std::fs::write(dir.join("rest.pem"), blocks[1..].concat()).unwrap();
+    std::fs::write(dir.join("root.pem"), root).unwrap();
+    let status = Command::new("openssl")
+        .args(["verify", "-CAfile", "root.pem", "-untrusted", "rest.pem", "leaf.pem"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    status.success()
+}
