@@ -21,11 +21,19 @@ fn txt(port: &str, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A ClusterIssuer for `pebble` with HTTP-01 for everything and RFC 2136 for `example.test`.
+/// A ClusterIssuer for `pebble` with HTTP-01 for everything, RFC 2136 for `example.test`, and
+/// RFC 2136 following the CNAME for the one name `alias.http.test` (the most specific wins).
 fn mixed_issuer(pebble_yaml: &str, name: &str, dns_port: &str, rfc2136: &str) -> String {
+    let solver = |selector: &str, strategy: &str| {
+        format!(
+            "    - selector: {selector}\n      dns01:\n{strategy}        rfc2136:\n          \
+             nameserver: 127.0.0.1:{dns_port}\n{rfc2136}"
+        )
+    };
     format!(
-        "{pebble_yaml}    - selector: {{dnsZones: [example.test]}}\n      dns01:\n        rfc2136:\n          \
-         nameserver: 127.0.0.1:{dns_port}\n{rfc2136}",
+        "{pebble_yaml}{}{}",
+        solver("{dnsZones: [example.test]}", ""),
+        solver("{dnsNames: [alias.http.test]}", "        cnameStrategy: Follow\n"),
     )
     .replace("name: letsencrypt-prod", &format!("name: {name}"))
 }
@@ -83,6 +91,14 @@ spec:
   dnsNames: ["*.example.test", example.test]
   issuerRef: {name: mixed, kind: ClusterIssuer}
 ---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: alias, namespace: default}
+spec:
+  secretName: alias-tls
+  dnsNames: [alias.http.test]
+  issuerRef: {name: mixed, kind: ClusterIssuer}
+---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -113,6 +129,7 @@ spec:
 
     ready(&certs, "wild", 1, &operator).await;
     ready(&certs, "app-tls", 1, &operator).await;
+    ready(&certs, "alias", 1, &operator).await;
     let wild = secrets.get("wild-tls").await.unwrap();
     let chain = String::from_utf8(wild.data.as_ref().unwrap()["tls.crt"].0.clone()).unwrap();
     let issued = certsmith::pki::inspect::parse_chain(&chain).unwrap();
@@ -135,10 +152,17 @@ spec:
     );
     assert!(events.contains("Presented challenge using DNS-01 challenge mechanism"), "{events}");
     assert!(events.contains("Presented challenge using HTTP-01 challenge mechanism"), "{events}");
+    let created = kube.kubectl_ok(
+        &["get", "events", "-n", "default", "--field-selector", "reason=Created", "-o", "name"],
+        "",
+    );
+    assert!(created.lines().count() >= 4, "{created}");
 
     // The records are removed once the challenges are decided.
     eventually(30, "the TXT records removed", || async {
-        txt(&port, "_acme-challenge.example.test").is_empty().then_some(())
+        let left = txt(&port, "_acme-challenge.example.test")
+            + &txt(&port, "_acme-challenge.alias.example.test");
+        left.is_empty().then_some(())
     })
     .await;
 

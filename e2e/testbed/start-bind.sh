@@ -2,8 +2,10 @@
 # start-bind.sh — BIND 9 (Debian's named) on a free loopback port, authoritative for two zones:
 #   example.test  dynamic: RFC 2136 updates signed with one of two TSIG keys are allowed
 #                 (certsmith-md5: hmac-md5, cert-manager's default algorithm; certsmith-sha256);
-#   http.test     static: every name is 127.0.0.1 (the HTTP-01 side of a mixed issuer).
-# example.test and *.example.test are 127.0.0.1 too. No recursion: Pebble asks it directly.
+#   http.test     static: every name is 127.0.0.1 (the HTTP-01 side of a mixed issuer), and
+#                 _acme-challenge.alias.http.test is a CNAME into example.test.
+# example.test and *.example.test are 127.0.0.1 too. Recursion (loopback only) is on so that a
+# CNAME into the other zone is followed in one answer, as the resolvers CAs use follow it.
 #
 #   STATE=$(e2e/testbed/start-bind.sh)   # stdout: the state directory
 #   . "$STATE/env"    # DNS_PORT, TSIG_MD5_SECRET, TSIG_SHA256_SECRET (base64)
@@ -28,7 +30,8 @@ options {
   session-keyfile "$D/session.key";
   listen-on port $PORT { 127.0.0.1; };
   listen-on-v6 { none; };
-  recursion no;
+  recursion yes;
+  allow-recursion { 127.0.0.1; };
   allow-query { any; };
   dnssec-validation no;
 };
@@ -51,6 +54,8 @@ ns      IN A   127.0.0.1
 *       IN A   127.0.0.1
 ZONE
 done
+# cnameStrategy: Follow — alias.http.test's challenge record is delegated into example.test.
+echo '_acme-challenge.alias IN CNAME _acme-challenge.alias.example.test.' >> "$D/http.test.zone"
 # named runs as the user who starts it, so the zone journals land in $D.
 named -g -c "$D/named.conf" </dev/null >"$D/named.log" 2>&1 &
 echo $! > "$D/named.pid.start"
