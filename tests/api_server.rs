@@ -150,7 +150,9 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
         ),
         (
             "Issuer",
-            acme("  solvers: [{http01: {ingress: {class: a}}, dns01: {rfc2136: {}}}]"),
+            acme(
+                "  solvers: [{http01: {ingress: {class: a}}, dns01: {rfc2136: {nameserver: 127.0.0.1}}}]",
+            ),
             schema(
                 r#"Issuer.cert-manager.io "invalid-2" is invalid: <nil>: Invalid value: "": "spec.acme.solvers" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
             ),

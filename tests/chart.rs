@@ -124,6 +124,7 @@ const CERT_MANAGER_STYLE: &str = r#"{"replicaCount": 1,
   "podLabels": {"team": "platform"}, "extraEnv": [{"name": "TZ", "value": "UTC"}],
   "https_proxy": "http://proxy.example.com:3128", "no_proxy": "10.0.0.0/8,.svc",
   "crds": {"enabled": true, "keep": true}, "installCRDs": true,
+  "dns01RecursiveNameservers": "10.0.0.53:53,1.1.1.1:53", "dns01RecursiveNameserversOnly": true,
   "extraArgs": ["--max-concurrent-challenges=60"]}"#;
 
 #[test]
@@ -144,8 +145,13 @@ fn cert_manager_values_map_and_unknown_values_fail_naming_the_key_to_use() {
     assert_eq!(container["image"], "registry.example.com/platform/certsmith@sha256:0123");
     let args: Vec<&str> =
         container["args"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for arg in ["--v=4", "--default-issuer-name=letsencrypt-prod", "--max-concurrent-challenges=60"]
-    {
+    for arg in [
+        "--v=4",
+        "--default-issuer-name=letsencrypt-prod",
+        "--max-concurrent-challenges=60",
+        "--dns01-recursive-nameservers=10.0.0.53:53,1.1.1.1:53",
+        "--dns01-recursive-nameservers-only",
+    ] {
         assert!(args.contains(&arg), "{arg} missing: {args:?}");
     }
     let env: Vec<(&str, &str)> = container["env"]

@@ -283,7 +283,7 @@ async fn an_eab_account_is_never_registered_again_and_no_crash_mid_rollover_lose
         &["apply", "-f", "-"],
         "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: dns}\nspec:\n  acme:\n    \
          server: https://acme.example/dir\n    privateKeySecretRef: {name: dns}\n    \
-         solvers: [{dns01: {rfc2136: {nameserver: 127.0.0.1}}}]\n---\n\
+         solvers: [{dns01: {cloudflare: {email: admin@example.com}}}]\n---\n\
          apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: zone, namespace: default}\n\
          spec: {secretName: zone-tls, dnsNames: [zone.example.com], issuerRef: {name: dns, kind: ClusterIssuer}}\n",
     );
@@ -291,7 +291,7 @@ async fn an_eab_account_is_never_registered_again_and_no_crash_mid_rollover_lose
     let report = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{report}");
     assert!(
-        report.contains("LEFT  Certificate default/zone: would not be renewed: the solver ClusterIssuer/dns selects for zone.example.com is not http01.ingress"),
+        report.contains("LEFT  Certificate default/zone: would not be renewed: the solver ClusterIssuer/dns selects for zone.example.com is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 only"),
         "{report}"
     );
 }
