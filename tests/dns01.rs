@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::process::Command;
 use support::acme::{Operator, eventually, issuing_bed_with, ready};
-use support::{KubeBed, start, state_var};
+use support::{KubeBed, start, state_var, verifies};
 
 /// `dig +short` for `name`'s TXT record at BIND.
 fn txt(port: &str, name: &str) -> String {
@@ -187,20 +187,4 @@ spec:
     assert!(secrets.get_opt("refused-tls").await.unwrap().is_none());
     drop(operator);
     let _ = Command::new(support::testbed_script("stop-bind.sh")).arg(&bind).status();
-}
-
-/// `openssl verify` of the chain's leaf against `root`, intermediates untrusted.
-fn verifies(chain: &str, root: &str) -> bool {
-    let dir = std::env::temp_dir().join(format!("certsmith-dns01-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let blocks: Vec<&str> = chain.split_inclusive("-----END CERTIFICATE-----\n").collect();
-    std::fs::write(dir.join("leaf.pem"), blocks[0]).unwrap();
-    std::fs::write(dir.join("rest.pem"), blocks[1..].concat()).unwrap();
-    std::fs::write(dir.join("root.pem"), root).unwrap();
-    let status = Command::new("openssl")
-        .args(["verify", "-CAfile", "root.pem", "-untrusted", "rest.pem", "leaf.pem"])
-        .current_dir(&dir)
-        .status()
-        .unwrap();
-    status.success()
 }

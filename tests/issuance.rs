@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
 use std::sync::OnceLock;
-use support::KubeBed;
 use support::acme::{Operator, PebbleBed, eventually, issuing_bed};
+use support::{KubeBed, verifies};
 
 struct Bed {
     kube: &'static KubeBed,
@@ -56,31 +56,6 @@ fn tls(secret: &Secret) -> (String, String) {
     let data = secret.data.as_ref().unwrap();
     let text = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
     (text("tls.crt"), text("tls.key"))
-}
-
-/// `openssl verify` of the chain's leaf against Pebble's root, intermediates untrusted.
-fn verifies(chain: &str, root: &str) -> bool {
-    let dir = tempdir();
-    let blocks: Vec<&str> = chain.split_inclusive("-----END CERTIFICATE-----\n").collect();
-    std::fs::write(dir.join("leaf.pem"), blocks[0]).unwrap();
-    std::fs::write(dir.join("rest.pem"), blocks[1..].concat()).unwrap();
-    std::fs::write(dir.join("root.pem"), root).unwrap();
-    let status = std::process::Command::new("openssl")
-        .args(["verify", "-CAfile", "root.pem", "-untrusted", "rest.pem", "leaf.pem"])
-        .current_dir(&dir)
-        .status()
-        .unwrap();
-    status.success()
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "certsmith-test-{}-{}",
-        std::process::id(),
-        support::acme::free_port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[tokio::test]

@@ -183,3 +183,23 @@ pub fn fixture(name: &str) -> String {
     let path = repo().join("e2e/fixtures").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// `openssl verify` of the chain's leaf against `root`, the rest of the chain untrusted.
+pub fn verifies(chain: &str, root: &str) -> bool {
+    let dir = std::env::temp_dir().join(format!(
+        "certsmith-verify-{}-{}",
+        std::process::id(),
+        acme::free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blocks: Vec<&str> = chain.split_inclusive("-----END CERTIFICATE-----\n").collect();
+    std::fs::write(dir.join("leaf.pem"), blocks[0]).unwrap();
+    std::fs::write(dir.join("rest.pem"), blocks[1..].concat()).unwrap();
+    std::fs::write(dir.join("root.pem"), root).unwrap();
+    let status = Command::new("openssl")
+        .args(["verify", "-CAfile", "root.pem", "-untrusted", "rest.pem", "leaf.pem"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    status.success()
+}
