@@ -185,6 +185,14 @@ spec:
     .await;
     assert!(txt(&port, "_acme-challenge.refused.example.test").is_empty());
     assert!(secrets.get_opt("refused-tls").await.unwrap().is_none());
+
+    // Deleting it is not held up by the record the DNS server never took.
+    kube.kubectl_ok(&["delete", "certificate", "refused", "-n", "default"], "");
+    eventually(60, "the refused Challenge gone", || async {
+        let list = challenges.list(&Default::default()).await.ok()?;
+        (!list.items.iter().any(|c| c.spec.dns_name == "refused.example.test")).then_some(())
+    })
+    .await;
     drop(operator);
     let _ = Command::new(support::testbed_script("stop-bind.sh")).arg(&bind).status();
 }

@@ -159,14 +159,17 @@ pub async fn present(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
 }
 
 /// Removes the challenge's TXT value (the other values at that name stay). A solver that can
-/// no longer say where (the issuer or its Secret gone) leaves the record, with a warning.
+/// no longer say where (the issuer or its Secret gone) leaves the record, with a warning; so
+/// does a refusal for a challenge that was never presented (its record was never written), so
+/// that a wrong TSIG key never holds up a deletion.
 pub async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     let removed = async {
         let t = target(ctx, ch).await?;
         dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, false, t.signer).await
     };
+    let presented = ch.status.as_ref().and_then(|s| s.presented) == Some(true);
     match removed.await {
-        Err(e) if !e.transient() && !matches!(e, Error::Refused { .. }) => {
+        Err(e) if !e.transient() && (!presented || !matches!(e, Error::Refused { .. })) => {
             tracing::warn!(challenge = %ch.name_any(), error = %e, "the DNS-01 record cannot be removed");
             Ok(())
         }
