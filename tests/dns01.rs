@@ -21,10 +21,17 @@ fn txt(port: &str, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A ClusterIssuer for `pebble` with HTTP-01 for everything, RFC 2136 for `example.test`, and
-/// RFC 2136 following the CNAME for the one name `alias.http.test` (the most specific wins).
-fn mixed_issuer(pebble_yaml: &str, name: &str, dns_port: &str, rfc2136: &str) -> String {
-    let solver = |selector: &str, strategy: &str| {
+/// A ClusterIssuer for `pebble` with HTTP-01 for everything, RFC 2136 for `example.test`
+/// (TSIG `zone_key`), and RFC 2136 following the CNAME for the one name `alias.http.test` (TSIG
+/// `alias_key`; the most specific selector wins).
+fn mixed_issuer(
+    pebble_yaml: &str,
+    name: &str,
+    dns_port: &str,
+    zone_key: &str,
+    alias_key: &str,
+) -> String {
+    let solver = |selector: &str, strategy: &str, rfc2136: &str| {
         format!(
             "    - selector: {selector}\n      dns01:\n{strategy}        rfc2136:\n          \
              nameserver: 127.0.0.1:{dns_port}\n{rfc2136}"
@@ -32,8 +39,8 @@ fn mixed_issuer(pebble_yaml: &str, name: &str, dns_port: &str, rfc2136: &str) ->
     };
     format!(
         "{pebble_yaml}{}{}",
-        solver("{dnsZones: [example.test]}", ""),
-        solver("{dnsNames: [alias.http.test]}", "        cnameStrategy: Follow\n"),
+        solver("{dnsZones: [example.test]}", "", zone_key),
+        solver("{dnsNames: [alias.http.test]}", "        cnameStrategy: Follow\n", alias_key),
     )
     .replace("name: letsencrypt-prod", &format!("name: {name}"))
 }
@@ -60,23 +67,22 @@ async fn wildcards_through_rfc2136_beside_http01_and_a_wrong_tsig_secret_is_name
         )
     };
     let base = pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None);
-    // cert-manager's default algorithm (none given): HMAC-MD5.
-    let mixed = mixed_issuer(
-        &base,
-        "mixed",
-        &port,
-        "          tsigKeyName: certsmith-md5\n          tsigSecretSecretRef: {name: tsig-md5, key: secret}\n",
-    );
-    let wrong = mixed_issuer(
-        &base,
-        "wrong-tsig",
-        &port,
-        "          tsigKeyName: certsmith-sha256\n          tsigAlgorithm: HMACSHA256\n          \
-         tsigSecretSecretRef: {name: tsig-wrong, key: secret}\n",
-    );
+    // cert-manager's default algorithm (none given): HMAC-MD5; and HMAC-SHA256.
+    let md5 = "          tsigKeyName: certsmith-md5\n          \
+               tsigSecretSecretRef: {name: tsig-md5, key: secret}\n";
+    let sha256 = |secret: &str| {
+        format!(
+            "          tsigKeyName: certsmith-sha256\n          tsigAlgorithm: HMACSHA256\n          \
+             tsigSecretSecretRef: {{name: {secret}, key: secret}}\n"
+        )
+    };
+    let mixed = mixed_issuer(&base, "mixed", &port, md5, &sha256("tsig-sha256"));
+    let wrong = sha256("tsig-wrong");
+    let wrong = mixed_issuer(&base, "wrong-tsig", &port, &wrong, &wrong);
     let yaml = format!(
-        "{}{}{mixed}---\n{wrong}---\n",
+        "{}{}{}{mixed}---\n{wrong}---\n",
         secret("tsig-md5", &state_var(&bind, "TSIG_MD5_SECRET")),
+        secret("tsig-sha256", &state_var(&bind, "TSIG_SHA256_SECRET")),
         secret("tsig-wrong", "d3Jvbmcgc2VjcmV0IG9mIDMyIGJ5dGVzIGxvbmcgISE="),
     );
     kube.kubectl_ok(&["apply", "-f", "-"], &yaml);
@@ -107,7 +113,7 @@ metadata:
   annotations: {cert-manager.io/cluster-issuer: mixed}
 spec:
   ingressClassName: nginx
-  tls: [{secretName: app-tls, hosts: [app.http.test]}]
+  tls: [{secretName: app-tls, hosts: [app.http.test]}, {secretName: star-tls, hosts: ["*.example.test"]}]
   rules:
   - host: app.http.test
     http:
@@ -130,6 +136,8 @@ spec:
     ready(&certs, "wild", 1, &operator).await;
     ready(&certs, "app-tls", 1, &operator).await;
     ready(&certs, "alias", 1, &operator).await;
+    // A wildcard tls host of the Ingress: its Certificate goes through DNS-01 too.
+    ready(&certs, "star-tls", 1, &operator).await;
     let wild = secrets.get("wild-tls").await.unwrap();
     let chain = String::from_utf8(wild.data.as_ref().unwrap()["tls.crt"].0.clone()).unwrap();
     let issued = certsmith::pki::inspect::parse_chain(&chain).unwrap();
