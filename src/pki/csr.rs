@@ -4,6 +4,7 @@ use super::PkiError;
 use super::inspect::Issued;
 use crate::api::CertificateSpec;
 use crate::api::certificate::KeyUsage;
+use crate::certificate::request::DEFAULT_USAGES;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
@@ -69,27 +70,32 @@ pub fn build(spec: &CertificateSpec, key: &KeyPair, sans: Sans) -> Result<Vec<u8
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     }
     if spec.encode_usages_in_request != Some(false) {
-        // cert-manager's defaults when none are given, so the request says what is issued.
-        let usages = match spec.usages.as_deref() {
-            Some(u) if !u.is_empty() => u.to_vec(),
-            _ => vec![KeyUsage::DigitalSignature, KeyUsage::KeyEncipherment],
-        };
-        for usage in usages {
-            match purpose(usage) {
-                Purpose::Key(k) if !params.key_usages.contains(&k) => params.key_usages.push(k),
-                Purpose::Extended(e) if !params.extended_key_usages.contains(&e) => {
-                    params.extended_key_usages.push(e)
-                }
-                _ => {}
-            }
-        }
-        // A CA signs certificates, whatever else it was asked to do (cert-manager adds it too).
-        if is_ca && !params.key_usages.contains(&KeyUsagePurpose::KeyCertSign) {
-            params.key_usages.push(KeyUsagePurpose::KeyCertSign);
-        }
+        // The request says what is issued.
+        (params.key_usages, params.extended_key_usages) = purposes(spec.usages.as_deref(), is_ca);
     }
     let csr = params.serialize_request(key).map_err(PkiError::Csr)?;
     Ok(csr.der().to_vec())
+}
+
+/// The key usages and extended key usages `usages` asks for (cert-manager's defaults when none
+/// are listed), each once, with certificate signing added for a CA, as cert-manager adds it.
+pub fn purposes(
+    usages: Option<&[KeyUsage]>,
+    is_ca: bool,
+) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
+    let listed = usages.filter(|u| !u.is_empty()).unwrap_or(&DEFAULT_USAGES);
+    let (mut key, mut extended) = (Vec::new(), Vec::new());
+    for usage in listed {
+        match purpose(*usage) {
+            Purpose::Key(k) if !key.contains(&k) => key.push(k),
+            Purpose::Extended(e) if !extended.contains(&e) => extended.push(e),
+            _ => {}
+        }
+    }
+    if is_ca && !key.contains(&KeyUsagePurpose::KeyCertSign) {
+        key.push(KeyUsagePurpose::KeyCertSign);
+    }
+    (key, extended)
 }
 
 /// Whether `issued` names exactly what `spec` asks: the DNS, IP, URI and e-mail SANs, where the
@@ -140,13 +146,13 @@ fn subject(spec: &CertificateSpec) -> DistinguishedName {
     dn
 }
 
-pub(crate) enum Purpose {
+enum Purpose {
     Key(KeyUsagePurpose),
     Extended(ExtendedKeyUsagePurpose),
     None,
 }
 
-pub(crate) fn purpose(u: KeyUsage) -> Purpose {
+fn purpose(u: KeyUsage) -> Purpose {
     use KeyUsage::*;
     use Purpose::{Extended as E, Key as K};
     match u {

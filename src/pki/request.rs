@@ -21,16 +21,24 @@ pub struct Requested {
     pub public_key: Vec<u8>,
 }
 
+fn bad(e: String) -> PkiError {
+    PkiError::ParseCertificate(format!("the CSR cannot be read: {e}"))
+}
+
+/// The DER of a PEM (or DER) CSR.
+pub fn der(csr: &[u8]) -> Result<Vec<u8>, PkiError> {
+    match pem::parse(csr) {
+        Ok(p) if p.tag() == "CERTIFICATE REQUEST" || p.tag() == "NEW CERTIFICATE REQUEST" => {
+            Ok(p.into_contents())
+        }
+        Ok(p) => Err(bad(format!("a PEM {} block, not a CERTIFICATE REQUEST", p.tag()))),
+        Err(_) => Ok(csr.to_vec()),
+    }
+}
+
 /// Parses a PEM (or DER) CSR. Its signature is the CA's to check.
 pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
-    let bad = |e: String| PkiError::ParseCertificate(format!("the CSR cannot be read: {e}"));
-    let der = match pem::parse(csr) {
-        Ok(p) if p.tag() == "CERTIFICATE REQUEST" || p.tag() == "NEW CERTIFICATE REQUEST" => {
-            p.into_contents()
-        }
-        Ok(p) => return Err(bad(format!("a PEM {} block, not a CERTIFICATE REQUEST", p.tag()))),
-        Err(_) => csr.to_vec(),
-    };
+    let der = der(csr)?;
     let (_, req) = X509CertificationRequest::from_der(&der).map_err(|e| bad(e.to_string()))?;
     let info = &req.certification_request_info;
     let mut out = Requested {

@@ -3,14 +3,13 @@
 //! the request, checked against what the CSR itself asks), signed by the request's own key or
 //! by a CA key pair. Pure: the clock is passed in.
 
-use super::csr::{Purpose, purpose};
+use super::csr::purposes;
 use crate::api::CertificateRequestSpec;
-use crate::certificate::request::{DEFAULT_DURATION, DEFAULT_USAGES};
+use crate::certificate::request::DEFAULT_DURATION;
 use jiff::Timestamp;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, CrlDistributionPoint,
-    CustomExtension, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PublicKeyData, SerialNumber,
+    CustomExtension, IsCa, Issuer, KeyPair, PublicKeyData, SerialNumber,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -45,10 +44,7 @@ pub fn template(
     urls: &Urls,
     now: Timestamp,
 ) -> Result<CertificateSigningRequestParams, SignError> {
-    let der = match pem::parse(&spec.request.0) {
-        Ok(p) => p.into_contents(),
-        Err(_) => spec.request.0.clone(),
-    };
+    let der = super::request::der(&spec.request.0).map_err(|e| SignError::Csr(e.to_string()))?;
     let mut csr = CertificateSigningRequestParams::from_der(&der.as_slice().into())
         .map_err(|e| SignError::Csr(e.to_string()))?;
     let params = &mut csr.params;
@@ -69,7 +65,7 @@ pub fn template(
     params.is_ca =
         if is_ca { IsCa::Ca(BasicConstraints::Unconstrained) } else { IsCa::ExplicitNoCa };
 
-    let (key_usages, extended) = usages(spec, is_ca);
+    let (key_usages, extended) = purposes(spec.usages.as_deref(), is_ca);
     let asked = !params.key_usages.is_empty() || !params.extended_key_usages.is_empty();
     if asked
         && !(same(&params.key_usages, &key_usages) && same(&params.extended_key_usages, &extended))
@@ -95,26 +91,6 @@ pub fn template(
     params.use_authority_key_identifier_extension = true;
     with_urls(params, urls);
     Ok(csr)
-}
-
-/// The request's usages (cert-manager's defaults when empty), plus certificate signing for a CA.
-fn usages(
-    spec: &CertificateRequestSpec,
-    is_ca: bool,
-) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
-    let listed = spec.usages.clone().filter(|u| !u.is_empty()).unwrap_or(DEFAULT_USAGES.to_vec());
-    let (mut key, mut extended) = (Vec::new(), Vec::new());
-    for usage in listed {
-        match purpose(usage) {
-            Purpose::Key(k) if !key.contains(&k) => key.push(k),
-            Purpose::Extended(e) if !extended.contains(&e) => extended.push(e),
-            _ => {}
-        }
-    }
-    if is_ca && !key.contains(&KeyUsagePurpose::KeyCertSign) {
-        key.push(KeyUsagePurpose::KeyCertSign);
-    }
-    (key, extended)
 }
 
 fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
