@@ -33,11 +33,7 @@ pub fn issuer_line(issuer: &IssuerView, account_secret: Option<&Secret>) -> Line
         let Some(secret) = account_secret else {
             return line(who, false, format!("ca issuer: {where_} is missing"));
         };
-        let field = |k: &str| crate::certificate::secret::text(secret, k);
-        return match crate::pki::sign::CaKeyPair::read(
-            field("tls.crt").as_deref(),
-            field("tls.key").as_deref(),
-        ) {
+        return match crate::pki::sign::CaKeyPair::from_secret(secret) {
             Ok(_) => line(who, true, format!("ca issuer: signs here with the CA in {where_}")),
             Err(e) => line(who, false, format!("ca issuer: {where_}: {e}")),
         };

@@ -8,7 +8,7 @@ use crate::challenge::controller as challenges;
 use crate::config::Config;
 use crate::context::Context;
 use crate::http01::responder::{self, Challenges};
-use crate::issuer::{IssuerView, controller as issuers, referenced_kind};
+use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
 use futures::StreamExt;
@@ -207,16 +207,10 @@ async fn controllers(
     ctx.metrics.watch_certificates(Some(store.clone()));
     let _unwatch = Unwatch(ctx.metrics.clone());
     let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
-        store
-            .state()
-            .into_iter()
-            .filter(|c| {
-                referenced_kind(&c.spec.issuer_ref) == Some(kind)
-                    && c.spec.issuer_ref.name == name
-                    && (namespace.is_none() || c.namespace() == namespace)
-            })
-            .map(|c| ObjectRef::from_obj(&*c))
-            .collect::<Vec<_>>()
+        users(&store, |c: &Certificate| {
+            let (r, at) = (&c.spec.issuer_ref, c.namespace());
+            refers_to(r, at.as_deref(), kind, &name, namespace.as_deref())
+        })
     };
     let by_cluster_issuer = by_issuer.clone();
     // cert-manager's label: the Secrets certsmith writes and those it adopted from cert-manager.
@@ -247,14 +241,10 @@ async fn controllers(
     // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
     let known = ctx.requests.clone();
     let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
-        let requests = known.state();
-        let waiting = requests.into_iter().filter(move |r| {
-            !r.finished()
-                && referenced_kind(&r.spec.issuer_ref) == Some(kind)
-                && r.spec.issuer_ref.name == name
-                && (namespace.is_none() || r.namespace() == namespace)
-        });
-        waiting.map(|r| ObjectRef::from_obj(&*r)).collect::<Vec<_>>()
+        users(&known, |r: &CertificateRequest| {
+            let (issuer, at) = (&r.spec.issuer_ref, r.namespace());
+            !r.finished() && refers_to(issuer, at.as_deref(), kind, &name, namespace.as_deref())
+        })
     };
     let requests =
         Controller::new(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
@@ -317,7 +307,8 @@ async fn controllers(
     Ok(())
 }
 
-/// The issuers in `store` that `uses` a changed Secret: what a CA Secret's change triggers.
+/// The objects in `store` that `uses` what changed (a Certificate or request its issuer, an
+/// issuer its CA Secret): what that change triggers.
 fn users<K>(store: &reflector::Store<K>, uses: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
 where
     K: kube::Resource<DynamicType = ()> + Clone,

@@ -58,6 +58,11 @@ fn issuer_type(schema: &mut Schema) {
 }
 
 impl IssuerSpec {
+    /// Whether certsmith signs here, with no CA to ask: a SelfSigned or a CA issuer.
+    pub fn signs_here(&self) -> bool {
+        self.self_signed.is_some() || self.ca.is_some()
+    }
+
     /// The issuer types that are set, by their field names.
     pub fn configured_types(&self) -> Vec<&'static str> {
         let set = [

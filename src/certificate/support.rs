@@ -12,7 +12,7 @@ pub fn unsupported(
     issuer: &IssuerView,
 ) -> Option<String> {
     let who = issuer.display();
-    let local = issuer.spec.self_signed.is_some() || issuer.spec.ca.is_some();
+    let local = issuer.spec.signs_here();
     if issuer.spec.acme.is_none() && !local {
         let kind = issuer.spec.configured_types().join(", ");
         return Some(format!(

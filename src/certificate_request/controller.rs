@@ -74,7 +74,7 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
                 .await;
         }
     };
-    if issuer.spec.self_signed.is_some() || issuer.spec.ca.is_some() {
+    if issuer.spec.signs_here() {
         return sign_here(&ctx, &api, &cr, &stored, &issuer).await;
     }
     let Some(acme) = issuer.spec.acme.as_ref() else {
@@ -83,16 +83,16 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             "{} is a {kinds} issuer; certsmith signs through ACME, SelfSigned and CA issuers only",
             issuer.display()
         );
-        return failed(&ctx, &api, &cr, &message).await;
+        return failed(&ctx, &api, &cr, "Failed", &message).await;
     };
     let requested = match crate::pki::request::read(&cr.spec.request.0) {
         Ok(r) => r,
-        Err(e) => return failed(&ctx, &api, &cr, &e.to_string()).await,
+        Err(e) => return failed(&ctx, &api, &cr, "Failed", &e.to_string()).await,
     };
     let wanted = match sign::order_for(&cr, &requested, acme.enable_duration_feature == Some(true))
     {
         Ok(o) => o,
-        Err(message) => return failed(&ctx, &api, &cr, &message).await,
+        Err(message) => return failed(&ctx, &api, &cr, "Failed", &message).await,
     };
     let orders: Api<Order> =
         Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
@@ -114,15 +114,8 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
     };
     match sign::outcome(&order) {
         sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &stored, &message, None).await,
-        sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, &message).await,
-        sign::Outcome::Issued(chain) => {
-            let message = "Certificate fetched from issuer successfully";
-            let change =
-                Change { type_: "Ready", status: ConditionStatus::True, reason: "Issued", message };
-            write(&ctx, &api, &cr, change, Some((chain, None)), Some((false, "CertificateIssued")))
-                .await?;
-            Ok(Action::await_change())
-        }
+        sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, "Failed", &message).await,
+        sign::Outcome::Issued(chain) => issued(&ctx, &api, &cr, chain, None).await,
     }
 }
 
@@ -142,12 +135,7 @@ async fn sign_here(
     }
     match signed.outcome {
         local::Outcome::Issued { chain, ca } => {
-            let message = "Certificate fetched from issuer successfully";
-            let change =
-                Change { type_: "Ready", status: ConditionStatus::True, reason: "Issued", message };
-            let signed = Some((chain.into_bytes(), Some(ca.into_bytes())));
-            write(ctx, api, cr, change, signed, Some((false, "CertificateIssued"))).await?;
-            Ok(Action::await_change())
+            issued(ctx, api, cr, chain.into_bytes(), Some(ca.into_bytes())).await
         }
         local::Outcome::Pending { reason, message } => {
             let was_pending = cr.condition("Ready").and_then(|c| c.reason.clone());
@@ -156,16 +144,7 @@ async fn sign_here(
             }
             pending(ctx, api, cr, stored, &message, Some(Duration::from_secs(60))).await
         }
-        local::Outcome::Failed { reason, message } => {
-            let change = Change {
-                type_: "Ready",
-                status: ConditionStatus::False,
-                reason: "Failed",
-                message: &message,
-            };
-            write(ctx, api, cr, change, None, Some((true, reason))).await?;
-            Ok(Action::await_change())
-        }
+        local::Outcome::Failed { reason, message } => failed(ctx, api, cr, reason, &message).await,
     }
 }
 
@@ -232,16 +211,33 @@ async fn pending(
     Ok(retry.map(Action::requeue).unwrap_or_else(Action::await_change))
 }
 
-/// Ready=False, Failed, for good: the Certificate controller counts it and makes a new request.
+/// Ready=True, Issued: the signed `chain` (and the issuer's `ca`, when it gave one) recorded.
+async fn issued(
+    ctx: &Context,
+    api: &Api<CertificateRequest>,
+    cr: &CertificateRequest,
+    chain: Vec<u8>,
+    ca: Option<Vec<u8>>,
+) -> Result<Action, Error> {
+    let message = "Certificate fetched from issuer successfully";
+    let change =
+        Change { type_: "Ready", status: ConditionStatus::True, reason: "Issued", message };
+    write(ctx, api, cr, change, Some((chain, ca)), Some((false, "CertificateIssued"))).await?;
+    Ok(Action::await_change())
+}
+
+/// Ready=False, Failed, for good, with a Warning Event of `event_reason` (cert-manager's reason
+/// for the signer's failure): the Certificate controller counts it and makes a new request.
 async fn failed(
     ctx: &Context,
     api: &Api<CertificateRequest>,
     cr: &CertificateRequest,
+    event_reason: &str,
     message: &str,
 ) -> Result<Action, Error> {
     let change =
         Change { type_: "Ready", status: ConditionStatus::False, reason: "Failed", message };
-    write(ctx, api, cr, change, None, Some((true, "Failed"))).await?;
+    write(ctx, api, cr, change, None, Some((true, event_reason))).await?;
     Ok(Action::await_change())
 }
 

@@ -52,10 +52,7 @@ pub async fn sign(
             let message = format!("Referenced secret {namespace}/{name} not found");
             return Ok(pending("SecretMissing", message));
         };
-        let pair = match CaKeyPair::read(
-            text(&secret, "tls.crt").as_deref(),
-            text(&secret, "tls.key").as_deref(),
-        ) {
+        let pair = match CaKeyPair::from_secret(&secret) {
             Ok(pair) => pair,
             Err(e) => {
                 let message = format!(
@@ -90,17 +87,14 @@ pub async fn sign(
             format!("Referenced secret {namespace}/{name} not found"),
         ));
     };
-    let key = match text(&secret, "tls.key").map(|k| crate::pki::key::parse_pem(&k)) {
-        Some(Ok(key)) => key,
-        Some(Err(e)) => {
+    let key = text(&secret, "tls.key")
+        .ok_or_else(|| "the Secret holds no tls.key".to_string())
+        .and_then(|k| crate::pki::key::parse_pem(&k).map_err(|e| e.to_string()));
+    let key = match key {
+        Ok(key) => key,
+        Err(why) => {
             let message = format!(
-                "Failed to get key {name:?} referenced in annotation {ANN_PRIVATE_KEY_SECRET:?}: {e}"
-            );
-            return Ok(pending("ErrorParsingKey", message));
-        }
-        None => {
-            let message = format!(
-                "Failed to get key {name:?} referenced in annotation {ANN_PRIVATE_KEY_SECRET:?}: the Secret holds no tls.key"
+                "Failed to get key {name:?} referenced in annotation {ANN_PRIVATE_KEY_SECRET:?}: {why}"
             );
             return Ok(pending("ErrorParsingKey", message));
         }

@@ -134,8 +134,7 @@ async fn ca_key_pair(
     let Some(secret) = secrets.get_opt(name).await? else {
         return Ok((false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name} not found")));
     };
-    let field = |k: &str| crate::certificate::secret::text(&secret, k);
-    Ok(match CaKeyPair::read(field("tls.crt").as_deref(), field("tls.key").as_deref()) {
+    Ok(match CaKeyPair::from_secret(&secret) {
         Ok(_) => (true, "KeyPairVerified", "Signing CA verified".into()),
         Err(e @ CaError::NotCa) => (false, "ErrInvalidKeyPair", format!("{WORDS}{e}")),
         Err(e) => (false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name}: {e}")),

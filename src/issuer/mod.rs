@@ -74,6 +74,20 @@ pub fn referenced_kind(r: &IssuerReference) -> Option<&'static str> {
     }
 }
 
+/// Whether `r`, on an object in `namespace`, names the `kind` issuer `name`; an Issuer must be
+/// in `issuer_namespace` (`None` for a ClusterIssuer, which any namespace may name).
+pub fn refers_to(
+    r: &IssuerReference,
+    namespace: Option<&str>,
+    kind: &str,
+    name: &str,
+    issuer_namespace: Option<&str>,
+) -> bool {
+    referenced_kind(r) == Some(kind)
+        && r.name == name
+        && (issuer_namespace.is_none() || namespace == issuer_namespace)
+}
+
 /// The issuer `r` names, for an object in `namespace`; `None` when it does not exist or is of a
 /// group certsmith does not serve. ClusterIssuers keep their Secrets in `cluster_namespace`.
 pub async fn load(

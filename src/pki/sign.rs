@@ -206,6 +206,12 @@ impl CaKeyPair {
         Ok(CaKeyPair { chain, key })
     }
 
+    /// The key pair a CA issuer's Secret holds (`tls.crt`, `tls.key`).
+    pub fn from_secret(secret: &k8s_openapi::api::core::v1::Secret) -> Result<CaKeyPair, CaError> {
+        let field = |k: &str| crate::certificate::secret::text(secret, k);
+        CaKeyPair::read(field("tls.crt").as_deref(), field("tls.key").as_deref())
+    }
+
     /// Signs `csr`: the chain for `tls.crt` (the leaf, then the CA's chain without a
     /// self-signed root, as cert-manager writes it) and the CA for `ca.crt` (the root, or the
     /// highest certificate the Secret holds).
