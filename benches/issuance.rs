@@ -6,16 +6,12 @@
 mod support;
 
 use certsmith::api::Certificate;
-use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, RetryPolicy,
-};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::KubeBed;
 use support::acme::{Operator, PebbleBed, issuing_bed};
+use support::bare::BareClient;
 
 const ROUNDS: usize = 20;
 
@@ -108,62 +104,12 @@ async fn through_operator(kube: &KubeBed) -> Vec<f64> {
     times
 }
 
-/// The same issuance with instant-acme alone: an account made once, then per certificate an
-/// order, the HTTP-01 answer from memory, a new RSA key and CSR, and the chain.
+/// The same issuance with instant-acme alone, one at a time.
 async fn bare_client(pebble: &PebbleBed) -> Vec<f64> {
-    let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-    let responder = {
-        let tokens = tokens.clone();
-        axum::Router::new().route(
-            "/.well-known/acme-challenge/{token}",
-            axum::routing::get(move |axum::extract::Path(t): axum::extract::Path<String>| {
-                let answer = tokens.lock().unwrap().get(&t).cloned();
-                async move { answer.ok_or(axum::http::StatusCode::NOT_FOUND) }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", pebble.http01_port)).await.unwrap();
-    tokio::spawn(async move { axum::serve(listener, responder).await });
-
-    let http =
-        certsmith::acme::client::http_client(Some(&std::fs::read(&pebble.ca_pem).unwrap()), false)
-            .unwrap();
-    let new =
-        NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
-    let (account, _) = Account::builder_with_http(http)
-        .create(&new, pebble.directory_url.clone(), None)
-        .await
-        .unwrap();
-    let poll = RetryPolicy::new().initial_delay(Duration::from_millis(100)).backoff(1.5);
+    let bare = BareClient::start(pebble).await;
     let mut times = Vec::new();
     for i in 0..ROUNDS {
-        let start = Instant::now();
-        let name = format!("bare-{i}.example.com");
-        let ids = [Identifier::Dns(name.clone())];
-        let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
-        let mut authorizations = order.authorizations();
-        while let Some(authz) = authorizations.next().await {
-            let mut authz = authz.unwrap();
-            if authz.status != AuthorizationStatus::Pending {
-                continue;
-            }
-            let mut challenge = authz.challenge(ChallengeType::Http01).unwrap();
-            tokens.lock().unwrap().insert(
-                challenge.token.clone(),
-                challenge.key_authorization().as_str().to_string(),
-            );
-            challenge.set_ready().await.unwrap();
-        }
-        order.poll_ready(&poll).await.unwrap();
-        let key = certsmith::pki::key::KeySpec::Rsa(2048).generate().unwrap();
-        let spec: certsmith::api::CertificateSpec = serde_yaml::from_str(&format!(
-            "secretName: x\nissuerRef: {{name: x}}\ndnsNames: [{name}]"
-        ))
-        .unwrap();
-        let csr = certsmith::pki::csr::build(&spec, &key, certsmith::pki::csr::Sans::Acme).unwrap();
-        order.finalize_csr(&csr).await.unwrap();
-        order.poll_certificate(&poll).await.unwrap();
-        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        times.push(bare.issue(&format!("bare-{i}.example.com")).await);
     }
     times
 }

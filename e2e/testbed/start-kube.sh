@@ -72,14 +72,16 @@ wait_until() {  # wait_until <what> <pidfile> <command...>: poll for up to 60 s
 wait_until etcd "$D/etcd.pid" curl -sf "$ETCD_URL/health"
 
 # Every write is audited (verb, resource, user agent) in $D/audit.log, so tests can count the
-# requests an operator makes.
-cat > "$D/audit-policy.yaml" <<'POLICY'
+# requests an operator makes; AUDIT_READS=1 audits reads (get, list, watch) too, for benchmarks.
+verbs="create, update, patch, delete, deletecollection"
+[[ ${AUDIT_READS:-0} == 1 ]] && verbs="$verbs, get, list, watch"
+cat > "$D/audit-policy.yaml" <<POLICY
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
-  verbs: [create, update, patch, delete, deletecollection]
+  verbs: [$verbs]
 - level: None
 POLICY
 

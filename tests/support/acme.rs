@@ -390,4 +390,9 @@ impl Operator {
     pub fn freeze(&self) {
         let _ = Command::new("kill").args(["-STOP", &self.child.id().to_string()]).status();
     }
+
+    /// The process id, for /proc (the scale benchmark reads RSS, descriptors, sockets).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod acme;
+pub mod bare;
 pub mod cert_manager;
 pub mod faults;
 

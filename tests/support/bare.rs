@@ -1,0 +1,78 @@
+//! A bare instant-acme client on the bed's Pebble: what the benchmarks hold the operator to.
+
+use super::acme::PebbleBed;
+use instant_acme::{
+    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, RetryPolicy,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One account, and an HTTP-01 responder answering from memory on Pebble's validation port.
+pub struct BareClient {
+    account: Account,
+    tokens: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl BareClient {
+    pub async fn start(pebble: &PebbleBed) -> BareClient {
+        let tokens: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let responder = {
+            let tokens = tokens.clone();
+            axum::Router::new().route(
+                "/.well-known/acme-challenge/{token}",
+                axum::routing::get(move |axum::extract::Path(t): axum::extract::Path<String>| {
+                    let answer = tokens.lock().unwrap().get(&t).cloned();
+                    async move { answer.ok_or(axum::http::StatusCode::NOT_FOUND) }
+                }),
+            )
+        };
+        let listener =
+            tokio::net::TcpListener::bind(("127.0.0.1", pebble.http01_port)).await.unwrap();
+        tokio::spawn(async move { axum::serve(listener, responder).await });
+        let ca = std::fs::read(&pebble.ca_pem).unwrap();
+        let http = certsmith::acme::client::http_client(Some(&ca), false).unwrap();
+        let new =
+            NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+        let (account, _) = Account::builder_with_http(http)
+            .create(&new, pebble.directory_url.clone(), None)
+            .await
+            .unwrap();
+        BareClient { account, tokens }
+    }
+
+    /// One certificate for `name`, as the operator gets one: an order, the HTTP-01 answers, a
+    /// new RSA 2048 key (off the async workers) and CSR, the chain. Returns the milliseconds.
+    pub async fn issue(&self, name: &str) -> f64 {
+        let start = Instant::now();
+        let ids = [Identifier::Dns(name.to_string())];
+        let mut order = self.account.new_order(&NewOrder::new(&ids)).await.unwrap();
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz.unwrap();
+            if authz.status != AuthorizationStatus::Pending {
+                continue;
+            }
+            let mut challenge = authz.challenge(ChallengeType::Http01).unwrap();
+            let answer = challenge.key_authorization().as_str().to_string();
+            self.tokens.lock().unwrap().insert(challenge.token.clone(), answer);
+            challenge.set_ready().await.unwrap();
+        }
+        let poll = RetryPolicy::new().initial_delay(Duration::from_millis(100)).backoff(1.5);
+        order.poll_ready(&poll).await.unwrap();
+        let name = name.to_string();
+        let csr = tokio::task::spawn_blocking(move || {
+            let key = certsmith::pki::key::KeySpec::Rsa(2048).generate().unwrap();
+            let spec: certsmith::api::CertificateSpec = serde_yaml::from_str(&format!(
+                "secretName: x\\nissuerRef: {{name: x}}\\ndnsNames: [{name}]"
+            ))
+            .unwrap();
+            certsmith::pki::csr::build(&spec, &key, certsmith::pki::csr::Sans::Acme).unwrap()
+        })
+        .await
+        .unwrap();
+        order.finalize_csr(&csr).await.unwrap();
+        order.poll_certificate(&poll).await.unwrap();
+        start.elapsed().as_secs_f64() * 1000.0
+    }
+}
