@@ -10,6 +10,7 @@
 
 pub mod acme;
 pub mod api;
+pub mod api_client;
 pub mod certificate;
 pub mod certificate_request;
 pub mod challenge;
