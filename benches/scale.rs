@@ -98,6 +98,19 @@ async fn main() {
     let new_orders = pebble.orders_opened() - orders_before;
     drop(operator);
 
+    let op_rate = n as f64 / operator_secs;
+    println!("  certsmith: {n} Ready in {operator_secs:.1} s = {op_rate:.2} Certificates/s");
+    println!("  operator CPU while issuing: {:.1} ms per Certificate", cpu * 1000.0 / n as f64);
+    println!("  after all Ready:   {after_issuing}");
+    println!("  after a restart:   {after_restart}");
+    println!("  new orders at the CA after the restart: {new_orders}");
+    println!("  API requests per issuance (audit log, Events included, Lease excluded):");
+    issuing.per(n as f64, |r| !r.lease());
+    println!("  idle for {idle} s, API requests per minute:");
+    idling.per(idle as f64 / 60.0, |_| true);
+    println!("  the restart (until {n} Certificates synced + 10 s), API requests in all:");
+    restarted.per(1.0, |r| !r.lease());
+
     let bare = BareClient::start(&pebble).await;
     let start = Instant::now();
     futures::stream::iter(0..n)
@@ -109,21 +122,9 @@ async fn main() {
         .collect::<Vec<f64>>()
         .await;
     let bare_secs = start.elapsed().as_secs_f64();
-
-    let (op_rate, bare_rate) = (n as f64 / operator_secs, n as f64 / bare_secs);
-    println!("  certsmith: {n} Ready in {operator_secs:.1} s = {op_rate:.2} Certificates/s");
+    let bare_rate = n as f64 / bare_secs;
     println!("  bare instant-acme client: {n} in {bare_secs:.1} s = {bare_rate:.2} certificates/s");
     println!("  ratio certsmith / bare: {:.2}x", op_rate / bare_rate);
-    println!("  operator CPU while issuing: {:.1} ms per Certificate", cpu * 1000.0 / n as f64);
-    println!("  after all Ready:   {after_issuing}");
-    println!("  after a restart:   {after_restart}");
-    println!("  new orders at the CA after the restart: {new_orders}");
-    println!("  API requests per issuance (audit log, Events included, Lease excluded):");
-    issuing.per(n as f64, |r| !r.lease());
-    println!("  idle for {idle} s, API requests per minute:");
-    idling.per(idle as f64 / 60.0, |_| true);
-    println!("  the restart (until {n} Certificates synced + 10 s), API requests in all:");
-    restarted.per(1.0, |r| !r.lease());
 }
 
 async fn ready(certs: &Api<Certificate>) -> usize {

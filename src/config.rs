@@ -85,6 +85,10 @@ pub struct Config {
     /// Orders one ACME account keeps open at the CA at once; the rest wait their turn.
     #[arg(long, env = "CERTSMITH_ACME_MAX_CONCURRENT_ORDERS", default_value_t = 50)]
     pub acme_max_concurrent_orders: usize,
+    /// Reconciles each controller runs at once, as cert-manager's `--concurrent-workers`: what
+    /// bounds the operator's memory and API requests when thousands of objects change together.
+    #[arg(long, env = "CERTSMITH_CONCURRENT_WORKERS", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrent_workers: u16,
     /// `/metrics`, `/healthz` and `/readyz` (cert-manager's `--metrics-listen-address` too).
     #[arg(
         long,

@@ -2,24 +2,34 @@
 //! view of the challenges, metrics, Events, and the clock (injected, so decisions are testable).
 
 use crate::acme::account::Accounts;
-use crate::api::{CertificateRequest, Order};
+use crate::api::{CertificateRequest, ClusterIssuer, Issuer, Order};
 use crate::config::Config;
 use crate::http01::responder::Challenges;
+use crate::issuer::IssuerView;
 use crate::metrics::Metrics;
 use crate::order::budget::Budgets;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::reflector::Store;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 pub struct Context {
     pub client: kube::Client,
     pub config: Config,
     pub accounts: Accounts,
     pub challenges: Challenges,
-    /// Every CertificateRequest, as the Certificate controller's watch last saw it.
+    /// Every CertificateRequest, as the operator's one watch of them last saw it.
     pub requests: Store<CertificateRequest>,
-    /// Every Order, as the Order controller's watch last saw it.
+    /// Every Order, likewise.
     pub orders: Store<Order>,
+    /// Every Issuer and ClusterIssuer, likewise: reconciles read issuers from here.
+    pub issuers: Store<Issuer>,
+    pub cluster_issuers: Store<ClusterIssuer>,
+    /// The Secrets labelled as cert-manager's (certsmith's and cert-manager's own), likewise.
+    pub secrets: Store<Secret>,
+    /// The private keys of issuances in flight, by `namespace/name` of the Secret that keeps
+    /// them: read from there once (after a restart), not at every step.
+    pub next_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Each ACME account's order budget.
     pub budgets: Budgets,
     /// ACME servers whose directory has no renewalInfo (ARI).
@@ -32,13 +42,21 @@ pub struct Context {
     pub clock: fn() -> Timestamp,
 }
 
+/// The caches of the operator's shared watches that reconciles read.
+pub struct Stores {
+    pub requests: Store<CertificateRequest>,
+    pub orders: Store<Order>,
+    pub issuers: Store<Issuer>,
+    pub cluster_issuers: Store<ClusterIssuer>,
+    pub secrets: Store<Secret>,
+}
+
 impl Context {
     pub fn new(
         client: kube::Client,
         config: Config,
         challenges: Challenges,
-        requests: Store<CertificateRequest>,
-        orders: Store<Order>,
+        stores: Stores,
         metrics: Metrics,
     ) -> Context {
         Context {
@@ -47,8 +65,12 @@ impl Context {
             config,
             accounts: Accounts::default(),
             challenges,
-            requests,
-            orders,
+            requests: stores.requests,
+            orders: stores.orders,
+            issuers: stores.issuers,
+            cluster_issuers: stores.cluster_issuers,
+            secrets: stores.secrets,
+            next_keys: Default::default(),
             budgets: Budgets::default(),
             without_ari: Default::default(),
             ari_pruned: Default::default(),
@@ -61,9 +83,35 @@ impl Context {
         (self.clock)()
     }
 
+    /// The issuer `r` names for an object in `namespace`, from the cache; `None` when it does
+    /// not exist or is of a group certsmith does not serve.
+    pub fn issuer(
+        &self,
+        r: &crate::api::meta::IssuerReference,
+        namespace: &str,
+    ) -> Option<IssuerView> {
+        let cluster_namespace = self.config.cluster_resource_namespace();
+        match crate::issuer::referenced_kind(r)? {
+            "ClusterIssuer" => {
+                let found = self.cluster_issuers.get(&ObjectRef::new(&r.name))?;
+                Some(IssuerView::cluster_issuer(&found, cluster_namespace))
+            }
+            _ => {
+                let found = self.issuers.get(&ObjectRef::new(&r.name).within(namespace))?;
+                Some(IssuerView::issuer(&found))
+            }
+        }
+    }
+
     /// Publishes an Event on `object`; a failure to publish is logged, never fatal.
     pub async fn event(&self, object: &ObjectReference, warning: bool, reason: &str, note: String) {
         self.events.publish(object, warning, reason, note).await
+    }
+}
+
+impl AsRef<Metrics> for Context {
+    fn as_ref(&self) -> &Metrics {
+        &self.metrics
     }
 }
 

@@ -149,10 +149,10 @@ pub fn campaign(client: kube::Client, namespace: &str, me: String, t: Timings) -
     let task = tokio::spawn(async move {
         let (api, me) = (task_api, task_me);
         let mut last_renewal = tokio::time::Instant::now();
-        let mut seen = None;
+        let (mut seen, mut held) = (None, None);
         loop {
             let leading = *tx.borrow();
-            match try_once(&api, &me, &mut seen, &t).await {
+            match try_once(&api, &me, &mut seen, &mut held, &t).await {
                 Ok(now_leading) => {
                     if now_leading {
                         last_renewal = tokio::time::Instant::now();
@@ -193,15 +193,21 @@ impl Campaign {
     }
 }
 
-/// One round: returns whether this replica holds the Lease afterwards.
+/// One round: returns whether this replica holds the Lease afterwards. `held` is the Lease as
+/// this replica last wrote it: a leader renews from it without reading the Lease first (a write
+/// in between fails the replace's resourceVersion check, and the next round reads).
 async fn try_once(
     api: &Api<Lease>,
     me: &str,
     seen: &mut Option<Seen>,
+    held: &mut Option<Lease>,
     t: &Timings,
 ) -> Result<bool, kube::Error> {
     let now = jiff::Timestamp::now();
-    let current = api.get_opt(LEASE_NAME).await?;
+    let current = match held.take() {
+        Some(mine) => Some(mine),
+        None => api.get_opt(LEASE_NAME).await?,
+    };
     let step = step(current.as_ref(), me, seen, Instant::now(), t.lease_duration);
 
     let mut lease = current.unwrap_or_else(|| Lease {
@@ -225,12 +231,15 @@ async fn try_once(
     // Create, or replace conditional on the resourceVersion read: two replicas racing for an
     // expired Lease cannot both win.
     let result = if step == Step::Create {
-        api.create(&PostParams::default(), &lease).await.map(|_| ())
+        api.create(&PostParams::default(), &lease).await
     } else {
-        api.replace(LEASE_NAME, &PostParams::default(), &lease).await.map(|_| ())
+        api.replace(LEASE_NAME, &PostParams::default(), &lease).await
     };
     match result {
-        Ok(()) => Ok(true),
+        Ok(written) => {
+            *held = Some(written);
+            Ok(true)
+        }
         Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
         Err(e) => Err(e),
     }

@@ -36,6 +36,7 @@ pub mod relist;
 pub mod renewal;
 pub mod ssa;
 pub mod validation;
+pub mod watches;
 
 /// The field manager of every server-side apply certsmith makes.
 pub const FIELD_MANAGER: &str = "certsmith";

@@ -11,12 +11,13 @@ use crate::http01::responder::{self, Challenges};
 use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
-use futures::StreamExt;
+use crate::watches::{self, Shared};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::api::Api;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, controller, watcher};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -175,37 +176,41 @@ async fn controllers(
     challenges: Challenges,
     metrics: Metrics,
 ) -> Result<(), Error> {
-    // One watch of CertificateRequests feeds both the Certificate controller's trigger and the
-    // store it reads its requests from.
-    let (requests, writer) = reflector::store();
-    let request_events =
-        watcher(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
-            .backoff(crate::relist::backoff())
-            .modify(|r| r.metadata.managed_fields = None)
-            .reflect(writer)
-            .applied_objects();
-    // Likewise the Orders: they trigger the Order controller and feed each account's budget.
-    let (orders, writer) = reflector::store();
-    let order_events = watcher(Api::<Order>::all(client.clone()), watcher::Config::default())
-        .backoff(crate::relist::backoff())
-        .modify(|o| o.metadata.managed_fields = None)
-        .reflect(writer)
-        .applied_objects();
+    let all = watcher::Config::default;
+    // cert-manager's label: the Secrets certsmith writes and those it adopted from cert-manager;
+    // the Certificate controller reads its target Secrets from their cache.
+    let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
+    let mut certificates = Shared::<Certificate>::watch(Api::all(client.clone()), all(), 1);
+    let mut requests = Shared::<CertificateRequest>::watch(Api::all(client.clone()), all(), 2);
+    let mut orders = Shared::<Order>::watch(Api::all(client.clone()), all(), 2);
+    let mut challenge_objects = Shared::<Challenge>::watch(Api::all(client.clone()), all(), 2);
+    let mut issuers = Shared::<Issuer>::watch(Api::all(client.clone()), all(), 3);
+    let mut cluster_issuers = Shared::<ClusterIssuer>::watch(Api::all(client.clone()), all(), 3);
+    let mut secrets = Shared::<Secret>::watch(Api::all(client.clone()), all().labels(&managed), 3);
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,
         challenges,
-        requests,
-        orders.clone(),
+        crate::context::Stores {
+            requests: requests.store.clone(),
+            orders: orders.store.clone(),
+            issuers: issuers.store.clone(),
+            cluster_issuers: cluster_issuers.store.clone(),
+            secrets: secrets.store.clone(),
+        },
         metrics,
     ));
-    let certs =
-        Controller::new(Api::<Certificate>::all(client.clone()), watcher::Config::default());
-    let store = certs.store();
     // The Certificate gauges read this cache while the controllers run; a replica that stops
     // leading exports none.
-    ctx.metrics.watch_certificates(Some(store.clone()));
+    ctx.metrics.watch_certificates(Some(certificates.store.clone()));
     let _unwatch = Unwatch(ctx.metrics.clone());
+    let workers = controller::Config::default().concurrency(ctx.config.concurrent_workers);
+    let since = jiff::Timestamp::now();
+    let issuer_key = |i: &Issuer| watches::issuer_key(&i.metadata, i.status.as_ref());
+    let cluster_issuer_key =
+        |i: &ClusterIssuer| watches::issuer_key(&i.metadata, i.status.as_ref());
+
+    let store = certificates.store.clone();
     let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
         users(&store, |c: &Certificate| {
             let (r, at) = (&c.spec.issuer_ref, c.namespace());
@@ -213,98 +218,159 @@ async fn controllers(
         })
     };
     let by_cluster_issuer = by_issuer.clone();
-    // cert-manager's label: the Secrets certsmith writes and those it adopted from cert-manager.
-    let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
-    let certificates = certs
-        .owns_stream(request_events)
-        .watches(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default(), move |i| {
-            by_cluster_issuer("ClusterIssuer", None, i.name_any())
-        })
-        .watches(Api::<Issuer>::all(client.clone()), watcher::Config::default(), move |i| {
-            by_issuer("Issuer", i.namespace(), i.name_any())
-        })
-        // A deleted or edited TLS Secret is put right at once, not at the next renewal.
-        .watches(
-            Api::<Secret>::all(client.clone()),
-            watcher::Config::default().labels(&managed),
-            |s| {
+    let certificate_controller =
+        Controller::for_shared_stream(certificates.subscribe(), certificates.store.clone())
+            .with_config(workers.clone())
+            .owns_shared_stream(requests.subscribe())
+            .watches_shared_stream(
+                watches::changed(cluster_issuers.subscribe(), cluster_issuer_key, since),
+                move |i| by_cluster_issuer("ClusterIssuer", None, i.name_any()),
+            )
+            .watches_shared_stream(
+                watches::changed(issuers.subscribe(), issuer_key, since),
+                move |i| by_issuer("Issuer", i.namespace(), i.name_any()),
+            )
+            // A deleted or edited TLS Secret is put right at once, not at the next renewal.
+            .watches_shared_stream(secrets.subscribe(), |s| {
                 let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
                 name.map(|n| {
                     ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default())
                 })
-            },
-        )
-        .trigger_backoff(crate::relist::backoff())
-        .shutdown_on_signal()
-        .run(certificates::reconcile, certificates::error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()));
+            })
+            .trigger_backoff(crate::relist::backoff())
+            .shutdown_on_signal()
+            .run(
+                counted("certificates", certificates::reconcile),
+                certificates::error_policy,
+                ctx.clone(),
+            )
+            .for_each(|_| futures::future::ready(()));
     // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
-    let known = ctx.requests.clone();
+    let known = requests.store.clone();
     let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
         users(&known, |r: &CertificateRequest| {
             let (issuer, at) = (&r.spec.issuer_ref, r.namespace());
             !r.finished() && refers_to(issuer, at.as_deref(), kind, &name, namespace.as_deref())
         })
     };
-    let requests =
-        Controller::new(Api::<CertificateRequest>::all(client.clone()), watcher::Config::default())
-            .owns(Api::<Order>::all(client.clone()), watcher::Config::default())
-            .watches(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default(), {
-                let waiting_on = waiting_on.clone();
-                move |i| waiting_on("ClusterIssuer", None, i.name_any())
-            })
-            .watches(Api::<Issuer>::all(client.clone()), watcher::Config::default(), move |i| {
-                waiting_on("Issuer", i.namespace(), i.name_any())
+    let waiting_on_cluster = waiting_on.clone();
+    let request_controller =
+        Controller::for_shared_stream(requests.subscribe(), requests.store.clone())
+            .with_config(workers.clone())
+            .owns_shared_stream(orders.subscribe())
+            .watches_shared_stream(
+                watches::changed(cluster_issuers.subscribe(), cluster_issuer_key, since),
+                move |i| waiting_on_cluster("ClusterIssuer", None, i.name_any()),
+            )
+            .watches_shared_stream(
+                watches::changed(issuers.subscribe(), issuer_key, since),
+                move |i| waiting_on("Issuer", i.namespace(), i.name_any()),
+            )
+            .trigger_backoff(crate::relist::backoff())
+            .shutdown_on_signal()
+            .run(
+                counted("certificaterequests", requests::reconcile),
+                requests::error_policy,
+                ctx.clone(),
+            )
+            .for_each(|_| futures::future::ready(()));
+    let order_controller = Controller::for_shared_stream(orders.subscribe(), orders.store.clone())
+        .with_config(workers.clone())
+        .owns_shared_stream(challenge_objects.subscribe())
+        .reconcile_on(ctx.budgets.woken())
+        .trigger_backoff(crate::relist::backoff())
+        .shutdown_on_signal()
+        .run(counted("orders", orders::reconcile), orders::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let challenge_controller = Controller::for_shared_stream(
+        challenge_objects.subscribe(),
+        challenge_objects.store.clone(),
+    )
+    .with_config(workers.clone())
+    .trigger_backoff(crate::relist::backoff())
+    .shutdown_on_signal()
+    .run(counted("challenges", challenges::reconcile), challenges::error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
+    // A CA issuer's Secret, when certsmith wrote it (a CA Certificate's), changes the issuer.
+    let store = issuers.store.clone();
+    let issuer_controller =
+        Controller::for_shared_stream(issuers.subscribe(), issuers.store.clone())
+            .with_config(workers.clone())
+            .watches_shared_stream(secrets.subscribe(), move |s| {
+                users(&store, |i| IssuerView::issuer(i).signs_with(&*s))
             })
             .trigger_backoff(crate::relist::backoff())
             .shutdown_on_signal()
-            .run(requests::reconcile, requests::error_policy, ctx.clone())
+            .run(counted("issuers", issuers::reconcile_issuer), issuers::error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()));
-    let orders = Controller::for_stream(order_events, orders)
-        .owns(Api::<Challenge>::all(client.clone()), watcher::Config::default())
-        .trigger_backoff(crate::relist::backoff())
-        .shutdown_on_signal()
-        .run(orders::reconcile, orders::error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()));
-    let challenges =
-        Controller::new(Api::<Challenge>::all(client.clone()), watcher::Config::default())
-            .trigger_backoff(crate::relist::backoff())
-            .shutdown_on_signal()
-            .run(challenges::reconcile, challenges::error_policy, ctx.clone())
-            .for_each(|_| futures::future::ready(()));
-    // A CA issuer's Secret, when certsmith wrote it (a CA Certificate's), changes the issuer:
-    // only the Secrets' metadata is watched.
-    let ca_secrets = || {
-        let api = Api::<PartialObjectMeta<Secret>>::all(client.clone());
-        watcher(api, watcher::Config::default().labels(&managed))
-            .backoff(crate::relist::backoff())
-            .touched_objects()
-    };
-    let issuers = Controller::new(Api::<Issuer>::all(client.clone()), watcher::Config::default());
-    let store = issuers.store();
-    let issuers = issuers
-        .watches_stream(ca_secrets(), move |s| {
-            users(&store, |i| IssuerView::issuer(i).signs_with(&s))
-        })
-        .trigger_backoff(crate::relist::backoff())
-        .shutdown_on_signal()
-        .run(issuers::reconcile_issuer, issuers::error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()));
-    let cluster_issuers =
-        Controller::new(Api::<ClusterIssuer>::all(client.clone()), watcher::Config::default());
-    let store = cluster_issuers.store();
+    let store = cluster_issuers.store.clone();
     let resources = ctx.config.cluster_resource_namespace().to_string();
-    let cluster_issuers = cluster_issuers
-        .watches_stream(ca_secrets(), move |s| {
-            users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&s))
-        })
-        .trigger_backoff(crate::relist::backoff())
-        .shutdown_on_signal()
-        .run(issuers::reconcile_cluster_issuer, issuers::error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()));
+    let cluster_issuer_controller =
+        Controller::for_shared_stream(cluster_issuers.subscribe(), cluster_issuers.store.clone())
+            .with_config(workers)
+            .watches_shared_stream(secrets.subscribe(), move |s| {
+                users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&*s))
+            })
+            .trigger_backoff(crate::relist::backoff())
+            .shutdown_on_signal()
+            .run(
+                counted("clusterissuers", issuers::reconcile_cluster_issuer),
+                issuers::error_policy,
+                ctx.clone(),
+            )
+            .for_each(|_| futures::future::ready(()));
     let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
-    tokio::join!(certificates, requests, orders, challenges, issuers, cluster_issuers, shim);
+    let watches = futures::future::join_all([
+        certificates.run,
+        requests.run,
+        orders.run,
+        challenge_objects.run,
+        issuers.run,
+        cluster_issuers.run,
+        secrets.run,
+    ]);
+    // Reconciles read issuers from the caches: not before they hold every issuer, or a
+    // Certificate would be told its issuer does not exist.
+    let work = async {
+        ctx.issuers.wait_until_ready().await.ok();
+        ctx.cluster_issuers.wait_until_ready().await.ok();
+        tokio::join!(
+            certificate_controller,
+            request_controller,
+            order_controller,
+            challenge_controller,
+            issuer_controller,
+            cluster_issuer_controller,
+            shim
+        );
+    };
+    tokio::select! {
+        _ = watches => {}
+        _ = work => {}
+    }
     Ok(())
+}
+
+/// `reconcile`, counted in `certsmith_controller_reconciles_in_flight` while it runs.
+pub fn counted<K, C, E, F, Fut>(
+    controller: &'static str,
+    reconcile: F,
+) -> impl FnMut(Arc<K>, Arc<C>) -> BoxFuture<'static, Result<controller::Action, E>>
+where
+    C: AsRef<Metrics> + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<C>) -> Fut,
+    Fut: Future<Output = Result<controller::Action, E>> + Send + 'static,
+{
+    move |object, ctx| {
+        let running = (*ctx).as_ref().in_flight(controller);
+        let reconciled = reconcile(object, ctx);
+        async move {
+            let result = reconciled.await;
+            drop(running);
+            result
+        }
+        .boxed()
+    }
 }
 
 /// The objects in `store` that `uses` what changed (a Certificate or request its issuer, an

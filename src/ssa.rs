@@ -16,6 +16,9 @@ where
     api.patch(&object.name_any(), &PatchParams::apply(manager).force(), &Patch::Apply(body)).await
 }
 
+/// The API server's whole message for a JSON patch whose `test` op failed.
+const STALE: &str = "the server rejected our request due to an error in our request";
+
 /// Replaces `object`'s status with `status` if `object` is the latest version: a reconcile that
 /// started from a stale cache gets a 409 and is retried, instead of writing old state back. A
 /// JSON patch, not an apply: the whole status is the controller's, including conditions others
@@ -33,18 +36,15 @@ where
     .map_err(kube::Error::SerdeError)?;
     let name = object.name_any();
     match api.patch_status(&name, &PatchParams::default(), &Patch::Json::<()>(patch)).await {
-        // A failed `test` op comes back as a bare 422; tell a stale read (a conflict, retried
-        // soon) from a status the API server refuses.
-        Err(kube::Error::Api(e)) if e.code == 422 => {
-            let current = api.get(&name).await?;
-            if current.meta().resource_version != object.meta().resource_version {
-                let mut conflict = *e;
-                conflict.code = 409;
-                conflict.reason = "Conflict".into();
-                conflict.message = format!("{name} changed since it was read");
-                return Err(kube::Error::Api(Box::new(conflict)));
-            }
-            Err(kube::Error::Api(e))
+        // A failed `test` op comes back as a bare 422 (this message, no field causes); a status
+        // the API server refuses says what "is invalid". A stale read is a conflict, retried
+        // soon, with no read to tell them apart.
+        Err(kube::Error::Api(e)) if e.code == 422 && e.message == STALE => {
+            let mut conflict = *e;
+            conflict.code = 409;
+            conflict.reason = "Conflict".into();
+            conflict.message = format!("{name} changed since it was read");
+            Err(kube::Error::Api(Box::new(conflict)))
         }
         other => other,
     }

@@ -4,6 +4,7 @@
 
 use super::policy::{Decision, decide};
 use super::{ari, issue, request, secret, status, support, write};
+use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest, CertificateStatus};
 use crate::context::Context;
 use crate::issuer::{IssuerView, referenced_kind};
@@ -13,6 +14,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +34,6 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;
-    let namespace = cert.namespace().unwrap_or_default();
 
     // load + the checks a user must act on before anything is requested
     if let Err(invalid) = Invalid::check(validate_certificate(&cert.spec)) {
@@ -42,7 +43,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     // checked here, so a missing or unsupported one is said on the Certificate.
     let mut issuer = None;
     if referenced_kind(&cert.spec.issuer_ref).is_some() {
-        let found = match load_issuer(&ctx, &cert).await? {
+        let found = match load_issuer(&ctx, &cert) {
             Ok(issuer) => issuer,
             Err(message) => return block(&ctx, &mut cert, &old, "IssuerNotFound", &message).await,
         };
@@ -51,10 +52,9 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
         issuer = Some(found);
     }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let target = secrets.get_opt(&cert.spec.secret_name).await?;
     let all = ctx.requests.state();
     let owned = request::owned(&cert, &all);
+    let target = load_target(&ctx, &cert, &old, &owned).await?;
     let current = owned.iter().find(|r| r.revision().is_some() && r.revision() == old.revision);
 
     // decide
@@ -187,18 +187,53 @@ fn recheck_after(since: Option<Timestamp>, now: Timestamp) -> Duration {
         .clamp(Duration::from_secs(5), Duration::from_secs(300))
 }
 
-/// The referenced issuer, or the message that says why there is none.
-async fn load_issuer(
+/// The target Secret. From the cache of managed Secrets when it agrees with the status (a
+/// Secret just written may reach the cache after the status that records it); else read, as a
+/// Secret without the label may be someone else's. While a first issuance is in flight (its key
+/// recorded, its request not yet signed) a miss is not read again: the Secret was read when the
+/// issuance began, and is read once more before it is written.
+async fn load_target(
     ctx: &Context,
     cert: &Certificate,
-) -> Result<Result<IssuerView, String>, kube::Error> {
-    let r = &cert.spec.issuer_ref;
+    old: &CertificateStatus,
+    owned: &[&Arc<CertificateRequest>],
+) -> Result<Option<Secret>, kube::Error> {
     let namespace = cert.namespace().unwrap_or_default();
-    let found =
-        crate::issuer::load(&ctx.client, ctx.config.cluster_resource_namespace(), r, &namespace)
-            .await?;
+    let name = &cert.spec.secret_name;
+    let cached = ctx.secrets.get(&ObjectRef::new(name).within(&namespace));
+    if let Some(cached) = cached.filter(|s| agrees(s, old)) {
+        return Ok(Some((*cached).clone()));
+    }
+    let next = old.revision.unwrap_or(0) + 1;
+    let signed = owned.iter().any(|r| {
+        r.revision() == Some(next)
+            && r.condition("Ready").is_some_and(|c| c.status == ConditionStatus::True)
+    });
+    let first_issuance = old.conditions.iter().flatten().any(|c| {
+        c.type_ == "Issuing"
+            && c.status == ConditionStatus::True
+            && c.reason.as_deref() == Some("DoesNotExist")
+    });
+    if first_issuance && old.next_private_key_secret_name.is_some() && !signed {
+        return Ok(None);
+    }
+    Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await
+}
+
+/// Whether a cached Secret holds the certificate the status says was issued last.
+fn agrees(secret: &Secret, status: &CertificateStatus) -> bool {
+    let Some(recorded) = &status.not_after else { return true };
+    let issued =
+        secret::text(secret, "tls.crt").and_then(|c| crate::pki::inspect::parse_chain(&c).ok());
+    issued.is_some_and(|i| i.not_after == recorded.0)
+}
+
+/// The referenced issuer (from the cache), or the message that says why there is none.
+fn load_issuer(ctx: &Context, cert: &Certificate) -> Result<IssuerView, String> {
+    let r = &cert.spec.issuer_ref;
+    let found = ctx.issuer(r, &cert.namespace().unwrap_or_default());
     let kind = referenced_kind(r).unwrap_or("Issuer");
-    Ok(found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name)))
+    found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name))
 }
 
 /// Requeue at `at`, but at least every 12 hours: a periodic look at the Secret costs one GET,

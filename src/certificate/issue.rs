@@ -173,6 +173,7 @@ pub async fn step(
     let namespace = cert.namespace().unwrap_or_default();
     if let Some(next) = key_secret {
         write::delete_secret(&ctx.client, &namespace, &next).await?;
+        remember_key(ctx, format!("{namespace}/{next}"), None);
     }
     let renewal = crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
     let old = cert.status.clone().unwrap_or_default();
@@ -228,12 +229,20 @@ async fn private_key(
     let fits = |pem: &str| parse_pem(pem).ok().filter(|k| KeySpec::of(k) == Some(want));
     let recorded = cert.status.as_ref().and_then(|s| s.next_private_key_secret_name.clone());
     if let Some(name) = recorded {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-        if let Some(key) =
-            api.get_opt(&name).await?.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p))
-        {
+        let at = format!("{namespace}/{name}");
+        let known = ctx.next_keys.lock().ok().and_then(|k| k.get(&at).cloned());
+        let pem = match known {
+            Some(pem) => Some(pem),
+            None => {
+                let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+                api.get_opt(&name).await?.as_ref().and_then(secret::tls_key)
+            }
+        };
+        if let Some(key) = pem.as_deref().and_then(fits) {
+            remember_key(ctx, at, pem);
             return Ok((key, Some(name), false));
         }
+        remember_key(ctx, at, None);
     }
     let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy)
         == Some(RotationPolicy::Never);
@@ -245,8 +254,18 @@ async fn private_key(
         .await
         .map_err(|e| PkiError::Unsupported(format!("key generation panicked: {e}")))??;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let made = api
-        .create(&Default::default(), &secret::next_key_secret(cert, &to_pem(&key, None)?))
-        .await?;
+    let pem = to_pem(&key, None)?;
+    let made = api.create(&Default::default(), &secret::next_key_secret(cert, &pem)).await?;
+    remember_key(ctx, format!("{namespace}/{}", made.name_any()), Some(pem));
     Ok((key, Some(made.name_any()), true))
+}
+
+/// Keeps (`Some`) or forgets (`None`) the key of an issuance in flight.
+fn remember_key(ctx: &Context, at: String, pem: Option<String>) {
+    if let Ok(mut keys) = ctx.next_keys.lock() {
+        match pem {
+            Some(pem) => keys.insert(at, pem),
+            None => keys.remove(&at),
+        };
+    }
 }

@@ -11,6 +11,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,13 +61,7 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
         );
     }
     let namespace = cr.namespace().unwrap_or_default();
-    let issuer = crate::issuer::load(
-        &ctx.client,
-        ctx.config.cluster_resource_namespace(),
-        &cr.spec.issuer_ref,
-        &namespace,
-    );
-    let issuer = match issuer.await? {
+    let issuer = match ctx.issuer(&cr.spec.issuer_ref, &namespace) {
         Some(issuer) => issuer,
         None => {
             let message = format!("Referenced {kind} {:?} not found", cr.spec.issuer_ref.name);
@@ -96,10 +91,13 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
     };
     let orders: Api<Order> =
         Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
-    let order = match orders.get_opt(&wanted.name_any()).await? {
+    // From the cache, which the Order's own changes (they trigger this) have reached; a miss
+    // is a create that, should the cache lag, meets the existing Order and reads it.
+    let cached = ObjectRef::new(&wanted.name_any()).within(&cr.namespace().unwrap_or_default());
+    let order = match ctx.orders.get(&cached) {
         Some(o) => o,
         None => {
-            let made = crate::ssa::create_or_get(&orders, &wanted).await?;
+            let made = Arc::new(crate::ssa::create_or_get(&orders, &wanted).await?);
             let name = format!("{}/{}", made.namespace().unwrap_or_default(), made.name_any());
             ctx.event(
                 &cr.object_ref(&()),

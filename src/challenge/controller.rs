@@ -114,14 +114,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     let Some(order_url) = order_url(&ctx, &ch).await? else {
         return note(&api, &ch, &old, "Waiting for the Order's URL", Duration::from_secs(5)).await;
     };
-    let issuer = crate::issuer::load(
-        &ctx.client,
-        ctx.config.cluster_resource_namespace(),
-        &ch.spec.issuer_ref,
-        &ch.namespace().unwrap_or_default(),
-    )
-    .await?;
-    let Some(issuer) = issuer else {
+    let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &ch.namespace().unwrap_or_default()) else {
         return note(&api, &ch, &old, "Referenced issuer not found", Duration::from_secs(30)).await;
     };
     let server = issuer.spec.acme.as_ref().map(|a| a.server.clone()).unwrap_or_default();

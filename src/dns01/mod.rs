@@ -93,9 +93,7 @@ async fn signer(
         )));
     };
     let namespace = ch.namespace().unwrap_or_default();
-    let cluster = ctx.config.cluster_resource_namespace();
-    let issuer = crate::issuer::load(&ctx.client, cluster, &ch.spec.issuer_ref, &namespace).await?;
-    let Some(issuer) = issuer else {
+    let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &namespace) else {
         return Err(Error::Config("the Challenge's issuer does not exist".into()));
     };
     let ns = &issuer.secrets_namespace;

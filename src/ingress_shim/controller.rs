@@ -11,13 +11,19 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The field manager of the Certificates the shim applies.
 pub const SHIM_MANAGER: &str = "certsmith-ingress-shim";
+
+impl AsRef<crate::metrics::Metrics> for Shim {
+    fn as_ref(&self) -> &crate::metrics::Metrics {
+        &self.ctx.metrics
+    }
+}
 
 pub struct Shim {
     ctx: Arc<Context>,
@@ -49,13 +55,18 @@ pub async fn run(ctx: Arc<Context>, defaults: DefaultIssuer) {
     )
     .backoff(crate::relist::backoff())
     .reflect(cert_writer)
-    .applied_objects();
+    .applied_objects()
+    // A Certificate's status changes with each step of its issuance; only a spec change (or its
+    // creation) is the shim's business.
+    .predicate_filter(predicates::generation, Default::default());
     let shim = Arc::new(Shim { ctx, defaults, owned });
+    let workers = shim.ctx.config.concurrent_workers;
     Controller::for_stream(ingress_stream, ingresses)
+        .with_config(kube::runtime::controller::Config::default().concurrency(workers))
         .owns_stream(certs)
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
-        .run(reconcile, error_policy, shim)
+        .run(crate::operator::counted("ingress-shim", reconcile), error_policy, shim)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -81,13 +92,12 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
     ctx.metrics.reconciled("ingress-shim");
     let namespace = ingress.namespace().unwrap_or_default();
     let uid = ingress.uid();
-    let owned: Vec<String> = shim
+    let owned: Vec<Arc<PartialObjectMeta<Certificate>>> = shim
         .owned
         .state()
-        .iter()
+        .into_iter()
         .filter(|c| c.namespace().as_deref() == Some(&namespace))
         .filter(|c| controlled_by(c.owner_references(), uid.as_deref()))
-        .map(|c| c.name_any())
         .collect();
     let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), &namespace);
     let reference = ingress.object_ref(&());
@@ -108,9 +118,18 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
     };
     for cert in &wanted {
         let name = cert.name_any();
-        let existing = certs.get_opt(&name).await?;
+        // The shim's own Certificates are in the cache; any other is asked for, as it may be
+        // someone else's.
+        let cached = owned.iter().find(|c| c.name_any() == name).map(|c| c.metadata.clone());
+        let existing = match cached {
+            Some(meta) => Some(meta),
+            None => certs.get_metadata_opt(&name).await?.map(|c| c.metadata),
+        };
         if let Some(existing) = &existing
-            && !controlled_by(existing.owner_references(), uid.as_deref())
+            && !controlled_by(
+                &existing.owner_references.clone().unwrap_or_default(),
+                uid.as_deref(),
+            )
         {
             let note = format!(
                 "Certificate {name:?} already exists and is not owned by this Ingress; certsmith leaves it as it is. \
@@ -120,21 +139,19 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
             continue;
         }
         let applied = crate::ssa::apply(&certs, cert, SHIM_MANAGER).await?;
-        // cert-manager's reasons; an apply that changed nothing kept the resourceVersion.
-        let before = existing.as_ref().and_then(|e| e.resource_version());
-        let (reason, verb) = match before {
+        // cert-manager's reasons; an apply that changed the spec moved the generation (the
+        // resourceVersion moves with every status write too, and the cache may lag those).
+        let (reason, verb) = match existing.map(|e| e.generation) {
             None => ("CreateCertificate", "created"),
-            Some(v) if applied.resource_version().as_ref() != Some(&v) => {
-                ("UpdateCertificate", "updated")
-            }
+            Some(g) if applied.metadata.generation != g => ("UpdateCertificate", "updated"),
             Some(_) => continue,
         };
         ctx.event(&reference, false, reason, format!("Successfully {verb} Certificate {name:?}"))
             .await;
     }
-    for name in owned.iter().filter(|n| !wanted.iter().any(|c| c.metadata.name.as_ref() == Some(n)))
-    {
-        certs.delete(name, &DeleteParams::default()).await?;
+    let owned = owned.iter().map(|c| c.name_any());
+    for name in owned.filter(|n| !wanted.iter().any(|c| c.metadata.name.as_ref() == Some(n))) {
+        certs.delete(&name, &DeleteParams::default()).await?;
         ctx.event(
             &reference,
             false,

@@ -87,24 +87,3 @@ pub fn refers_to(
         && r.name == name
         && (issuer_namespace.is_none() || namespace == issuer_namespace)
 }
-
-/// The issuer `r` names, for an object in `namespace`; `None` when it does not exist or is of a
-/// group certsmith does not serve. ClusterIssuers keep their Secrets in `cluster_namespace`.
-pub async fn load(
-    client: &kube::Client,
-    cluster_namespace: &str,
-    r: &IssuerReference,
-    namespace: &str,
-) -> Result<Option<IssuerView>, kube::Error> {
-    Ok(match referenced_kind(r) {
-        None => None,
-        Some("ClusterIssuer") => kube::Api::<ClusterIssuer>::all(client.clone())
-            .get_opt(&r.name)
-            .await?
-            .map(|i| IssuerView::cluster_issuer(&i, cluster_namespace)),
-        Some(_) => kube::Api::<Issuer>::namespaced(client.clone(), namespace)
-            .get_opt(&r.name)
-            .await?
-            .map(|i| IssuerView::issuer(&i)),
-    })
-}

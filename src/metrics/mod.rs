@@ -10,7 +10,7 @@ pub use certificates::CertificateMetrics;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{CounterVec, Gauge, IntCounter, Opts, Registry};
+use prometheus::{CounterVec, Gauge, IntCounter, IntGaugeVec, Opts, Registry};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +23,7 @@ pub struct Metrics {
     acme_orders: IntCounter,
     orders_held: CounterVec,
     syncs: CounterVec,
+    in_flight: IntGaugeVec,
     certificates: CertificateMetrics,
     ready: Arc<AtomicBool>,
     /// Why this replica reconciles nothing right now, for `/readyz` (it stays ready: probes
@@ -64,6 +65,16 @@ impl Default for Metrics {
             "The number of sync() calls made by a controller.",
             "controller",
         );
+        let in_flight = IntGaugeVec::new(
+            Opts::new(
+                "controller_reconciles_in_flight",
+                "Reconciles a controller runs right now (at most --concurrent-workers)",
+            )
+            .namespace("certsmith"),
+            &["controller"],
+        )
+        .expect("valid metric");
+        register(Box::new(in_flight.clone()));
         let acme_orders = IntCounter::with_opts(
             Opts::new("acme_orders_created_total", "ACME orders opened at a CA")
                 .namespace("certsmith"),
@@ -83,10 +94,20 @@ impl Default for Metrics {
             acme_orders,
             orders_held,
             syncs,
+            in_flight,
             certificates,
             ready: Arc::default(),
             standby: Arc::default(),
         }
+    }
+}
+
+/// One running reconcile, counted in `certsmith_controller_reconciles_in_flight` while alive.
+pub struct InFlight(prometheus::IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -129,6 +150,13 @@ impl Metrics {
     /// `orders`, `challenges`, `issuers`, `clusterissuers`, `ingress-shim`, ...).
     pub fn reconciled(&self, controller: &str) {
         self.syncs.with_label_values(&[controller]).inc();
+    }
+
+    /// A reconcile of `controller` running until the guard is dropped.
+    pub fn in_flight(&self, controller: &str) -> InFlight {
+        let gauge = self.in_flight.with_label_values(&[controller]);
+        gauge.inc();
+        InFlight(gauge)
     }
 
     pub fn order_created(&self) {

@@ -10,10 +10,11 @@ use crate::api::Order;
 use crate::api::order::State;
 use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use kube::runtime::reflector::ObjectRef;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc};
 
 /// The limits of one account, from the flags.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +30,9 @@ pub struct Limits {
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
     Open,
+    /// This very order was admitted moments ago and the cache has not caught up: look again
+    /// shortly, writing nothing.
+    Stale,
     /// Not now: ask again after `retry`; `why` is for the Order's and the Certificate's status.
     Wait {
         retry: Duration,
@@ -56,7 +60,9 @@ pub fn admit(
     }
     if open_now >= limits.concurrent {
         return Verdict::Wait {
-            retry: Duration::from_secs(10),
+            // The order that waited longest is woken when one finishes (Budgets::finished);
+            // this is the fallback should that order have gone meanwhile.
+            retry: Duration::from_secs(30),
             why: format!(
                 "waiting for one of the account's orders to finish: {} are open at the ACME \
                  server, the most certsmith keeps open at once (--acme-max-concurrent-orders)",
@@ -124,23 +130,55 @@ pub fn seed(orders: &[Arc<Order>], now: Timestamp) -> VecDeque<Timestamp> {
     opened.into()
 }
 
-/// An issuer's ledger: when its orders opened, which are open, and a CA's rate-limit pause.
+/// An issuer's ledger: when its orders opened, which are open, which wait, and a CA's
+/// rate-limit pause.
 #[derive(Default)]
 struct Ledger {
     opened: VecDeque<Timestamp>,
-    /// Orders admitted by this process and not yet seen finished (by uid).
-    open: BTreeSet<String>,
+    /// Orders admitted by this process and not yet seen finished (by uid), and when.
+    open: BTreeMap<String, Timestamp>,
+    /// Orders told to wait, the longest-waiting first.
+    waiting: VecDeque<ObjectRef<Order>>,
     paused_until: Option<Timestamp>,
 }
 
 /// Every issuer's ledger, behind one lock: admitting and recording an order is one step, so
 /// concurrent reconciles never both take the last slot.
-#[derive(Default)]
 pub struct Budgets {
     ledgers: Mutex<HashMap<String, Ledger>>,
+    wake: mpsc::UnboundedSender<ObjectRef<Order>>,
+    woken: std::sync::Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<Order>>>>,
+}
+
+impl Default for Budgets {
+    fn default() -> Budgets {
+        let (wake, woken) = mpsc::unbounded_channel();
+        Budgets { ledgers: Mutex::default(), wake, woken: std::sync::Mutex::new(Some(woken)) }
+    }
 }
 
 impl Budgets {
+    /// The waiting orders to reconcile now, one per finished order (for the Order controller;
+    /// taken once).
+    pub fn woken(&self) -> impl futures::Stream<Item = ObjectRef<Order>> + Send + 'static {
+        let rx = self.woken.lock().ok().and_then(|mut w| w.take());
+        futures::stream::unfold(rx, |rx| async move {
+            let mut rx = rx?;
+            let next = rx.recv().await?;
+            Some((next, Some(rx)))
+        })
+    }
+
+    /// An order of the issuer `key` finished: its slot is free, so the order that has waited
+    /// longest is reconciled now, not at its next retry. (A finished order reconciled again
+    /// wakes one more, which looks and waits again: harmless.)
+    pub async fn finished(&self, key: &str) {
+        let next = self.ledgers.lock().await.get_mut(key).and_then(|l| l.waiting.pop_front());
+        if let Some(next) = next {
+            let _ = self.wake.send(next);
+        }
+    }
+
     /// Admits `order` (of the issuer `key`) or says how long to wait. `stored` is every Order of
     /// that issuer in the cluster; it seeds the ledger the first time the issuer is seen.
     pub async fn admit(
@@ -169,17 +207,31 @@ impl Budgets {
             .filter(|o| !o.state().is_some_and(State::is_final))
             .filter_map(|o| o.uid())
             .collect();
-        ledger.open.retain(|uid| unfinished.contains(uid));
-        let open_now = open_in_cluster.union(&ledger.open).count();
+        ledger.open.retain(|uid, _| unfinished.contains(uid));
+        // Admitted moments ago and not stored with its URL: this is a reconcile that started
+        // before its own write reached the cache (something else woke it). Opening again would
+        // open a second order at the CA; should that write have failed, a minute later it may.
+        let admitted = order.uid().and_then(|uid| ledger.open.get(&uid).copied());
+        let url = order.status.as_ref().is_some_and(|s| s.url.is_some());
+        if admitted.is_some_and(|at| !url && now.duration_since(at) < SignedDuration::from_mins(1))
+        {
+            return Verdict::Stale;
+        }
+        let admitted_here: BTreeSet<String> = ledger.open.keys().cloned().collect();
+        let open_now = open_in_cluster.union(&admitted_here).count();
         let window = SignedDuration::try_from(limits.window).unwrap_or(SignedDuration::MAX);
         let start = now.checked_sub(window).unwrap_or(Timestamp::MIN);
         while ledger.opened.front().is_some_and(|t| *t <= start) {
             ledger.opened.pop_front();
         }
         let verdict = admit(&ledger.opened, open_now, ledger.paused_until, now, limits);
+        let me = ObjectRef::from_obj(order);
         if verdict == Verdict::Open {
             ledger.opened.push_back(now);
-            ledger.open.extend(order.uid());
+            ledger.open.extend(order.uid().map(|uid| (uid, now)));
+            ledger.waiting.retain(|w| *w != me);
+        } else if !ledger.waiting.contains(&me) {
+            ledger.waiting.push_back(me);
         }
         verdict
     }

@@ -36,7 +36,7 @@ fn orders_open_within_the_budget_and_wait_for_the_oldest_to_leave_the_window() {
             None,
         ),
         // As many open at the CA as allowed at once: wait for one to finish.
-        (opened(&[]), 5, None, limits(300, three_hours, 5), Some(10)),
+        (opened(&[]), 5, None, limits(300, three_hours, 5), Some(30)),
         (opened(&[]), 4, None, limits(300, three_hours, 5), None),
         // The CA said rateLimited until 03:30.
         (opened(&[]), 0, Some(t("2026-01-01T03:30:00Z")), limits(300, three_hours, 5), Some(1800)),
@@ -46,6 +46,7 @@ fn orders_open_within_the_budget_and_wait_for_the_oldest_to_leave_the_window() {
         let got = match admit(&opened, open_now, paused, now, &limits) {
             Verdict::Open => None,
             Verdict::Wait { retry, .. } => Some(retry.as_secs()),
+            Verdict::Stale => panic!("the pure decision never says stale"),
         };
         assert_eq!(got, want, "row {i}");
     }
@@ -76,6 +77,8 @@ fn order(uid: &str, created: &str, url: bool, state: Option<State>) -> Arc<Order
         }),
     };
     o.metadata.uid = Some(uid.into());
+    o.metadata.name = Some(format!("order-{uid}"));
+    o.metadata.namespace = Some("ci".into());
     o.metadata.creation_timestamp = Some(Time(t(created)));
     Arc::new(o)
 }
@@ -103,10 +106,20 @@ async fn admitted_orders_count_until_they_finish_and_refunds_give_the_slot_back(
     let stored = vec![a.clone(), b.clone(), c.clone()];
     assert_eq!(budgets.admit("ci", &a, &stored, now, &l).await, Verdict::Open);
     assert_eq!(budgets.admit("ci", &b, &stored, now, &l).await, Verdict::Open);
+    // b again, its URL not yet in the cache: a stale read, never a second order at the CA.
+    assert_eq!(budgets.admit("ci", &b, &stored, now, &l).await, Verdict::Stale);
     // Two admitted, neither stored with its URL yet: the third waits (at most 2 at once).
     assert!(matches!(budgets.admit("ci", &c, &stored, now, &l).await, Verdict::Wait { .. }));
     // Another issuer's ledger is its own.
     assert_eq!(budgets.admit("other", &c, &stored, now, &l).await, Verdict::Open);
+    // An order of "ci" finishing wakes the one that waited (c), once.
+    let mut woken = Box::pin(budgets.woken());
+    budgets.finished("ci").await;
+    budgets.finished("ci").await;
+    let next = futures::StreamExt::next(&mut woken).await.unwrap();
+    assert_eq!((next.name.as_str(), next.namespace.as_deref()), ("order-c", Some("ci")));
+    let none = futures::FutureExt::now_or_never(futures::StreamExt::next(&mut woken));
+    assert!(none.is_none(), "woken twice");
     // a finished: c opens; that is 3 of 3 in the hour.
     let done = order("a", "2026-01-01T03:00:00Z", true, Some(State::Valid));
     let stored = vec![done, b.clone(), c.clone()];
@@ -119,11 +132,11 @@ async fn admitted_orders_count_until_they_finish_and_refunds_give_the_slot_back(
         stored.into_iter().filter(|o| o.uid() != b.uid()).chain([d.clone()]).collect();
     match budgets.admit("ci", &d, &stored, later, &l).await {
         Verdict::Wait { retry, .. } => assert_eq!(retry.as_secs(), 50 * 60),
-        Verdict::Open => panic!("over the budget"),
+        other => panic!("over the budget: {other:?}"),
     }
     budgets.pause("ci", t("2026-01-01T05:00:00Z")).await;
     match budgets.admit("ci", &d, &stored, t("2026-01-01T04:30:00Z"), &l).await {
         Verdict::Wait { why, .. } => assert!(why.contains("rate limit to lift"), "{why}"),
-        Verdict::Open => panic!("paused"),
+        other => panic!("paused: {other:?}"),
     }
 }

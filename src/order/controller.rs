@@ -41,17 +41,11 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         state => state.is_some_and(State::is_final),
     };
     if finished {
+        ctx.budgets.finished(&budget::ledger_key(&order)).await;
         delete_challenges(&ctx, &order).await?;
         return Ok(Action::await_change());
     }
-    let issuer = crate::issuer::load(
-        &ctx.client,
-        ctx.config.cluster_resource_namespace(),
-        &order.spec.issuer_ref,
-        &namespace,
-    )
-    .await?;
-    let Some(issuer) = issuer else {
+    let Some(issuer) = ctx.issuer(&order.spec.issuer_ref, &namespace) else {
         let message = format!("Referenced issuer {:?} not found", order.spec.issuer_ref.name);
         return waiting(&api, &order, &old, &message, Duration::from_secs(30)).await;
     };
@@ -88,10 +82,13 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         let stored: Vec<_> =
             ctx.orders.state().into_iter().filter(|o| budget::ledger_key(o) == ledger).collect();
         let limits = ctx.config.order_limits();
-        let verdict = ctx.budgets.admit(&ledger, &order, &stored, ctx.now(), &limits).await;
-        if let Verdict::Wait { retry, why } = verdict {
-            ctx.metrics.order_held("budget");
-            return waiting(&api, &order, &old, &why, retry).await;
+        match ctx.budgets.admit(&ledger, &order, &stored, ctx.now(), &limits).await {
+            Verdict::Open => {}
+            Verdict::Stale => return Ok(Action::requeue(Duration::from_secs(1))),
+            Verdict::Wait { retry, why } => {
+                ctx.metrics.order_held("budget");
+                return waiting(&api, &order, &old, &why, retry).await;
+            }
         }
         let created = open_at_ca(&ctx, &issuer, &account, &order).await;
         if created.is_err() {

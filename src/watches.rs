@@ -1,0 +1,162 @@
+//! The operator's watches: one per kind, shared by every controller that needs it, and the filter
+//! that keeps an issuer's unimportant changes from waking its Certificates.
+//!
+//! Each controller used to open its own watch of every kind it reacts to: 19 watches, each with
+//! its initial list, and two caches of every CertificateRequest. Now a kind is listed and watched
+//! once; its cache is the one the controllers read and the subscriptions fan its changes out.
+
+use crate::api::IssuerStatus;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, Stream, StreamExt};
+use jiff::Timestamp;
+use kube::api::{Api, ObjectMeta};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Changes a watch holds for each subscriber before it waits for the slowest.
+const BUFFER: usize = 1024;
+
+/// One watch of a kind: its cache, one subscription per consumer, and the future that runs it
+/// (to be polled for as long as the controllers run).
+pub struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
+    pub store: Store<K>,
+    subscriptions: Vec<BoxStream<'static, Arc<K>>>,
+    pub run: BoxFuture<'static, ()>,
+}
+
+impl<K> Shared<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned + Send + Sync,
+{
+    /// Watches `api` for `consumers` subscribers, each of which sees every object listed,
+    /// changed or deleted (a deleted Secret must wake its Certificate). Managed fields are
+    /// dropped from the cache: nothing reads them, and they are often most of an object.
+    pub fn watch(api: Api<K>, config: watcher::Config, consumers: usize) -> Shared<K> {
+        let (store, writer) = reflector::store();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..consumers).map(|_| mpsc::channel::<Arc<K>>(BUFFER)).unzip();
+        let run = watcher(api, config)
+            .backoff(crate::relist::backoff())
+            .modify(|o| o.meta_mut().managed_fields = None)
+            .reflect(writer)
+            .touched_objects()
+            .for_each(move |touched| {
+                let senders = senders.clone();
+                async move {
+                    let Ok(object) = touched else { return };
+                    let object = Arc::new(object);
+                    for sender in &senders {
+                        let _ = sender.send(object.clone()).await;
+                    }
+                }
+            })
+            .boxed();
+        let subscriptions = receivers
+            .into_iter()
+            .map(|rx| {
+                futures::stream::unfold(rx, |mut rx| async move { Some((rx.recv().await?, rx)) })
+                    .boxed()
+            })
+            .collect();
+        Shared { store, subscriptions, run }
+    }
+
+    /// The next unused subscription; each consumer takes one.
+    pub fn subscribe(&mut self) -> BoxStream<'static, Arc<K>> {
+        self.subscriptions.pop().expect("as many consumers as subscriptions")
+    }
+}
+
+/// What a Certificate or request depends on in its issuer: the spec (generation), the Ready
+/// condition, the ACME account. An annotation, a label or a status timestamp is not among them.
+pub fn issuer_key(meta: &ObjectMeta, status: Option<&IssuerStatus>) -> u64 {
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| (format!("{:?}", c.status), c.reason.clone()));
+    let account = status.and_then(|s| s.acme.as_ref()).map(|a| a.uri.clone());
+    let mut h = DefaultHasher::new();
+    (meta.uid.as_deref(), meta.generation, ready, account).hash(&mut h);
+    h.finish()
+}
+
+/// Passes on only the objects whose `key` changed since this stream last saw them. An object
+/// seen for the first time passes only if it was created at or after `since`: the objects that
+/// existed before were seen by each dependant's own first reconcile, so a restart (or a watch's
+/// re-list) does not reconcile every Certificate once more per issuer.
+pub fn changed<K, S>(
+    stream: S,
+    key: impl Fn(&K) -> u64 + Send + 'static,
+    since: Timestamp,
+) -> impl Stream<Item = Arc<K>> + Send
+where
+    K: Resource + Send + Sync + 'static,
+    S: Stream<Item = Arc<K>> + Send,
+{
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    stream.filter(move |o| {
+        let k = key(o);
+        let id = o.uid().unwrap_or_else(|| format!("{:?}/{}", o.namespace(), o.name_any()));
+        let pass = match seen.insert(id, k) {
+            Some(before) => before != k,
+            None => o.creation_timestamp().is_none_or(|t| t.0.as_second() >= since.as_second()),
+        };
+        futures::future::ready(pass)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ClusterIssuer;
+
+    fn issuer(yaml: &str) -> Arc<ClusterIssuer> {
+        Arc::new(serde_yaml::from_str(yaml).unwrap())
+    }
+
+    #[tokio::test]
+    async fn only_spec_ready_and_account_changes_pass() {
+        let since: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let base = "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: le, uid: u1, generation: 1, \
+                    creationTimestamp: '2025-12-31T00:00:00Z'}\nspec: {selfSigned: {}}\n";
+        let ready = |status: &str, reason: &str| {
+            format!(
+                "status: {{conditions: [{{type: Ready, status: '{status}', reason: {reason}, \
+                 lastTransitionTime: '2026-01-01T00:00:00Z'}}]}}\n"
+            )
+        };
+        let table: Vec<(String, bool)> = vec![
+            // Existed before the controllers started: its first sight wakes nothing.
+            (base.into(), false),
+            (base.replace("name: le,", "name: le, annotations: {a: b},"), false),
+            (format!("{base}{}", ready("True", "IsReady")), true),
+            (
+                format!("{base}{}", ready("True", "IsReady").replace("00:00:00Z'", "00:05:00Z'")),
+                false,
+            ),
+            (format!("{base}{}", ready("False", "ErrInitIssuer")), true),
+            (base.replace("generation: 1", "generation: 2"), true),
+            (
+                base.replace("generation: 1", "generation: 2")
+                    .replace("name: le,", "name: le, labels: {c: d},"),
+                false,
+            ),
+            // Created since: its first sight wakes the Certificates that waited for it.
+            (base.replace("uid: u1", "uid: u2").replace("2025-12-31", "2026-01-01"), true),
+        ];
+        let items: Vec<Arc<ClusterIssuer>> = table.iter().map(|(y, _)| issuer(y)).collect();
+        let key = |i: &ClusterIssuer| issuer_key(&i.metadata, i.status.as_ref());
+        let passed: Vec<Arc<ClusterIssuer>> =
+            changed(futures::stream::iter(items.clone()), key, since).collect().await;
+        for (item, (yaml, want)) in items.iter().zip(&table) {
+            assert_eq!(passed.iter().any(|p| Arc::ptr_eq(p, item)), *want, "{yaml}");
+        }
+    }
+}
