@@ -2,7 +2,7 @@
 //! view of the challenges, metrics, Events, and the clock (injected, so decisions are testable).
 
 use crate::acme::account::Accounts;
-use crate::api::{CertificateRequest, ClusterIssuer, Issuer, Order};
+use crate::api::{Certificate, CertificateRequest, ClusterIssuer, Issuer, Order};
 use crate::config::Config;
 use crate::http01::responder::Challenges;
 use crate::issuer::IssuerView;
@@ -18,7 +18,9 @@ pub struct Context {
     pub config: Config,
     pub accounts: Accounts,
     pub challenges: Challenges,
-    /// Every CertificateRequest, as the operator's one watch of them last saw it.
+    /// Every Certificate, as the operator's one watch of them last saw it.
+    pub certificates: Store<Certificate>,
+    /// Every CertificateRequest, likewise.
     pub requests: Store<CertificateRequest>,
     /// Every Order, likewise.
     pub orders: Store<Order>,
@@ -44,6 +46,7 @@ pub struct Context {
 
 /// The caches of the operator's shared watches that reconciles read.
 pub struct Stores {
+    pub certificates: Store<Certificate>,
     pub requests: Store<CertificateRequest>,
     pub orders: Store<Order>,
     pub issuers: Store<Issuer>,
@@ -65,6 +68,7 @@ impl Context {
             config,
             accounts: Accounts::default(),
             challenges,
+            certificates: stores.certificates,
             requests: stores.requests,
             orders: stores.orders,
             issuers: stores.issuers,

@@ -192,6 +192,7 @@ async fn controllers(
         config,
         challenges,
         crate::context::Stores {
+            certificates: certificates.store.clone(),
             requests: requests.store.clone(),
             orders: orders.store.clone(),
             issuers: issuers.store.clone(),

@@ -29,7 +29,17 @@ pub struct Accounts {
     /// One lookup or registration at a time per issuer, so that concurrent reconciles of its
     /// Certificates do not register the same account twice.
     issuers: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Each issuer's account as last read, by (issuer, directory URL): the Order and Challenge
+    /// steps of an issuance use it without reading the key Secret each time.
+    recent: std::sync::Mutex<HashMap<(String, String), Recent>>,
 }
+
+/// An account as read at `at`, with what the issuer's status said of it then.
+type Recent = (std::time::Instant, Account, AcmeIssuerStatus);
+
+/// How long an account is used from memory before its key Secret is read again: a replaced key
+/// is noticed within this (the issuer controller always reads).
+const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Accounts {
     /// Forgets every cached account at `server`, after the CA said it knows one no more: the next
@@ -37,12 +47,41 @@ impl Accounts {
     /// EAB account then needs its binding, and says so).
     pub async fn forget(&self, server: &str) {
         self.cache.lock().await.retain(|(s, _, _), _| s != server);
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.retain(|(_, s), _| s != server);
+        }
         tracing::warn!(server, "the ACME server no longer knows the account: registering it again");
     }
 
-    /// The issuer's account, registering it (and creating its key Secret) when needed, with
-    /// what the issuer's `status.acme` should say.
+    /// The issuer's account: as read within the last minute, else [`Accounts::read`].
     pub async fn get(
+        &self,
+        ctx: &Context,
+        issuer: &IssuerView,
+    ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
+        let key = recent_key(issuer);
+        let known = key.as_ref().and_then(|k| self.recent.lock().ok()?.get(k).cloned());
+        if let Some((_, account, status)) = known.filter(|(at, ..)| at.elapsed() < FRESH) {
+            return Ok((account, status));
+        }
+        self.read(ctx, issuer).await
+    }
+
+    /// The issuer's account, its key Secret read now, registering it (and creating its key
+    /// Secret) when needed, with what the issuer's `status.acme` should say.
+    pub async fn read(
+        &self,
+        ctx: &Context,
+        issuer: &IssuerView,
+    ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
+        let found = self.load(ctx, issuer).await?;
+        if let (Some(key), Ok(mut recent)) = (recent_key(issuer), self.recent.lock()) {
+            recent.insert(key, (std::time::Instant::now(), found.0.clone(), found.1.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn load(
         &self,
         ctx: &Context,
         issuer: &IssuerView,
@@ -231,4 +270,17 @@ async fn external_account_binding(
 fn hash(pkcs8: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, pkcs8);
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An issuer's place in the recent-accounts map: what the account depends on in its spec.
+fn recent_key(issuer: &IssuerView) -> Option<(String, String)> {
+    let acme = issuer.spec.acme.as_ref()?;
+    let who = format!(
+        "{}/{}|{}|{:?}",
+        issuer.secrets_namespace,
+        issuer.display(),
+        acme.private_key_secret_ref.name,
+        acme.email
+    );
+    Some((who, acme.server.clone()))
 }

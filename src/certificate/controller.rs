@@ -83,7 +83,18 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
                     Err(()) => next_look = next_look.min(now + jiff::SignedDuration::from_mins(1)),
                 }
             }
-            let new = status::up_to_date(&old, &issued, renewal_time, generation, now);
+            // The Secret holds what the next revision's request was signed with: that
+            // issuance's last write (its status) was lost, e.g. to a conflict after the Secret
+            // was written. It is finished here rather than issued again.
+            let next = old.revision.unwrap_or(0) + 1;
+            let finished = owned.iter().any(|r| {
+                r.revision() == Some(next)
+                    && request::signed_serial(r).as_ref() == Some(&issued.serial)
+            });
+            let new = match finished {
+                true => status::issued(&old, &issued, renewal_time, generation, now),
+                false => status::up_to_date(&old, &issued, renewal_time, generation, now),
+            };
             if new != old {
                 write::status(&ctx.client, &mut cert, &new).await?;
             }

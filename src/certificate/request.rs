@@ -113,6 +113,13 @@ pub fn mismatches(
     Ok(fields)
 }
 
+/// The serial of the certificate `request` was signed with, once it is.
+pub fn signed_serial(request: &CertificateRequest) -> Option<String> {
+    let chain = request.status.as_ref()?.certificate.as_ref()?;
+    let issued = crate::pki::inspect::parse_chain(&String::from_utf8_lossy(&chain.0)).ok()?;
+    Some(issued.serial)
+}
+
 /// Whether `request` was made with the private key `spki` (DER SubjectPublicKeyInfo).
 pub fn made_with_key(request: &CertificateRequest, spki: &[u8]) -> bool {
     read(&request.spec.request.0).is_ok_and(|r: Requested| r.public_key == spki)

@@ -4,7 +4,7 @@
 
 use crate::acme::order as ca;
 use crate::api::order::{ChallengeType, State};
-use crate::api::{Challenge, ChallengeStatus, Order};
+use crate::api::{Challenge, ChallengeStatus};
 use crate::context::Context;
 use crate::http01::{edit_in_place, self_check, solver_ingress, solver_service};
 use crate::ingress_shim::annotations::{
@@ -204,37 +204,31 @@ async fn certificate_annotations(
     ch: &Challenge,
 ) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
     let namespace = ch.namespace().unwrap_or_default();
-    let order = owner::<Order>(ctx, &namespace, ch.owner_references()).await?;
+    let order = owner(&ctx.orders, &namespace, ch.owner_references());
     let Some(order) = order else { return Ok(Default::default()) };
-    let cr =
-        owner::<crate::api::CertificateRequest>(ctx, &namespace, order.owner_references()).await?;
+    let cr = owner(&ctx.requests, &namespace, order.owner_references());
     let Some(cr) = cr else { return Ok(Default::default()) };
-    let cert = owner::<crate::api::Certificate>(ctx, &namespace, cr.owner_references()).await?;
+    let cert = owner(&ctx.certificates, &namespace, cr.owner_references());
     Ok(cert.map(|c| c.annotations().clone()).unwrap_or_default())
 }
 
-async fn owner<K>(
-    ctx: &Context,
+/// The controller owner of an object, from the operator's cache of its kind.
+fn owner<K>(
+    store: &kube::runtime::reflector::Store<K>,
     namespace: &str,
     refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
-) -> Result<Option<K>, kube::Error>
+) -> Option<Arc<K>>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + Clone + 'static,
 {
-    let Some(r) = refs.iter().find(|r| r.controller == Some(true) && r.kind == K::kind(&())) else {
-        return Ok(None);
-    };
-    let found = Api::<K>::namespaced(ctx.client.clone(), namespace).get_opt(&r.name).await?;
-    Ok(found.filter(|o| o.meta().uid.as_deref() == Some(r.uid.as_str())))
+    let r = refs.iter().find(|r| r.controller == Some(true) && r.kind == K::kind(&()))?;
+    let found = store.get(&kube::runtime::reflector::ObjectRef::new(&r.name).within(namespace))?;
+    (found.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(found)
 }
 
 async fn order_url(ctx: &Context, ch: &Challenge) -> Result<Option<String>, kube::Error> {
-    let order =
-        owner::<Order>(ctx, &ch.namespace().unwrap_or_default(), ch.owner_references()).await?;
-    Ok(order.and_then(|o| o.status?.url))
+    let order = owner(&ctx.orders, &ch.namespace().unwrap_or_default(), ch.owner_references());
+    Ok(order.and_then(|o| o.status.as_ref()?.url.clone()))
 }
 
 /// `None` when the challenge is answered: through the real path when the self-check is on,

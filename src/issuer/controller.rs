@@ -68,7 +68,7 @@ where
         );
         (false, "Unsupported", message, None, Action::await_change())
     } else {
-        match ctx.accounts.get(ctx, &view).await {
+        match ctx.accounts.read(ctx, &view).await {
             Ok((_, acme)) => {
                 let message = "The ACME account was registered with the ACME server".to_string();
                 (
