@@ -18,17 +18,8 @@ pub struct Context {
     pub config: Config,
     pub accounts: Accounts,
     pub challenges: Challenges,
-    /// Every Certificate, as the operator's one watch of them last saw it.
-    pub certificates: Store<Certificate>,
-    /// Every CertificateRequest, likewise.
-    pub requests: Store<CertificateRequest>,
-    /// Every Order, likewise.
-    pub orders: Store<Order>,
-    /// Every Issuer and ClusterIssuer, likewise: reconciles read issuers from here.
-    pub issuers: Store<Issuer>,
-    pub cluster_issuers: Store<ClusterIssuer>,
-    /// The Secrets labelled as cert-manager's (certsmith's and cert-manager's own), likewise.
-    pub secrets: Store<Secret>,
+    /// What the operator's watches last saw: reconciles read from here.
+    pub cache: Stores,
     /// The private keys of issuances in flight, by `namespace/name` of the Secret that keeps
     /// them: read from there once (after a restart), not at every step.
     pub next_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -44,13 +35,14 @@ pub struct Context {
     pub clock: fn() -> Timestamp,
 }
 
-/// The caches of the operator's shared watches that reconciles read.
+/// The caches of the operator's shared watches, one per kind.
 pub struct Stores {
     pub certificates: Store<Certificate>,
     pub requests: Store<CertificateRequest>,
     pub orders: Store<Order>,
     pub issuers: Store<Issuer>,
     pub cluster_issuers: Store<ClusterIssuer>,
+    /// The Secrets labelled as cert-manager's (certsmith's and cert-manager's own).
     pub secrets: Store<Secret>,
 }
 
@@ -68,12 +60,7 @@ impl Context {
             config,
             accounts: Accounts::default(),
             challenges,
-            certificates: stores.certificates,
-            requests: stores.requests,
-            orders: stores.orders,
-            issuers: stores.issuers,
-            cluster_issuers: stores.cluster_issuers,
-            secrets: stores.secrets,
+            cache: stores,
             next_keys: Default::default(),
             budgets: Budgets::default(),
             without_ari: Default::default(),
@@ -97,11 +84,11 @@ impl Context {
         let cluster_namespace = self.config.cluster_resource_namespace();
         match crate::issuer::referenced_kind(r)? {
             "ClusterIssuer" => {
-                let found = self.cluster_issuers.get(&ObjectRef::new(&r.name))?;
+                let found = self.cache.cluster_issuers.get(&ObjectRef::new(&r.name))?;
                 Some(IssuerView::cluster_issuer(&found, cluster_namespace))
             }
             _ => {
-                let found = self.issuers.get(&ObjectRef::new(&r.name).within(namespace))?;
+                let found = self.cache.issuers.get(&ObjectRef::new(&r.name).within(namespace))?;
                 Some(IssuerView::issuer(&found))
             }
         }

@@ -11,12 +11,12 @@ use crate::http01::responder::{self, Challenges};
 use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
-use crate::watches::{self, Shared};
+use crate::watches::{Shared, users, woken_by_issuers};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::api::Api;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, controller, watcher};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
@@ -207,9 +207,6 @@ async fn controllers(
     let _unwatch = Unwatch(ctx.metrics.clone());
     let workers = controller::Config::default().concurrency(ctx.config.concurrent_workers);
     let since = jiff::Timestamp::now();
-    let issuer_key = |i: &Issuer| watches::issuer_key(&i.metadata, i.status.as_ref());
-    let cluster_issuer_key =
-        |i: &ClusterIssuer| watches::issuer_key(&i.metadata, i.status.as_ref());
 
     let store = certificates.store.clone();
     let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
@@ -218,34 +215,25 @@ async fn controllers(
             refers_to(r, at.as_deref(), kind, &name, namespace.as_deref())
         })
     };
-    let by_cluster_issuer = by_issuer.clone();
     let certificate_controller =
         Controller::for_shared_stream(certificates.subscribe(), certificates.store.clone())
             .with_config(workers.clone())
-            .owns_shared_stream(requests.subscribe())
-            .watches_shared_stream(
-                watches::changed(cluster_issuers.subscribe(), cluster_issuer_key, since),
-                move |i| by_cluster_issuer("ClusterIssuer", None, i.name_any()),
-            )
-            .watches_shared_stream(
-                watches::changed(issuers.subscribe(), issuer_key, since),
-                move |i| by_issuer("Issuer", i.namespace(), i.name_any()),
-            )
-            // A deleted or edited TLS Secret is put right at once, not at the next renewal.
-            .watches_shared_stream(secrets.subscribe(), |s| {
-                let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
-                name.map(|n| {
-                    ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default())
-                })
-            })
-            .trigger_backoff(crate::relist::backoff())
-            .shutdown_on_signal()
-            .run(
-                counted("certificates", certificates::reconcile),
-                certificates::error_policy,
-                ctx.clone(),
-            )
-            .for_each(|_| futures::future::ready(()));
+            .owns_shared_stream(requests.subscribe());
+    let certificate_controller = woken_by_issuers(
+        certificate_controller,
+        (&mut issuers, &mut cluster_issuers),
+        since,
+        by_issuer,
+    )
+    // A deleted or edited TLS Secret is put right at once, not at the next renewal.
+    .watches_shared_stream(secrets.subscribe(), |s| {
+        let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
+        name.map(|n| ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default()))
+    })
+    .trigger_backoff(crate::relist::backoff())
+    .shutdown_on_signal()
+    .run(counted("certificates", certificates::reconcile), certificates::error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
     // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
     let known = requests.store.clone();
     let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
@@ -254,27 +242,20 @@ async fn controllers(
             !r.finished() && refers_to(issuer, at.as_deref(), kind, &name, namespace.as_deref())
         })
     };
-    let waiting_on_cluster = waiting_on.clone();
     let request_controller =
         Controller::for_shared_stream(requests.subscribe(), requests.store.clone())
             .with_config(workers.clone())
-            .owns_shared_stream(orders.subscribe())
-            .watches_shared_stream(
-                watches::changed(cluster_issuers.subscribe(), cluster_issuer_key, since),
-                move |i| waiting_on_cluster("ClusterIssuer", None, i.name_any()),
-            )
-            .watches_shared_stream(
-                watches::changed(issuers.subscribe(), issuer_key, since),
-                move |i| waiting_on("Issuer", i.namespace(), i.name_any()),
-            )
-            .trigger_backoff(crate::relist::backoff())
-            .shutdown_on_signal()
-            .run(
-                counted("certificaterequests", requests::reconcile),
-                requests::error_policy,
-                ctx.clone(),
-            )
-            .for_each(|_| futures::future::ready(()));
+            .owns_shared_stream(orders.subscribe());
+    let request_controller = woken_by_issuers(
+        request_controller,
+        (&mut issuers, &mut cluster_issuers),
+        since,
+        waiting_on,
+    )
+    .trigger_backoff(crate::relist::backoff())
+    .shutdown_on_signal()
+    .run(counted("certificaterequests", requests::reconcile), requests::error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
     let order_controller = Controller::for_shared_stream(orders.subscribe(), orders.store.clone())
         .with_config(workers.clone())
         .owns_shared_stream(challenge_objects.subscribe())
@@ -333,8 +314,8 @@ async fn controllers(
     // Reconciles read issuers from the caches: not before they hold every issuer, or a
     // Certificate would be told its issuer does not exist.
     let work = async {
-        ctx.issuers.wait_until_ready().await.ok();
-        ctx.cluster_issuers.wait_until_ready().await.ok();
+        ctx.cache.issuers.wait_until_ready().await.ok();
+        ctx.cache.cluster_issuers.wait_until_ready().await.ok();
         tokio::join!(
             certificate_controller,
             request_controller,
@@ -372,13 +353,4 @@ where
         }
         .boxed()
     }
-}
-
-/// The objects in `store` that `uses` what changed (a Certificate or request its issuer, an
-/// issuer its CA Secret): what that change triggers.
-fn users<K>(store: &reflector::Store<K>, uses: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
-where
-    K: kube::Resource<DynamicType = ()> + Clone,
-{
-    store.state().iter().filter(|i| uses(i)).map(|i| ObjectRef::from_obj(&**i)).collect()
 }

@@ -5,13 +5,14 @@
 //! its initial list, and two caches of every CertificateRequest. Now a kind is listed and watched
 //! once; its cache is the one the controllers read and the subscriptions fan its changes out.
 
-use crate::api::IssuerStatus;
+use crate::api::{ClusterIssuer, Issuer, IssuerStatus};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use jiff::Timestamp;
 use kube::api::{Api, ObjectMeta};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::Controller;
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use std::collections::HashMap;
@@ -110,6 +111,48 @@ where
         };
         futures::future::ready(pass)
     })
+}
+
+/// `controller` woken by a change of an issuer its objects use (`users` names them by the
+/// issuer's kind, namespace and name), when the change matters to them (watches::changed).
+pub fn woken_by_issuers<K>(
+    controller: Controller<K>,
+    (issuers, cluster_issuers): (&mut Shared<Issuer>, &mut Shared<ClusterIssuer>),
+    since: jiff::Timestamp,
+    users: impl Fn(&'static str, Option<String>, String) -> Vec<ObjectRef<K>>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+) -> Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let key = |i: &Issuer| issuer_key(&i.metadata, i.status.as_ref());
+    let cluster_key = |i: &ClusterIssuer| issuer_key(&i.metadata, i.status.as_ref());
+    let cluster_users = users.clone();
+    controller
+        .watches_shared_stream(changed(cluster_issuers.subscribe(), cluster_key, since), move |i| {
+            cluster_users("ClusterIssuer", None, i.name_any())
+        })
+        .watches_shared_stream(changed(issuers.subscribe(), key, since), move |i| {
+            users("Issuer", i.namespace(), i.name_any())
+        })
+}
+
+/// The objects in `store` that `uses` what changed (a Certificate or request its issuer, an
+/// issuer its CA Secret): what that change triggers.
+pub fn users<K>(store: &reflector::Store<K>, uses: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    store.state().iter().filter(|i| uses(i)).map(|i| ObjectRef::from_obj(&**i)).collect()
 }
 
 #[cfg(test)]

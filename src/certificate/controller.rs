@@ -52,7 +52,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
         issuer = Some(found);
     }
-    let all = ctx.requests.state();
+    let all = ctx.cache.requests.state();
     let owned = request::owned(&cert, &all);
     let target = load_target(&ctx, &cert, &old, &owned).await?;
     let current = owned.iter().find(|r| r.revision().is_some() && r.revision() == old.revision);
@@ -211,7 +211,7 @@ async fn load_target(
 ) -> Result<Option<Secret>, kube::Error> {
     let namespace = cert.namespace().unwrap_or_default();
     let name = &cert.spec.secret_name;
-    let cached = ctx.secrets.get(&ObjectRef::new(name).within(&namespace));
+    let cached = ctx.cache.secrets.get(&ObjectRef::new(name).within(&namespace));
     if let Some(cached) = cached.filter(|s| agrees(s, old)) {
         return Ok(Some((*cached).clone()));
     }

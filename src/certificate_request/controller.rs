@@ -94,7 +94,7 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
     // From the cache, which the Order's own changes (they trigger this) have reached; a miss
     // is a create that, should the cache lag, meets the existing Order and reads it.
     let cached = ObjectRef::new(&wanted.name_any()).within(&cr.namespace().unwrap_or_default());
-    let order = match ctx.orders.get(&cached) {
+    let order = match ctx.cache.orders.get(&cached) {
         Some(o) => o,
         None => {
             let made = Arc::new(crate::ssa::create_or_get(&orders, &wanted).await?);

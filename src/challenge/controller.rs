@@ -204,11 +204,11 @@ async fn certificate_annotations(
     ch: &Challenge,
 ) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
     let namespace = ch.namespace().unwrap_or_default();
-    let order = owner(&ctx.orders, &namespace, ch.owner_references());
+    let order = owner(&ctx.cache.orders, &namespace, ch.owner_references());
     let Some(order) = order else { return Ok(Default::default()) };
-    let cr = owner(&ctx.requests, &namespace, order.owner_references());
+    let cr = owner(&ctx.cache.requests, &namespace, order.owner_references());
     let Some(cr) = cr else { return Ok(Default::default()) };
-    let cert = owner(&ctx.certificates, &namespace, cr.owner_references());
+    let cert = owner(&ctx.cache.certificates, &namespace, cr.owner_references());
     Ok(cert.map(|c| c.annotations().clone()).unwrap_or_default())
 }
 
@@ -227,7 +227,8 @@ where
 }
 
 async fn order_url(ctx: &Context, ch: &Challenge) -> Result<Option<String>, kube::Error> {
-    let order = owner(&ctx.orders, &ch.namespace().unwrap_or_default(), ch.owner_references());
+    let order =
+        owner(&ctx.cache.orders, &ch.namespace().unwrap_or_default(), ch.owner_references());
     Ok(order.and_then(|o| o.status.as_ref()?.url.clone()))
 }
 

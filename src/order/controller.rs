@@ -78,9 +78,14 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
     let Some(url) = old.url.clone() else {
         // The account's budget first: a mass renewal queues here rather than at the CA.
         let ledger = budget::ledger_key(&order);
-        let _ = ctx.orders.wait_until_ready().await;
-        let stored: Vec<_> =
-            ctx.orders.state().into_iter().filter(|o| budget::ledger_key(o) == ledger).collect();
+        let _ = ctx.cache.orders.wait_until_ready().await;
+        let stored: Vec<_> = ctx
+            .cache
+            .orders
+            .state()
+            .into_iter()
+            .filter(|o| budget::ledger_key(o) == ledger)
+            .collect();
         let limits = ctx.config.order_limits();
         match ctx.budgets.admit(&ledger, &order, &stored, ctx.now(), &limits).await {
             Verdict::Open => {}
