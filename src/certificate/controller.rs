@@ -220,11 +220,7 @@ async fn load_target(
         r.revision() == Some(next)
             && r.condition("Ready").is_some_and(|c| c.status == ConditionStatus::True)
     });
-    let first_issuance = old.conditions.iter().flatten().any(|c| {
-        c.type_ == "Issuing"
-            && c.status == ConditionStatus::True
-            && c.reason.as_deref() == Some("DoesNotExist")
-    });
+    let first_issuance = status::issuing_for(old, "DoesNotExist");
     if first_issuance && old.next_private_key_secret_name.is_some() && !signed {
         return Ok(None);
     }

@@ -40,11 +40,7 @@ pub async fn step(
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;
     let now = ctx.now();
-    let starting = !old.conditions.iter().flatten().any(|c| {
-        c.type_ == "Issuing"
-            && c.status == crate::api::meta::ConditionStatus::True
-            && c.reason.as_deref() == Some(reason)
-    });
+    let starting = !status::issuing_for(&old, reason);
     let (key, key_secret, generated) = private_key(ctx, cert, target).await?;
     // One status write for both: the issuance starting, and where its new key is kept.
     let mut new = if starting {

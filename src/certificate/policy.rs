@@ -1,7 +1,6 @@
 //! Does this Certificate need issuing, and why? An ordered chain of checks, after
 //! cert-manager's issuance policies; pure: the Secret and the clock are passed in.
 
-use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest};
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSUER_NAME};
 use crate::pki::csr::names_match;
@@ -162,13 +161,7 @@ fn check(
 
 /// `certsmith renew` (like `cmctl renew`) sets Issuing=True with reason ManuallyTriggered.
 pub fn manually_triggered(cert: &Certificate) -> bool {
-    cert.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-        cs.iter().any(|c| {
-            c.type_ == "Issuing"
-                && c.status == ConditionStatus::True
-                && c.reason.as_deref() == Some(MANUALLY_TRIGGERED)
-        })
-    })
+    cert.status.as_ref().is_some_and(|s| super::status::issuing_for(s, MANUALLY_TRIGGERED))
 }
 
 fn not_owned_message(cert: &Certificate, secret: Option<&Secret>) -> String {

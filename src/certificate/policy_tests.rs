@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::api::CertificateStatus;
-use crate::api::meta::Condition;
+use crate::api::meta::{Condition, ConditionStatus};
 use crate::certificate::secret::tls_secret;
 use crate::pki::key::to_pem;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

@@ -42,6 +42,15 @@ pub fn up_to_date(
     s
 }
 
+/// Whether the status says an issuance is under way (Issuing=True) for `reason`.
+pub fn issuing_for(status: &CertificateStatus, reason: &str) -> bool {
+    status.conditions.iter().flatten().any(|c| {
+        c.type_ == "Issuing"
+            && c.status == ConditionStatus::True
+            && c.reason.as_deref() == Some(reason)
+    })
+}
+
 /// Just issued: as up to date, plus a new revision, and the attempt bookkeeping cleared.
 pub fn issued(
     old: &CertificateStatus,
