@@ -23,6 +23,8 @@ pub struct Context {
     /// The private keys of issuances in flight, by `namespace/name` of the Secret that keeps
     /// them: read from there once (after a restart), not at every step.
     pub next_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The namespaces whose responder Service was made sure of lately.
+    pub solver_services: crate::http01::solver_service::Ensured,
     /// Each ACME account's order budget.
     pub budgets: Budgets,
     /// ACME servers whose directory has no renewalInfo (ARI).
@@ -62,6 +64,7 @@ impl Context {
             challenges,
             cache: stores,
             next_keys: Default::default(),
+            solver_services: Default::default(),
             budgets: Budgets::default(),
             without_ari: Default::default(),
             ari_pruned: Default::default(),

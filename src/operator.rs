@@ -312,10 +312,12 @@ async fn controllers(
         secrets.run,
     ]);
     // Reconciles read issuers from the caches: not before they hold every issuer, or a
-    // Certificate would be told its issuer does not exist.
+    // Certificate would be told its issuer does not exist; nor before the managed Secrets are
+    // there, or each Certificate would read its own.
     let work = async {
         ctx.cache.issuers.wait_until_ready().await.ok();
         ctx.cache.cluster_issuers.wait_until_ready().await.ok();
+        ctx.cache.secrets.wait_until_ready().await.ok();
         tokio::join!(
             certificate_controller,
             request_controller,

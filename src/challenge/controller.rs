@@ -99,7 +99,9 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         if !just_presented && !dns01 {
             // Keep the namespace's responder Endpoints on the responder pods while we wait.
             let namespace = ch.namespace().unwrap_or_default();
-            solver_service::ensure(&ctx.client, &ctx.config, &namespace).await?;
+            let ensured = &ctx.solver_services;
+            solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now())
+                .await?;
         }
         let (problem, how) = if dns01 {
             (crate::dns01::check(&ctx, &ch).await, "DNS-01")
@@ -107,6 +109,11 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
             (self_check(&ctx, &ch).await, "HTTP-01")
         };
         if let Some(problem) = problem {
+            if !dns01 {
+                // The next try copies the responder's Endpoints again and re-creates a deleted
+                // Service (see solver_service::Ensured).
+                ctx.solver_services.forget(&ch.namespace().unwrap_or_default());
+            }
             let message = format!("Waiting for {how} challenge propagation: {problem}");
             return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
         }
@@ -163,7 +170,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
 /// Ingress; both route to the namespace's responder Service.
 async fn present(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
     let namespace = ch.namespace().unwrap_or_default();
-    solver_service::ensure(&ctx.client, &ctx.config, &namespace).await?;
+    let ensured = &ctx.solver_services;
+    solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now()).await?;
     let mut solver =
         ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.clone()).unwrap_or_default();
     let overrides = certificate_annotations(ctx, ch).await?;

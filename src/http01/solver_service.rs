@@ -5,6 +5,7 @@
 //! cross-namespace concern (CVE-2021-25740).
 
 use crate::config::Config;
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Endpoints, Service, ServicePort, ServiceSpec};
 use kube::api::{Api, ObjectMeta};
 use std::collections::BTreeMap;
@@ -26,14 +27,49 @@ fn metadata(namespace: &str) -> ObjectMeta {
     }
 }
 
-/// Makes sure `namespace` has the Service and that its Endpoints are the responder's now.
-/// Endpoints are re-copied on every call, so pods that moved are followed while a challenge
-/// is in flight.
+/// How long a namespace's Service and Endpoints, once made sure of, are taken as they were
+/// left: 1,000 challenges in one namespace cost three reads a minute, not three each.
+const FRESH: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// The namespaces whose Service and Endpoints were made sure of, and when. A challenge whose
+/// self-check fails forgets its namespace, so a deleted Service or a responder pod that moved
+/// is put right at the next try, not a minute later.
+#[derive(Default)]
+pub struct Ensured(std::sync::Mutex<std::collections::HashMap<String, Timestamp>>);
+
+impl Ensured {
+    fn fresh(&self, namespace: &str, now: Timestamp) -> bool {
+        let seen = self.0.lock().ok().and_then(|m| m.get(namespace).copied());
+        seen.is_some_and(|at| now.duration_since(at) < FRESH && at <= now)
+    }
+
+    fn record(&self, namespace: &str, now: Timestamp) {
+        if let Ok(mut m) = self.0.lock() {
+            // Bounded by the namespaces with challenges in the last minute.
+            m.retain(|_, at| now.duration_since(*at) < FRESH);
+            m.insert(namespace.to_string(), now);
+        }
+    }
+
+    pub fn forget(&self, namespace: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(namespace);
+        }
+    }
+}
+
+/// Makes sure `namespace` has the Service and that its Endpoints are the responder's now,
+/// unless that was done less than a minute ago (see `Ensured`).
 pub async fn ensure(
     client: &kube::Client,
     cfg: &Config,
+    ensured: &Ensured,
     namespace: &str,
+    now: Timestamp,
 ) -> Result<(), kube::Error> {
+    if ensured.fresh(namespace, now) {
+        return Ok(());
+    }
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     if services.get_opt(NAME).await?.is_none() {
         let service = Service {
@@ -60,6 +96,7 @@ pub async fn ensure(
     if current.as_ref().map(|e| &e.subsets) != Some(&wanted.subsets) {
         crate::ssa::apply(&endpoints, &wanted, crate::FIELD_MANAGER).await?;
     }
+    ensured.record(namespace, now);
     Ok(())
 }
 
@@ -95,5 +132,24 @@ mod tests {
         let port = &subset.ports.as_ref().unwrap()[0];
         assert_eq!((port.name.as_deref(), port.port), (Some(PORT_NAME), 8089));
         assert!(endpoints_for("team", None).subsets.is_none(), "no responder yet: no addresses");
+    }
+
+    #[test]
+    fn a_namespace_is_fresh_for_a_minute_after_it_was_made_sure_of_until_forgotten() {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let later = |secs| at + jiff::SignedDuration::from_secs(secs);
+        let ensured = Ensured::default();
+        assert!(!ensured.fresh("team", at), "never made sure of");
+        ensured.record("team", at);
+        let table =
+            [(0, "team", true), (59, "team", true), (60, "team", false), (1, "other", false)];
+        for (secs, namespace, fresh) in table {
+            assert_eq!(ensured.fresh(namespace, later(secs)), fresh, "{namespace} after {secs} s");
+        }
+        assert!(!ensured.fresh("team", later(-1)), "a clock that went back does not trust it");
+        ensured.forget("team");
+        assert!(!ensured.fresh("team", later(1)), "forgotten after a failed self-check");
+        ensured.record("other", later(61));
+        assert_eq!(ensured.0.lock().unwrap().len(), 1, "stale namespaces are dropped");
     }
 }
