@@ -178,11 +178,11 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             // Challenge changes wake this Order; the CA is asked again at most every 10 s otherwise.
             Ok(Action::requeue(Duration::from_secs(10)))
         }
-        // Recorded before it is acted on, so that the step after a restart is plain.
-        State::Ready if old.state != Some(State::Ready) => {
-            record(&api, &order, &old, State::Ready).await?;
-            Ok(Action::requeue(Duration::ZERO))
-        }
+        // Finalized without recording `ready` first: after a restart the CA's state says what
+        // was done (finalizing again a `ready` order is harmless), and each state written is
+        // a write for the Order and a wake-up for its request. A CA that answers `valid` at
+        // once gets the chain downloaded now; `processing` is recorded if the next poll still
+        // sees it.
         State::Ready => {
             let der = match pem::parse(&order.spec.request.0) {
                 Ok(p) => p.into_contents(),
@@ -191,9 +191,16 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             if let Err(e) = ca::finalize(&mut at_ca, server, &der).await {
                 return ca_failed(&ctx, &api, &order, &old, server, e).await;
             }
-            let now = ca::order_state(&mut at_ca);
-            record(&api, &order, &old, now).await?;
-            Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())))
+            match ca::order_state(&mut at_ca) {
+                State::Valid => complete(&ctx, &api, &order, &old, &issuer, &account, at_ca).await,
+                State::Processing => {
+                    Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())))
+                }
+                now => {
+                    record(&api, &order, &old, now).await?;
+                    Ok(Action::requeue(Duration::ZERO))
+                }
+            }
         }
         State::Processing => {
             if old.state != Some(State::Processing) {
@@ -201,43 +208,55 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
             }
             Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())))
         }
-        State::Valid => match ca::certificate(&mut at_ca, server).await {
-            Ok(Some(chain)) => {
-                let preferred = acme.preferred_chain.as_deref().filter(|p| !p.is_empty());
-                let chain = match (preferred, at_ca.state().certificate.clone()) {
-                    (Some(name), Some(cert_url))
-                        if signed::preferred(std::slice::from_ref(&chain), name).is_none() =>
-                    {
-                        preferred_chain(&ctx, &issuer, &account, &order, &cert_url, name)
-                            .await
-                            .unwrap_or(chain)
-                    }
-                    _ => chain,
-                };
-                let mut new = old.clone();
-                new.certificate = Some(ByteString(chain.into_bytes()));
-                new.state = Some(State::Valid);
-                new.reason = None;
-                crate::ssa::replace_status(&api, &*order, &new).await?;
-                crate::acme::retry_after::forget(&url);
-                ctx.event(
-                    &order.object_ref(&()),
-                    false,
-                    "Complete",
-                    "Order completed successfully".into(),
-                )
-                .await;
-                delete_challenges(&ctx, &order).await?;
-                Ok(Action::await_change())
-            }
-            Ok(None) => Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now()))),
-            Err(e) => ca_failed(&ctx, &api, &order, &old, server, e).await,
-        },
+        State::Valid => complete(&ctx, &api, &order, &old, &issuer, &account, at_ca).await,
         failed => {
             let reason = ca::failure(&mut at_ca).await;
             finish(&ctx, &api, &order, &old, failed, &reason).await
         }
     }
+}
+
+/// A `valid` order: its chain (the preferred one, when asked) is stored with the state, one
+/// write. That write wakes this Order again, finished: its Challenges are deleted then, in one
+/// place, and a little later, which leaves their own verdict time to be recorded (a Challenge
+/// deleted before it would clean up twice).
+async fn complete(
+    ctx: &Context,
+    api: &Api<Order>,
+    order: &Order,
+    old: &OrderStatus,
+    issuer: &IssuerView,
+    account: &Account,
+    mut at_ca: instant_acme::Order,
+) -> Result<Action, Error> {
+    let acme = issuer.spec.acme.as_ref();
+    let server = acme.map(|a| a.server.as_str()).unwrap_or_default();
+    let url = at_ca.url().to_string();
+    let chain = match ca::certificate(&mut at_ca, server).await {
+        Ok(Some(chain)) => chain,
+        Ok(None) => {
+            return Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())));
+        }
+        Err(e) => return ca_failed(ctx, api, order, old, server, e).await,
+    };
+    let preferred = acme.and_then(|a| a.preferred_chain.as_deref()).filter(|p| !p.is_empty());
+    let chain = match (preferred, at_ca.state().certificate.clone()) {
+        (Some(name), Some(cert_url))
+            if signed::preferred(std::slice::from_ref(&chain), name).is_none() =>
+        {
+            preferred_chain(ctx, issuer, account, order, &cert_url, name).await.unwrap_or(chain)
+        }
+        _ => chain,
+    };
+    let mut new = old.clone();
+    new.certificate = Some(ByteString(chain.into_bytes()));
+    new.state = Some(State::Valid);
+    new.reason = None;
+    crate::ssa::replace_status(api, order, &new).await?;
+    crate::acme::retry_after::forget(&url);
+    let note = "Order completed successfully".into();
+    ctx.event(&order.object_ref(&()), false, "Complete", note).await;
+    Ok(Action::await_change())
 }
 
 /// Opens the order at the CA: through instant-acme, or, when it asks for a `duration`
