@@ -7,8 +7,9 @@
 //! issuance by verb from the audit log; idle requests per minute (env `IDLE_SECS`, default 60).
 //! Prints numbers; asserts nothing.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
+mod where_it_goes;
 
 use certsmith::api::Certificate;
 use futures::StreamExt;
@@ -45,6 +46,7 @@ async fn main() {
 
     println!("scale: {n} Certificates (RSA 2048, one DNS name each), parallelism {parallel}");
     let audit_start = Audit::read(&kube).len();
+    let bed_before = where_it_goes::Cpu::read(&kube, &pebble, operator.pid());
     let start = Instant::now();
     futures::stream::iter(0..n)
         .map(|i| {
@@ -76,6 +78,8 @@ async fn main() {
     let issuing = Audit::read(&kube).since(audit_start);
     let cpu = Proc(operator.pid()).cpu_secs();
     let after_issuing = Proc(operator.pid()).snapshot(&kube);
+    let bed_cpu = where_it_goes::Cpu::read(&kube, &pebble, operator.pid()).since(&bed_before);
+    let cached = where_it_goes::cached_bytes(&client).await;
 
     let idle_start = Audit::read(&kube).len();
     tokio::time::sleep(Duration::from_secs(idle)).await;
@@ -101,7 +105,17 @@ async fn main() {
     let op_rate = n as f64 / operator_secs;
     println!("  certsmith: {n} Ready in {operator_secs:.1} s = {op_rate:.2} Certificates/s");
     println!("  operator CPU while issuing: {:.1} ms per Certificate", cpu * 1000.0 / n as f64);
+    println!("  CPU per Certificate while issuing, by process (2 cores: the sum bounds the rate):");
+    bed_cpu.print(n as f64);
     println!("  after all Ready:   {after_issuing}");
+    println!("  what the operator's caches hold (JSON without managedFields):");
+    for (kind, count, bytes) in cached {
+        println!(
+            "    {count:>6} {kind:<20} {:>8.1} KiB, {:>6.0} bytes each",
+            bytes as f64 / 1024.0,
+            bytes as f64 / count.max(1) as f64
+        );
+    }
     println!("  after a restart:   {after_restart}");
     println!("  new orders at the CA after the restart: {new_orders}");
     println!("  API requests per issuance (audit log, Events included, Lease excluded):");
@@ -112,6 +126,7 @@ async fn main() {
     restarted.per(1.0, |r| !r.lease());
 
     let bare = BareClient::start(&pebble).await;
+    let bare_before = where_it_goes::Cpu::read(&kube, &pebble, std::process::id());
     let start = Instant::now();
     futures::stream::iter(0..n)
         .map(|i| {
@@ -123,7 +138,10 @@ async fn main() {
         .await;
     let bare_secs = start.elapsed().as_secs_f64();
     let bare_rate = n as f64 / bare_secs;
+    let bare_cpu = where_it_goes::Cpu::read(&kube, &pebble, std::process::id()).since(&bare_before);
     println!("  bare instant-acme client: {n} in {bare_secs:.1} s = {bare_rate:.2} certificates/s");
+    println!("  CPU per certificate of the bare client's run (\"operator\" is the bench process):");
+    bare_cpu.print(n as f64);
     println!("  ratio certsmith / bare: {:.2}x", op_rate / bare_rate);
 }
 
