@@ -64,13 +64,29 @@ async fn main() {
         .buffer_unordered(32)
         .collect::<()>()
         .await;
+    let (mut last_ready, mut since) = (0, Instant::now());
     loop {
         let ready = ready(&certs).await;
         if ready as u64 >= n {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(3600), "{ready}/{n} Ready after an hour");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if ready != last_ready {
+            (last_ready, since) = (ready, Instant::now());
+        } else if since.elapsed() > Duration::from_secs(120) {
+            // Stuck: say where, once a stall, for whoever looks into it.
+            println!("  no progress for 2 minutes at {ready}/{n} Ready; reconciles in flight:");
+            let gauge = "certsmith_controller_reconciles_in_flight";
+            for line in operator.get("/metrics").unwrap_or_default().lines() {
+                if line.starts_with(gauge) {
+                    println!("    {line}");
+                }
+            }
+            since = Instant::now();
+        }
+        // Each look lists every Certificate: the API server's CPU below counts these lists too,
+        // so they are kept to one a second.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let operator_secs = start.elapsed().as_secs_f64();
     // Late writes of the last issuances (clean-up, Events) count too.

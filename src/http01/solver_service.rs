@@ -87,7 +87,13 @@ pub async fn ensure(
             }),
             status: None,
         };
-        crate::ssa::apply(&services, &service, crate::FIELD_MANAGER).await?;
+        match crate::ssa::apply(&services, &service, crate::FIELD_MANAGER).await {
+            // Another challenge of the namespace created it between the read and the apply.
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            applied => {
+                applied?;
+            }
+        }
     }
     let source: Api<Endpoints> = Api::namespaced(client.clone(), &cfg.namespace);
     let wanted = endpoints_for(namespace, source.get_opt(&cfg.http01_service).await?);
