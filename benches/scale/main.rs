@@ -288,9 +288,12 @@ impl Proc {
                 remote_port == Some(port) && f[3] == "01" && sockets.contains(f[9])
             })
             .count();
+        // RssAnon is the heap and the stacks; the rest is the binary's pages and libraries.
         format!(
-            "RSS {:.1} MiB, peak RSS {:.1} MiB, {} open descriptors, {connections} API connections",
+            "RSS {:.1} MiB ({:.1} MiB anonymous), peak RSS {:.1} MiB, {} open descriptors, \
+             {connections} API connections",
             self.status_kib("VmRSS:") as f64 / 1024.0,
+            self.status_kib("RssAnon:") as f64 / 1024.0,
             self.status_kib("VmHWM:") as f64 / 1024.0,
             fds.len(),
         )
