@@ -2,5 +2,6 @@
 //! CA say, with one Challenge per pending authorization.
 
 pub mod budget;
+mod chain;
 pub mod controller;
 pub mod plan;
