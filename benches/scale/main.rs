@@ -82,6 +82,23 @@ async fn main() {
                     println!("    {line}");
                 }
             }
+            // Pebble 2.4 can deadlock under load: does its directory still answer?
+            let pebble_answers = std::process::Command::new("curl")
+                .args(["-sf", "-m", "5", "-o", "/dev/null", "--cacert"])
+                .arg(&pebble.ca_pem)
+                .arg(&pebble.directory_url)
+                .status()
+                .is_ok_and(|s| s.success());
+            println!("    Pebble's directory answers within 5 s: {pebble_answers}");
+            let orders: Api<certsmith::api::Order> = Api::namespaced(client.clone(), "default");
+            let mut why = BTreeMap::<String, usize>::new();
+            for o in orders.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
+                let status = o.status.unwrap_or_default();
+                let state = status.state.map(|s| s.as_str().to_string()).unwrap_or_default();
+                let reason = status.reason.unwrap_or_default();
+                *why.entry(format!("{state:?} {reason}")).or_default() += 1;
+            }
+            println!("    Orders by state and reason: {why:?}");
             since = Instant::now();
         }
         // Each look lists every Certificate: the API server's CPU below counts these lists too,
