@@ -118,7 +118,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
             return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
         }
     }
-    let Some(order_url) = order_url(&ctx, &ch).await? else {
+    let Some(order_url) = order_url(&ctx, &ch) else {
         return note(&api, &ch, &old, "Waiting for the Order's URL", Duration::from_secs(5)).await;
     };
     let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &ch.namespace().unwrap_or_default()) else {
@@ -174,7 +174,7 @@ async fn present(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
     solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now()).await?;
     let mut solver =
         ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.clone()).unwrap_or_default();
-    let overrides = certificate_annotations(ctx, ch).await?;
+    let overrides = certificate_annotations(ctx, ch);
     if let Some(class) = overrides.get(OVERRIDE_CLASS) {
         (solver.class, solver.ingress_class_name) = (Some(class.clone()), None);
     }
@@ -195,7 +195,7 @@ async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
         return Ok(crate::dns01::clean_up(ctx, ch).await?);
     }
     solver_ingress::delete(&ctx.client, ch).await?;
-    let overrides = certificate_annotations(ctx, ch).await.unwrap_or_default();
+    let overrides = certificate_annotations(ctx, ch);
     let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());
     if let Some(name) =
         overrides.get(OVERRIDE_INGRESS_NAME).or(solver.and_then(|s| s.name.as_ref()))
@@ -207,17 +207,15 @@ async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
 
 /// The ingress-shim's solver overrides live on the Certificate (cert-manager's names); the
 /// Challenge reaches it through its Order and CertificateRequest, whose labels it shares.
-async fn certificate_annotations(
+fn certificate_annotations(
     ctx: &Context,
     ch: &Challenge,
-) -> Result<std::collections::BTreeMap<String, String>, kube::Error> {
+) -> std::collections::BTreeMap<String, String> {
     let namespace = ch.namespace().unwrap_or_default();
     let order = owner(&ctx.cache.orders, &namespace, ch.owner_references());
-    let Some(order) = order else { return Ok(Default::default()) };
-    let cr = owner(&ctx.cache.requests, &namespace, order.owner_references());
-    let Some(cr) = cr else { return Ok(Default::default()) };
-    let cert = owner(&ctx.cache.certificates, &namespace, cr.owner_references());
-    Ok(cert.map(|c| c.annotations().clone()).unwrap_or_default())
+    let cr = order.and_then(|o| owner(&ctx.cache.requests, &namespace, o.owner_references()));
+    let cert = cr.and_then(|r| owner(&ctx.cache.certificates, &namespace, r.owner_references()));
+    cert.map(|c| c.annotations().clone()).unwrap_or_default()
 }
 
 /// The controller owner of an object, from the operator's cache of its kind.
@@ -234,10 +232,10 @@ where
     (found.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(found)
 }
 
-async fn order_url(ctx: &Context, ch: &Challenge) -> Result<Option<String>, kube::Error> {
+fn order_url(ctx: &Context, ch: &Challenge) -> Option<String> {
     let order =
         owner(&ctx.cache.orders, &ch.namespace().unwrap_or_default(), ch.owner_references());
-    Ok(order.and_then(|o| o.status.as_ref()?.url.clone()))
+    order.and_then(|o| o.status.as_ref()?.url.clone())
 }
 
 /// `None` when the challenge is answered: through the real path when the self-check is on,
