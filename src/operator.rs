@@ -216,9 +216,7 @@ async fn controllers(
         })
     };
     let certificate_controller =
-        Controller::for_shared_stream(certificates.subscribe(), certificates.store.clone())
-            .with_config(workers.clone())
-            .owns_shared_stream(requests.subscribe());
+        certificates.controller(workers.clone()).owns_shared_stream(requests.subscribe());
     let certificate_controller = woken_by_issuers(
         certificate_controller,
         (&mut issuers, &mut cluster_issuers),
@@ -229,11 +227,14 @@ async fn controllers(
     .watches_shared_stream(secrets.subscribe(), |s| {
         let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
         name.map(|n| ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default()))
-    })
-    .trigger_backoff(crate::relist::backoff())
-    .shutdown_on_signal()
-    .run(counted("certificates", certificates::reconcile), certificates::error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
+    });
+    let certificate_controller = run_controller(
+        certificate_controller,
+        "certificates",
+        certificates::reconcile,
+        certificates::error_policy,
+        &ctx,
+    );
     // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
     let known = requests.store.clone();
     let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
@@ -243,64 +244,59 @@ async fn controllers(
         })
     };
     let request_controller =
-        Controller::for_shared_stream(requests.subscribe(), requests.store.clone())
-            .with_config(workers.clone())
-            .owns_shared_stream(orders.subscribe());
+        requests.controller(workers.clone()).owns_shared_stream(orders.subscribe());
     let request_controller = woken_by_issuers(
         request_controller,
         (&mut issuers, &mut cluster_issuers),
         since,
         waiting_on,
-    )
-    .trigger_backoff(crate::relist::backoff())
-    .shutdown_on_signal()
-    .run(counted("certificaterequests", requests::reconcile), requests::error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
-    let order_controller = Controller::for_shared_stream(orders.subscribe(), orders.store.clone())
-        .with_config(workers.clone())
+    );
+    let request_controller = run_controller(
+        request_controller,
+        "certificaterequests",
+        requests::reconcile,
+        requests::error_policy,
+        &ctx,
+    );
+    let order_controller = orders
+        .controller(workers.clone())
         .owns_shared_stream(challenge_objects.subscribe())
-        .reconcile_on(ctx.budgets.woken())
-        .trigger_backoff(crate::relist::backoff())
-        .shutdown_on_signal()
-        .run(counted("orders", orders::reconcile), orders::error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()));
-    let challenge_controller = Controller::for_shared_stream(
-        challenge_objects.subscribe(),
-        challenge_objects.store.clone(),
-    )
-    .with_config(workers.clone())
-    .trigger_backoff(crate::relist::backoff())
-    .shutdown_on_signal()
-    .run(counted("challenges", challenges::reconcile), challenges::error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
+        .reconcile_on(ctx.budgets.woken());
+    let order_controller =
+        run_controller(order_controller, "orders", orders::reconcile, orders::error_policy, &ctx);
+    let challenge_controller = run_controller(
+        challenge_objects.controller(workers.clone()),
+        "challenges",
+        challenges::reconcile,
+        challenges::error_policy,
+        &ctx,
+    );
     // A CA issuer's Secret, when certsmith wrote it (a CA Certificate's), changes the issuer.
     let store = issuers.store.clone();
     let issuer_controller =
-        Controller::for_shared_stream(issuers.subscribe(), issuers.store.clone())
-            .with_config(workers.clone())
-            .watches_shared_stream(secrets.subscribe(), move |s| {
-                users(&store, |i| IssuerView::issuer(i).signs_with(&*s))
-            })
-            .trigger_backoff(crate::relist::backoff())
-            .shutdown_on_signal()
-            .run(counted("issuers", issuers::reconcile_issuer), issuers::error_policy, ctx.clone())
-            .for_each(|_| futures::future::ready(()));
+        issuers.controller(workers.clone()).watches_shared_stream(secrets.subscribe(), move |s| {
+            users(&store, |i| IssuerView::issuer(i).signs_with(&*s))
+        });
+    let issuer_controller = run_controller(
+        issuer_controller,
+        "issuers",
+        issuers::reconcile_issuer,
+        issuers::error_policy,
+        &ctx,
+    );
     let store = cluster_issuers.store.clone();
     let resources = ctx.config.cluster_resource_namespace().to_string();
     let cluster_issuer_controller =
-        Controller::for_shared_stream(cluster_issuers.subscribe(), cluster_issuers.store.clone())
-            .with_config(workers)
-            .watches_shared_stream(secrets.subscribe(), move |s| {
-                users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&*s))
-            })
-            .trigger_backoff(crate::relist::backoff())
-            .shutdown_on_signal()
-            .run(
-                counted("clusterissuers", issuers::reconcile_cluster_issuer),
-                issuers::error_policy,
-                ctx.clone(),
-            )
-            .for_each(|_| futures::future::ready(()));
+        cluster_issuers.controller(workers).watches_shared_stream(secrets.subscribe(), move |s| {
+            users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&*s))
+        });
+    let cluster_issuer_controller = run_controller(
+        cluster_issuer_controller,
+        "clusterissuers",
+        issuers::reconcile_cluster_issuer,
+        issuers::error_policy,
+        &ctx,
+    );
     let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
     let watches = futures::future::join_all([
         certificates.run,
@@ -333,6 +329,34 @@ async fn controllers(
         _ = work => {}
     }
     Ok(())
+}
+
+/// Runs `controller` until a signal, its triggers backed off after watch errors, each
+/// reconcile counted under `name`.
+fn run_controller<K, E, F, Fut>(
+    controller: Controller<K>,
+    name: &'static str,
+    reconcile: F,
+    error_policy: impl Fn(Arc<K>, &E, Arc<Context>) -> controller::Action,
+    ctx: &Arc<Context>,
+) -> impl Future<Output = ()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    E: std::error::Error + Send + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<controller::Action, E>> + Send + 'static,
+{
+    controller
+        .trigger_backoff(crate::relist::backoff())
+        .shutdown_on_signal()
+        .run(counted(name, reconcile), error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()))
 }
 
 /// `reconcile`, counted in `certsmith_controller_reconciles_in_flight` while it runs.

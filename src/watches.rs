@@ -73,6 +73,11 @@ where
     pub fn subscribe(&mut self) -> BoxStream<'static, Arc<K>> {
         self.subscriptions.pop().expect("as many consumers as subscriptions")
     }
+
+    /// A controller of this kind: woken by one of its subscriptions, reading its cache.
+    pub fn controller(&mut self, config: kube::runtime::controller::Config) -> Controller<K> {
+        Controller::for_shared_stream(self.subscribe(), self.store.clone()).with_config(config)
+    }
 }
 
 /// What a Certificate or request depends on in its issuer: the spec (generation), the Ready
