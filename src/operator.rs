@@ -11,7 +11,7 @@ use crate::http01::responder::{self, Challenges};
 use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
-use crate::watches::{Shared, users, woken_by_issuers};
+use crate::watches::{Kind, Shared, users, woken_by_issuers};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
@@ -341,13 +341,7 @@ fn run_controller<K, E, F, Fut>(
     ctx: &Arc<Context>,
 ) -> impl Future<Output = ()>
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Kind,
     E: std::error::Error + Send + 'static,
     F: Fn(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<controller::Action, E>> + Send + 'static,

@@ -24,6 +24,23 @@ use tokio::sync::mpsc;
 /// Changes a watch holds for each subscriber before it waits for the slowest.
 const BUFFER: usize = 1024;
 
+/// What a kind needs to be watched, cached and reconciled by the operator's controllers.
+pub trait Kind:
+    Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<K> Kind for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// One watch of a kind: its cache, one subscription per consumer, and the future that runs it
 /// (to be polled for as long as the controllers run).
 pub struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
@@ -32,10 +49,7 @@ pub struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
     pub run: BoxFuture<'static, ()>,
 }
 
-impl<K> Shared<K>
-where
-    K: Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned + Send + Sync,
-{
+impl<K: Kind> Shared<K> {
     /// Watches `api` for `consumers` subscribers, each of which sees every object listed,
     /// changed or deleted (a deleted Secret must wake its Certificate). Managed fields are
     /// dropped from the cache: nothing reads them, and they are often most of an object.
@@ -131,13 +145,7 @@ pub fn woken_by_issuers<K>(
     + 'static,
 ) -> Controller<K>
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Kind,
 {
     let key = |i: &Issuer| issuer_key(&i.metadata, i.status.as_ref());
     let cluster_key = |i: &ClusterIssuer| issuer_key(&i.metadata, i.status.as_ref());
