@@ -23,6 +23,9 @@ pub struct Context {
     /// The private keys of issuances in flight, by `namespace/name` of the Secret that keeps
     /// them: read from there once (after a restart), not at every step.
     pub next_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Chains just written, for the step that reads them next (the caches keep finished Orders
+    /// and requests without theirs).
+    pub chains: crate::chains::Chains,
     /// The namespaces whose responder Service was made sure of lately.
     pub solver_services: crate::http01::solver_service::Ensured,
     /// Each ACME account's order budget.
@@ -64,6 +67,7 @@ impl Context {
             challenges,
             cache: stores,
             next_keys: Default::default(),
+            chains: Default::default(),
             solver_services: Default::default(),
             budgets: Budgets::default(),
             without_ari: Default::default(),

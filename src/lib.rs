@@ -13,6 +13,7 @@ pub mod api;
 pub mod api_client;
 pub mod certificate;
 pub mod certificate_request;
+pub mod chains;
 pub mod challenge;
 pub mod cli;
 pub mod compat_flags;

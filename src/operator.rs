@@ -1,6 +1,6 @@
 //! `certsmith run`: the controllers, the challenge responder and the metrics endpoint, wired.
 
-use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
+use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer};
 use crate::certificate::controller as certificates;
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_FAO};
 use crate::certificate_request::controller as requests;
@@ -181,8 +181,9 @@ async fn controllers(
     // the Certificate controller reads its target Secrets from their cache.
     let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
     let mut certificates = Shared::<Certificate>::watch(Api::all(client.clone()), all(), 1);
-    let mut requests = Shared::<CertificateRequest>::watch(Api::all(client.clone()), all(), 2);
-    let mut orders = Shared::<Order>::watch(Api::all(client.clone()), all(), 2);
+    let (request_trim, order_trim) = (crate::chains::trim_request, crate::chains::trim_order);
+    let mut requests = Shared::watch_trimmed(Api::all(client.clone()), all(), 2, request_trim);
+    let mut orders = Shared::watch_trimmed(Api::all(client.clone()), all(), 2, order_trim);
     let mut challenge_objects = Shared::<Challenge>::watch(Api::all(client.clone()), all(), 2);
     let mut issuers = Shared::<Issuer>::watch(Api::all(client.clone()), all(), 3);
     let mut cluster_issuers = Shared::<ClusterIssuer>::watch(Api::all(client.clone()), all(), 3);

@@ -54,12 +54,25 @@ impl<K: Kind> Shared<K> {
     /// changed or deleted (a deleted Secret must wake its Certificate). Managed fields are
     /// dropped from the cache: nothing reads them, and they are often most of an object.
     pub fn watch(api: Api<K>, config: watcher::Config, consumers: usize) -> Shared<K> {
+        Self::watch_trimmed(api, config, consumers, |_| {})
+    }
+
+    /// As `watch`, with `trim` leaving out of each cached object what no reader needs.
+    pub fn watch_trimmed(
+        api: Api<K>,
+        config: watcher::Config,
+        consumers: usize,
+        trim: fn(&mut K),
+    ) -> Shared<K> {
         let (store, writer) = reflector::store();
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..consumers).map(|_| mpsc::channel::<Arc<K>>(BUFFER)).unzip();
         let run = watcher(api, config)
             .backoff(crate::relist::backoff())
-            .modify(|o| o.meta_mut().managed_fields = None)
+            .modify(move |o| {
+                o.meta_mut().managed_fields = None;
+                trim(o);
+            })
             .reflect(writer)
             .touched_objects()
             .for_each(move |touched| {

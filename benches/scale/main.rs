@@ -141,7 +141,7 @@ async fn main() {
     println!("  CPU per Certificate while issuing, by process (2 cores: the sum bounds the rate):");
     bed_cpu.print(n as f64);
     println!("  after all Ready:   {after_issuing}");
-    println!("  what the operator's caches hold (JSON without managedFields):");
+    println!("  what the operator's caches hold (JSON without managedFields, chains::trim_*):");
     for (kind, count, bytes) in cached {
         println!(
             "    {count:>6} {kind:<20} {:>8.1} KiB, {:>6.0} bytes each",

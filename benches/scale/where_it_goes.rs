@@ -5,7 +5,8 @@
 use crate::Proc;
 use crate::support::KubeBed;
 use crate::support::acme::PebbleBed;
-use certsmith::api::{Certificate, CertificateRequest, Challenge, Order};
+use certsmith::api::{Certificate, Challenge};
+use certsmith::chains;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::{Resource, ResourceExt};
@@ -58,11 +59,11 @@ impl Cpu {
 pub async fn cached_bytes(client: &kube::Client) -> Vec<(&'static str, usize, usize)> {
     let fao = ListParams::default().labels("controller.cert-manager.io/fao=true");
     vec![
-        sized::<Certificate>(client, "Certificate", ListParams::default()).await,
-        sized::<CertificateRequest>(client, "CertificateRequest", ListParams::default()).await,
-        sized::<Order>(client, "Order", ListParams::default()).await,
-        sized::<Challenge>(client, "Challenge", ListParams::default()).await,
-        sized::<Secret>(client, "Secret (labelled)", fao).await,
+        sized::<Certificate>(client, "Certificate", ListParams::default(), |_| {}).await,
+        sized(client, "CertificateRequest", ListParams::default(), chains::trim_request).await,
+        sized(client, "Order", ListParams::default(), chains::trim_order).await,
+        sized::<Challenge>(client, "Challenge", ListParams::default(), |_| {}).await,
+        sized::<Secret>(client, "Secret (labelled)", fao, |_| {}).await,
     ]
 }
 
@@ -70,6 +71,7 @@ async fn sized<K>(
     client: &kube::Client,
     kind: &'static str,
     lp: ListParams,
+    trim: fn(&mut K),
 ) -> (&'static str, usize, usize)
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -84,6 +86,7 @@ where
         .into_iter()
         .map(|mut o| {
             o.managed_fields_mut().clear();
+            trim(&mut o);
             serde_json::to_vec(&o).map(|v| v.len()).unwrap_or(0)
         })
         .collect::<Vec<_>>();

@@ -87,10 +87,14 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             // issuance's last write (its status) was lost, e.g. to a conflict after the Secret
             // was written. It is finished here rather than issued again.
             let next = old.revision.unwrap_or(0) + 1;
-            let finished = owned.iter().any(|r| {
-                r.revision() == Some(next)
-                    && request::signed_serial(r).as_ref() == Some(&issued.serial)
-            });
+            let signed = owned.iter().find(|r| r.revision() == Some(next));
+            let finished = match signed {
+                Some(r) => {
+                    let chain = ctx.chains.of_request(&ctx.client, r).await?;
+                    chain.and_then(|c| request::signed_serial(&c)) == Some(issued.serial.clone())
+                }
+                None => false,
+            };
             let new = match finished {
                 true => status::issued(&old, &issued, renewal_time, generation, now),
                 false => status::up_to_date(&old, &issued, renewal_time, generation, now),

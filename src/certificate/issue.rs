@@ -115,9 +115,11 @@ pub async fn step(
         )
         .await;
     }
-    let Some(chain) = cr.status.as_ref().and_then(|s| s.certificate.as_ref()).filter(|_| {
-        cr.condition("Ready").is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True)
-    }) else {
+    let signed = cr.status.as_ref().and_then(|s| s.certificate.as_ref()).is_some()
+        && cr
+            .condition("Ready")
+            .is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True);
+    if !signed {
         // Not signed yet; the request's status changes bring the next step. What it waits on
         // (its Order: the account's order budget, an unreachable CA; a CA issuer's key pair) is
         // said here too.
@@ -133,8 +135,12 @@ pub async fn step(
             write::status(&ctx.client, cert, &new).await?;
         }
         return Ok(Action::requeue(Duration::from_secs(3600)));
+    }
+    let Some(chain) = ctx.chains.of_request(&ctx.client, cr).await? else {
+        // Gone or replaced since the cache saw it: its next change brings this back.
+        return Ok(Action::requeue(Duration::from_secs(5)));
     };
-    let chain = String::from_utf8_lossy(&chain.0).into_owned();
+    let chain = String::from_utf8_lossy(&chain).into_owned();
     let issued = match parse_chain(&chain) {
         Ok(i) => i,
         Err(e) => {

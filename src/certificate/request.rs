@@ -113,10 +113,9 @@ pub fn mismatches(
     Ok(fields)
 }
 
-/// The serial of the certificate `request` was signed with, once it is.
-pub fn signed_serial(request: &CertificateRequest) -> Option<String> {
-    let chain = request.status.as_ref()?.certificate.as_ref()?;
-    let issued = crate::pki::inspect::parse_chain(&String::from_utf8_lossy(&chain.0)).ok()?;
+/// The serial of the leaf of a request's signed `chain`.
+pub fn signed_serial(chain: &[u8]) -> Option<String> {
+    let issued = crate::pki::inspect::parse_chain(&String::from_utf8_lossy(chain)).ok()?;
     Some(issued.serial)
 }
 

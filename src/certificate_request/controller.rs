@@ -114,6 +114,13 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
         sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &stored, &message, None).await,
         sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, "Failed", &message).await,
         sign::Outcome::Issued(chain) => issued(&ctx, &api, &cr, chain, None).await,
+        sign::Outcome::IssuedStored => {
+            match ctx.chains.of_order(&ctx.client, &order).await? {
+                Some(chain) => issued(&ctx, &api, &cr, chain, None).await,
+                // Gone or replaced since the cache saw it: its next change brings this back.
+                None => Ok(Action::requeue(Duration::from_secs(5))),
+            }
+        }
     }
 }
 
@@ -178,9 +185,15 @@ async fn write(
     if change.type_ == "Ready" && matches!(change.reason, "Failed" | "Denied") {
         new.failure_time = Some(Time(now));
     }
+    let hand_off = signed.is_some();
     if let Some((chain, ca)) = signed {
         new.certificate = Some(ByteString(chain));
         new.ca = ca.map(ByteString);
+    }
+    // Handed over before the write: its watch event may wake the Certificate before this call
+    // returns. Used only once the cache shows the write.
+    if let Some(chain) = new.certificate.as_ref().filter(|_| hand_off) {
+        ctx.chains.give(cr, &chain.0);
     }
     crate::ssa::replace_status(api, cr, &new).await?;
     if let Some((warning, reason)) = event {

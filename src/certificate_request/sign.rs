@@ -69,6 +69,8 @@ pub enum Outcome {
     Pending(String),
     /// The PEM chain, leaf first.
     Issued(Vec<u8>),
+    /// Issued, the chain in the Order as the API stores it (the cache left it out).
+    IssuedStored,
     Failed(String),
 }
 
@@ -109,6 +111,7 @@ pub fn outcome(order: &Order) -> Outcome {
     match status.state {
         Some(State::Valid) => match status.certificate {
             Some(c) if !c.0.is_empty() => Outcome::Issued(c.0),
+            Some(_) => Outcome::IssuedStored,
             _ => waiting(),
         },
         Some(s) if s.is_failure() => Outcome::Failed(format!(
@@ -209,5 +212,7 @@ mod tests {
         status.state = Some(State::Valid);
         status.certificate = Some(k8s_openapi::ByteString(b"PEM".to_vec()));
         assert_eq!(outcome(&o), Outcome::Issued(b"PEM".to_vec()));
+        crate::chains::trim_order(&mut o);
+        assert_eq!(outcome(&o), Outcome::IssuedStored, "the cache left the chain out");
     }
 }

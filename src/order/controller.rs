@@ -35,11 +35,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
     let old = order.status.clone().unwrap_or_default();
     // Valid is finished once the chain is stored: a CA may answer finalize with `valid` at
     // once (no `processing`), and the chain is then still to download.
-    let finished = match old.state {
-        Some(State::Valid) => old.certificate.is_some(),
-        state => state.is_some_and(State::is_final),
-    };
-    if finished {
+    if crate::chains::order_finished(&old) {
         ctx.budgets.finished(&budget::ledger_key(&order)).await;
         delete_challenges(&ctx, &order).await?;
         return Ok(Action::await_change());

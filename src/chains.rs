@@ -1,0 +1,227 @@
+//! Signed chains between the steps: the Order's chain handed to its request, the request's to
+//! its Certificate, and what the operator's caches keep of a finished Order or request.
+//!
+//! A chain is stored three times in the cluster (Order, request, Secret, as cert-manager does)
+//! and each of those kinds is cached. A finished Order or request is never written again, and
+//! its chain is read once, by the next step, moments after it was written. So the caches keep
+//! finished ones without it (and a finished Order without its CSR and authorizations), the
+//! writer hands the chain to the next step in memory, and a step that finds no hand-off (after
+//! a restart, or when the hand-off was evicted) reads the object from the API. The Secret's copy
+//! is the one read afterwards.
+
+use crate::api::order::State;
+use crate::api::{CertificateRequest, Order, OrderStatus};
+use k8s_openapi::ByteString;
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+/// Hand-offs kept at most: a burst beyond it reads the rest from the API.
+const KEPT: usize = 1024;
+
+/// Chains written moments ago, by the uid of the object they were written to, and the uids
+/// oldest first (the first to go when full).
+type Kept = (HashMap<String, Vec<u8>>, VecDeque<String>);
+
+#[derive(Default)]
+pub struct Chains(Mutex<Kept>);
+
+impl Chains {
+    /// `object`'s status now holds `chain`: kept for the step that reads it next.
+    pub fn give(&self, object: &impl Resource, chain: &[u8]) {
+        let Some(uid) = object.meta().uid.clone() else { return };
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (chains, order) = &mut *kept;
+        while chains.len() >= KEPT {
+            let Some(oldest) = order.pop_front() else { break };
+            chains.remove(&oldest);
+        }
+        if chains.insert(uid.clone(), chain.to_vec()).is_none() {
+            order.push_back(uid);
+        }
+    }
+
+    /// The chain handed over for `uid`, once.
+    fn handed(&self, uid: &str) -> Option<Vec<u8>> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (chains, order) = &mut *kept;
+        let found = chains.remove(uid)?;
+        order.retain(|u| u != uid);
+        Some(found)
+    }
+
+    /// The chain `object` holds: as its writer handed it over, else read from the API (`None`
+    /// when the stored object has none or is another one of the same name).
+    async fn take<K>(
+        &self,
+        client: &kube::Client,
+        object: &K,
+        chain: fn(&K) -> Option<&ByteString>,
+    ) -> Result<Option<Vec<u8>>, kube::Error>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let uid = object.uid();
+        if let Some(handed) = uid.as_deref().and_then(|uid| self.handed(uid)) {
+            return Ok(Some(handed));
+        }
+        let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+        let stored = api.get_opt(&object.name_any()).await?.filter(|s| s.uid() == uid);
+        Ok(stored.as_ref().and_then(chain).map(|c| c.0.clone()).filter(|c| !c.is_empty()))
+    }
+}
+
+impl Chains {
+    /// The chain `order` got, as handed over or from the API when the cache left it out.
+    pub async fn of_order(
+        &self,
+        client: &kube::Client,
+        order: &Order,
+    ) -> Result<Option<Vec<u8>>, kube::Error> {
+        match order_chain(order) {
+            Some(c) if !c.0.is_empty() => Ok(Some(c.0.clone())),
+            _ => self.take(client, order, order_chain).await,
+        }
+    }
+
+    /// The chain `request` was signed with, as handed over or from the API when the cache left
+    /// it out.
+    pub async fn of_request(
+        &self,
+        client: &kube::Client,
+        request: &CertificateRequest,
+    ) -> Result<Option<Vec<u8>>, kube::Error> {
+        match request_chain(request) {
+            Some(c) if !c.0.is_empty() => Ok(Some(c.0.clone())),
+            Some(_) => self.take(client, request, request_chain).await,
+            None => Ok(None),
+        }
+    }
+}
+
+fn order_chain(order: &Order) -> Option<&ByteString> {
+    order.status.as_ref()?.certificate.as_ref()
+}
+
+fn request_chain(request: &CertificateRequest) -> Option<&ByteString> {
+    request.status.as_ref()?.certificate.as_ref()
+}
+
+/// Whether a cached `chain` was left out by `trim_order`/`trim_request` (stored in the API).
+pub fn left_out(chain: Option<&ByteString>) -> bool {
+    chain.is_some_and(|c| c.0.is_empty())
+}
+
+/// An Order the Order step has finished with: valid with its chain stored, or failed.
+pub fn order_finished(status: &OrderStatus) -> bool {
+    match status.state {
+        Some(State::Valid) => status.certificate.is_some(),
+        state => state.is_some_and(State::is_final),
+    }
+}
+
+/// What the cache keeps of `order`: all of it until it is finished, then what its request
+/// and the budget read (the state, URL, reason, timestamps) and an empty chain that says the
+/// chain is in the API.
+pub fn trim_order(order: &mut Order) {
+    let Some(status) = order.status.as_mut().filter(|s| order_finished(s)) else { return };
+    status.authorizations = None;
+    if let Some(chain) = status.certificate.as_mut() {
+        chain.0 = Vec::new();
+    }
+    order.spec.request = ByteString(Vec::new());
+}
+
+/// What the cache keeps of a signed request: all but the chain, which an empty one stands for.
+/// The CSR stays: the Certificate's policies compare it with the spec at every look.
+pub fn trim_request(request: &mut CertificateRequest) {
+    if !request.finished() {
+        return;
+    }
+    if let Some(chain) = request.status.as_mut().and_then(|s| s.certificate.as_mut()) {
+        chain.0 = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(yaml: &str) -> Order {
+        let base = "apiVersion: acme.cert-manager.io/v1\nkind: Order\nmetadata: {name: o, namespace: n}\n\
+                    spec: {request: Q1NS, issuerRef: {name: le}}\n";
+        serde_yaml::from_str(&format!("{base}{yaml}")).unwrap()
+    }
+
+    #[test]
+    fn only_finished_orders_lose_their_chain_csr_and_authorizations() {
+        let authz = "authorizations: [{url: a, identifier: x, initialState: pending}]";
+        // (status, trimmed)
+        let table = [
+            (format!("status: {{state: pending, url: u, {authz}}}"), false),
+            (format!("status: {{state: ready, url: u, {authz}}}"), false),
+            // Valid but the chain not downloaded yet: the Order step still needs it all.
+            (format!("status: {{state: valid, url: u, {authz}}}"), false),
+            (format!("status: {{state: valid, url: u, certificate: UEVN, {authz}}}"), true),
+            (format!("status: {{state: invalid, url: u, reason: no, {authz}}}"), true),
+            ("status: {}".to_string(), false),
+        ];
+        for (status, trimmed) in table {
+            let full = order(&status);
+            let mut cached = full.clone();
+            trim_order(&mut cached);
+            let s = cached.status.clone().unwrap_or_default();
+            let before = full.status.clone().unwrap_or_default();
+            assert_eq!(cached.spec.request.0.is_empty(), trimmed, "{status}");
+            assert_eq!(s.authorizations.is_none(), trimmed || before.authorizations.is_none());
+            assert_eq!(left_out(s.certificate.as_ref()), trimmed && s.certificate.is_some());
+            // Still finished (or not) as the Order step sees it; the rest is untouched.
+            assert_eq!(order_finished(&s), order_finished(&before), "{status}");
+            assert_eq!((s.state, s.url, s.reason), (before.state, before.url, before.reason));
+        }
+    }
+
+    #[test]
+    fn only_finished_requests_lose_their_chain() {
+        let base = "apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {name: r, namespace: n}\n\
+                    spec: {request: Q1NS, issuerRef: {name: le}}\nstatus:\n  certificate: UEVN\n  conditions:\n";
+        let ready = |status: &str, reason: &str| {
+            format!("{base}  - {{type: Ready, status: '{status}', reason: {reason}}}\n")
+        };
+        for (yaml, trimmed) in [
+            (ready("True", "Issued"), true),
+            (ready("False", "Pending"), false),
+            (ready("False", "Failed"), true),
+        ] {
+            let mut cr: CertificateRequest = serde_yaml::from_str(&yaml).unwrap();
+            trim_request(&mut cr);
+            let chain = cr.status.as_ref().and_then(|s| s.certificate.as_ref());
+            assert_eq!(left_out(chain), trimmed, "{yaml}");
+            assert_eq!(cr.spec.request.0, b"CSR", "the CSR stays");
+            assert!(cr.finished() == trimmed, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn hand_offs_are_bounded_and_taken_once() {
+        let chains = Chains::default();
+        let named = |uid: &str| {
+            let mut o = order("status: {}");
+            o.metadata.uid = Some(uid.into());
+            o
+        };
+        for i in 0..KEPT + 10 {
+            chains.give(&named(&i.to_string()), b"PEM");
+        }
+        // The oldest went first.
+        assert_eq!(chains.handed("0"), None);
+        assert_eq!(chains.handed("10").as_deref(), Some(&b"PEM"[..]));
+        assert_eq!(chains.handed("10"), None, "taken once");
+        let kept = chains.0.lock().unwrap();
+        assert_eq!((kept.0.len(), kept.1.len()), (KEPT - 1, KEPT - 1));
+    }
+}
