@@ -99,6 +99,13 @@ async fn main() {
                 *why.entry(format!("{state:?} {reason}")).or_default() += 1;
             }
             println!("    Orders by state and reason: {why:?}");
+            // Its store deadlocked, no order of anyone's gets on: no figure can come of this run.
+            assert!(
+                BareClient::store_answers(&pebble).await,
+                "Pebble's account store stopped answering at {ready}/{n} Ready: Pebble 2.4's \
+                 own lock deadlock (its goroutine dump on SIGQUIT shows every handler waiting \
+                 in MemoryStore), not the operator's; run the bench again"
+            );
             since = Instant::now();
         }
         // Each look lists every Certificate: the API server's CPU below counts these lists too,

@@ -47,6 +47,21 @@ impl BareClient {
         BareClient { account, tokens }
     }
 
+    /// Whether Pebble's account store answers within 5 s: a new account takes its write lock.
+    /// Pebble 2.4 can deadlock on its own store's locks under parallel orders and polls (its
+    /// goroutine dump shows every handler waiting in `MemoryStore`) while its directory and
+    /// nonces still answer; after that no order of anyone's gets on.
+    pub async fn store_answers(pebble: &PebbleBed) -> bool {
+        let ca = std::fs::read(&pebble.ca_pem).unwrap();
+        let new =
+            NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+        let http = certsmith::acme::client::http_client(Some(&ca), false).unwrap();
+        let create =
+            Account::builder_with_http(http).create(&new, pebble.directory_url.clone(), None);
+        // A refused nonce is an answer too.
+        tokio::time::timeout(Duration::from_secs(5), create).await.is_ok()
+    }
+
     /// One certificate for `name`, as the operator gets one: an order, the HTTP-01 answers, a
     /// new RSA 2048 key (off the async workers) and CSR, the chain. Returns the milliseconds.
     /// An issuance the CA broke off (a refused nonce) starts again with a new order.
