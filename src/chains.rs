@@ -51,9 +51,10 @@ impl Chains {
         Some(found)
     }
 
-    /// The chain `object` holds: as its writer handed it over, else read from the API (`None`
-    /// when the stored object has none or is another one of the same name).
-    async fn take<K>(
+    /// The chain `object` holds: as cached; else, when the cache left it out, as its writer
+    /// handed it over or read from the API (`None` when the stored object has none or is
+    /// another one of the same name).
+    async fn of<K>(
         &self,
         client: &kube::Client,
         object: &K,
@@ -65,6 +66,11 @@ impl Chains {
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
+        match chain(object) {
+            None => return Ok(None),
+            Some(c) if !c.0.is_empty() => return Ok(Some(c.0.clone())),
+            Some(_) => {}
+        }
         let uid = object.uid();
         if let Some(handed) = uid.as_deref().and_then(|uid| self.handed(uid)) {
             return Ok(Some(handed));
@@ -73,33 +79,23 @@ impl Chains {
         let stored = api.get_opt(&object.name_any()).await?.filter(|s| s.uid() == uid);
         Ok(stored.as_ref().and_then(chain).map(|c| c.0.clone()).filter(|c| !c.is_empty()))
     }
-}
 
-impl Chains {
-    /// The chain `order` got, as handed over or from the API when the cache left it out.
+    /// The chain `order` got (see `of`).
     pub async fn of_order(
         &self,
         client: &kube::Client,
         order: &Order,
     ) -> Result<Option<Vec<u8>>, kube::Error> {
-        match order_chain(order) {
-            Some(c) if !c.0.is_empty() => Ok(Some(c.0.clone())),
-            _ => self.take(client, order, order_chain).await,
-        }
+        self.of(client, order, order_chain).await
     }
 
-    /// The chain `request` was signed with, as handed over or from the API when the cache left
-    /// it out.
+    /// The chain `request` was signed with (see `of`).
     pub async fn of_request(
         &self,
         client: &kube::Client,
         request: &CertificateRequest,
     ) -> Result<Option<Vec<u8>>, kube::Error> {
-        match request_chain(request) {
-            Some(c) if !c.0.is_empty() => Ok(Some(c.0.clone())),
-            Some(_) => self.take(client, request, request_chain).await,
-            None => Ok(None),
-        }
+        self.of(client, request, request_chain).await
     }
 }
 
@@ -150,6 +146,7 @@ pub fn trim_request(request: &mut CertificateRequest) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn order(yaml: &str) -> Order {
         let base = "apiVersion: acme.cert-manager.io/v1\nkind: Order\nmetadata: {name: o, namespace: n}\n\
@@ -203,6 +200,61 @@ mod tests {
             assert_eq!(left_out(chain), trimmed, "{yaml}");
             assert_eq!(cr.spec.request.0, b"CSR", "the CSR stays");
             assert!(cr.finished() == trimmed, "{yaml}");
+        }
+    }
+
+    /// A client answering every request with `stored` (404 without), and what it was asked.
+    fn api(stored: Option<CertificateRequest>) -> (kube::Client, Arc<Mutex<Vec<String>>>) {
+        let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = asked.clone();
+        let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+            log.lock().unwrap().push(format!("{} {}", req.method(), req.uri().path()));
+            let (code, body) = match &stored {
+                Some(o) => (200, serde_json::to_vec(o).unwrap()),
+                None => (404, br#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#.to_vec()),
+            };
+            let response = http::Response::builder().status(code);
+            let response = response.body(http_body_util::Full::new(bytes::Bytes::from(body)));
+            async move { Ok::<_, std::convert::Infallible>(response.unwrap()) }
+        });
+        (kube::Client::new(service, "default"), asked)
+    }
+
+    fn request(uid: &str, chain: Option<&str>) -> CertificateRequest {
+        let mut cr: CertificateRequest = serde_yaml::from_str(
+            "apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {name: r, namespace: n}\n\
+             spec: {request: Q1NS, issuerRef: {name: le}}\n",
+        )
+        .unwrap();
+        cr.metadata.uid = Some(uid.into());
+        let status = cr.status.get_or_insert_default();
+        status.certificate = chain.map(|c| ByteString(c.as_bytes().to_vec()));
+        cr
+    }
+
+    #[tokio::test]
+    async fn a_left_out_chain_is_taken_from_the_hand_off_else_read_from_the_api() {
+        let get = "GET /apis/cert-manager.io/v1/namespaces/n/certificaterequests/r";
+        // (cached, handed over, stored in the API, wanted, requests made)
+        let table: Vec<(_, Option<&str>, _, Option<&str>, Vec<&str>)> = vec![
+            (request("u", Some("CACHED")), None, None, Some("CACHED"), vec![]),
+            (request("u", None), Some("HANDED"), None, None, vec![]),
+            (request("u", Some("")), Some("HANDED"), None, Some("HANDED"), vec![]),
+            (request("u", Some("")), None, Some(request("u", Some("API"))), Some("API"), vec![get]),
+            // Replaced under the same name since the cache saw it: not its chain.
+            (request("u", Some("")), None, Some(request("v", Some("API"))), None, vec![get]),
+            (request("u", Some("")), None, None, None, vec![get]),
+        ];
+        for (cached, handed, stored, want, asked) in table {
+            let chains = Chains::default();
+            if let Some(h) = handed {
+                chains.give(&cached, h.as_bytes());
+            }
+            let (client, seen) = api(stored.clone());
+            let got = chains.of_request(&client, &cached).await.unwrap();
+            let shown = format!("{:?} handed {handed:?} stored {stored:?}", cached.status);
+            assert_eq!(got.as_deref(), want.map(str::as_bytes), "{shown}");
+            assert_eq!(*seen.lock().unwrap(), asked, "{shown}");
         }
     }
 
