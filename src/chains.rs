@@ -66,10 +66,9 @@ impl Chains {
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
-        match chain(object) {
-            None => return Ok(None),
-            Some(c) if !c.0.is_empty() => return Ok(Some(c.0.clone())),
-            Some(_) => {}
+        let Some(cached) = chain(object) else { return Ok(None) };
+        if !left_out(cached) {
+            return Ok(Some(cached.0.clone()));
         }
         let uid = object.uid();
         if let Some(handed) = uid.as_deref().and_then(|uid| self.handed(uid)) {
@@ -108,8 +107,8 @@ fn request_chain(request: &CertificateRequest) -> Option<&ByteString> {
 }
 
 /// Whether a cached `chain` was left out by `trim_order`/`trim_request` (stored in the API).
-pub fn left_out(chain: Option<&ByteString>) -> bool {
-    chain.is_some_and(|c| c.0.is_empty())
+pub fn left_out(chain: &ByteString) -> bool {
+    chain.0.is_empty()
 }
 
 /// An Order the Order step has finished with: valid with its chain stored, or failed.
@@ -175,7 +174,10 @@ mod tests {
             let before = full.status.clone().unwrap_or_default();
             assert_eq!(cached.spec.request.0.is_empty(), trimmed, "{status}");
             assert_eq!(s.authorizations.is_none(), trimmed || before.authorizations.is_none());
-            assert_eq!(left_out(s.certificate.as_ref()), trimmed && s.certificate.is_some());
+            assert_eq!(
+                s.certificate.as_ref().is_some_and(left_out),
+                trimmed && s.certificate.is_some()
+            );
             // Still finished (or not) as the Order step sees it; the rest is untouched.
             assert_eq!(order_finished(&s), order_finished(&before), "{status}");
             assert_eq!((s.state, s.url, s.reason), (before.state, before.url, before.reason));
@@ -197,7 +199,7 @@ mod tests {
             let mut cr: CertificateRequest = serde_yaml::from_str(&yaml).unwrap();
             trim_request(&mut cr);
             let chain = cr.status.as_ref().and_then(|s| s.certificate.as_ref());
-            assert_eq!(left_out(chain), trimmed, "{yaml}");
+            assert_eq!(chain.is_some_and(left_out), trimmed, "{yaml}");
             assert_eq!(cr.spec.request.0, b"CSR", "the CSR stays");
             assert!(cr.finished() == trimmed, "{yaml}");
         }

@@ -185,15 +185,12 @@ async fn write(
     if change.type_ == "Ready" && matches!(change.reason, "Failed" | "Denied") {
         new.failure_time = Some(Time(now));
     }
-    let hand_off = signed.is_some();
     if let Some((chain, ca)) = signed {
+        // Handed over before the write: its watch event may wake the Certificate before this
+        // call returns. Used only once the cache shows the write.
+        ctx.chains.give(cr, &chain);
         new.certificate = Some(ByteString(chain));
         new.ca = ca.map(ByteString);
-    }
-    // Handed over before the write: its watch event may wake the Certificate before this call
-    // returns. Used only once the cache shows the write.
-    if let Some(chain) = new.certificate.as_ref().filter(|_| hand_off) {
-        ctx.chains.give(cr, &chain.0);
     }
     crate::ssa::replace_status(api, cr, &new).await?;
     if let Some((warning, reason)) = event {

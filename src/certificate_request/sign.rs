@@ -110,8 +110,8 @@ pub fn outcome(order: &Order) -> Outcome {
     };
     match status.state {
         Some(State::Valid) => match status.certificate {
-            Some(c) if !c.0.is_empty() => Outcome::Issued(c.0),
-            Some(_) => Outcome::IssuedStored,
+            Some(c) if crate::chains::left_out(&c) => Outcome::IssuedStored,
+            Some(c) => Outcome::Issued(c.0),
             _ => waiting(),
         },
         Some(s) if s.is_failure() => Outcome::Failed(format!(

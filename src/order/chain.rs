@@ -46,13 +46,13 @@ pub(super) async fn complete(
         }
         _ => chain,
     };
+    // Handed over before the write: its watch event may wake the request before this call
+    // returns. Used only once the cache shows the write.
+    ctx.chains.give(order, chain.as_bytes());
     let mut new = old.clone();
     new.certificate = Some(ByteString(chain.into_bytes()));
     new.state = Some(State::Valid);
     new.reason = None;
-    // Handed over before the write: its watch event may wake the request before this call
-    // returns. Used only once the cache shows the write.
-    ctx.chains.give(order, new.certificate.as_ref().map_or(&[][..], |c| &c.0));
     crate::ssa::replace_status(api, order, &new).await?;
     crate::acme::retry_after::forget(&url);
     let note = "Order completed successfully".into();

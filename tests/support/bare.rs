@@ -8,6 +8,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A new account at the bed's Pebble, through the operator's HTTP client.
+async fn new_account(pebble: &PebbleBed) -> Result<Account, instant_acme::Error> {
+    let ca = std::fs::read(&pebble.ca_pem).unwrap();
+    let new =
+        NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+    let http = certsmith::acme::client::http_client(Some(&ca), false).unwrap();
+    let builder = Account::builder_with_http(http);
+    Ok(builder.create(&new, pebble.directory_url.clone(), None).await?.0)
+}
+
 /// One account, and an HTTP-01 responder answering from memory on Pebble's validation port.
 pub struct BareClient {
     account: Account,
@@ -30,16 +40,11 @@ impl BareClient {
         let listener =
             tokio::net::TcpListener::bind(("127.0.0.1", pebble.http01_port)).await.unwrap();
         tokio::spawn(async move { axum::serve(listener, responder).await });
-        let ca = std::fs::read(&pebble.ca_pem).unwrap();
-        let new =
-            NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
         // Pebble refuses some nonces, as real CAs do: a bare client retries too.
         let mut tries = 0;
         let account = loop {
-            let http = certsmith::acme::client::http_client(Some(&ca), false).unwrap();
-            let builder = Account::builder_with_http(http);
-            match builder.create(&new, pebble.directory_url.clone(), None).await {
-                Ok((account, _)) => break account,
+            match new_account(pebble).await {
+                Ok(account) => break account,
                 Err(_) if tries < 5 => tries += 1,
                 Err(e) => panic!("creating the bare client's account: {e}"),
             }
@@ -52,14 +57,8 @@ impl BareClient {
     /// goroutine dump shows every handler waiting in `MemoryStore`) while its directory and
     /// nonces still answer; after that no order of anyone's gets on.
     pub async fn store_answers(pebble: &PebbleBed) -> bool {
-        let ca = std::fs::read(&pebble.ca_pem).unwrap();
-        let new =
-            NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
-        let http = certsmith::acme::client::http_client(Some(&ca), false).unwrap();
-        let create =
-            Account::builder_with_http(http).create(&new, pebble.directory_url.clone(), None);
         // A refused nonce is an answer too.
-        tokio::time::timeout(Duration::from_secs(5), create).await.is_ok()
+        tokio::time::timeout(Duration::from_secs(5), new_account(pebble)).await.is_ok()
     }
 
     /// One certificate for `name`, as the operator gets one: an order, the HTTP-01 answers, a
