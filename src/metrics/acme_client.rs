@@ -66,9 +66,22 @@ impl AcmeClientMetrics {
 }
 
 /// The path's first two segments, as cert-manager labels it: an order's or authorization's
-/// own URL would make a series per object.
+/// own URL would make a series per object. Where the second is itself an object's ID (Pebble's
+/// `/my-order/<id>`, `/authZ/<id>`), it goes too: each order would add series that are never
+/// dropped, some KiB of memory per issuance for as long as the process lives.
 fn path_label(path: &str) -> String {
-    path.split('/').take(3).collect::<Vec<_>>().join("/")
+    let mut segments: Vec<&str> = path.split('/').take(3).collect();
+    if segments.len() == 3 && is_id(segments[2]) {
+        segments.pop();
+    }
+    segments.join("/")
+}
+
+/// A path segment that names one object rather than a kind of resource: a number, or a long
+/// token with digits in it (resource names such as `new-order` or `authz-v3` are neither).
+fn is_id(segment: &str) -> bool {
+    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
+    digits > 0 && (digits == segment.len() || segment.len() >= 16)
 }
 
 #[cfg(test)]
@@ -82,6 +95,14 @@ mod tests {
             ("/acme/new-order", "/acme/new-order"),
             ("/acme/order/12/34", "/acme/order"),
             ("/my-order/Xy1", "/my-order/Xy1"),
+            ("/acme/authz-v3/123", "/acme/authz-v3"),
+            ("/acme/acct/123", "/acme/acct"),
+            ("/acct/123", "/acct"),
+            // Pebble's: the object's ID is the second segment.
+            ("/my-order/4nXbT0-qzL3Vq9pRZ2yX8A6kQmE1cW7uJ5sHfDgOaIv", "/my-order"),
+            ("/certZ/2f0a9c3e51b7d4866e1f", "/certZ"),
+            ("/draft-ietf-acme-ari-03/renewalInfo/aBc.123", "/draft-ietf-acme-ari-03/renewalInfo"),
+            ("/sign-me-up", "/sign-me-up"),
             ("/", "/"),
             ("", ""),
         ] {
