@@ -160,6 +160,9 @@ async fn act_while_leading(
     }
 }
 
+/// Objects per list page of the operator's watches.
+const LIST_PAGE: u32 = 100;
+
 /// Drops the Certificate cache from the metrics when the controllers stop, however they stop.
 struct Unwatch(Metrics);
 
@@ -176,7 +179,10 @@ async fn controllers(
     challenges: Challenges,
     metrics: Metrics,
 ) -> Result<(), Error> {
-    let all = watcher::Config::default;
+    // The seven watches list at once when the controllers start, and a list page is read
+    // whole, then decoded, before any object is cached: 100 objects a page rather than kube's
+    // 500 bound that burst (with 1,000 Certificates: a few more list requests at a restart).
+    let all = || watcher::Config::default().page_size(LIST_PAGE);
     // cert-manager's label: the Secrets certsmith writes and those it adopted from cert-manager;
     // the Certificate controller reads its target Secrets from their cache.
     let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
