@@ -18,11 +18,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "[start-pebble] $*" >&2; }
 command -v pebble >/dev/null || { log "pebble missing: run e2e/testbed/install.sh"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Distinct free ports, held open together while chosen: one at a time, a port just freed can be
+# handed out again (Pebble and its DNS server once got the same port).
+free_ports() { python3 -c 'import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))' "$1"; }
 D=$(mktemp -d "${TMPDIR:-/tmp}/certsmith-pebble.XXXXXX")
-HTTP01_PORT=${HTTP01_PORT:-$(free_port)}
-ACME_PORT=$(free_port); MGMT_PORT=$(free_port); TLS_PORT=$(free_port)
-DNS_PORT=$(free_port); DNS_MGMT_PORT=$(free_port)
+read -r ACME_PORT MGMT_PORT TLS_PORT DNS_PORT DNS_MGMT_PORT FREE_PORT <<<"$(free_ports 6)"
+HTTP01_PORT=${HTTP01_PORT:-$FREE_PORT}
 
 # Pebble's HTTPS needs a certificate for 127.0.0.1; clients trust ca.pem (the PEBBLE_CA).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
