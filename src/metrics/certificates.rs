@@ -6,51 +6,44 @@ use crate::api::meta::ConditionStatus;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
-use prometheus::{GaugeVec, Opts};
+use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use std::sync::{Arc, Mutex};
 
 const LABELS: [&str; 5] = ["name", "namespace", "issuer_name", "issuer_kind", "issuer_group"];
-const READY_LABELS: [&str; 6] =
-    ["name", "namespace", "condition", "issuer_name", "issuer_kind", "issuer_group"];
 
-/// cert-manager's three Certificate gauges, filled from whichever Certificate cache the running
-/// controllers hold (none while this replica stands by, as cert-manager's non-leaders).
+/// cert-manager's three Certificate gauges: name and help.
+const FAMILIES: [(&str, &str); 3] = [
+    (
+        "certmanager_certificate_expiration_timestamp_seconds",
+        "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
+    ),
+    (
+        "certmanager_certificate_renewal_timestamp_seconds",
+        "The number of seconds before expiration time the certificate should renew.",
+    ),
+    ("certmanager_certificate_ready_status", "The ready status of the certificate."),
+];
+
+/// cert-manager's three Certificate gauges, built at each scrape from whichever Certificate
+/// cache the running controllers hold (none while this replica stands by, as cert-manager's
+/// non-leaders). Nothing is kept between scrapes: a gauge vector would hold five series of
+/// label strings per Certificate for the life of the process (about 2 MB for 1,000).
 #[derive(Clone)]
 pub struct CertificateMetrics {
     store: Arc<Mutex<Option<Store<Certificate>>>>,
-    expiration: GaugeVec,
-    renewal: GaugeVec,
-    ready: GaugeVec,
-    // One scrape fills the vectors at a time: two at once would mix their resets.
-    filling: Arc<Mutex<()>>,
+    descs: Arc<[Desc; 3]>,
 }
 
 impl Default for CertificateMetrics {
     fn default() -> Self {
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            GaugeVec::new(Opts::new(name, help).namespace("certmanager"), labels)
-                .expect("valid metric")
+        let desc = |(name, help): (&str, &str)| {
+            let mut labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
+            if name.ends_with("ready_status") {
+                labels.push("condition".into());
+            }
+            Desc::new(name.into(), help.into(), labels, Default::default()).expect("valid metric")
         };
-        CertificateMetrics {
-            store: Arc::default(),
-            expiration: gauge(
-                "certificate_expiration_timestamp_seconds",
-                "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
-                &LABELS,
-            ),
-            renewal: gauge(
-                "certificate_renewal_timestamp_seconds",
-                "The number of seconds before expiration time the certificate should renew.",
-                &LABELS,
-            ),
-            ready: gauge(
-                "certificate_ready_status",
-                "The ready status of the certificate.",
-                &READY_LABELS,
-            ),
-            filling: Arc::default(),
-        }
+        CertificateMetrics { store: Arc::default(), descs: Arc::new(FAMILIES.map(desc)) }
     }
 }
 
@@ -58,24 +51,25 @@ impl CertificateMetrics {
     pub fn watch(&self, store: Option<Store<Certificate>>) {
         *self.store.lock().unwrap_or_else(|e| e.into_inner()) = store;
     }
+}
 
-    fn fill(&self) {
-        self.expiration.reset();
-        self.renewal.reset();
-        self.ready.reset();
-        let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for cert in store.iter().flat_map(|s| s.state()) {
-            let row = Row::of(&cert);
-            let labels: Vec<&str> = row.labels.iter().map(String::as_str).collect();
-            self.expiration.with_label_values(&labels).set(row.not_after);
-            self.renewal.with_label_values(&labels).set(row.renewal);
-            for (condition, value) in row.ready {
-                let mut labels = labels.clone();
-                labels.insert(2, condition);
-                self.ready.with_label_values(&labels).set(value);
-            }
-        }
-    }
+/// One gauge sample: `labels` (name, value) sorted by name, as the registry's vectors write them.
+fn sample(mut labels: Vec<(&str, &str)>, value: f64) -> Metric {
+    labels.sort_unstable_by_key(|(name, _)| *name);
+    let pairs = labels
+        .into_iter()
+        .map(|(name, value)| {
+            let mut pair = LabelPair::default();
+            pair.set_name(name.into());
+            pair.set_value(value.into());
+            pair
+        })
+        .collect();
+    let mut gauge = Gauge::default();
+    gauge.set_value(value);
+    let mut metric = Metric::from_label(pairs);
+    metric.set_gauge(gauge);
+    metric
 }
 
 /// One Certificate's values, as cert-manager exports them: 0 for a date not yet known, and
@@ -122,15 +116,35 @@ impl Row {
 
 impl Collector for CertificateMetrics {
     fn desc(&self) -> Vec<&Desc> {
-        [&self.expiration, &self.renewal, &self.ready].into_iter().flat_map(|v| v.desc()).collect()
+        self.descs.iter().collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let _one = self.filling.lock().unwrap_or_else(|e| e.into_inner());
-        self.fill();
-        [&self.expiration, &self.renewal, &self.ready]
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let [mut expiration, mut renewal, mut ready] = [(); 3].map(|_| Vec::new());
+        for cert in store.iter().flat_map(|s| s.state()) {
+            let row = Row::of(&cert);
+            let labels: Vec<(&str, &str)> =
+                LABELS.into_iter().zip(row.labels.iter().map(String::as_str)).collect();
+            expiration.push(sample(labels.clone(), row.not_after));
+            renewal.push(sample(labels.clone(), row.renewal));
+            for (condition, value) in row.ready {
+                let mut labels = labels.clone();
+                labels.push(("condition", condition));
+                ready.push(sample(labels, value));
+            }
+        }
+        FAMILIES
             .into_iter()
-            .flat_map(|v| v.collect())
+            .zip([expiration, renewal, ready])
+            .map(|((name, help), metrics)| {
+                let mut family = MetricFamily::default();
+                family.set_name(name.into());
+                family.set_help(help.into());
+                family.set_field_type(MetricType::GAUGE);
+                family.set_metric(metrics);
+                family
+            })
             .collect()
     }
 }
@@ -164,5 +178,45 @@ mod tests {
             assert_eq!((row.not_after, row.renewal), (not_after, renewal), "{status}");
             assert_eq!(row.ready.map(|r| r.1), ready, "{status}");
         }
+    }
+
+    #[test]
+    fn a_scrape_writes_each_cached_certificate() {
+        let (store, mut writer) = kube::runtime::reflector::store::<Certificate>();
+        let metrics = CertificateMetrics::default();
+        let registry = prometheus::Registry::new();
+        registry.register(Box::new(metrics.clone())).unwrap();
+        let scrape =
+            || prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
+        assert_eq!(scrape(), "", "no cache while standing by: no series");
+        metrics.watch(Some(store));
+        let yaml = |name: &str, status: &str| {
+            cert(&format!(
+                "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: shop}}\n\
+                 spec: {{secretName: s, issuerRef: {{name: le, kind: ClusterIssuer}}}}\n{status}"
+            ))
+        };
+        let web = yaml(
+            "web",
+            "status: {notAfter: '2026-12-01T00:00:00Z', conditions: [{type: Ready, status: 'True'}]}",
+        );
+        for c in [&web, &yaml("api", "")] {
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(c.clone()));
+        }
+        let text = scrape();
+        let labels = r#"issuer_group="",issuer_kind="ClusterIssuer",issuer_name="le",name="web",namespace="shop""#;
+        for line in [
+            format!("certmanager_certificate_expiration_timestamp_seconds{{{labels}}} 1796083200"),
+            format!("certmanager_certificate_renewal_timestamp_seconds{{{labels}}} 0"),
+            r#"certmanager_certificate_ready_status{condition="True",issuer_group="",issuer_kind="ClusterIssuer",issuer_name="le",name="web",namespace="shop"} 1"#.into(),
+            r#"certmanager_certificate_ready_status{condition="Unknown",issuer_group="",issuer_kind="ClusterIssuer",issuer_name="le",name="api",namespace="shop"} 1"#.into(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+        }
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 10, "{text}");
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Delete(web));
+        let text = scrape();
+        assert!(!text.contains(r#"name="web""#), "a deleted Certificate's series go: {text}");
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 5, "{text}");
     }
 }
