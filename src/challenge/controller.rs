@@ -1,6 +1,7 @@
 //! The Challenge controller, as stages: finalizer → present → self-check (polled, never fatal,
 //! as cert-manager's) → accept at the CA → poll the authorization → clean up. Cleanup runs from
-//! the finalizer too, so a Challenge deleted while the operator was down leaves nothing behind.
+//! the finalizer too, so a Challenge deleted while the operator was down leaves nothing behind;
+//! a solver Ingress needs none (the Challenge owns it: the garbage collector deletes it).
 
 use crate::acme::order as ca;
 use crate::api::order::{ChallengeType, State};
@@ -57,15 +58,17 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         }
         return Ok(Action::await_change());
     }
-    // Challenges certsmith creates carry the finalizer from birth; others (another client's, or
-    // cert-manager's after a switch) get it here.
-    if !has_finalizer {
+    let dns01 = ch.spec.type_ == ChallengeType::Dns01;
+    // A DNS record or a rule in someone's Ingress outlives the Challenge unless a finalizer
+    // removes it: DNS-01 Challenges are born with it, edits in place get it here. A solver
+    // Ingress is owned by its Challenge and goes with it, so those Challenges go without one
+    // (the write that would remove it is saved, and a deleted one is gone at once).
+    if !has_finalizer && (dns01 || in_place_ingress(&ctx, &ch).is_some()) {
         let mut all = ch.finalizers().to_vec();
         all.push(FINALIZER.into());
         set_finalizers(&api, &ch, all).await?;
         return Ok(Action::await_change());
     }
-    let dns01 = ch.spec.type_ == ChallengeType::Dns01;
 
     // present; recorded by the next status write (presenting again is harmless), so a route
     // that works at once costs one write for presenting and accepting together
@@ -181,8 +184,8 @@ async fn present(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
     if let Some(class) = overrides.get(OVERRIDE_CLASS_NAME) {
         (solver.class, solver.ingress_class_name) = (None, Some(class.clone()));
     }
-    match overrides.get(OVERRIDE_INGRESS_NAME).or(solver.name.as_ref()) {
-        Some(name) => edit_in_place::add(&ctx.client, &ctx.config, name, ch).await,
+    match in_place_ingress(ctx, ch) {
+        Some(name) => edit_in_place::add(&ctx.client, &ctx.config, &name, ch).await,
         None => {
             solver_ingress::apply(&ctx.client, &solver_ingress::build(&ctx.config, ch, &solver))
                 .await
@@ -195,14 +198,22 @@ async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
         return Ok(crate::dns01::clean_up(ctx, ch).await?);
     }
     solver_ingress::delete(&ctx.client, ch).await?;
-    let overrides = certificate_annotations(ctx, ch);
-    let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());
-    if let Some(name) =
-        overrides.get(OVERRIDE_INGRESS_NAME).or(solver.and_then(|s| s.name.as_ref()))
-    {
-        edit_in_place::remove(&ctx.client, &ctx.config, name, ch).await?;
+    if let Some(name) = in_place_ingress(ctx, ch) {
+        edit_in_place::remove(&ctx.client, &ctx.config, &name, ch).await?;
     }
     Ok(())
+}
+
+/// The user's Ingress an HTTP-01 challenge is answered through (the ingress-shim's
+/// edit-in-place annotation, or the solver's `name`), when not through a solver Ingress.
+fn in_place_ingress(ctx: &Context, ch: &Challenge) -> Option<String> {
+    if ch.spec.type_ != ChallengeType::Http01 {
+        return None;
+    }
+    let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());
+    certificate_annotations(ctx, ch)
+        .remove(OVERRIDE_INGRESS_NAME)
+        .or_else(|| solver.and_then(|s| s.name.clone()))
 }
 
 /// The ingress-shim's solver overrides live on the Certificate (cert-manager's names); the

@@ -47,9 +47,11 @@ pub fn challenges(
                 namespace: order.namespace(),
                 labels: Some(labels.clone()).filter(|l| !l.is_empty()),
                 owner_references: order.controller_owner_ref(&()).map(|o| vec![o]),
-                // Born with its cleanup finalizer: nothing it presents can outlive it, and no
-                // separate write is needed to add it.
-                finalizers: Some(vec![crate::challenge::controller::FINALIZER.into()]),
+                // A TXT record outlives its Challenge unless a finalizer removes it: born with
+                // it, no separate write adds it. What HTTP-01 presents through a solver Ingress
+                // is owned by the Challenge and needs none (see the Challenge controller).
+                finalizers: (type_ == ChallengeType::Dns01)
+                    .then(|| vec![crate::challenge::controller::FINALIZER.into()]),
                 ..Default::default()
             },
             spec: ChallengeSpec {
@@ -130,10 +132,7 @@ mod tests {
         assert_eq!(c.spec.key, "tok-a.example.thumb");
         assert_eq!(c.spec.url, "https://ca/chall/a.example/http");
         assert_eq!(c.metadata.namespace.as_deref(), Some("team"));
-        assert_eq!(
-            c.metadata.finalizers.as_deref(),
-            Some(&["finalizer.acme.cert-manager.io".to_string()][..])
-        );
+        assert_eq!(c.metadata.finalizers, None, "a solver Ingress goes with its Challenge");
         assert_eq!(
             made[0].name_any(),
             challenges(&order, &list, &solvers, "thumb").unwrap()[0].name_any()
@@ -145,6 +144,11 @@ mod tests {
         .unwrap();
         let made = challenges(&order, &list, &mixed, "thumb").unwrap();
         assert_eq!(made[0].spec.type_, ChallengeType::Dns01);
+        assert_eq!(
+            made[0].metadata.finalizers.as_deref(),
+            Some(&["finalizer.acme.cert-manager.io".to_string()][..]),
+            "a TXT record is removed before its Challenge goes"
+        );
         assert_eq!(made[0].spec.url, "https://ca/chall/a.example/dns");
         assert_eq!(made[0].spec.key, crate::dns01::txt_value("d.thumb"));
         let cloudflare: Vec<AcmeChallengeSolver> =
