@@ -63,7 +63,9 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     // removes it: DNS-01 Challenges are born with it, edits in place get it here. A solver
     // Ingress is owned by its Challenge and goes with it, so those Challenges go without one
     // (the write that would remove it is saved, and a deleted one is gone at once).
-    if !has_finalizer && (dns01 || in_place_ingress(&ctx, &ch).is_some()) {
+    if !has_finalizer
+        && (dns01 || in_place_ingress(&ch, &certificate_annotations(&ctx, &ch)).is_some())
+    {
         let mut all = ch.finalizers().to_vec();
         all.push(FINALIZER.into());
         set_finalizers(&api, &ch, all).await?;
@@ -184,7 +186,7 @@ async fn present(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
     if let Some(class) = overrides.get(OVERRIDE_CLASS_NAME) {
         (solver.class, solver.ingress_class_name) = (None, Some(class.clone()));
     }
-    match in_place_ingress(ctx, ch) {
+    match in_place_ingress(ch, &overrides) {
         Some(name) => edit_in_place::add(&ctx.client, &ctx.config, &name, ch).await,
         None => {
             solver_ingress::apply(&ctx.client, &solver_ingress::build(&ctx.config, ch, &solver))
@@ -198,22 +200,21 @@ async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
         return Ok(crate::dns01::clean_up(ctx, ch).await?);
     }
     solver_ingress::delete(&ctx.client, ch).await?;
-    if let Some(name) = in_place_ingress(ctx, ch) {
+    if let Some(name) = in_place_ingress(ch, &certificate_annotations(ctx, ch)) {
         edit_in_place::remove(&ctx.client, &ctx.config, &name, ch).await?;
     }
     Ok(())
 }
 
 /// The user's Ingress an HTTP-01 challenge is answered through (the ingress-shim's
-/// edit-in-place annotation, or the solver's `name`), when not through a solver Ingress.
-fn in_place_ingress(ctx: &Context, ch: &Challenge) -> Option<String> {
-    if ch.spec.type_ != ChallengeType::Http01 {
-        return None;
-    }
+/// edit-in-place annotation among the Certificate's `overrides`, or the solver's `name`), when
+/// not through a solver Ingress.
+fn in_place_ingress(
+    ch: &Challenge,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
     let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());
-    certificate_annotations(ctx, ch)
-        .remove(OVERRIDE_INGRESS_NAME)
-        .or_else(|| solver.and_then(|s| s.name.clone()))
+    overrides.get(OVERRIDE_INGRESS_NAME).or(solver.and_then(|s| s.name.as_ref())).cloned()
 }
 
 /// The ingress-shim's solver overrides live on the Certificate (cert-manager's names); the
