@@ -34,7 +34,17 @@ impl LegacyClient {
     pub async fn new(http: Box<dyn HttpClient>, server: &str) -> Result<LegacyClient, AcmeError> {
         let mut client =
             LegacyClient { http, server: server.to_string(), directory: Value::Null, nonce: None };
-        client.directory = client.send(Method::GET, server, None).await?.body;
+        let directory = client.send(Method::GET, server, None).await?;
+        if directory.status >= 400 {
+            return Err(AcmeError::Unreachable {
+                server: server.to_string(),
+                detail: format!(
+                    "the directory answered HTTP {}: {}",
+                    directory.status, directory.text
+                ),
+            });
+        }
+        client.directory = directory.body;
         Ok(client)
     }
 
@@ -53,7 +63,12 @@ impl LegacyClient {
     ) -> Result<Response, AcmeError> {
         let unreachable =
             |detail: String| AcmeError::Unreachable { server: self.server.clone(), detail };
-        let mut request = Request::builder().method(method).uri(url);
+        // RFC 8555 §6.1: clients MUST send one, and current CAs (Pebble 2.10) refuse requests
+        // without it.
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header(header::USER_AGENT, concat!("certsmith/", env!("CARGO_PKG_VERSION")));
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/jose+json");
         }
