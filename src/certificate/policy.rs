@@ -43,10 +43,15 @@ pub fn decide(
     let status = cert.status.as_ref();
     let attempts = status.and_then(|s| s.failed_issuance_attempts).unwrap_or(0);
     let last_failure = status.and_then(|s| s.last_failure_time.as_ref()).map(|t| t.0);
-    // A spec change (a new generation) or a manual trigger retries at once.
-    let failed_this_generation = status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+    // A spec change (a new generation) or a manual trigger retries at once. The failure's
+    // generation is on Issuing (False, Failed), which every failure writes; Ready keeps an older
+    // one when a renewal of a still valid certificate failed, and a retry at once for that
+    // would order again at the CA in a loop.
+    let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    let failed_issuing =
+        conditions.iter().find(|c| c.type_ == "Issuing" && c.reason.as_deref() == Some("Failed"));
+    let failed_this_generation = failed_issuing
+        .or_else(|| conditions.iter().find(|c| c.type_ == "Ready"))
         .and_then(|c| c.observed_generation)
         == cert.metadata.generation;
     if let Some(last) = last_failure

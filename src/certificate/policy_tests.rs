@@ -114,6 +114,21 @@ fn needs_issuance_chain() {
     let conditions = renewed_after_failure.status.as_mut().unwrap().conditions.as_mut().unwrap();
     conditions.extend(manual.status.as_ref().unwrap().conditions.clone().unwrap());
     let older = with_failure(cert.clone(), 3, "2026-01-31T22:15:00Z", 1);
+    // The spec changed (generation 2), and the renewal it asked for failed while the old
+    // certificate was still valid: Ready stays at generation 1, Issuing says the failure.
+    let mut failed_after_change = with_failure(cert.clone(), 1, "2026-01-31T23:59:30Z", 1);
+    failed_after_change.metadata.generation = Some(2);
+    let conditions = failed_after_change.status.as_mut().unwrap().conditions.as_mut().unwrap();
+    conditions[0].status = ConditionStatus::True;
+    conditions[0].reason = Some("Ready".into());
+    conditions.push(Condition {
+        type_: "Issuing".into(),
+        status: ConditionStatus::False,
+        last_transition_time: None,
+        reason: Some("Failed".into()),
+        message: None,
+        observed_generation: Some(2),
+    });
     let table: Vec<(&str, &Certificate, Option<&Secret>, Timestamp, &str)> = vec![
         ("no Secret", &cert, None, now, "DoesNotExist"),
         ("Secret without annotation", &cert, Some(&unannotated), now, "NotOwned"),
@@ -132,6 +147,7 @@ fn needs_issuance_chain() {
         ("the same, then renewed by hand", &renewed_after_failure, None, now, "DoesNotExist"),
         ("failed, then the spec changed", &bumped, None, now, "DoesNotExist"),
         ("failed 105 minutes ago, 3rd time", &older, None, now, "DoesNotExist"),
+        ("the spec changed, then its renewal failed", &failed_after_change, None, now, "Backoff"),
     ];
     for (what, cert, secret, now, want) in table {
         let got = decide(cert, secret, None, now);
