@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "installing the test bed (first run builds Kubernetes v1.20.2, ~6 min)"
+say "installing the test bed (the first run builds Kubernetes v1.36 and v1.33, etcd and Pebble from the Go module proxy: ~17 min on 2 cores)"
 e2e/testbed/install.sh
 say "building certsmith"
 cargo build --locked --quiet
@@ -20,6 +20,7 @@ cleanup() {
   e2e/testbed/down.sh
 }
 trap cleanup EXIT
+kubectl version
 kubectl create namespace certsmith >/dev/null
 
 say "running the operator (responder on 127.0.0.1:$HTTP01_PORT, where Pebble validates)"

@@ -211,7 +211,19 @@ async fn bad_input_gives_an_event_and_changes_nothing() {
     let ci = "cert-manager.io/cluster-issuer: letsencrypt-prod";
     apply(&ns, &ingress("good", ci, &[("good-tls", &["good.example.com"])]));
     let certs: Api<Certificate> = Api::namespaced(bed.kube.client().await, &ns);
-    let before = ready(&certs, "good-tls", 1).await;
+    ready(&certs, "good-tls", 1).await;
+    // After Ready the CA's renewal window (ARI) is written too, where the CRD keeps it: take
+    // the Certificate once it has stayed the same for three seconds (30 s at most).
+    let mut before = certs.get("good-tls").await.unwrap();
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let now = certs.get("good-tls").await.unwrap();
+        let settled = now.metadata.resource_version == before.metadata.resource_version;
+        before = now;
+        if settled {
+            break;
+        }
+    }
     // A malformed annotation: an Event, and the existing Certificate untouched.
     apply(
         &ns,

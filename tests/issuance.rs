@@ -69,7 +69,7 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     );
     let client = bed.kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
-    let cert = ready(&certs, "web", 1).await;
+    ready(&certs, "web", 1).await;
 
     let secret = Api::<Secret>::namespaced(client, &ns).get("web-tls").await.unwrap();
     assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
@@ -88,10 +88,18 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     assert_eq!(annotations["cert-manager.io/issuer-kind"], "ClusterIssuer");
     assert_eq!(annotations["cert-manager.io/alt-names"], "web.example.com,www.example.com");
 
-    let status = cert.status.unwrap();
-    assert_eq!(status.not_after.unwrap().0, issued.not_after);
-    let want = certsmith::renewal::renewal_time(issued.not_before, issued.not_after, None, None);
-    assert_eq!(status.renewal_time.unwrap().0, want);
+    // Pebble serves renewal information (ARI): the renewal time is picked inside the window it
+    // suggests for this certificate, once fetched, as cert-manager does.
+    let cert = eventually(30, "the CA's renewal window in status.acme.ari", || async {
+        let c = certs.get("web").await.unwrap();
+        certsmith::certificate::ari::current(&c, &issued).is_some().then_some(c)
+    })
+    .await;
+    let want = certsmith::certificate::ari::renewal_time(&cert, &issued).unwrap();
+    let status = cert.status.as_ref().unwrap();
+    assert_eq!(status.not_after.as_ref().unwrap().0, issued.not_after);
+    assert_eq!(status.renewal_time.as_ref().unwrap().0, want);
+    assert!(issued.not_before < want && want < issued.not_after, "{want} inside the validity");
     assert!(condition(&ready(&certs, "web", 1).await, "Issuing").is_none());
     // Both of the Certificate's Issuing Events, each with its own words (one reason, two
     // messages: a recorder that merged them would show the first twice).

@@ -27,7 +27,7 @@ fn env(name: &str, default: u64) -> u64 {
 #[tokio::main]
 async fn main() {
     let (n, parallel, idle) = (env("N", 1000), env("PARALLEL", 20), env("IDLE_SECS", 60));
-    let kube = KubeBed { dir: support::start("start-kube.sh", &[("AUDIT_READS", "1")]) };
+    let kube = KubeBed::start();
     let pebble = issuing_bed(&kube);
     let args = [
         format!("--acme-max-concurrent-orders={parallel}"),

@@ -1,7 +1,15 @@
-# env.sh — where the test bed keeps what it builds and installs (sourced by the other scripts).
-# Outside the repository so a clean clone reuses them, keyed by version so an upgrade rebuilds.
-KUBE_VERSION=v1.20.2
+# env.sh — what the test bed runs and where it keeps what it builds (sourced by the other scripts).
+# Everything is built from Go modules (go/ beside this file pins each one) with the machine's Go,
+# outside the repository so a clean clone reuses it, keyed by version so an upgrade rebuilds.
+#   KUBE_VERSION: the bed's Kubernetes; v1.36 (the newest cert-manager v1.21 supports) unless
+#   the caller picks another of KUBE_VERSIONS (v1.33, the oldest, for the smoke set).
+KUBE_VERSIONS="v1.36.3 v1.33.13"
+KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
+ETCD_VERSION=v3.6.16
+PEBBLE_VERSION=v2.10.3
 CERTSMITH_CACHE=${CERTSMITH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/certsmith}
-KUBE_BIN_DIR=${KUBE_BIN_DIR:-$CERTSMITH_CACHE/kube-$KUBE_VERSION}
+KUBE_BIN_DIR=$CERTSMITH_CACHE/kube-$KUBE_VERSION
+TOOLS_BIN_DIR=$CERTSMITH_CACHE/tools-etcd-$ETCD_VERSION-pebble-$PEBBLE_VERSION
 CERTSMITH_VENV=${CERTSMITH_VENV:-$CERTSMITH_CACHE/venv}
-export KUBE_VERSION CERTSMITH_CACHE KUBE_BIN_DIR CERTSMITH_VENV
+export KUBE_VERSIONS KUBE_VERSION ETCD_VERSION PEBBLE_VERSION CERTSMITH_CACHE KUBE_BIN_DIR \
+  TOOLS_BIN_DIR CERTSMITH_VENV

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # install.sh — everything the test bed needs on a fresh Debian machine, idempotent.
-#   apt: pebble (+ pebble-challtestsrv), etcd-server, prometheus, bind9, openssl, curl, python3-venv, and the Go
-#        toolchain + source package used to build Kubernetes v1.20.2;
+#   apt: prometheus, bind9, openssl, curl, python3-venv;
 #   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), and
-#        acme2certifier (an ACME server that serves ARI);
-#   kube: kube-apiserver, kube-controller-manager and kubectl v1.20.2 (build-kube.sh, cached).
+#        acme2certifier (an ACME server that serves ARI for the ARI fault tests);
+#   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
+#        kube-controller-manager and kubectl of each of KUBE_VERSIONS (build-kube.sh), etcd and
+#        Pebble (build-tools.sh).
 # Prints nothing on stdout; the cache locations are in env.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,8 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "[install] $*" >&2; }
 
 export DEBIAN_FRONTEND=noninteractive
-apt_pkgs=(pebble etcd-server openssl curl python3-venv golang-go dpkg-dev
-          golang-github-modern-go-reflect2-dev)
+apt_pkgs=(openssl curl python3-venv)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -54,8 +54,13 @@ if ! "$CERTSMITH_VENV/bin/python" -c 'import acme2certifier' 2>/dev/null; then
   "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check acme2certifier
 fi
 
-if [[ ! -x $KUBE_BIN_DIR/kube-apiserver || ! -x $KUBE_BIN_DIR/kube-controller-manager \
-      || ! -x $KUBE_BIN_DIR/kubectl ]]; then
-  "$here/build-kube.sh"
+for v in $KUBE_VERSIONS; do
+  bin=$CERTSMITH_CACHE/kube-$v
+  if [[ ! -x $bin/kube-apiserver || ! -x $bin/kube-controller-manager || ! -x $bin/kubectl ]]; then
+    "$here/build-kube.sh" "$v"
+  fi
+done
+if [[ ! -x $TOOLS_BIN_DIR/etcd || ! -x $TOOLS_BIN_DIR/pebble || ! -x $TOOLS_BIN_DIR/pebble-challtestsrv ]]; then
+  "$here/build-tools.sh"
 fi
-log "ready: $KUBE_BIN_DIR, $CERTSMITH_VENV"
+log "ready: Kubernetes $KUBE_VERSIONS, etcd $ETCD_VERSION, Pebble $PEBBLE_VERSION under $CERTSMITH_CACHE"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # start-kube.sh — a throw-away Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and
-# kube-controller-manager v1.20.2 (namespace, garbage-collector, service-account and
+# kube-controller-manager of env.sh's KUBE_VERSION (v1.36 unless KUBE_VERSION picks another of
+# KUBE_VERSIONS), with the namespace, garbage-collector, service-account and
 # ClusterRole-aggregation controllers, so ownerReference GC, namespace deletion, token requests
-# and the built-in view/edit roles' aggregation work). No kubelet, no scheduler.
+# and the built-in view/edit roles' aggregation work. No kubelet, no scheduler.
 #
 #   STATE=$(e2e/testbed/start-kube.sh)        # stdout: the state directory, nothing else
 #   export KUBECONFIG=$STATE/kubeconfig
@@ -19,7 +20,7 @@ log() { echo "[start-kube] $*" >&2; }
 for b in kube-apiserver kube-controller-manager; do
   [[ -x $KUBE_BIN_DIR/$b ]] || { log "$KUBE_BIN_DIR/$b missing: run e2e/testbed/install.sh"; exit 1; }
 done
-command -v etcd >/dev/null || { log "etcd missing: run e2e/testbed/install.sh"; exit 1; }
+[[ -x $TOOLS_BIN_DIR/etcd ]] || { log "$TOOLS_BIN_DIR/etcd missing: run e2e/testbed/install.sh"; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 D=$(mktemp -d "${TMPDIR:-/tmp}/certsmith-kube.XXXXXX")
@@ -52,7 +53,7 @@ extendedKeyUsage=serverAuth"
 ) || fail "openssl"
 
 ETCD_URL=http://127.0.0.1:$ETCD_PORT
-etcd --name certsmith --data-dir "$D/etcd" \
+"$TOOLS_BIN_DIR/etcd" --name certsmith --data-dir "$D/etcd" \
   --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
   --listen-peer-urls "http://127.0.0.1:$PEER_PORT" \
   --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
@@ -71,18 +72,15 @@ wait_until() {  # wait_until <what> <pidfile> <command...>: poll for up to 60 s
 }
 wait_until etcd "$D/etcd.pid" curl -sf "$ETCD_URL/health"
 
-# Every write is audited (verb, resource, user agent) in $D/audit.log, so tests can count the
-# requests an operator makes; AUDIT_READS=1 audits reads (get, list, watch) too, for benchmarks.
-verbs="create, update, patch, delete, deletecollection"
-[[ ${AUDIT_READS:-0} == 1 ]] && verbs="$verbs, get, list, watch"
+# Every request is audited (verb, resource, user agent, and the API server's `k8s.io/deprecated`
+# annotation on a deprecated API) in $D/audit.log, so tests count the requests an operator makes
+# and stop-kube.sh reports any request to a deprecated API.
 cat > "$D/audit-policy.yaml" <<POLICY
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
-  verbs: [$verbs]
-- level: None
 POLICY
 
 # --endpoint-reconciler-type=none: the default Service's endpoints cannot be loopback.
@@ -91,7 +89,7 @@ cat > "$D/run-apiserver" <<RUN
 #!/usr/bin/env bash
 "$KUBE_BIN_DIR/kube-apiserver" \\
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \\
-  --secure-port="$API_PORT" --insecure-port=0 \\
+  --secure-port="$API_PORT" \\
   --etcd-servers="$ETCD_URL" --service-cluster-ip-range=10.0.0.0/24 \\
   --endpoint-reconciler-type=none --authorization-mode=RBAC \\
   --client-ca-file="$D/pki/ca.crt" \\
@@ -131,7 +129,7 @@ chmod 600 "$D/kubeconfig"
   --kubeconfig="$D/kubeconfig" --leader-elect=false \
   --controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token,clusterrole-aggregation \
   --service-account-private-key-file="$D/pki/sa.key" --root-ca-file="$D/pki/ca.crt" \
-  --use-service-account-credentials=false --bind-address=127.0.0.1 --secure-port=0 --port=0 \
+  --use-service-account-credentials=false --bind-address=127.0.0.1 --secure-port=0 \
   </dev/null >"$D/kube-controller-manager.log" 2>&1 &
 echo $! > "$D/kube-controller-manager.pid"
 # Ready once the service-account controller has made default/default.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# start-pebble.sh — Pebble (Let's Encrypt's ACME test CA, Debian package `pebble`) and
-# pebble-challtestsrv (its DNS: every name resolves to 127.0.0.1) on free loopback ports.
+# start-pebble.sh — Pebble (Let's Encrypt's ACME test CA, built from its Go module by
+# build-tools.sh) and pebble-challtestsrv (its DNS: every name resolves to 127.0.0.1) on free
+# loopback ports.
 #
 #   STATE=$(HTTP01_PORT=5002 e2e/testbed/start-pebble.sh)   # stdout: the state directory
 #   . "$STATE/env"        # PEBBLE_DIRECTORY_URL, PEBBLE_CA, PEBBLE_MANAGEMENT_URL, HTTP01_PORT
@@ -17,7 +18,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "[start-pebble] $*" >&2; }
-command -v pebble >/dev/null || { log "pebble missing: run e2e/testbed/install.sh"; exit 1; }
+# shellcheck source=env.sh
+. "$here/env.sh"
+[[ -x $TOOLS_BIN_DIR/pebble ]] || { log "$TOOLS_BIN_DIR/pebble missing: run e2e/testbed/install.sh"; exit 1; }
 # Distinct free ports, held open together while chosen: one at a time, a port just freed can be
 # handed out again (Pebble and its DNS server once got the same port).
 free_ports() { python3 -c 'import socket, sys
@@ -40,7 +43,9 @@ rm -f "$D/req.csr" "$D/ext"
 
 [[ ${PEBBLE_HARSH:-0} == 1 ]] && PEBBLE_WFE_NONCEREJECT=${PEBBLE_WFE_NONCEREJECT:-50}
 extra=""
-[[ -n ${CERT_VALIDITY:-} ]] && extra+=", \"certificateValidityPeriod\": $CERT_VALIDITY"
+# Pebble 2.10 sets validity per profile (its `default` profile is what an order without one gets).
+[[ -n ${CERT_VALIDITY:-} ]] && \
+  extra+=", \"profiles\": {\"default\": {\"description\": \"the bed's\", \"validityPeriod\": $CERT_VALIDITY}}"
 if [[ -n ${EAB_KID:-} ]]; then
   extra+=", \"externalAccountBindingRequired\": true, \"externalAccountMACKeys\": {\"$EAB_KID\": \"$EAB_HMAC\"}"
 fi
@@ -50,8 +55,9 @@ cat > "$D/config.json" <<JSON
   "tlsPort": $TLS_PORT, "ocspResponderURL": ""$extra}}
 JSON
 
-pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \
-  -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$DNS_MGMT_PORT" \
+"$TOOLS_BIN_DIR/pebble-challtestsrv" -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
+  -dnsserver "127.0.0.1:$DNS_PORT" -doh "" -http01 "" -https01 "" -tlsalpn01 "" \
+  -management "127.0.0.1:$DNS_MGMT_PORT" \
   </dev/null >"$D/challtestsrv.log" 2>&1 &
 echo $! > "$D/challtestsrv.pid"
 # Pebble keeps its state (accounts, orders, its CA) in memory: $D/run-pebble starts it again on
@@ -61,7 +67,7 @@ cat > "$D/run-pebble" <<RUN
 PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} ${PEBBLE_WFE_NONCEREJECT:+PEBBLE_WFE_NONCEREJECT=$PEBBLE_WFE_NONCEREJECT} \\
 ${PEBBLE_AUTHZREUSE:+PEBBLE_AUTHZREUSE=$PEBBLE_AUTHZREUSE} ${PEBBLE_VA_ALWAYS_VALID:+PEBBLE_VA_ALWAYS_VALID=$PEBBLE_VA_ALWAYS_VALID} \\
 ${PEBBLE_ALTERNATE_ROOTS:+PEBBLE_ALTERNATE_ROOTS=$PEBBLE_ALTERNATE_ROOTS} \\
-  pebble -config "$D/config.json" -dnsserver "${PEBBLE_DNS_SERVER:-127.0.0.1:$DNS_PORT}" </dev/null >>"$D/pebble.log" 2>&1 &
+  "$TOOLS_BIN_DIR/pebble" -config "$D/config.json" -dnsserver "${PEBBLE_DNS_SERVER:-127.0.0.1:$DNS_PORT}" </dev/null >>"$D/pebble.log" 2>&1 &
 echo \$! > "$D/pebble.pid"
 RUN
 chmod +x "$D/run-pebble"

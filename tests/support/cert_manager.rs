@@ -210,7 +210,7 @@ pub async fn leave_issued_ingress(
 /// cert-manager's CRDs from `../shared/testdata` (created as its README says), or `false`
 /// when that folder is missing outside CI (the caller skips; under CI=true it fails).
 pub fn install_crds(kube: &KubeBed) -> bool {
-    let dir = super::repo().join(super::CERT_MANAGER_CRDS);
+    let dir = super::cert_manager_crds();
     if !dir.is_dir() {
         assert!(
             std::env::var("CI").ok().as_deref() != Some("true"),

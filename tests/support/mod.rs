@@ -43,7 +43,7 @@ pub fn state_var(dir: &Path, name: &str) -> String {
         .to_string()
 }
 
-/// etcd + kube-apiserver + kube-controller-manager v1.20.2 on 127.0.0.1.
+/// etcd + kube-apiserver + kube-controller-manager (env.sh's `KUBE_VERSION`) on 127.0.0.1.
 pub struct KubeBed {
     pub dir: PathBuf,
 }
@@ -81,7 +81,7 @@ impl KubeBed {
         kube::Client::try_from(config).expect("client")
     }
 
-    /// kubectl v1.20.2 (built with the bed) against this bed, with `stdin` fed in.
+    /// kubectl (built with the bed, same release) against this bed, with `stdin` fed in.
     pub fn kubectl(&self, args: &[&str], stdin: &str) -> Output {
         use std::io::Write;
         let bin = kube_bin_dir().join("kubectl");
@@ -115,6 +115,8 @@ impl KubeBed {
         log.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|e| e["userAgent"].as_str().is_some_and(|a| a.starts_with(agent)))
+            // The bed audits reads too (for its deprecated-API check): keep the writes.
+            .filter(|e| WRITE_VERBS.contains(&e["verb"].as_str().unwrap_or("")))
             .map(|e| {
                 format!(
                     "{} {}",
@@ -141,19 +143,27 @@ impl KubeBed {
     }
 }
 
-/// Whether this run uses cert-manager's own CRDs (`CERTSMITH_TEST_CRDS=cert-manager`).
+const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+/// Whether this run uses cert-manager's own CRDs (`CERTSMITH_TEST_CRDS=cert-manager`, or
+/// `=cert-manager-v1.14.7` for an older cert-manager's).
 pub fn on_cert_manager_crds() -> bool {
-    std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v == "cert-manager")
+    std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v.starts_with("cert-manager"))
 }
 
-/// cert-manager's published CRDs, beside the project (never copied into it).
-pub const CERT_MANAGER_CRDS: &str = "../shared/testdata/cert-manager-crds-v1.14.7";
+/// cert-manager's published CRDs, beside the project (never copied into it): v1.21.1's, as
+/// clusters that run cert-manager now have them, unless `CERTSMITH_TEST_CRDS` names v1.14.7's.
+pub fn cert_manager_crds() -> PathBuf {
+    let old = std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v == "cert-manager-v1.14.7");
+    let release = if old { "v1.14.7" } else { "v1.21.1" };
+    repo().join(format!("../shared/testdata/cert-manager-crds-{release}"))
+}
 
 fn crds_dir() -> PathBuf {
     if !on_cert_manager_crds() {
         return repo().join("crds");
     }
-    let dir = repo().join(CERT_MANAGER_CRDS);
+    let dir = cert_manager_crds();
     assert!(
         dir.is_dir(),
         "CERTSMITH_TEST_CRDS=cert-manager, but {} is missing (e2e/test.sh skips this run outside CI)",
