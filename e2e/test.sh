@@ -4,6 +4,7 @@
 # (what a cluster running cert-manager now has) and v1.14.7's (an older one's), as on a cluster
 # that runs cert-manager already; then the smoke set on v1.33, the oldest release certsmith
 # supports (install the chart, issue the seed's Ingress, renew, sign a CertificateRequest).
+# Over all of it, no request may reach a deprecated API (the beds' audit logs, stop-kube.sh).
 # Outside CI a clone without ../shared/testdata skips the cert-manager CRD runs and says so;
 # under CI=true a missing folder fails.
 set -euo pipefail
@@ -11,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 tmp=${CARGO_TARGET_DIR:-target}/tmp
 mkdir -p "$tmp"
 rm -f "$tmp/fault-table.tsv"
+export DEPRECATED_LOG=$PWD/$tmp/deprecated-requests.tsv
+: > "$DEPRECATED_LOG"
 stage() { printf '\ntest.sh: %s (%ss)\n' "$*" "$SECONDS"; }
 issuing=(--test issuance --test resume --test ingress_shim --test leader --test accounts
          --test requests --test ari --test internal_pki --test dns01)
@@ -38,3 +41,18 @@ stage "the smoke set on Kubernetes v1.33, the oldest supported"
 KUBE_VERSION=v1.33.13 cargo test --locked --test chart --test ingress_shim --test renewal \
   --test requests -- helm_install the_seed_ingress short_lived hand_made_requests
 
+# A bed stops within a second of its test binary (WATCH_PID): wait for the last one's report.
+for _ in $(seq 100); do
+  compgen -G "${TMPDIR:-/tmp}/certsmith-kube.*/pki" >/dev/null || break
+  sleep 0.1
+done
+stage "certsmith's requests to deprecated APIs over the whole suite"
+# The log has every client's (the controller manager's garbage collector watches every
+# resource, the deprecated ones too); certsmith's user agent is certsmith/<version>.
+others=$(awk -F'\t' '$3 !~ /^certsmith\//' "$DEPRECATED_LOG" | cut -f3 | cut -d' ' -f1 | sort -u | paste -sd' ')
+[[ -n $others ]] && echo "(other clients that did: $others)"
+if awk -F'\t' '$3 ~ /^certsmith\//' "$DEPRECATED_LOG" | sort | uniq -c | sort -rn | head -20 | grep .; then
+  echo "test.sh: certsmith's requests reached deprecated APIs (count, verb, URI, user agent above)" >&2
+  exit 1
+fi
+echo "none"

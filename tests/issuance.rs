@@ -118,6 +118,18 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
         );
     }
     assert!(!bed.operator.logs().contains("BEGIN"), "a PEM block reached the operator's log");
+
+    // The namespace's responder Service routes through an EndpointSlice certsmith keeps (the
+    // bed runs no responder pods, so it has no endpoints), never through core/v1 Endpoints.
+    let selector = "kubernetes.io/service-name=certsmith-acme-http01,\
+                    endpointslice.kubernetes.io/managed-by=certsmith";
+    let slices = bed
+        .kube
+        .kubectl_ok(&["get", "endpointslices", "-n", &ns, "-l", selector, "-o", "name"], "");
+    assert_eq!(slices.trim(), "endpointslice.discovery.k8s.io/certsmith-acme-http01");
+    let writes = bed.kube.writes_by("certsmith");
+    let endpoints = |w: &&String| w.split(['/', '?']).any(|segment| segment == "endpoints");
+    assert!(!writes.iter().any(|w| endpoints(&w)), "Endpoints written: {writes:?}");
 }
 
 /// An IP identifier (RFC 8738): Pebble validates it at the address itself; the solver Ingress

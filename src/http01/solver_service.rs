@@ -1,39 +1,53 @@
-//! The responder Service of a namespace: solver Ingresses (and edited Ingresses) in the
-//! Challenge's namespace route to it. It has no selector; certsmith keeps its Endpoints equal
-//! to those of its own responder Service, so traffic reaches the responder pods directly. Not an
-//! ExternalName Service: several ingress controllers refuse those, and they are a known
-//! cross-namespace concern (CVE-2021-25740).
+//! The responder Service of a namespace (HTTP-01 step): solver Ingresses (and edited Ingresses)
+//! in the Challenge's namespace route to it. It has no selector; certsmith keeps its
+//! EndpointSlices equal to those of its own responder Service, so traffic reaches the responder
+//! pods directly. EndpointSlices, not core/v1 Endpoints (deprecated since Kubernetes 1.33: every
+//! request for them draws a warning). Not an ExternalName Service: several ingress controllers
+//! refuse those, and they are a known cross-namespace concern (CVE-2021-25740).
 
 use crate::config::Config;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Endpoints, Service, ServicePort, ServiceSpec};
-use kube::api::{Api, ObjectMeta};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
+use kube::api::{Api, ListParams, ObjectMeta};
 use std::collections::BTreeMap;
 
-/// The Service (and Endpoints) name in each namespace with challenges in flight.
+/// The Service name in each namespace with challenges in flight (and its IPv4 EndpointSlice's).
 pub const NAME: &str = "certsmith-acme-http01";
-/// The Service's one port, and so the name of every port of its Endpoints.
+/// The Service's one port, and so the name of every port of its EndpointSlices.
 const PORT_NAME: &str = "http";
+/// Ties an EndpointSlice to its Service: the Service proxies and ingress controllers read it.
+const SERVICE_NAME: &str = "kubernetes.io/service-name";
+/// Who keeps a slice: Kubernetes' EndpointSlice controllers leave slices managed by others alone.
+const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
+/// A list of slices is bounded: a Service with more than this many slices has 10,000 endpoints.
+const MAX_SLICES: u32 = 100;
 
-fn metadata(namespace: &str) -> ObjectMeta {
+fn labels(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        ("app.kubernetes.io/managed-by".to_string(), crate::FIELD_MANAGER.to_string()),
+        (super::solver_ingress::LABEL_SOLVER.into(), "true".into()),
+    ]);
+    labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    labels
+}
+
+fn metadata(name: &str, namespace: &str, extra: &[(&str, &str)]) -> ObjectMeta {
     ObjectMeta {
-        name: Some(NAME.into()),
+        name: Some(name.into()),
         namespace: Some(namespace.into()),
-        labels: Some(BTreeMap::from([
-            ("app.kubernetes.io/managed-by".into(), "certsmith".into()),
-            (super::solver_ingress::LABEL_SOLVER.into(), "true".into()),
-        ])),
+        labels: Some(labels(extra)),
         ..Default::default()
     }
 }
 
-/// How long a namespace's Service and Endpoints, once made sure of, are taken as they were
+/// How long a namespace's Service and EndpointSlices, once made sure of, are taken as they were
 /// left: 1,000 challenges in one namespace cost three reads a minute, not three each.
 const FRESH: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
-/// The namespaces whose Service and Endpoints were made sure of, and when. A challenge whose
-/// self-check fails forgets its namespace, so a deleted Service or a responder pod that moved
-/// is put right at the next try, not a minute later.
+/// The namespaces whose Service and EndpointSlices were made sure of, and when. A challenge
+/// whose self-check fails forgets its namespace, so a deleted Service or a responder pod that
+/// moved is put right at the next try, not a minute later.
 #[derive(Default)]
 pub struct Ensured(std::sync::Mutex<std::collections::HashMap<String, Timestamp>>);
 
@@ -58,7 +72,7 @@ impl Ensured {
     }
 }
 
-/// Makes sure `namespace` has the Service and that its Endpoints are the responder's now,
+/// Makes sure `namespace` has the Service and that its EndpointSlices are the responder's now,
 /// unless that was done less than a minute ago (see `Ensured`).
 pub async fn ensure(
     client: &kube::Client,
@@ -73,13 +87,13 @@ pub async fn ensure(
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
     if services.get_opt(NAME).await?.is_none() {
         let service = Service {
-            metadata: metadata(namespace),
+            metadata: metadata(NAME, namespace, &[]),
             spec: Some(ServiceSpec {
                 type_: Some("ClusterIP".into()),
                 ports: Some(vec![ServicePort {
                     name: Some(PORT_NAME.into()),
                     port: cfg.http01_service_port.into(),
-                    // Server-side apply on 1.20 needs the list-map key spelled out.
+                    // The ports list-map's key is (port, protocol): spelled out for the apply.
                     protocol: Some("TCP".into()),
                     ..Default::default()
                 }]),
@@ -95,49 +109,153 @@ pub async fn ensure(
             }
         }
     }
-    let source: Api<Endpoints> = Api::namespaced(client.clone(), &cfg.namespace);
-    let wanted = endpoints_for(namespace, source.get_opt(&cfg.http01_service).await?);
-    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), namespace);
-    let current = endpoints.get_opt(NAME).await?;
-    if current.as_ref().map(|e| &e.subsets) != Some(&wanted.subsets) {
-        crate::ssa::apply(&endpoints, &wanted, crate::FIELD_MANAGER).await?;
+    let source: Api<EndpointSlice> = Api::namespaced(client.clone(), &cfg.namespace);
+    let of = |service: &str| ListParams::default().labels(&format!("{SERVICE_NAME}={service}"));
+    let responder = source.list(&of(&cfg.http01_service).limit(MAX_SLICES)).await?.items;
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), namespace);
+    let ours = of(NAME).labels(&format!("{MANAGED_BY}={}", crate::FIELD_MANAGER));
+    let current = slices.list(&ours.limit(MAX_SLICES)).await?.items;
+    for wanted in slices_for(namespace, &responder) {
+        let existing = current.iter().find(|s| s.metadata.name == wanted.metadata.name);
+        let same =
+            existing.is_some_and(|s| s.endpoints == wanted.endpoints && s.ports == wanted.ports);
+        // The IPv4 slice is always there (an empty one says "no responder yet"); an IPv6 one
+        // only once the responder has IPv6 addresses.
+        let needed =
+            existing.is_some() || wanted.address_type == "IPv4" || !wanted.endpoints.is_empty();
+        if !same && needed {
+            crate::ssa::apply(&slices, &wanted, crate::FIELD_MANAGER).await?;
+        }
     }
     ensured.record(namespace, now);
     Ok(())
 }
 
-/// The namespace's Endpoints: the responder's addresses and ports, with each port named as the
-/// Service's (`http`), since a Service without selector matches its Endpoints by port name.
-fn endpoints_for(namespace: &str, responder: Option<Endpoints>) -> Endpoints {
-    let mut subsets = responder.and_then(|e| e.subsets);
-    for subset in subsets.iter_mut().flatten() {
-        for port in subset.ports.iter_mut().flatten() {
-            port.name = Some(PORT_NAME.into());
+/// The namespace's EndpointSlices, one per address family (`certsmith-acme-http01` for IPv4,
+/// `certsmith-acme-http01-ipv6`): the responder's ready endpoints' addresses and conditions, at
+/// the responder's port named as the Service's (`http`: a Service without selector matches its
+/// slices' ports by name). Pod references stay behind (they name pods of another namespace).
+/// During a rollout that moves the responder's port, slices disagree on it: only endpoints at
+/// the port of the first slice (by name) are copied, so none is reached at a wrong port.
+fn slices_for(namespace: &str, responder: &[EndpointSlice]) -> [EndpointSlice; 2] {
+    let mut sources: Vec<&EndpointSlice> = responder.iter().collect();
+    sources.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let port_of = |s: &EndpointSlice| {
+        let p = s.ports.as_ref()?.first()?;
+        Some((p.port?, p.protocol.clone(), p.app_protocol.clone()))
+    };
+    let port = sources.iter().find_map(|s| port_of(s));
+    [("IPv4", NAME.to_string()), ("IPv6", format!("{NAME}-ipv6"))].map(|(family, name)| {
+        let endpoints: Vec<Endpoint> = sources
+            .iter()
+            .filter(|s| s.address_type == family && port.is_some() && port_of(s) == port)
+            .flat_map(|s| s.endpoints.iter())
+            .map(|e| Endpoint {
+                addresses: e.addresses.clone(),
+                conditions: e.conditions.clone(),
+                node_name: e.node_name.clone(),
+                zone: e.zone.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let ports = port.clone().map(|(port, protocol, app_protocol)| {
+            vec![EndpointPort {
+                name: Some(PORT_NAME.into()),
+                port: Some(port),
+                protocol,
+                app_protocol,
+            }]
+        });
+        EndpointSlice {
+            metadata: metadata(
+                &name,
+                namespace,
+                &[(SERVICE_NAME, NAME), (MANAGED_BY, crate::FIELD_MANAGER)],
+            ),
+            address_type: family.into(),
+            endpoints,
+            ports,
         }
-    }
-    Endpoints { metadata: metadata(namespace), subsets }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn slice(yaml: &str) -> EndpointSlice {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    /// What the EndpointSlice controller writes for the responder's Service.
+    fn responder() -> Vec<EndpointSlice> {
+        vec![
+            slice(
+                "metadata: {name: certsmith-http01-b, namespace: certsmith}\n\
+                 addressType: IPv4\n\
+                 endpoints: [{addresses: [10.0.1.9], conditions: {ready: false}, nodeName: n2,\n\
+                 \x20 targetRef: {kind: Pod, namespace: certsmith, name: certsmith-2}}]\n\
+                 ports: [{name: http01, port: 8089, protocol: TCP}]",
+            ),
+            slice(
+                "metadata: {name: certsmith-http01-a, namespace: certsmith}\n\
+                 addressType: IPv4\n\
+                 endpoints: [{addresses: [10.0.0.7], conditions: {ready: true}, zone: z1,\n\
+                 \x20 hints: {forZones: [{name: z1}]}}]\n\
+                 ports: [{name: http01, port: 8089, protocol: TCP}]",
+            ),
+            slice(
+                "metadata: {name: certsmith-http01-c, namespace: certsmith}\n\
+                 addressType: IPv6\n\
+                 endpoints: [{addresses: ['fd00::7'], conditions: {ready: true}}]\n\
+                 ports: [{name: http01, port: 8089, protocol: TCP}]",
+            ),
+        ]
+    }
+
     #[test]
-    fn the_responders_endpoints_are_copied_under_the_services_port_name() {
-        let responder: Endpoints = serde_yaml::from_str(
-            "metadata: {name: certsmith-http01, namespace: certsmith}\n\
-             subsets: [{addresses: [{ip: 10.0.0.7}, {ip: 10.0.1.9}], ports: [{name: http01, port: 8089, protocol: TCP}]}]",
-        )
-        .unwrap();
-        let copy = endpoints_for("team", Some(responder));
-        assert_eq!(copy.metadata.namespace.as_deref(), Some("team"));
-        assert_eq!(copy.metadata.name.as_deref(), Some(NAME));
-        let subset = &copy.subsets.unwrap()[0];
-        let ips: Vec<_> = subset.addresses.iter().flatten().map(|a| a.ip.as_str()).collect();
-        assert_eq!(ips, ["10.0.0.7", "10.0.1.9"]);
-        let port = &subset.ports.as_ref().unwrap()[0];
-        assert_eq!((port.name.as_deref(), port.port), (Some(PORT_NAME), 8089));
-        assert!(endpoints_for("team", None).subsets.is_none(), "no responder yet: no addresses");
+    fn the_responders_endpoints_are_copied_per_family_under_the_services_port_name() {
+        let [v4, v6] = slices_for("team", &responder());
+        for (copy, name, family) in
+            [(&v4, NAME, "IPv4"), (&v6, "certsmith-acme-http01-ipv6", "IPv6")]
+        {
+            assert_eq!(copy.metadata.namespace.as_deref(), Some("team"));
+            assert_eq!(copy.metadata.name.as_deref(), Some(name));
+            assert_eq!(copy.address_type, family);
+            let labels = copy.metadata.labels.as_ref().unwrap();
+            assert_eq!(labels[SERVICE_NAME], NAME, "the Service's slice");
+            assert_eq!(labels[MANAGED_BY], "certsmith", "left alone by Kubernetes' controllers");
+            let port = &copy.ports.as_ref().unwrap()[..];
+            assert_eq!(port.len(), 1);
+            assert_eq!((port[0].name.as_deref(), port[0].port), (Some(PORT_NAME), Some(8089)));
+            assert_eq!(port[0].protocol.as_deref(), Some("TCP"));
+        }
+        let ips: Vec<_> = v4.endpoints.iter().map(|e| e.addresses.join(",")).collect();
+        assert_eq!(ips, ["10.0.0.7", "10.0.1.9"], "both IPv4 slices, in the slices' name order");
+        let ready: Vec<_> = v4.endpoints.iter().map(|e| e.conditions.as_ref()?.ready).collect();
+        assert_eq!(ready, [Some(true), Some(false)], "conditions kept: proxies skip the not ready");
+        assert_eq!(v4.endpoints[0].zone.as_deref(), Some("z1"));
+        assert_eq!(v4.endpoints[1].node_name.as_deref(), Some("n2"));
+        assert!(v4.endpoints.iter().all(|e| e.target_ref.is_none() && e.hints.is_none()));
+        assert_eq!(v6.endpoints[0].addresses, ["fd00::7"]);
+    }
+
+    #[test]
+    fn endpoints_at_another_port_than_the_first_slices_are_left_out() {
+        let mut moved = responder();
+        // A rollout moved the responder: the newer pods listen on 9000.
+        moved[0].ports.as_mut().unwrap()[0].port = Some(9000);
+        let [v4, _] = slices_for("team", &moved);
+        let ips: Vec<_> = v4.endpoints.iter().map(|e| e.addresses.join(",")).collect();
+        assert_eq!(ips, ["10.0.0.7"]);
+        assert_eq!(v4.ports.unwrap()[0].port, Some(8089));
+    }
+
+    #[test]
+    fn no_responder_yet_gives_empty_slices_without_ports() {
+        let [v4, v6] = slices_for("team", &[]);
+        assert!(v4.endpoints.is_empty() && v6.endpoints.is_empty());
+        assert!(v4.ports.is_none());
     }
 
     #[test]
