@@ -1,6 +1,6 @@
 //! The API as a user meets it on a real kube-apiserver (v1.36): the CRDs apply, cert-manager
 //! manifests apply and read back with no field lost, kubectl shows the columns, bad objects are
-//! refused (by the schema where OpenAPI can say it, by the Rust validation otherwise).
+//! refused (by the schema where OpenAPI or CEL can say it, by the Rust validation otherwise).
 
 mod support;
 
@@ -138,14 +138,14 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
             "Issuer",
             acme("selfSigned: {}"),
             schema(
-                r#"Issuer.cert-manager.io "invalid-0" is invalid: <nil>: Invalid value: "": "spec" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
+                r#"Issuer.cert-manager.io "invalid-0" is invalid: spec: Invalid value: may not specify more than one issuer type"#,
             ),
         ),
         (
             "Issuer",
             "{}".into(),
             schema(
-                r#"Issuer.cert-manager.io "invalid-1" is invalid: [<nil>: Invalid value: "": "spec" must validate one and only one schema (oneOf). Found none valid, spec.acme: Required value]"#,
+                r#"Issuer.cert-manager.io "invalid-1" is invalid: spec: Invalid value: at least one issuer must be configured: acme, ca, selfSigned, vault or venafi"#,
             ),
         ),
         (
@@ -154,7 +154,7 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
                 "  solvers: [{http01: {ingress: {class: a}}, dns01: {rfc2136: {nameserver: 127.0.0.1}}}]",
             ),
             schema(
-                r#"Issuer.cert-manager.io "invalid-2" is invalid: <nil>: Invalid value: "": "spec.acme.solvers[0]" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
+                r#"Issuer.cert-manager.io "invalid-2" is invalid: spec.acme.solvers[0]: Invalid value: may not specify more than one solver type in a single solver"#,
             ),
         ),
         (
@@ -163,7 +163,7 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
                 "  externalAccountBinding: {keyID: k, keySecretRef: {name: e}, keyAlgorithm: HS1}",
             ),
             schema(
-                r#"Issuer.cert-manager.io "invalid-3" is invalid: spec.acme.externalAccountBinding.keyAlgorithm: Unsupported value: "HS1": supported values: "HS256", "HS384", "HS512""#,
+                r#"Issuer.cert-manager.io "invalid-3" is invalid: [spec.acme.externalAccountBinding.keyAlgorithm: Unsupported value: "HS1": supported values: "HS256", "HS384", "HS512", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#,
             ),
         ),
         (
@@ -183,15 +183,15 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
         (
             "Issuer",
             acme("  solvers: [{http01: {ingress: {class: a, ingressClassName: b}}}]"),
-            validation(
-                r#"spec.acme.solvers[0].http01.ingress: Forbidden: only one of 'ingressClassName', 'name' or 'class' should be specified"#,
+            schema(
+                r#"Issuer.cert-manager.io "invalid-6" is invalid: spec.acme.solvers[0].http01.ingress: Invalid value: only one of 'ingressClassName', 'name' or 'class' should be specified"#,
             ),
         ),
         (
             "Certificate",
             cert("dnsNames: [a.example.com]\nrenewBefore: 1h\nrenewBeforePercentage: 50"),
             schema(
-                r#"Certificate.cert-manager.io "invalid-7" is invalid: <nil>: Invalid value: "": "spec" must not validate the schema (not)"#,
+                r#"Certificate.cert-manager.io "invalid-7" is invalid: spec: Invalid value: renewBefore and renewBeforePercentage are mutually exclusive and cannot both be set"#,
             ),
         ),
         (
@@ -212,14 +212,14 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
             "Certificate",
             cert(""),
             schema(
-                r#"Certificate.cert-manager.io "invalid-10" is invalid: [<nil>: Invalid value: "": "spec" must validate at least one schema (anyOf), spec.commonName: Required value]"#,
+                r#"Certificate.cert-manager.io "invalid-10" is invalid: spec: Invalid value: at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set"#,
             ),
         ),
         (
             "Certificate",
             cert("dnsNames: []"),
-            validation(
-                r#"spec: Invalid value: "": at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set"#,
+            schema(
+                r#"Certificate.cert-manager.io "invalid-11" is invalid: spec: Invalid value: at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set"#,
             ),
         ),
         (
@@ -240,21 +240,21 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
             "Certificate",
             "secretName: bad-tls\ndnsNames: [a.example.com]".into(),
             schema(
-                r#"Certificate.cert-manager.io "invalid-14" is invalid: spec.issuerRef: Required value"#,
+                r#"Certificate.cert-manager.io "invalid-14" is invalid: [spec.issuerRef: Required value, <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#,
             ),
         ),
         (
             "Certificate",
             cert("dnsNames: [a.example.com]\nusages: [bogus]"),
             schema(
-                r#"Certificate.cert-manager.io "invalid-15" is invalid: spec.usages[0]: Unsupported value: "bogus": supported values: "signing", "digital signature", "content commitment", "key encipherment", "key agreement", "data encipherment", "cert sign", "crl sign", "encipher only", "decipher only", "any", "server auth", "client auth", "code signing", "email protection", "s/mime", "ipsec end system", "ipsec tunnel", "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc""#,
+                r#"Certificate.cert-manager.io "invalid-15" is invalid: [spec.usages[0]: Unsupported value: "bogus": supported values: "signing", "digital signature", "content commitment", "key encipherment", "key agreement", "data encipherment", "cert sign", "crl sign", "encipher only", "decipher only", "any", "server auth", "client auth", "code signing", "email protection", "s/mime", "ipsec end system", "ipsec tunnel", "ipsec user", "timestamping", "ocsp signing", "microsoft sgc", "netscape sgc", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#,
             ),
         ),
         (
             "Certificate",
             cert("dnsNames: [a.example.com]\nprivateKey: {algorithm: DSA}"),
             schema(
-                r#"Certificate.cert-manager.io "invalid-16" is invalid: spec.privateKey.algorithm: Unsupported value: "DSA": supported values: "RSA", "ECDSA", "Ed25519""#,
+                r#"Certificate.cert-manager.io "invalid-16" is invalid: [spec.privateKey.algorithm: Unsupported value: "DSA": supported values: "RSA", "ECDSA", "Ed25519", <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#,
             ),
         ),
         (
@@ -267,8 +267,8 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
         (
             "Certificate",
             cert("dnsNames: [a.example.com]\nprivateKey: {algorithm: RSA, size: 1024}"),
-            validation(
-                r#"spec.privateKey.size: Invalid value: 1024: must be between 2048 and 8192 for RSA keys"#,
+            schema(
+                r#"Certificate.cert-manager.io "invalid-18" is invalid: spec.privateKey: Invalid value: size must be between 2048 and 8192 for RSA keys"#,
             ),
         ),
         (
@@ -294,6 +294,48 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
             "Certificate",
             cert("dnsNames: [a.example.com, a.example.com]"),
             validation(r#"spec.dnsNames[1]: Duplicate value: "a.example.com""#),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nprivateKey: {algorithm: ECDSA, size: 512}"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-23" is invalid: spec.privateKey: Invalid value: size must be 256, 384 or 521 for ECDSA keys"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("literalSubject: CN=a.example.com\ncommonName: a.example.com"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-24" is invalid: spec: Invalid value: When providing a `LiteralSubject` no `commonName` may be provided."#,
+            ),
+        ),
+        (
+            "Certificate",
+            "secretName: bad-tls\nissuerRef: {name: x, kind: Secret}\ndnsNames: [a.example.com]".into(),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-25" is invalid: spec: Invalid value: issuerRef.kind must be Issuer or ClusterIssuer for an issuer of the cert-manager.io group"#,
+            ),
+        ),
+        (
+            "Issuer",
+            acme("  skipTLSVerify: true\n  caBundle: Zm9v"),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-26" is invalid: spec.acme: Invalid value: caBundle and skipTLSVerify are mutually exclusive and cannot both be set"#,
+            ),
+        ),
+        (
+            "Issuer",
+            acme("  solvers: [{selector: {dnsNames: [a.example.com]}}]"),
+            schema(
+                r#"Issuer.cert-manager.io "invalid-27" is invalid: spec.acme.solvers[0]: Invalid value: no solver type configured: http01 or dns01"#,
+            ),
+        ),
+        (
+            "Certificate",
+            "secretName: bad-tls\nissuerRef: {name: x, kind: VaultIssuer, group: vault.example.com}\n\
+             dnsNames: [a.example.com]"
+                .into(),
+            None,
         ),
         ("Certificate", cert("dnsNames: [a.example.com]"), None),
     ];

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = acme_rules)]
 pub struct AcmeIssuer {
     /// The ACME directory URL, e.g. `https://acme-v02.api.letsencrypt.org/directory`.
     #[schemars(regex(pattern = r"^https?://"))]
@@ -83,8 +84,34 @@ pub struct AcmeChallengeSolver {
     pub wait_instead_of_self_check: Option<String>,
 }
 
+/// The account's rules CEL can say, in `validation::issuer`'s words.
+fn acme_rules(schema: &mut Schema) {
+    super::meta::cel_rules(
+        schema,
+        &[(
+            "!(has(self.caBundle) && size(self.caBundle) > 0 && has(self.skipTLSVerify) && self.skipTLSVerify)",
+            "caBundle and skipTLSVerify are mutually exclusive and cannot both be set",
+        )],
+    );
+}
+
+fn ingress_rules(schema: &mut Schema) {
+    super::meta::cel_rules(
+        schema,
+        &[(
+            &super::meta::at_most_one(&["ingressClassName", "class", "name"]),
+            "only one of 'ingressClassName', 'name' or 'class' should be specified",
+        )],
+    );
+}
+
 fn solver_type(schema: &mut Schema) {
-    super::meta::exactly_one_of(schema, &["http01", "dns01"]);
+    super::meta::exactly_one_of(
+        schema,
+        &["http01", "dns01"],
+        "no solver type configured: http01 or dns01",
+        "may not specify more than one solver type in a single solver",
+    );
 }
 
 /// Picks the Certificates a solver is used for; the most specific match wins.
@@ -164,6 +191,7 @@ pub struct AcmeChallengeSolverHttp01 {
 /// HTTP-01 through a temporary Ingress that routes the challenge path to certsmith's responder.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = ingress_rules)]
 pub struct AcmeChallengeSolverHttp01Ingress {
     /// Type of the Service in front of the responder (cert-manager: the solver pod's Service).
     #[serde(default, skip_serializing_if = "Option::is_none")]

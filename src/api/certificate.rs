@@ -4,7 +4,7 @@
 
 use super::meta::{
     Condition, DNS1123_SUBDOMAIN_PATTERN, DURATION_PATTERN, IssuerReference, Opaque,
-    SecretKeySelector, conditions_list_map,
+    SecretKeySelector, cel_rules, conditions_list_map,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
@@ -16,6 +16,11 @@ use serde::{Deserialize, Serialize};
     group = "cert-manager.io",
     version = "v1",
     kind = "Certificate",
+    // cert-manager v1.20+'s field selectors (Kubernetes 1.30+): `kubectl get --field-selector
+    // spec.issuerRef.name=letsencrypt-prod`.
+    selectable = ".spec.issuerRef.group",
+    selectable = ".spec.issuerRef.kind",
+    selectable = ".spec.issuerRef.name",
     namespaced,
     status = "CertificateStatus",
     shortname = "cert",
@@ -126,14 +131,66 @@ pub const SUBJECT_FIELDS: [&str; 7] = [
     "otherNames",
 ];
 
-/// Cross-field rules OpenAPI can express; the rest live in `validation::certificate`.
+/// The cross-field rules of `validation::certificate` that CEL can say, in its words.
 fn certificate_rules(schema: &mut Schema) {
-    let any_subject: Vec<_> =
-        SUBJECT_FIELDS.iter().map(|f| serde_json::json!({"required": [f]})).collect();
-    schema.insert("anyOf".into(), any_subject.into());
-    schema.insert(
-        "not".into(),
-        serde_json::json!({"required": ["renewBefore", "renewBeforePercentage"]}),
+    let named = |f: &str| match f {
+        "commonName" => "(has(self.commonName) && self.commonName != '')".to_string(),
+        "literalSubject" => {
+            "(has(self.literalSubject) && self.literalSubject.contains('CN='))".into()
+        }
+        list => format!("(has(self.{list}) && size(self.{list}) > 0)"),
+    };
+    let any_subject = SUBJECT_FIELDS.map(named).join(" || ");
+    let no_literal = "!has(self.literalSubject) || self.literalSubject == ''";
+    let issuer_kind = "!has(self.issuerRef.kind) || self.issuerRef.kind in ['', 'Issuer', 'ClusterIssuer'] \
+        || (has(self.issuerRef.group) && !(self.issuerRef.group in ['', 'cert-manager.io']))";
+    cel_rules(
+        schema,
+        &[
+            (
+                &any_subject,
+                "at least one of commonName (from the commonName field or from a literalSubject), \
+                 dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set",
+            ),
+            (
+                "!(has(self.renewBefore) && has(self.renewBeforePercentage))",
+                "renewBefore and renewBeforePercentage are mutually exclusive and cannot both be set",
+            ),
+            (
+                &format!("{no_literal} || !has(self.commonName) || self.commonName == ''"),
+                "When providing a `LiteralSubject` no `commonName` may be provided.",
+            ),
+            (
+                &format!("{no_literal} || !has(self.subject)"),
+                "When providing a `LiteralSubject` no `Subject` properties may be provided.",
+            ),
+            (
+                issuer_kind,
+                "issuerRef.kind must be Issuer or ClusterIssuer for an issuer of the cert-manager.io group",
+            ),
+        ],
+    );
+}
+
+/// A private key's size fits its algorithm (RSA the default); 0 or none means the default.
+fn private_key_rules(schema: &mut Schema) {
+    let no_size = "!has(self.size) || self.size == 0";
+    cel_rules(
+        schema,
+        &[
+            (
+                &format!(
+                    "{no_size} || (has(self.algorithm) && self.algorithm != 'RSA') || (self.size >= 2048 && self.size <= 8192)"
+                ),
+                "size must be between 2048 and 8192 for RSA keys",
+            ),
+            (
+                &format!(
+                    "{no_size} || !has(self.algorithm) || self.algorithm != 'ECDSA' || self.size in [256, 384, 521]"
+                ),
+                "size must be 256, 384 or 521 for ECDSA keys",
+            ),
+        ],
     );
 }
 
@@ -169,6 +226,7 @@ pub struct X509Subject {
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = private_key_rules)]
 pub struct CertificatePrivateKey {
     /// `Always` (the default) makes a new key at every issuance; `Never` keeps the stored one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

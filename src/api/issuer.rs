@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
     group = "cert-manager.io",
     version = "v1",
     kind = "Issuer",
+    shortname = "iss",
     namespaced,
     status = "IssuerStatus",
     category = "cert-manager",
@@ -54,7 +55,8 @@ pub struct IssuerSpec {
 pub const ISSUER_TYPES: [&str; 5] = ["acme", "ca", "selfSigned", "vault", "venafi"];
 
 fn issuer_type(schema: &mut Schema) {
-    exactly_one_of(schema, &ISSUER_TYPES);
+    let none = "at least one issuer must be configured: acme, ca, selfSigned, vault or venafi";
+    exactly_one_of(schema, &ISSUER_TYPES, none, "may not specify more than one issuer type");
 }
 
 impl IssuerSpec {
@@ -83,6 +85,7 @@ impl IssuerSpec {
     group = "cert-manager.io",
     version = "v1",
     kind = "ClusterIssuer",
+    shortname = "ciss",
     status = "IssuerStatus",
     category = "cert-manager",
     annotation("helm.sh/resource-policy", "keep"),

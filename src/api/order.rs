@@ -55,6 +55,11 @@ impl State {
     group = "acme.cert-manager.io",
     version = "v1",
     kind = "Order",
+    // cert-manager v1.20+'s field selectors (Kubernetes 1.30+): `kubectl get --field-selector
+    // spec.issuerRef.name=letsencrypt-prod`.
+    selectable = ".spec.issuerRef.group",
+    selectable = ".spec.issuerRef.kind",
+    selectable = ".spec.issuerRef.name",
     namespaced,
     status = "OrderStatus",
     category = "cert-manager",
@@ -151,6 +156,11 @@ pub enum ChallengeType {
     group = "acme.cert-manager.io",
     version = "v1",
     kind = "Challenge",
+    // cert-manager v1.20+'s field selectors (Kubernetes 1.30+): `kubectl get --field-selector
+    // spec.issuerRef.name=letsencrypt-prod`.
+    selectable = ".spec.issuerRef.group",
+    selectable = ".spec.issuerRef.kind",
+    selectable = ".spec.issuerRef.name",
     namespaced,
     status = "ChallengeStatus",
     category = "cert-manager",

@@ -17,6 +17,11 @@ use std::collections::BTreeMap;
     group = "cert-manager.io",
     version = "v1",
     kind = "CertificateRequest",
+    // cert-manager v1.20+'s field selectors (Kubernetes 1.30+): `kubectl get --field-selector
+    // spec.issuerRef.name=letsencrypt-prod`.
+    selectable = ".spec.issuerRef.group",
+    selectable = ".spec.issuerRef.kind",
+    selectable = ".spec.issuerRef.name",
     namespaced,
     status = "CertificateRequestStatus",
     shortname = "cr",

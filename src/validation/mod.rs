@@ -1,5 +1,6 @@
-//! What a spec may say: the rules the API server's schema cannot express (on a 1.20 server
-//! there is no CEL), plus the schema's own rules again for objects that predate a CRD upgrade.
+//! What a spec may say (Certificate and Issuer steps): the rules certsmith's CRD schema cannot
+//! express, plus the schema's own rules (OpenAPI and CEL) again, for objects stored before a CRD
+//! upgrade and on cert-manager's own CRDs, which carry no such rules.
 //! Pure functions; the controller turns the errors into a condition and an Event.
 
 pub mod certificate;
