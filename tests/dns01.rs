@@ -40,7 +40,12 @@ fn mixed_issuer(
     format!(
         "{pebble_yaml}{}{}",
         solver("{dnsZones: [example.test]}", "", zone_key),
-        solver("{dnsNames: [alias.http.test]}", "        cnameStrategy: Follow\n", alias_key),
+        // This one's updates go over TCP (cert-manager v1.20's `protocol`), the other's UDP.
+        solver(
+            "{dnsNames: [alias.http.test]}",
+            "        cnameStrategy: Follow\n",
+            &format!("          protocol: TCP\n{alias_key}"),
+        ),
     )
     .replace("name: letsencrypt-prod", &format!("name: {name}"))
 }

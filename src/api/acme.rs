@@ -176,6 +176,15 @@ pub struct AcmeIssuerDnsRfc2136 {
     /// The Secret entry holding the base64 TSIG secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsig_secret_secret_ref: Option<SecretKeySelector>,
+    /// How updates are sent: `UDP` (the default) or `TCP` (cert-manager v1.20+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Rfc2136Protocol>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Rfc2136Protocol {
+    TCP,
+    UDP,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -1,5 +1,6 @@
-//! Talking to DNS servers: a query, an RFC 2136 update, the zone a name is in. One UDP exchange
-//! each, with a timeout, through hickory's client.
+//! Talking to DNS servers: a query, an RFC 2136 update, the zone a name is in. One exchange
+//! each (UDP; an update over TCP where the issuer says `protocol: TCP`), with a timeout, through
+//! hickory's client.
 
 use super::Error;
 use hickory_client::client::{Client, ClientHandle};
@@ -7,6 +8,7 @@ use hickory_proto::op::{MessageFinalizer, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::runtime::TokioRuntimeProvider;
+use hickory_proto::tcp::TcpClientStream;
 use hickory_proto::udp::UdpClientStream;
 use hickory_proto::xfer::DnsResponse;
 use std::net::SocketAddr;
@@ -34,14 +36,23 @@ pub async fn server(written: &str) -> Result<SocketAddr, Error> {
 async fn client(
     server: SocketAddr,
     signer: Option<Arc<dyn MessageFinalizer>>,
+    tcp: bool,
 ) -> Result<Client, Error> {
+    let unreachable =
+        |e: hickory_proto::ProtoError| Error::Unreachable { server, why: e.to_string() };
+    if tcp {
+        let provider = TokioRuntimeProvider::default();
+        let (stream, handle) = TcpClientStream::new(server, None, Some(TIMEOUT), provider);
+        let (client, background) =
+            Client::with_timeout(stream, handle, TIMEOUT, signer).await.map_err(unreachable)?;
+        tokio::spawn(background);
+        return Ok(client);
+    }
     let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
         .with_timeout(Some(TIMEOUT))
         .with_signer(signer)
         .build();
-    let (client, background) = Client::connect(stream)
-        .await
-        .map_err(|e| Error::Unreachable { server, why: e.to_string() })?;
+    let (client, background) = Client::connect(stream).await.map_err(unreachable)?;
     tokio::spawn(background);
     Ok(client)
 }
@@ -52,7 +63,7 @@ pub async fn query(
     name: &Name,
     rtype: RecordType,
 ) -> Result<DnsResponse, Error> {
-    let mut c = client(server, None).await?;
+    let mut c = client(server, None, false).await?;
     c.query(name.clone(), DNSClass::IN, rtype)
         .await
         .map_err(|e| Error::Unreachable { server, why: e.to_string() })
@@ -103,8 +114,9 @@ pub async fn update(
     value: &str,
     add: bool,
     signer: Option<Arc<dyn MessageFinalizer>>,
+    tcp: bool,
 ) -> Result<(), Error> {
-    let mut c = client(server, signer).await?;
+    let mut c = client(server, signer, tcp).await?;
     let mut record = Record::from_rdata(name.clone(), 60, RData::TXT(TXT::new(vec![value.into()])));
     record.set_dns_class(DNSClass::IN);
     let sent = if add {

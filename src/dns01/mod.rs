@@ -62,6 +62,8 @@ struct Target {
     zone: Name,
     fqdn: Name,
     signer: Option<Arc<dyn MessageFinalizer>>,
+    /// Updates over TCP (`protocol: TCP`), else UDP.
+    tcp: bool,
 }
 
 fn provider(ch: &Challenge) -> Result<&AcmeIssuerDnsRfc2136, Error> {
@@ -75,7 +77,8 @@ async fn target(ctx: &Context, ch: &Challenge) -> Result<Target, Error> {
     let fqdn = followed(ctx, ch).await?;
     let signer = signer(ctx, ch, rfc).await?;
     let zone = dns::zone_of(server, &fqdn).await?;
-    Ok(Target { server, zone, fqdn, signer })
+    let tcp = rfc.protocol == Some(crate::api::acme::Rfc2136Protocol::TCP);
+    Ok(Target { server, zone, fqdn, signer, tcp })
 }
 
 /// The TSIG signer the issuer's `rfc2136` names, its secret read from the issuer's namespace.
@@ -153,7 +156,7 @@ async fn followed(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
 /// Writes the challenge's TXT value.
 pub async fn present(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     let t = target(ctx, ch).await?;
-    dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, true, t.signer).await
+    dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, true, t.signer, t.tcp).await
 }
 
 /// Removes the challenge's TXT value (the other values at that name stay). A solver that can
@@ -163,7 +166,7 @@ pub async fn present(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
 pub async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     let removed = async {
         let t = target(ctx, ch).await?;
-        dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, false, t.signer).await
+        dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, false, t.signer, t.tcp).await
     };
     let presented = ch.status.as_ref().and_then(|s| s.presented) == Some(true);
     match removed.await {
