@@ -125,6 +125,46 @@ async fn account_registration_follows_the_issuer_spec() {
     let events =
         kube.kubectl_ok(&["get", "events", "-o", "custom-columns=R:.reason,O:.regarding.name"], "");
     assert!(events.contains("ErrRegisterACMEAccount"), "{events}");
+
+    // Solver fields that mean something only with cert-manager's solver pods: the Issuer is
+    // Ready all the same, and names them in its own condition and an Event until they go.
+    let pods = "          class: nginx\n          serviceType: NodePort\n          \
+                podTemplate: {spec: {nodeSelector: {pool: edge}}}\n";
+    let with =
+        issuer(&pebble, "with-eab", "default", eab, true).replace("          class: nginx\n", pods);
+    let ignored = |kube: &KubeBed| {
+        let path =
+            "jsonpath={.status.conditions[?(@.type==\"certsmith.io/IgnoredFields\")].message}";
+        kube.kubectl_ok(&["get", "issuer", "with-eab", "-o", path], "")
+    };
+    kube.kubectl_ok(&["apply", "-f", "-"], &with);
+    let said = eventually(30, "the IgnoredFields condition", || async {
+        Some(ignored(&kube)).filter(|m| !m.is_empty())
+    })
+    .await;
+    for field in
+        ["http01.ingress.podTemplate has no effect", "http01.ingress.serviceType has no effect"]
+    {
+        assert!(said.contains(&format!("spec.acme.solvers[0].{field}")), "{said}");
+    }
+    assert_eq!(ready(&kube, "default", "with-eab").unwrap().0, "True");
+    // The Event goes out once the condition is written.
+    eventually(30, "the IgnoredFields Event", || async {
+        let columns = "custom-columns=R:.reason,T:.type,M:.note";
+        let events = kube.kubectl_ok(&["get", "events.events.k8s.io", "-o", columns], "");
+        events
+            .lines()
+            .any(|l| {
+                l.starts_with("IgnoredFields") && l.contains("Warning") && l.contains("podTemplate")
+            })
+            .then_some(())
+    })
+    .await;
+    kube.kubectl_ok(&["apply", "-f", "-"], &issuer(&pebble, "with-eab", "default", eab, true));
+    eventually(30, "the IgnoredFields condition gone", || async {
+        ignored(&kube).is_empty().then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -49,6 +49,9 @@ pub fn unsupported(
     if let Some((_, why)) = everywhere.iter().find(|(hit, _)| *hit) {
         return Some(why.to_string());
     }
+    if let Some(why) = signature_algorithm(spec) {
+        return Some(why);
+    }
     if local {
         // A SelfSigned or CA issuer signs whatever names and usages the spec asks.
         return None;
@@ -81,4 +84,17 @@ pub fn unsupported(
         }
     }
     None
+}
+
+/// A `signatureAlgorithm` other than the one certsmith signs with for the spec's key (the key
+/// type's usual digest: SHA-256 for RSA, the curve's for ECDSA) would be silently not honoured.
+fn signature_algorithm(spec: &CertificateSpec) -> Option<String> {
+    let asked = spec.signature_algorithm?;
+    let used = crate::pki::key::KeySpec::from_spec(spec).ok()?.signature_algorithm_name();
+    (asked != used).then(|| {
+        format!(
+            "spec.signatureAlgorithm {asked:?} is not supported by certsmith yet: it signs with \
+             {used:?} for this key"
+        )
+    })
 }

@@ -1,7 +1,7 @@
 //! The Issuer and ClusterIssuer controller: validate, then report Ready: an ACME account
 //! registered, a SelfSigned issuer at once, a CA issuer's key pair verified.
 
-use super::IssuerView;
+use super::{IssuerView, ignored};
 use crate::api::issuer::IssuerStatus;
 use crate::api::meta::{ConditionStatus, set_condition};
 use crate::api::{ClusterIssuer, Issuer};
@@ -91,19 +91,36 @@ where
             }
         }
     };
-    let previous = old.conditions.iter().flatten().find(|c| c.type_ == "Ready");
+    let find = |type_: &str| old.conditions.iter().flatten().find(|c| c.type_ == type_).cloned();
     let value = if ready { ConditionStatus::True } else { ConditionStatus::False };
-    let unchanged = previous.is_some_and(|c| {
+    let unchanged = find("Ready").is_some_and(|c| {
         c.status == value
             && c.reason.as_deref() == Some(reason)
             && c.message.as_deref().unwrap_or_default() == message
     });
-    if unchanged && old.acme == acme {
+    let ignored = ignored::ignored(&view.spec).join("; ");
+    let said = find(ignored::CONDITION).and_then(|c| c.message).unwrap_or_default();
+    if unchanged && old.acme == acme && said == ignored {
         return Ok(action);
     }
     let mut status = IssuerStatus { conditions: old.conditions.clone(), acme };
     let generation = obj.meta().generation;
     set_condition(&mut status.conditions, "Ready", value, reason, &message, generation, ctx.now());
+    if ignored.is_empty() {
+        status.conditions.iter_mut().for_each(|cs| cs.retain(|c| c.type_ != ignored::CONDITION));
+    } else {
+        let (status_, now) = (ConditionStatus::True, ctx.now());
+        let conditions = &mut status.conditions;
+        set_condition(
+            conditions,
+            ignored::CONDITION,
+            status_,
+            "IgnoredFields",
+            &ignored,
+            generation,
+            now,
+        );
+    }
     let body = serde_json::json!({
         "apiVersion": "cert-manager.io/v1",
         "kind": K::kind(&()),
@@ -117,6 +134,9 @@ where
     .await?;
     if !unchanged && !message.is_empty() {
         ctx.event(&obj.object_ref(&()), !ready, reason, message).await;
+    }
+    if said != ignored && !ignored.is_empty() {
+        ctx.event(&obj.object_ref(&()), true, "IgnoredFields", ignored).await;
     }
     Ok(action)
 }

@@ -1,6 +1,7 @@
 //! The issuer step: Issuers and ClusterIssuers, seen through one view, and their controller.
 
 pub mod controller;
+pub mod ignored;
 
 use crate::api::meta::IssuerReference;
 use crate::api::{ClusterIssuer, Issuer, IssuerSpec, IssuerStatus};

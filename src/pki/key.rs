@@ -44,6 +44,18 @@ impl KeySpec {
         }
     }
 
+    /// That algorithm as cert-manager's `signatureAlgorithm` names it.
+    pub fn signature_algorithm_name(self) -> crate::api::certificate::SignatureAlgorithm {
+        use crate::api::certificate::SignatureAlgorithm::*;
+        match self {
+            KeySpec::Rsa(_) => SHA256WithRSA,
+            KeySpec::Ecdsa(384) => ECDSAWithSHA384,
+            KeySpec::Ecdsa(521) => ECDSAWithSHA512,
+            KeySpec::Ecdsa(_) => ECDSAWithSHA256,
+            KeySpec::Ed25519 => PureEd25519,
+        }
+    }
+
     pub fn generate(self) -> Result<KeyPair, PkiError> {
         let alg = self.signature_algorithm()?;
         let key = match self {

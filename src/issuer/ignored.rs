@@ -1,0 +1,78 @@
+//! The issuer step's report of what an Issuer says that certsmith stores but cannot act on:
+//! cert-manager fields that mean something only with cert-manager's solver pods, or that
+//! certsmith does not implement yet. Issuance goes on; the fields are named in the Issuer's
+//! `certsmith.io/IgnoredFields` condition and an Event, never silently dropped. Pure.
+
+use crate::api::IssuerSpec;
+
+/// The condition type: certsmith's own, beside cert-manager's `Ready`.
+pub const CONDITION: &str = "certsmith.io/IgnoredFields";
+
+/// Each field of `spec` that is set and has no effect, with why; empty when there is none.
+pub fn ignored(spec: &IssuerSpec) -> Vec<String> {
+    let mut found = Vec::new();
+    let solvers = spec.acme.as_ref().and_then(|a| a.solvers.as_deref()).unwrap_or_default();
+    for (i, solver) in solvers.iter().enumerate() {
+        let path = format!("spec.acme.solvers[{i}]");
+        if solver.wait_instead_of_self_check.is_some() {
+            found.push(format!(
+                "{path}.waitInsteadOfSelfCheck has no effect: certsmith checks each challenge \
+                 itself before telling the CA (--http01-self-check=false turns that off for HTTP-01)"
+            ));
+        }
+        let Some(ingress) = solver.http01.as_ref().and_then(|h| h.ingress.as_ref()) else {
+            continue;
+        };
+        if ingress.pod_template.is_some() {
+            found.push(format!(
+                "{path}.http01.ingress.podTemplate has no effect: certsmith runs no solver \
+                 pods (its own responder answers)"
+            ));
+        }
+        if ingress.service_type.as_deref().is_some_and(|t| !t.is_empty() && t != "ClusterIP") {
+            found.push(format!(
+                "{path}.http01.ingress.serviceType has no effect: the solver Ingress routes to \
+                 the namespace's ClusterIP Service certsmith-acme-http01"
+            ));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(solvers: &str) -> IssuerSpec {
+        serde_yaml::from_str(&format!(
+            "acme: {{server: 'https://ca/dir', privateKeySecretRef: {{name: k}}, solvers: {solvers}}}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_field_without_effect_is_named_with_its_solver() {
+        let table = [
+            ("[{http01: {ingress: {class: nginx}}}]", vec![]),
+            ("[{http01: {ingress: {class: nginx, serviceType: ClusterIP}}}]", vec![]),
+            (
+                "[{http01: {ingress: {}}}, {http01: {ingress: {serviceType: NodePort, \
+                 podTemplate: {spec: {nodeSelector: {a: b}}}}}}]",
+                vec![
+                    "spec.acme.solvers[1].http01.ingress.podTemplate",
+                    "spec.acme.solvers[1].http01.ingress.serviceType",
+                ],
+            ),
+            (
+                "[{dns01: {rfc2136: {nameserver: 1.2.3.4}}, waitInsteadOfSelfCheck: 30s}]",
+                vec!["spec.acme.solvers[0].waitInsteadOfSelfCheck"],
+            ),
+        ];
+        for (solvers, want) in table {
+            let got = ignored(&spec(solvers));
+            let fields: Vec<_> = got.iter().map(|m| m.split(' ').next().unwrap()).collect();
+            assert_eq!(fields, want, "{solvers}");
+            assert!(got.iter().all(|m| m.contains(" has no effect: ")), "{got:?}");
+        }
+    }
+}
