@@ -109,17 +109,9 @@ where
     if ignored.is_empty() {
         status.conditions.iter_mut().for_each(|cs| cs.retain(|c| c.type_ != ignored::CONDITION));
     } else {
-        let (status_, now) = (ConditionStatus::True, ctx.now());
-        let conditions = &mut status.conditions;
-        set_condition(
-            conditions,
-            ignored::CONDITION,
-            status_,
-            "IgnoredFields",
-            &ignored,
-            generation,
-            now,
-        );
+        let (type_, yes, now) = (ignored::CONDITION, ConditionStatus::True, ctx.now());
+        let reason = "IgnoredFields";
+        set_condition(&mut status.conditions, type_, yes, reason, &ignored, generation, now);
     }
     let body = serde_json::json!({
         "apiVersion": "cert-manager.io/v1",
