@@ -40,12 +40,13 @@ fn mixed_issuer(
     format!(
         "{pebble_yaml}{}{}",
         solver("{dnsZones: [example.test]}", "", zone_key),
-        // This one's updates go over TCP (cert-manager v1.20's `protocol`), the other's UDP.
-        solver(
-            "{dnsNames: [alias.http.test]}",
-            "        cnameStrategy: Follow\n",
-            &format!("          protocol: TCP\n{alias_key}"),
-        ),
+        // This one's updates go over TCP (cert-manager v1.20's `protocol`, which v1.14.7's CRDs
+        // refuse), the other's UDP.
+        solver("{dnsNames: [alias.http.test]}", "        cnameStrategy: Follow\n", &{
+            let tcp =
+                if support::on_old_cert_manager_crds() { "" } else { "          protocol: TCP\n" };
+            format!("{tcp}{alias_key}")
+        }),
     )
     .replace("name: letsencrypt-prod", &format!("name: {name}"))
 }

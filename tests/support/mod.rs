@@ -151,11 +151,16 @@ pub fn on_cert_manager_crds() -> bool {
     std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v.starts_with("cert-manager"))
 }
 
+/// Whether this run uses cert-manager v1.14.7's CRDs, which lack the fields added since (the
+/// API server refuses a manifest that sets one).
+pub fn on_old_cert_manager_crds() -> bool {
+    std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v == "cert-manager-v1.14.7")
+}
+
 /// cert-manager's published CRDs, beside the project (never copied into it): v1.21.1's, as
 /// clusters that run cert-manager now have them, unless `CERTSMITH_TEST_CRDS` names v1.14.7's.
 pub fn cert_manager_crds() -> PathBuf {
-    let old = std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v == "cert-manager-v1.14.7");
-    let release = if old { "v1.14.7" } else { "v1.21.1" };
+    let release = if on_old_cert_manager_crds() { "v1.14.7" } else { "v1.21.1" };
     repo().join(format!("../shared/testdata/cert-manager-crds-{release}"))
 }
 
