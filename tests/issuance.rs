@@ -89,17 +89,21 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     assert_eq!(annotations["cert-manager.io/alt-names"], "web.example.com,www.example.com");
 
     // Pebble serves renewal information (ARI): the renewal time is picked inside the window it
-    // suggests for this certificate, once fetched, as cert-manager does.
+    // suggests for this certificate, once fetched, as cert-manager does. cert-manager v1.14.7's
+    // CRDs have no status.acme.ari to hold that window: there only its bounds are checked.
     let cert = eventually(30, "the CA's renewal window in status.acme.ari", || async {
         let c = certs.get("web").await.unwrap();
-        certsmith::certificate::ari::current(&c, &issued).is_some().then_some(c)
+        let stored = certsmith::certificate::ari::current(&c, &issued).is_some();
+        (stored || support::on_old_cert_manager_crds()).then_some(c)
     })
     .await;
-    let want = certsmith::certificate::ari::renewal_time(&cert, &issued).unwrap();
     let status = cert.status.as_ref().unwrap();
     assert_eq!(status.not_after.as_ref().unwrap().0, issued.not_after);
-    assert_eq!(status.renewal_time.as_ref().unwrap().0, want);
-    assert!(issued.not_before < want && want < issued.not_after, "{want} inside the validity");
+    let renewal = status.renewal_time.as_ref().unwrap().0;
+    if let Some(picked) = certsmith::certificate::ari::renewal_time(&cert, &issued) {
+        assert_eq!(renewal, picked);
+    }
+    assert!(issued.not_before < renewal && renewal < issued.not_after, "{renewal} in the validity");
     assert!(condition(&ready(&certs, "web", 1).await, "Issuing").is_none());
     // Both of the Certificate's Issuing Events, each with its own words (one reason, two
     // messages: a recorder that merged them would show the first twice).
