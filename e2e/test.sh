@@ -21,9 +21,8 @@ issuing=(--test issuance --test resume --test ingress_shim --test leader --test 
 stage "the suite on Kubernetes $(. e2e/testbed/env.sh && echo "$KUBE_VERSION")"
 cargo test --locked
 e2e/fault-table.sh --print
-for crds in cert-manager cert-manager-v1.14.7; do
-  dir=../shared/testdata/cert-manager-crds-v1.21.1
-  [[ $crds == *v1.14.7 ]] && dir=../shared/testdata/cert-manager-crds-v1.14.7
+for release in v1.21.1 v1.14.7; do
+  dir=../shared/testdata/cert-manager-crds-$release
   if [[ ! -d $dir ]]; then
     if [[ ${CI:-} == true ]]; then
       echo "test.sh: $dir is missing; CI must run the suite on cert-manager's CRDs" >&2
@@ -33,7 +32,7 @@ for crds in cert-manager cert-manager-v1.14.7; do
     continue
   fi
   stage "the issuing tests again, on cert-manager's own CRDs ($dir)"
-  CERTSMITH_TEST_CRDS=$crds cargo test --locked "${issuing[@]}"
+  CERTSMITH_TEST_CRDS=cert-manager-$release cargo test --locked "${issuing[@]}"
 done
 stage "the smoke set on Kubernetes v1.33, the oldest supported"
 # The chart installed and the operator working as its ServiceAccount, the seed's Ingress issued,

@@ -132,7 +132,8 @@ pub async fn ensure(
 }
 
 /// The namespace's EndpointSlices, one per address family (`certsmith-acme-http01` for IPv4,
-/// `certsmith-acme-http01-ipv6`): the responder's ready endpoints' addresses and conditions, at
+/// `certsmith-acme-http01-ipv6`): the responder's endpoints' addresses and conditions (proxies
+/// skip those not ready), at
 /// the responder's port named as the Service's (`http`: a Service without selector matches its
 /// slices' ports by name). Pod references stay behind (they name pods of another namespace).
 /// During a rollout that moves the responder's port, slices disagree on it: only endpoints at

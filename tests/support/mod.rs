@@ -145,8 +145,8 @@ impl KubeBed {
 
 const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 
-/// Whether this run uses cert-manager's own CRDs (`CERTSMITH_TEST_CRDS=cert-manager`, or
-/// `=cert-manager-v1.14.7` for an older cert-manager's).
+/// Whether this run uses cert-manager's own CRDs (`CERTSMITH_TEST_CRDS=cert-manager` or
+/// `=cert-manager-v1.21.1`, or `=cert-manager-v1.14.7` for an older cert-manager's).
 pub fn on_cert_manager_crds() -> bool {
     std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|v| v.starts_with("cert-manager"))
 }
