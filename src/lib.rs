@@ -35,6 +35,7 @@ pub mod order;
 pub mod pki;
 pub mod relist;
 pub mod renewal;
+pub mod solver;
 pub mod ssa;
 pub mod validation;
 pub mod watches;

@@ -9,7 +9,6 @@ pub mod order;
 pub mod proxy;
 pub mod retry_after;
 pub mod signed;
-pub mod solver;
 
 use std::time::Duration;
 

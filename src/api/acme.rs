@@ -6,6 +6,17 @@ use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Set on a Certificate (by the ingress-shim), copied to its requests and Orders: how the
+/// issuance shapes its HTTP-01 Ingress solver (cert-manager's names). The Order applies them
+/// to the solver it writes into each Challenge.
+pub const OVERRIDE_INGRESS_NAME: &str = "acme.cert-manager.io/http01-override-ingress-name";
+pub const OVERRIDE_CLASS: &str = "acme.cert-manager.io/http01-override-ingress-class";
+pub const OVERRIDE_CLASS_NAME: &str =
+    "acme.cert-manager.io/http01-override-ingress-ingressclassname";
+/// The annotations a Certificate hands down to its requests and their Orders.
+pub const SOLVER_OVERRIDES: [&str; 3] =
+    [OVERRIDE_INGRESS_NAME, OVERRIDE_CLASS, OVERRIDE_CLASS_NAME];
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = acme_rules)]

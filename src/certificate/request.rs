@@ -50,6 +50,13 @@ pub fn build(
     if let Some(k) = key_secret {
         annotations.insert(ANN_PRIVATE_KEY_SECRET.into(), k.into());
     }
+    // The solver overrides go down to the Order, which applies them (cert-manager copies them
+    // the same way).
+    for key in crate::api::acme::SOLVER_OVERRIDES {
+        if let Some(value) = cert.annotations().get(key) {
+            annotations.insert(key.into(), value.clone());
+        }
+    }
     CertificateRequest {
         metadata: ObjectMeta {
             name: Some(name(cert, revision)),

@@ -70,12 +70,12 @@ pub fn unsupported(
     }
     let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
     for name in crate::pki::csr::identifiers(spec) {
-        let Some(solver) = crate::acme::solver::select(&solvers, &name, labels) else {
+        let Some(solver) = crate::solver::select::select(&solvers, &name, labels) else {
             return Some(format!("no solver of {who} selects {name}"));
         };
-        match crate::order::plan::solver_kind(solver) {
+        match crate::solver::for_config(solver) {
             Err(why) => return Some(format!("the solver {who} selects for {name} {why}")),
-            Ok((ChallengeType::Http01, _)) if name.starts_with("*.") => {
+            Ok(s) if s.challenge_type() == ChallengeType::Http01 && name.starts_with("*.") => {
                 return Some(format!(
                     "{name}: a wildcard name needs DNS-01 (HTTP-01 cannot validate it), and the solver {who} selects for it is http01"
                 ));

@@ -50,17 +50,29 @@ pub fn order_for(
             name: Some(crate::naming::child(&cr.name_any(), &hash[..10], 253)),
             namespace: cr.namespace(),
             labels: Some(cr.labels().clone()).filter(|l| !l.is_empty()),
-            // Also kept where an older Order schema cannot prune it.
-            annotations: spec
-                .replaces
-                .clone()
-                .map(|r| std::collections::BTreeMap::from([(ANN_REPLACES.to_string(), r)])),
+            annotations: Some(order_annotations(cr, &spec)).filter(|a| !a.is_empty()),
             owner_references: cr.controller_owner_ref(&()).map(|o| vec![o]),
             ..Default::default()
         },
         spec,
         status: None,
     })
+}
+
+/// The request's solver overrides (applied by the Order to its Challenges), and `replaces`,
+/// also kept where an older Order schema cannot prune the field.
+fn order_annotations(
+    cr: &CertificateRequest,
+    spec: &OrderSpec,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out: std::collections::BTreeMap<_, _> = crate::api::acme::SOLVER_OVERRIDES
+        .iter()
+        .filter_map(|k| Some((k.to_string(), cr.annotations().get(*k)?.clone())))
+        .collect();
+    if let Some(r) = &spec.replaces {
+        out.insert(ANN_REPLACES.to_string(), r.clone());
+    }
+    out
 }
 
 #[derive(Debug, PartialEq)]

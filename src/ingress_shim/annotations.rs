@@ -19,11 +19,7 @@ pub const TLS_ACME: &str = "kubernetes.io/tls-acme";
 pub const EDIT_IN_PLACE: &str = "acme.cert-manager.io/http01-edit-in-place";
 pub const HTTP01_CLASS: &str = "acme.cert-manager.io/http01-ingress-class";
 pub const HTTP01_CLASS_NAME: &str = "acme.cert-manager.io/http01-ingress-ingressclassname";
-/// Set on Certificates: how the issuance should shape its HTTP-01 solver (cert-manager's names).
-pub const OVERRIDE_INGRESS_NAME: &str = "acme.cert-manager.io/http01-override-ingress-name";
-pub const OVERRIDE_CLASS: &str = "acme.cert-manager.io/http01-override-ingress-class";
-pub const OVERRIDE_CLASS_NAME: &str =
-    "acme.cert-manager.io/http01-override-ingress-ingressclassname";
+pub use crate::api::acme::{OVERRIDE_CLASS, OVERRIDE_CLASS_NAME, OVERRIDE_INGRESS_NAME};
 
 /// One bad annotation: which, and what it should say.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

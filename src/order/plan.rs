@@ -1,9 +1,9 @@
 //! The Challenges an Order needs, built from its authorizations and the issuer's solvers. Pure.
 
-use crate::acme::solver;
 use crate::api::acme::AcmeChallengeSolver;
-use crate::api::order::{AcmeAuthorization, ChallengeType, State};
+use crate::api::order::{AcmeAuthorization, State};
 use crate::api::{Challenge, ChallengeSpec, Order};
+use crate::solver;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 
@@ -24,22 +24,23 @@ pub fn challenges(
         let name = authz.identifier.clone().unwrap_or_default();
         let wildcard = authz.wildcard == Some(true);
         let shown = if wildcard { format!("*.{name}") } else { name.clone() };
-        let Some(chosen) = solver::select(solvers, &shown, &labels) else {
+        let Some(chosen) = solver::select::select(solvers, &shown, &labels) else {
             return Err(format!("no solver of the issuer selects {shown}"));
         };
-        let (type_, wanted) = match solver_kind(chosen) {
-            Ok(kind) => kind,
+        let found = match solver::for_config(chosen) {
+            Ok(found) => found,
             Err(why) => return Err(format!("the solver selected for {shown} {why}")),
         };
+        let wanted = found.acme_type();
         let Some(acme) = authz.challenges.iter().flatten().find(|c| c.type_ == wanted) else {
             return Err(format!("the CA offers no {wanted} challenge for {shown}"));
         };
-        let key_authorization = format!("{}.{thumbprint}", acme.token);
+        // cert-manager's per-Certificate overrides, applied here so the Challenge carries
+        // everything its solver needs.
+        let mut config = chosen.clone();
+        found.apply_overrides(&mut config, order.annotations());
         // cert-manager's `key`: what the solver serves (HTTP-01) or writes in TXT (DNS-01).
-        let key = match type_ {
-            ChallengeType::Dns01 => crate::dns01::txt_value(&key_authorization),
-            _ => key_authorization,
-        };
+        let key = found.key(format!("{}.{thumbprint}", acme.token));
         let hash = crate::naming::short_hash(&format!("{}/{}", authz.url, acme.url));
         out.push(Challenge {
             metadata: ObjectMeta {
@@ -47,11 +48,6 @@ pub fn challenges(
                 namespace: order.namespace(),
                 labels: Some(labels.clone()).filter(|l| !l.is_empty()),
                 owner_references: order.controller_owner_ref(&()).map(|o| vec![o]),
-                // A TXT record outlives its Challenge unless a finalizer removes it: born with
-                // it, no separate write adds it. What HTTP-01 presents through a solver Ingress
-                // is owned by the Challenge and needs none (see the Challenge controller).
-                finalizers: (type_ == ChallengeType::Dns01)
-                    .then(|| vec![crate::challenge::controller::FINALIZER.into()]),
                 ..Default::default()
             },
             spec: ChallengeSpec {
@@ -59,46 +55,40 @@ pub fn challenges(
                 authorization_url: authz.url.clone(),
                 dns_name: name,
                 wildcard: Some(wildcard),
-                type_,
+                type_: found.challenge_type(),
                 token: acme.token.clone(),
                 key,
-                solver: chosen.clone(),
+                solver: config,
                 issuer_ref: order.spec.issuer_ref.clone(),
             },
             status: None,
         });
+        // What outlives the Challenge (a TXT record, a rule in the user's Ingress) is removed
+        // by a finalizer it is born with: no separate write adds it.
+        let made = out.last_mut().expect("just pushed");
+        if found.needs_finalizer(made) {
+            made.metadata.finalizers = Some(vec![crate::challenge::controller::FINALIZER.into()]);
+        }
     }
     Ok(out)
 }
 
 /// What keeps one of `challenges` from being answered (its solver refused by the DNS server or
-/// the API server), for the Order's reason, so the Certificate's condition names it too.
+/// the API server), for the Order's reason, so the Certificate's condition names it too: a
+/// Challenge not presented yet whose reason says why.
 pub fn stuck(challenges: &[std::sync::Arc<Challenge>]) -> Option<String> {
     challenges.iter().find_map(|c| {
-        let why = c.status.as_ref()?.reason.as_deref()?;
-        let presenting = why.starts_with(crate::challenge::controller::PRESENT_FAILED);
-        presenting.then(|| format!("the challenge for {}: {why}", c.spec.dns_name))
+        let status = c.status.as_ref()?;
+        let open = !status.state.is_some_and(State::is_final) && status.presented != Some(true);
+        let why = status.reason.as_deref().filter(|_| open)?;
+        Some(format!("the challenge for {}: {why}", c.spec.dns_name))
     })
-}
-
-/// The challenge type a solver answers, and its ACME name; `Err` says why certsmith cannot.
-pub fn solver_kind(solver: &AcmeChallengeSolver) -> Result<(ChallengeType, &'static str), String> {
-    if solver.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_some() {
-        return Ok((ChallengeType::Http01, "http-01"));
-    }
-    if solver.dns01.as_ref().and_then(|d| d.rfc2136.as_ref()).is_some() {
-        return Ok((ChallengeType::Dns01, "dns-01"));
-    }
-    if solver.dns01.is_some() {
-        return Err("is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 only".into());
-    }
-    Err("is not http01.ingress; certsmith answers HTTP-01 through Ingresses only".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::order::AcmeChallenge;
+    use crate::api::order::{AcmeChallenge, ChallengeType};
 
     #[test]
     fn one_http01_challenge_per_pending_authorization() {
@@ -159,5 +149,86 @@ mod tests {
             serde_yaml::from_str("- {selector: {dnsZones: [other.org]}, http01: {ingress: {}}}")
                 .unwrap();
         assert!(challenges(&order, &list, &elsewhere, "t").unwrap_err().contains("no solver"));
+    }
+
+    fn pending_order(annotations: &[(&str, &str)]) -> (Order, Vec<AcmeAuthorization>) {
+        let mut order = Order::new("web-1-abc", Default::default());
+        order.metadata.namespace = Some("team".into());
+        order.metadata.annotations =
+            Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let authz = AcmeAuthorization {
+            url: "https://ca/authz/a".into(),
+            identifier: Some("a.example".into()),
+            wildcard: Some(false),
+            initial_state: Some(State::Pending),
+            challenges: Some(vec![AcmeChallenge {
+                url: "https://ca/chall/a".into(),
+                token: "t".into(),
+                type_: "http-01".into(),
+            }]),
+        };
+        (order, vec![authz])
+    }
+
+    #[test]
+    fn the_orders_overrides_are_written_into_the_challenge() {
+        use crate::api::acme::{OVERRIDE_CLASS, OVERRIDE_CLASS_NAME, OVERRIDE_INGRESS_NAME};
+        let solvers: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {http01: {ingress: {class: nginx}}}").unwrap();
+        let ingress = |annotations: &[(&str, &str)]| {
+            let (order, authz) = pending_order(annotations);
+            let made = challenges(&order, &authz, &solvers, "thumb").unwrap().remove(0);
+            let i = made.spec.solver.http01.unwrap().ingress.unwrap();
+            (i.class, i.ingress_class_name, i.name, made.metadata.finalizers)
+        };
+        let finalizer = Some(vec![crate::challenge::controller::FINALIZER.to_string()]);
+        // (annotations, class, ingressClassName, name, finalizers)
+        let table: [(&[(&str, &str)], _, _, _, _); 5] = [
+            (&[], Some("nginx"), None, None, None),
+            (&[(OVERRIDE_CLASS, "traefik")], Some("traefik"), None, None, None),
+            (&[(OVERRIDE_CLASS_NAME, "gce")], None, Some("gce"), None, None),
+            (&[(OVERRIDE_INGRESS_NAME, "web")], None, None, Some("web"), finalizer.clone()),
+            (
+                &[(OVERRIDE_INGRESS_NAME, "web"), (OVERRIDE_CLASS, "x")],
+                None,
+                None,
+                Some("web"),
+                finalizer,
+            ),
+        ];
+        for (annotations, class, class_name, name, finalizers) in table {
+            let got = ingress(annotations);
+            let want = (
+                class.map(String::from),
+                class_name.map(String::from),
+                name.map(String::from),
+                finalizers,
+            );
+            assert_eq!(got, want, "{annotations:?}");
+        }
+    }
+
+    #[test]
+    fn a_challenge_is_stuck_while_it_says_why_it_is_not_presented() {
+        use crate::api::ChallengeStatus;
+        let solvers: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {http01: {ingress: {}}}").unwrap();
+        let (order, authz) = pending_order(&[]);
+        let with = |status: ChallengeStatus| {
+            let mut c = challenges(&order, &authz, &solvers, "t").unwrap().remove(0);
+            c.status = Some(status);
+            stuck(&[std::sync::Arc::new(c)])
+        };
+        let why = || Some("presenting the challenge: forbidden".to_string());
+        let not_presented = ChallengeStatus { reason: why(), ..Default::default() };
+        assert_eq!(
+            with(not_presented.clone()).as_deref(),
+            Some("the challenge for a.example: presenting the challenge: forbidden")
+        );
+        let presented = ChallengeStatus { presented: Some(true), ..not_presented.clone() };
+        assert_eq!(with(presented), None, "presented: it waits for the CA");
+        let decided = ChallengeStatus { state: Some(State::Invalid), ..not_presented };
+        assert_eq!(with(decided), None, "the verdict is the Order's to read");
+        assert_eq!(with(ChallengeStatus::default()), None);
     }
 }

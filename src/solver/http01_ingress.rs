@@ -1,0 +1,136 @@
+//! The HTTP-01 Ingress solver (`http01.ingress`): a solver Ingress per Challenge, or the
+//! challenge's rule in the user's Ingress (`name`, or the ingress-shim's edit-in-place), both
+//! routing to the namespace's responder Service; proved by the self-check before the CA asks.
+
+use super::{Error, Solver};
+use crate::api::Challenge;
+use crate::api::acme::{
+    AcmeChallengeSolver, OVERRIDE_CLASS, OVERRIDE_CLASS_NAME, OVERRIDE_INGRESS_NAME,
+};
+use crate::api::order::ChallengeType;
+use crate::context::Context;
+use crate::http01::{edit_in_place, self_check, solver_ingress, solver_service};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+
+pub struct IngressSolver;
+
+impl Solver for IngressSolver {
+    fn challenge_type(&self) -> ChallengeType {
+        ChallengeType::Http01
+    }
+
+    fn configured_by(&self, config: &AcmeChallengeSolver) -> bool {
+        config.http01.as_ref().and_then(|h| h.ingress.as_ref()).is_some()
+    }
+
+    /// As cert-manager applies them: any override replaces the solver's class and name (the
+    /// CRD allows only one of them); a name override answers through that Ingress and wins
+    /// over a class, `ingressClassName` over `class`.
+    fn apply_overrides(
+        &self,
+        config: &mut AcmeChallengeSolver,
+        annotations: &BTreeMap<String, String>,
+    ) {
+        let Some(ingress) = config.http01.as_mut().and_then(|h| h.ingress.as_mut()) else {
+            return;
+        };
+        let get = |key: &str| annotations.get(key).cloned();
+        let (name, class_name, class) =
+            (get(OVERRIDE_INGRESS_NAME), get(OVERRIDE_CLASS_NAME), get(OVERRIDE_CLASS));
+        if name.is_none() && class_name.is_none() && class.is_none() {
+            return;
+        }
+        (ingress.name, ingress.ingress_class_name, ingress.class) = match (name, class_name) {
+            (Some(name), _) => (Some(name), None, None),
+            (None, Some(class_name)) => (None, Some(class_name), None),
+            (None, None) => (None, None, class),
+        };
+    }
+
+    /// A rule in the user's Ingress must be taken out again; a solver Ingress is owned by its
+    /// Challenge and goes with it (the write that would remove a finalizer is saved).
+    fn needs_finalizer(&self, ch: &Challenge) -> bool {
+        in_place_ingress(ch).is_some()
+    }
+
+    fn present<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        async move {
+            let namespace = ch.namespace().unwrap_or_default();
+            let ensured = &ctx.solver_services;
+            solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now())
+                .await?;
+            match in_place_ingress(ch) {
+                Some(name) => edit_in_place::add(&ctx.client, &ctx.config, name, ch).await?,
+                None => {
+                    let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.clone());
+                    let ingress =
+                        solver_ingress::build(&ctx.config, ch, &solver.unwrap_or_default());
+                    solver_ingress::apply(&ctx.client, &ingress).await?
+                }
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    /// Through the real path when the self-check is on, else when this replica's responder
+    /// knows the token. While it waits, the namespace's responder Endpoints are kept on the
+    /// responder pods; a failed check has them copied again (and a deleted Service re-made).
+    fn check<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+        just_presented: bool,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
+        async move {
+            let namespace = ch.namespace().unwrap_or_default();
+            let ensured = &ctx.solver_services;
+            if !just_presented {
+                solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now())
+                    .await?;
+            }
+            let (host, token, key) = (&ch.spec.dns_name, &ch.spec.token, &ch.spec.key);
+            let problem = if ctx.config.http01_self_check {
+                let address = ctx.config.http01_self_check_address.as_deref();
+                self_check::check(host, token, key, address).await.err()
+            } else if ctx.challenges.lookup(host, token).is_none() {
+                Some(format!("the responder has not seen the challenge for {host} yet"))
+            } else {
+                None
+            };
+            if problem.is_some() {
+                ensured.forget(&namespace);
+            }
+            Ok(problem)
+        }
+        .boxed()
+    }
+
+    fn clean_up<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        async move {
+            solver_ingress::delete(&ctx.client, ch).await?;
+            if let Some(name) = in_place_ingress(ch) {
+                edit_in_place::remove(&ctx.client, &ctx.config, name, ch).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// The user's Ingress the challenge is answered through, when not through a solver Ingress.
+fn in_place_ingress(ch: &Challenge) -> Option<&str> {
+    let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.as_ref());
+    solver.and_then(|s| s.name.as_deref()).filter(|n| !n.is_empty())
+}

@@ -1,0 +1,136 @@
+//! The Challenge step's solvers: one trait for whatever answers a challenge (present, check,
+//! clean up), the solvers certsmith has, and which one a Challenge's `spec.solver` names. The
+//! Challenge controller and the Order's plan know no solver by name: a new solver is one file
+//! implementing [`Solver`] and one line in [`SOLVERS`].
+
+pub mod http01_ingress;
+pub mod rfc2136;
+pub mod select;
+
+use crate::api::Challenge;
+use crate::api::acme::AcmeChallengeSolver;
+use crate::api::order::ChallengeType;
+use crate::context::Context;
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+
+/// Every solver certsmith has; the first whose [`Solver::configured_by`] holds answers.
+pub static SOLVERS: &[&dyn Solver] = &[&http01_ingress::IngressSolver, &rfc2136::Rfc2136Solver];
+
+/// What a solver could not do. The user's words are [`Error::message`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Dns(#[from] crate::dns01::Error),
+}
+
+impl Error {
+    /// The refusal as a condition or an Event says it: the API server's or DNS server's words.
+    pub fn message(&self) -> String {
+        match self {
+            Error::Kube(e) => crate::acme::api_message(e),
+            Error::Dns(e) => e.to_string(),
+        }
+    }
+}
+
+/// One way of answering ACME challenges. `ctx` gives the client, the settings, the clock and
+/// the responder; everything about the challenge itself is in the Challenge's spec (the Order
+/// applied the overrides when it built it), so a solver reads nothing else about it.
+pub trait Solver: Sync {
+    /// The challenge type it answers.
+    fn challenge_type(&self) -> ChallengeType;
+
+    /// Whether `config` (an issuer's solver, or a Challenge's `spec.solver`) configures it.
+    fn configured_by(&self, config: &AcmeChallengeSolver) -> bool;
+
+    /// cert-manager's per-Certificate overrides, read from the Order's annotations, applied to
+    /// the solver the Order writes into a Challenge.
+    fn apply_overrides(
+        &self,
+        _config: &mut AcmeChallengeSolver,
+        _annotations: &BTreeMap<String, String>,
+    ) {
+    }
+
+    /// Whether what it presents for `ch` outlives the Challenge unless a finalizer removes it
+    /// (a TXT record, a rule in someone's Ingress); what the Challenge owns needs none.
+    fn needs_finalizer(&self, ch: &Challenge) -> bool;
+
+    /// Makes the challenge answerable (presenting again is harmless).
+    fn present<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// `Ok(None)` once the challenge is answered as the CA will see it, else what is missing.
+    /// `just_presented`: this reconcile presented it.
+    fn check<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+        just_presented: bool,
+    ) -> BoxFuture<'a, Result<Option<String>, Error>>;
+
+    /// Removes what `present` made, leaving whatever else is there.
+    fn clean_up<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+}
+
+impl dyn Solver {
+    /// cert-manager's word for its mechanism in Events and reasons.
+    pub fn mechanism(&self) -> &'static str {
+        mechanism(self.challenge_type())
+    }
+
+    /// The challenge's name at the CA (RFC 8555 §8).
+    pub fn acme_type(&self) -> &'static str {
+        match self.challenge_type() {
+            ChallengeType::Http01 => "http-01",
+            ChallengeType::Dns01 => "dns-01",
+        }
+    }
+
+    /// cert-manager's `key` for a key authorization: what HTTP-01 serves as is, what DNS-01
+    /// writes as its digest (RFC 8555 §8.3, §8.4).
+    pub fn key(&self, key_authorization: String) -> String {
+        match self.challenge_type() {
+            ChallengeType::Http01 => key_authorization,
+            ChallengeType::Dns01 => crate::dns01::txt_value(&key_authorization),
+        }
+    }
+}
+
+/// The solver an issuer's `config` names, or why certsmith has none for it (for a condition).
+pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, String> {
+    SOLVERS.iter().copied().find(|s| s.configured_by(config)).ok_or_else(|| {
+        if config.dns01.is_some() {
+            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 only".into()
+        } else {
+            "is not http01.ingress; certsmith answers HTTP-01 through Ingresses only".into()
+        }
+    })
+}
+
+/// The solver for a Challenge: the one its `spec.solver` names, of its `spec.type`.
+pub fn for_challenge(ch: &Challenge) -> Result<&'static dyn Solver, String> {
+    let solver = for_config(&ch.spec.solver).map_err(|why| format!("the solver {why}"))?;
+    if solver.challenge_type() != ch.spec.type_ {
+        let (named, asked) = (solver.mechanism(), mechanism(ch.spec.type_));
+        return Err(format!("the solver answers {named} challenges, and this one is {asked}"));
+    }
+    Ok(solver)
+}
+
+fn mechanism(t: ChallengeType) -> &'static str {
+    match t {
+        ChallengeType::Http01 => "HTTP-01",
+        ChallengeType::Dns01 => "DNS-01",
+    }
+}
