@@ -145,8 +145,8 @@ impl Config {
         }
     }
 
-    pub fn default_issuer(&self) -> crate::ingress_shim::annotations::DefaultIssuer {
-        crate::ingress_shim::annotations::DefaultIssuer {
+    pub fn default_issuer(&self) -> crate::shim::annotations::DefaultIssuer {
+        crate::shim::annotations::DefaultIssuer {
             name: self.default_issuer_name.clone(),
             kind: self.default_issuer_kind.clone(),
             group: self.default_issuer_group.clone(),

@@ -1,7 +1,7 @@
 //! certsmith: an ACME certificate operator serving the `cert-manager.io/v1` API.
 //!
 //! The data flows one way and the modules follow it, as cert-manager's resources do:
-//! `ingress_shim` (Ingress → Certificate) → `certificate` (policy → next key → request →
+//! `shim` (Ingress → Certificate) → `certificate` (policy → next key → request →
 //! Secret) → `certificate_request` (approve, sign through an Order) → `order` (the ACME order)
 //! → `challenge` (present, self-check, accept, clean up) → `http01` (responder, solver Ingress
 //! and Service) → `renewal`. Beside them: `api` (the types), `validation`, `issuer` (accounts),
@@ -23,7 +23,6 @@ pub mod defer;
 pub mod dns01;
 pub mod events;
 pub mod http01;
-pub mod ingress_shim;
 pub mod issuer;
 pub mod leader;
 pub mod logging;
@@ -35,6 +34,7 @@ pub mod order;
 pub mod pki;
 pub mod relist;
 pub mod renewal;
+pub mod shim;
 pub mod solver;
 pub mod ssa;
 pub mod validation;

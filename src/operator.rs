@@ -304,7 +304,10 @@ async fn controllers(
         issuers::error_policy,
         &ctx,
     );
-    let shim = crate::ingress_shim::controller::run(ctx.clone(), ctx.config.default_issuer());
+    let shim = crate::shim::controller::run::<k8s_openapi::api::networking::v1::Ingress>(
+        ctx.clone(),
+        ctx.config.default_issuer(),
+    );
     let watches = futures::future::join_all([
         certificates.run,
         requests.run,

@@ -1,23 +1,20 @@
-//! The ingress-shim controller: load the Ingress (from a trimmed cache) → decide the
-//! Certificates (pure) → apply them, delete the ones it no longer asks for → Events.
+//! The shim step's controller, one per source kind: load the source (from a trimmed cache) →
+//! decide the Certificates (pure, the kind's [`Source::desired`]) → apply them, delete the
+//! ones it no longer asks for → Events.
 
+use super::Source;
 use super::annotations::DefaultIssuer;
-use super::desired::{LABEL_INGRESS, desired};
 use crate::api::Certificate;
 use crate::api::meta::controlled_by;
 use crate::context::Context;
 use futures::StreamExt;
-use k8s_openapi::api::networking::v1::Ingress;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
-use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The field manager of the Certificates the shim applies.
-pub const SHIM_MANAGER: &str = "certsmith-ingress-shim";
 
 impl AsRef<crate::metrics::Metrics> for Shim {
     fn as_ref(&self) -> &crate::metrics::Metrics {
@@ -38,20 +35,20 @@ pub enum Error {
     Kube(#[from] kube::Error),
 }
 
-/// Runs the shim until shutdown. The Ingress cache keeps only what the shim reads: metadata
-/// without managed fields or unrelated annotations, and `spec.tls`.
-pub async fn run(ctx: Arc<Context>, defaults: DefaultIssuer) {
+/// Runs the shim for sources of kind `S` until shutdown. Their cache keeps only what the shim
+/// reads ([`Source::trim`]).
+pub async fn run<S: Source>(ctx: Arc<Context>, defaults: DefaultIssuer) {
     let client = ctx.client.clone();
-    let (ingresses, writer) = reflector::store();
-    let ingress_stream = watcher(Api::<Ingress>::all(client.clone()), watcher::Config::default())
+    let (sources, writer) = reflector::store();
+    let source_stream = watcher(Api::<S>::all(client.clone()), watcher::Config::default())
         .backoff(crate::relist::backoff())
-        .modify(trim)
+        .modify(S::trim)
         .reflect(writer)
         .applied_objects();
     let (owned, cert_writer) = reflector::store();
     let certs = watcher(
         Api::<PartialObjectMeta<Certificate>>::all(client),
-        watcher::Config::default().labels(LABEL_INGRESS),
+        watcher::Config::default().labels(S::LABEL),
     )
     .backoff(crate::relist::backoff())
     .reflect(cert_writer)
@@ -61,37 +58,21 @@ pub async fn run(ctx: Arc<Context>, defaults: DefaultIssuer) {
     .predicate_filter(predicates::generation, Default::default());
     let shim = Arc::new(Shim { ctx, defaults, owned });
     let workers = shim.ctx.config.concurrent_workers;
-    Controller::for_stream(ingress_stream, ingresses)
+    Controller::for_stream(source_stream, sources)
         .with_config(kube::runtime::controller::Config::default().concurrency(workers))
         .owns_stream(certs)
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
-        .run(crate::operator::counted("ingress-shim", reconcile), error_policy, shim)
+        .run(crate::operator::counted(S::CONTROLLER, reconcile::<S>), error_policy::<S>, shim)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
 
-fn trim(ing: &mut Ingress) {
-    ing.metadata.managed_fields = None;
-    if let Some(a) = ing.metadata.annotations.as_mut() {
-        a.retain(|k, _| {
-            k.starts_with("cert-manager.io/")
-                || k.starts_with("acme.cert-manager.io/")
-                || k == super::annotations::TLS_ACME
-        });
-    }
-    ing.status = None;
-    if let Some(spec) = ing.spec.as_mut() {
-        spec.rules = None;
-        spec.default_backend = None;
-    }
-}
-
-pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action, Error> {
+pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Action, Error> {
     let ctx = &shim.ctx;
-    ctx.metrics.reconciled("ingress-shim");
-    let namespace = ingress.namespace().unwrap_or_default();
-    let uid = ingress.uid();
+    ctx.metrics.reconciled(S::CONTROLLER);
+    let namespace = source.namespace().unwrap_or_default();
+    let uid = source.uid();
     let owned: Vec<Arc<PartialObjectMeta<Certificate>>> = shim
         .owned
         .state()
@@ -100,8 +81,8 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
         .filter(|c| controlled_by(c.owner_references(), uid.as_deref()))
         .collect();
     let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), &namespace);
-    let reference = ingress.object_ref(&());
-    let wanted = match desired(&ingress, &shim.defaults) {
+    let reference = source.object_ref(&());
+    let wanted = match source.desired(&shim.defaults) {
         // Not (or no longer) asking for certificates: what it owned goes; Secrets stay.
         Ok(None) => vec![],
         Err(e) => {
@@ -131,14 +112,15 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
                 uid.as_deref(),
             )
         {
+            let kind = S::kind(&());
             let note = format!(
-                "Certificate {name:?} already exists and is not owned by this Ingress; certsmith leaves it as it is. \
+                "Certificate {name:?} already exists and is not owned by this {kind}; certsmith leaves it as it is. \
                  Use another secretName, or delete that Certificate"
             );
             ctx.event(&reference, true, "BadConfig", note).await;
             continue;
         }
-        let applied = crate::ssa::apply(&certs, cert, SHIM_MANAGER).await?;
+        let applied = crate::ssa::apply(&certs, cert, S::FIELD_MANAGER).await?;
         // cert-manager's reasons; an apply that changed the spec moved the generation (the
         // resourceVersion moves with every status write too, and the cache may lag those).
         let (reason, verb) = match existing.map(|e| e.generation) {
@@ -163,8 +145,8 @@ pub async fn reconcile(ingress: Arc<Ingress>, shim: Arc<Shim>) -> Result<Action,
     Ok(Action::await_change())
 }
 
-/// Whether an object's controller owner is the object with `uid`.
-pub fn error_policy(ingress: Arc<Ingress>, error: &Error, _: Arc<Shim>) -> Action {
-    tracing::warn!(ingress = %ingress.name_any(), namespace = ?ingress.namespace(), %error, "ingress-shim reconcile failed");
+pub fn error_policy<S: Source>(source: Arc<S>, error: &Error, _: Arc<Shim>) -> Action {
+    let (kind, name, namespace) = (S::kind(&()), source.name_any(), source.namespace());
+    tracing::warn!(%kind, %name, ?namespace, %error, "{} reconcile failed", S::CONTROLLER);
     Action::requeue(Duration::from_secs(5))
 }

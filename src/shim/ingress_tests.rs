@@ -1,8 +1,15 @@
-//! Table tests: Ingress → Certificates, and every bad annotation or entry → its message.
+//! The shim step's Ingress source, by table: Ingress → Certificates, and every bad annotation or entry → its message.
 
-use super::annotations::DefaultIssuer;
-use super::desired::desired;
+use super::annotations::{AnnotationError, DefaultIssuer};
+use super::{Desired, Source};
 use k8s_openapi::api::networking::v1::Ingress;
+
+fn desired(
+    ingress: &Ingress,
+    defaults: &DefaultIssuer,
+) -> Result<Option<Desired>, AnnotationError> {
+    ingress.desired(defaults)
+}
 
 fn ingress(annotations: &str, tls: &str) -> Ingress {
     serde_yaml::from_str(&format!(
