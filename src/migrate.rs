@@ -3,7 +3,7 @@
 //! (`--back`: account keys rolled back to the RSA keys cert-manager signs with).
 
 use crate::acme::adopt::{NEXT_SUFFIX, PREVIOUS_SUFFIX};
-use crate::api::{Certificate, ClusterIssuer, Issuer};
+use crate::api::{Certificate, ClusterIssuer, Issuer, IssuerKind};
 use crate::issuer::{IssuerView, referenced_kind};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -25,22 +25,25 @@ fn line(object: String, ok: bool, what: impl Into<String>) -> Line {
 /// What becomes of an issuer and its ACME account, given its account Secret. Pure.
 pub fn issuer_line(issuer: &IssuerView, account_secret: Option<&Secret>) -> Line {
     let who = issuer.display();
-    if issuer.spec.self_signed.is_some() {
-        return line(who, true, "selfSigned issuer: signs here, as cert-manager does");
-    }
-    if let Some(ca) = &issuer.spec.ca {
-        let where_ = format!("Secret {}/{}", issuer.secrets_namespace, ca.secret_name);
-        let Some(secret) = account_secret else {
-            return line(who, false, format!("ca issuer: {where_} is missing"));
-        };
-        return match crate::pki::sign::CaKeyPair::from_secret(secret) {
-            Ok(_) => line(who, true, format!("ca issuer: signs here with the CA in {where_}")),
-            Err(e) => line(who, false, format!("ca issuer: {where_}: {e}")),
-        };
-    }
-    let Some(acme) = &issuer.spec.acme else {
-        let kind = issuer.spec.configured_types().join(", ");
-        return line(who, false, format!("{kind} issuer: certsmith does not sign with it yet"));
+    let acme = match issuer.spec.kind() {
+        IssuerKind::SelfSigned(_) => {
+            return line(who, true, "selfSigned issuer: signs here, as cert-manager does");
+        }
+        IssuerKind::Ca(ca) => {
+            let where_ = format!("Secret {}/{}", issuer.secrets_namespace, ca.secret_name);
+            let Some(secret) = account_secret else {
+                return line(who, false, format!("ca issuer: {where_} is missing"));
+            };
+            return match crate::pki::sign::CaKeyPair::from_secret(secret) {
+                Ok(_) => line(who, true, format!("ca issuer: signs here with the CA in {where_}")),
+                Err(e) => line(who, false, format!("ca issuer: {where_}: {e}")),
+            };
+        }
+        IssuerKind::Acme(acme) => acme,
+        IssuerKind::Unsupported(types) => {
+            let kind = types.join(", ");
+            return line(who, false, format!("{kind} issuer: certsmith does not sign with it yet"));
+        }
     };
     let r = &acme.private_key_secret_ref;
     let field = crate::acme::account::key_field(acme);
@@ -137,10 +140,10 @@ pub async fn check(
     let mut lines = Vec::new();
     for view in issuers.values() {
         // The Secret the issuer signs with: the ACME account key, or the CA key pair.
-        let name = match (&view.spec.acme, &view.spec.ca) {
-            (Some(acme), _) => Some(&acme.private_key_secret_ref.name),
-            (None, Some(ca)) => Some(&ca.secret_name),
-            _ => None,
+        let name = match view.spec.kind() {
+            IssuerKind::Acme(acme) => Some(&acme.private_key_secret_ref.name),
+            IssuerKind::Ca(ca) => Some(&ca.secret_name),
+            IssuerKind::SelfSigned(_) | IssuerKind::Unsupported(_) => None,
         };
         let secret = match name {
             Some(name) => {

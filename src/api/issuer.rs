@@ -60,9 +60,16 @@ fn issuer_type(schema: &mut Schema) {
 }
 
 impl IssuerSpec {
-    /// Whether certsmith signs here, with no CA to ask: a SelfSigned or a CA issuer.
-    pub fn signs_here(&self) -> bool {
-        self.self_signed.is_some() || self.ca.is_some()
+    /// What kind of issuer this is, for every place where behaviour differs by kind: matched
+    /// exhaustively, so a new kind is found by the compiler, not by grep. A spec with more than
+    /// one type set (the CRD refuses it; validation reports it) is read SelfSigned, CA, ACME.
+    pub fn kind(&self) -> IssuerKind<'_> {
+        match (&self.self_signed, &self.ca, &self.acme) {
+            (Some(s), _, _) => IssuerKind::SelfSigned(s),
+            (None, Some(ca), _) => IssuerKind::Ca(ca),
+            (None, None, Some(acme)) => IssuerKind::Acme(acme),
+            (None, None, None) => IssuerKind::Unsupported(self.configured_types()),
+        }
     }
 
     /// The issuer types that are set, by their field names.
@@ -75,6 +82,28 @@ impl IssuerSpec {
             self.venafi.is_some(),
         ];
         ISSUER_TYPES.iter().zip(set).filter(|(_, s)| *s).map(|(t, _)| *t).collect()
+    }
+}
+
+/// The kinds of issuer certsmith tells apart. (Issuers of another API group, external
+/// issuers, are never read: their requests are left to them, see `issuer::referenced_kind`.)
+#[derive(Debug, Clone, PartialEq)]
+pub enum IssuerKind<'a> {
+    /// Signs here, each certificate its own issuer.
+    SelfSigned(&'a SelfSignedIssuer),
+    /// Signs here, with the CA key pair of a Secret.
+    Ca(&'a CaIssuer),
+    /// Orders from an ACME CA.
+    Acme(&'a AcmeIssuer),
+    /// A kind cert-manager has and certsmith does not sign with (vault, venafi), by its field
+    /// names (empty when none is set).
+    Unsupported(Vec<&'static str>),
+}
+
+impl IssuerKind<'_> {
+    /// Whether certsmith signs here, with no CA to ask.
+    pub fn signs_here(&self) -> bool {
+        matches!(self, IssuerKind::SelfSigned(_) | IssuerKind::Ca(_))
     }
 }
 

@@ -10,6 +10,6 @@ pub mod order;
 pub mod request;
 
 pub use certificate::{Certificate, CertificateSpec, CertificateStatus};
-pub use issuer::{ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerSpec, IssuerStatus};
+pub use issuer::{ClusterIssuer, ClusterIssuerSpec, Issuer, IssuerKind, IssuerSpec, IssuerStatus};
 pub use order::{Challenge, ChallengeSpec, ChallengeStatus, Order, OrderSpec, OrderStatus, State};
 pub use request::{CertificateRequest, CertificateRequestSpec, CertificateRequestStatus};

@@ -109,7 +109,8 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
         Decision::Issue { reason, message } => {
-            let acme = issuer.as_ref().is_some_and(|i| i.spec.acme.is_some());
+            let kind = issuer.as_ref().map(|i| i.spec.kind());
+            let acme = matches!(kind, Some(crate::api::IssuerKind::Acme(_)));
             let sans = if acme { Sans::Acme } else { Sans::AsWritten };
             Ok(issue::step(&ctx, &mut cert, target.as_ref(), &owned, reason, &message, sans)
                 .await?)

@@ -1,7 +1,7 @@
 //! What certsmith cannot do yet for a Certificate, said plainly instead of ignored. Pure.
 
-use crate::api::CertificateSpec;
 use crate::api::order::ChallengeType;
+use crate::api::{CertificateSpec, IssuerKind};
 use crate::issuer::IssuerView;
 use std::collections::BTreeMap;
 
@@ -12,9 +12,9 @@ pub fn unsupported(
     issuer: &IssuerView,
 ) -> Option<String> {
     let who = issuer.display();
-    let local = issuer.spec.signs_here();
-    if issuer.spec.acme.is_none() && !local {
-        let kind = issuer.spec.configured_types().join(", ");
+    let kind = issuer.spec.kind();
+    if let IssuerKind::Unsupported(types) = &kind {
+        let kind = types.join(", ");
         return Some(format!(
             "{who} is a {kind} issuer; certsmith issues through ACME, SelfSigned and CA issuers only"
         ));
@@ -52,10 +52,10 @@ pub fn unsupported(
     if let Some(why) = signature_algorithm(spec) {
         return Some(why);
     }
-    if local {
+    let IssuerKind::Acme(acme) = kind else {
         // A SelfSigned or CA issuer signs whatever names and usages the spec asks.
         return None;
-    }
+    };
     let nonempty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
     let checks = [
         (nonempty(&spec.uris), "spec.uris: ACME CAs issue only DNS names and IP addresses"),
@@ -68,7 +68,7 @@ pub fn unsupported(
     if let Some((_, why)) = checks.iter().find(|(hit, _)| *hit) {
         return Some(why.to_string());
     }
-    let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
+    let solvers = acme.solvers.clone().unwrap_or_default();
     for name in crate::pki::csr::identifiers(spec) {
         let Some(solver) = crate::solver::select::select(&solvers, &name, labels) else {
             return Some(format!("no solver of {who} selects {name}"));

@@ -4,7 +4,7 @@
 
 use super::{approve, local, sign};
 use crate::api::meta::{ConditionStatus, set_condition};
-use crate::api::{CertificateRequest, CertificateRequestStatus, Order};
+use crate::api::{CertificateRequest, CertificateRequestStatus, IssuerKind, Order};
 use crate::context::Context;
 use crate::issuer::referenced_kind;
 use k8s_openapi::ByteString;
@@ -69,16 +69,19 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
                 .await;
         }
     };
-    if issuer.spec.signs_here() {
-        return sign_here(&ctx, &api, &cr, &stored, &issuer).await;
-    }
-    let Some(acme) = issuer.spec.acme.as_ref() else {
-        let kinds = issuer.spec.configured_types().join(", ");
-        let message = format!(
-            "{} is a {kinds} issuer; certsmith signs through ACME, SelfSigned and CA issuers only",
-            issuer.display()
-        );
-        return failed(&ctx, &api, &cr, "Failed", &message).await;
+    let acme = match issuer.spec.kind() {
+        IssuerKind::SelfSigned(_) | IssuerKind::Ca(_) => {
+            return sign_here(&ctx, &api, &cr, &stored, &issuer).await;
+        }
+        IssuerKind::Acme(acme) => acme,
+        IssuerKind::Unsupported(types) => {
+            let message = format!(
+                "{} is a {} issuer; certsmith signs through ACME, SelfSigned and CA issuers only",
+                issuer.display(),
+                types.join(", ")
+            );
+            return failed(&ctx, &api, &cr, "Failed", &message).await;
+        }
     };
     let requested = match crate::pki::request::read(&cr.spec.request.0) {
         Ok(r) => r,

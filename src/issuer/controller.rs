@@ -4,7 +4,7 @@
 use super::{IssuerView, ignored};
 use crate::api::issuer::IssuerStatus;
 use crate::api::meta::{ConditionStatus, set_condition};
-use crate::api::{ClusterIssuer, Issuer};
+use crate::api::{ClusterIssuer, Issuer, IssuerKind};
 use crate::context::Context;
 use crate::pki::sign::{CaError, CaKeyPair};
 use crate::validation::{Invalid, validate_issuer};
@@ -48,49 +48,7 @@ where
     // cert-manager's controller names: `issuers`, `clusterissuers`.
     ctx.metrics.reconciled(&format!("{}s", K::kind(&()).to_lowercase()));
     let old = view.status.clone().unwrap_or_default();
-    let (ready, reason, message, acme, action) = if let Err(e) =
-        Invalid::check(validate_issuer(&view.spec))
-    {
-        (false, "InvalidSpec", e.to_string(), old.acme.clone(), Action::await_change())
-    } else if view.spec.self_signed.is_some() {
-        // cert-manager's words: Ready at once, with nothing to say.
-        (true, "IsReady", String::new(), None, Action::await_change())
-    } else if let Some(ca) = &view.spec.ca {
-        let (ready, reason, message) =
-            ca_key_pair(ctx, &view.secrets_namespace, &ca.secret_name).await?;
-        // The Secret is watched when certsmith wrote it; one written by hand is looked at again.
-        let again = if ready { 3600 } else { 60 };
-        (ready, reason, message, None, Action::requeue(Duration::from_secs(again)))
-    } else if view.spec.acme.is_none() {
-        let kind = view.spec.configured_types().join(", ");
-        let message = format!(
-            "certsmith issues through ACME, SelfSigned and CA issuers only; this is a {kind} issuer"
-        );
-        (false, "Unsupported", message, None, Action::await_change())
-    } else {
-        match ctx.accounts.read(ctx, &view).await {
-            Ok((_, acme)) => {
-                let message = "The ACME account was registered with the ACME server".to_string();
-                (
-                    true,
-                    "ACMEAccountRegistered",
-                    message,
-                    Some(acme),
-                    Action::requeue(Duration::from_secs(3600)),
-                )
-            }
-            Err(e) => {
-                let message = format!("Failed to register ACME account: {e}");
-                (
-                    false,
-                    "ErrRegisterACMEAccount",
-                    message,
-                    old.acme.clone(),
-                    Action::requeue(Duration::from_secs(30)),
-                )
-            }
-        }
-    };
+    let Readiness { ready, reason, message, acme, action } = readiness(ctx, &view, &old).await?;
     let find = |type_: &str| old.conditions.iter().flatten().find(|c| c.type_ == type_).cloned();
     let value = if ready { ConditionStatus::True } else { ConditionStatus::False };
     let unchanged = find("Ready").is_some_and(|c| {
@@ -131,6 +89,74 @@ where
         ctx.event(&obj.object_ref(&()), true, "IgnoredFields", ignored).await;
     }
     Ok(action)
+}
+
+/// What the issuer's Ready condition says, the account it records, and when to look again.
+struct Readiness {
+    ready: bool,
+    reason: &'static str,
+    message: String,
+    acme: Option<crate::api::issuer::AcmeIssuerStatus>,
+    action: Action,
+}
+
+/// Ready by kind, in cert-manager's reasons: a SelfSigned issuer at once, a CA issuer when its
+/// key pair is verified, an ACME issuer when its account is registered.
+async fn readiness(
+    ctx: &Context,
+    view: &IssuerView,
+    old: &IssuerStatus,
+) -> Result<Readiness, Error> {
+    if let Err(e) = Invalid::check(validate_issuer(&view.spec)) {
+        let (reason, message) = ("InvalidSpec", e.to_string());
+        let (acme, action) = (old.acme.clone(), Action::await_change());
+        return Ok(Readiness { ready: false, reason, message, acme, action });
+    }
+    Ok(match view.spec.kind() {
+        // cert-manager's words: Ready at once, with nothing to say.
+        IssuerKind::SelfSigned(_) => Readiness {
+            ready: true,
+            reason: "IsReady",
+            message: String::new(),
+            acme: None,
+            action: Action::await_change(),
+        },
+        IssuerKind::Ca(ca) => {
+            let (ready, reason, message) =
+                ca_key_pair(ctx, &view.secrets_namespace, &ca.secret_name).await?;
+            // The Secret is watched when certsmith wrote it; one written by hand is looked at
+            // again.
+            let again = if ready { 3600 } else { 60 };
+            let action = Action::requeue(Duration::from_secs(again));
+            Readiness { ready, reason, message, acme: None, action }
+        }
+        IssuerKind::Acme(_) => match ctx.accounts.read(ctx, view).await {
+            Ok((_, acme)) => Readiness {
+                ready: true,
+                reason: "ACMEAccountRegistered",
+                message: "The ACME account was registered with the ACME server".into(),
+                acme: Some(acme),
+                action: Action::requeue(Duration::from_secs(3600)),
+            },
+            Err(e) => Readiness {
+                ready: false,
+                reason: "ErrRegisterACMEAccount",
+                message: format!("Failed to register ACME account: {e}"),
+                acme: old.acme.clone(),
+                action: Action::requeue(Duration::from_secs(30)),
+            },
+        },
+        IssuerKind::Unsupported(types) => Readiness {
+            ready: false,
+            reason: "Unsupported",
+            message: format!(
+                "certsmith issues through ACME, SelfSigned and CA issuers only; this is a {} issuer",
+                types.join(", ")
+            ),
+            acme: None,
+            action: Action::await_change(),
+        },
+    })
 }
 
 /// A CA issuer's readiness, in cert-manager's reasons and words: its Secret must hold a CA
