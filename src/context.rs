@@ -112,26 +112,3 @@ impl AsRef<Metrics> for Context {
         &self.metrics
     }
 }
-
-/// The error policy every controller shares. A conflict means the cache was behind this
-/// controller's own last write: retry soon. Anything else is logged and retried in seconds.
-pub fn retry_after_error(
-    controller: &str,
-    name: &str,
-    namespace: Option<String>,
-    error: &(dyn std::error::Error + 'static),
-) -> kube::runtime::controller::Action {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>()
-            && status.code == 409
-        {
-            return kube::runtime::controller::Action::requeue(std::time::Duration::from_millis(
-                200,
-            ));
-        }
-        source = e.source();
-    }
-    tracing::warn!(controller, name, namespace = ?namespace, %error, "reconcile failed");
-    kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(5))
-}

@@ -21,6 +21,7 @@ pub mod config;
 pub mod context;
 pub mod defer;
 pub mod dns01;
+pub mod error;
 pub mod events;
 pub mod http01;
 pub mod issuer;

@@ -235,13 +235,8 @@ async fn controllers(
         let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
         name.map(|n| ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default()))
     });
-    let certificate_controller = run_controller(
-        certificate_controller,
-        "certificates",
-        certificates::reconcile,
-        certificates::error_policy,
-        &ctx,
-    );
+    let certificate_controller =
+        run_controller(certificate_controller, "certificates", certificates::reconcile, &ctx);
     // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
     let known = requests.store.clone();
     let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
@@ -258,24 +253,17 @@ async fn controllers(
         since,
         waiting_on,
     );
-    let request_controller = run_controller(
-        request_controller,
-        "certificaterequests",
-        requests::reconcile,
-        requests::error_policy,
-        &ctx,
-    );
+    let request_controller =
+        run_controller(request_controller, "certificaterequests", requests::reconcile, &ctx);
     let order_controller = orders
         .controller(workers.clone())
         .owns_shared_stream(challenge_objects.subscribe())
         .reconcile_on(ctx.budgets.woken());
-    let order_controller =
-        run_controller(order_controller, "orders", orders::reconcile, orders::error_policy, &ctx);
+    let order_controller = run_controller(order_controller, "orders", orders::reconcile, &ctx);
     let challenge_controller = run_controller(
         challenge_objects.controller(workers.clone()),
         "challenges",
         challenges::reconcile,
-        challenges::error_policy,
         &ctx,
     );
     // A CA issuer's Secret, when certsmith wrote it (a CA Certificate's), changes the issuer.
@@ -284,13 +272,8 @@ async fn controllers(
         issuers.controller(workers.clone()).watches_shared_stream(secrets.subscribe(), move |s| {
             users(&store, |i| IssuerView::issuer(i).signs_with(&*s))
         });
-    let issuer_controller = run_controller(
-        issuer_controller,
-        "issuers",
-        issuers::reconcile_issuer,
-        issuers::error_policy,
-        &ctx,
-    );
+    let issuer_controller =
+        run_controller(issuer_controller, "issuers", issuers::reconcile_issuer, &ctx);
     let store = cluster_issuers.store.clone();
     let resources = ctx.config.cluster_resource_namespace().to_string();
     let cluster_issuer_controller =
@@ -301,7 +284,6 @@ async fn controllers(
         cluster_issuer_controller,
         "clusterissuers",
         issuers::reconcile_cluster_issuer,
-        issuers::error_policy,
         &ctx,
     );
     let shim = crate::shim::controller::run::<k8s_openapi::api::networking::v1::Ingress>(
@@ -342,24 +324,25 @@ async fn controllers(
 }
 
 /// Runs `controller` until a signal, its triggers backed off after watch errors, each
-/// reconcile counted under `name`.
-fn run_controller<K, E, F, Fut>(
+/// reconcile counted under `name` and its errors retried by the one policy.
+fn run_controller<K, F, Fut>(
     controller: Controller<K>,
     name: &'static str,
     reconcile: F,
-    error_policy: impl Fn(Arc<K>, &E, Arc<Context>) -> controller::Action,
     ctx: &Arc<Context>,
 ) -> impl Future<Output = ()>
 where
     K: Kind,
-    E: std::error::Error + Send + 'static,
     F: Fn(Arc<K>, Arc<Context>) -> Fut,
-    Fut: Future<Output = Result<controller::Action, E>> + Send + 'static,
+    Fut: Future<Output = Result<controller::Action, crate::error::Error>> + Send + 'static,
 {
+    let policy = move |object: Arc<K>, error: &crate::error::Error, _: Arc<Context>| {
+        crate::error::policy(name, &object, error)
+    };
     controller
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
-        .run(counted(name, reconcile), error_policy, ctx.clone())
+        .run(counted(name, reconcile), policy, ctx.clone())
         .for_each(|_| futures::future::ready(()))
 }
 

@@ -19,13 +19,7 @@ use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-    #[error(transparent)]
-    Issue(#[from] issue::Error),
-}
+use crate::error::Error;
 
 pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mut cert = (*cert).clone();
@@ -255,10 +249,6 @@ pub fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
         .duration_since(now)
         .clamp(jiff::SignedDuration::from_secs(1), jiff::SignedDuration::from_hours(12));
     Action::requeue(wait.unsigned_abs())
-}
-
-pub fn error_policy(cert: Arc<Certificate>, error: &Error, _: Arc<Context>) -> Action {
-    crate::context::retry_after_error("certificate", &cert.name_any(), cert.namespace(), error)
 }
 
 #[cfg(test)]

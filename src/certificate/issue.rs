@@ -18,13 +18,7 @@ use rcgen::PublicKeyData;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-    #[error(transparent)]
-    Pki(#[from] PkiError),
-}
+use crate::error::Error;
 
 /// Takes the next step of an issuance wanted for `reason`; `target` is the Secret as read;
 /// `sans` is what the issuer wants in the CSR.

@@ -16,11 +16,7 @@ use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-}
+use crate::error::Error;
 
 pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciled("certificaterequests-issuer-acme");
@@ -250,8 +246,4 @@ async fn failed(
         Change { type_: "Ready", status: ConditionStatus::False, reason: "Failed", message };
     write(ctx, api, cr, change, None, Some((true, event_reason))).await?;
     Ok(Action::await_change())
-}
-
-pub fn error_policy(cr: Arc<CertificateRequest>, error: &Error, _: Arc<Context>) -> Action {
-    crate::context::retry_after_error("certificaterequest", &cr.name_any(), cr.namespace(), error)
 }

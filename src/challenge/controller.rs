@@ -20,13 +20,7 @@ pub const FINALIZER: &str = "finalizer.acme.cert-manager.io";
 /// How a Challenge's reason begins while its solver cannot present it.
 pub const PRESENT_FAILED: &str = "presenting the challenge: ";
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("{0}")]
-    Solver(#[from] solver::Error),
-}
+use crate::error::Error;
 
 pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciled("challenges");
@@ -250,8 +244,4 @@ async fn set_finalizers(
     let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": ch.resource_version()}});
     api.patch(&ch.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     Ok(())
-}
-
-pub fn error_policy(ch: Arc<Challenge>, error: &Error, _: Arc<Context>) -> Action {
-    crate::context::retry_after_error("challenge", &ch.name_any(), ch.namespace(), error)
 }

@@ -14,11 +14,7 @@ use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-}
+use crate::error::Error;
 
 pub async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Action, Error> {
     let api: Api<Issuer> =
@@ -177,9 +173,4 @@ async fn ca_key_pair(
         Err(e @ CaError::NotCa) => (false, "ErrInvalidKeyPair", format!("{WORDS}{e}")),
         Err(e) => (false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name}: {e}")),
     })
-}
-
-pub fn error_policy<K: ResourceExt>(obj: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
-    tracing::warn!(issuer = %obj.name_any(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
 }

@@ -1,12 +1,13 @@
 //! The Order step's end: a `valid` order's chain, downloaded (the preferred one, when the
 //! issuer names one) and stored in the Order's status.
 
-use super::controller::{Error, ca_failed};
+use super::controller::ca_failed;
 use crate::acme::order as ca;
 use crate::acme::signed::{self, Signed};
 use crate::api::order::State;
 use crate::api::{Order, OrderStatus};
 use crate::context::Context;
+use crate::error::Error;
 use crate::issuer::IssuerView;
 use instant_acme::Account;
 use k8s_openapi::ByteString;

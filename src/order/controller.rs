@@ -22,11 +22,7 @@ use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-}
+use crate::error::Error;
 
 pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciled("orders");
@@ -336,8 +332,4 @@ async fn delete_challenges(ctx: &Context, order: &Order) -> Result<(), kube::Err
         }
     }
     Ok(())
-}
-
-pub fn error_policy(order: Arc<Order>, error: &Error, _: Arc<Context>) -> Action {
-    crate::context::retry_after_error("order", &order.name_any(), order.namespace(), error)
 }

@@ -14,7 +14,6 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use std::sync::Arc;
-use std::time::Duration;
 
 impl AsRef<crate::metrics::Metrics> for Shim {
     fn as_ref(&self) -> &crate::metrics::Metrics {
@@ -29,11 +28,7 @@ pub struct Shim {
     owned: Store<PartialObjectMeta<Certificate>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("API request failed: {0}")]
-    Kube(#[from] kube::Error),
-}
+use crate::error::Error;
 
 /// Runs the shim for sources of kind `S` until shutdown. Their cache keeps only what the shim
 /// reads ([`Source::trim`]).
@@ -63,7 +58,11 @@ pub async fn run<S: Source>(ctx: Arc<Context>, defaults: DefaultIssuer) {
         .owns_stream(certs)
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
-        .run(crate::operator::counted(S::CONTROLLER, reconcile::<S>), error_policy::<S>, shim)
+        .run(
+            crate::operator::counted(S::CONTROLLER, reconcile::<S>),
+            |source, error, _| crate::error::policy(S::CONTROLLER, &source, error),
+            shim,
+        )
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -143,10 +142,4 @@ pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Act
         .await;
     }
     Ok(Action::await_change())
-}
-
-pub fn error_policy<S: Source>(source: Arc<S>, error: &Error, _: Arc<Shim>) -> Action {
-    let (kind, name, namespace) = (S::kind(&()), source.name_any(), source.namespace());
-    tracing::warn!(%kind, %name, ?namespace, %error, "{} reconcile failed", S::CONTROLLER);
-    Action::requeue(Duration::from_secs(5))
 }
