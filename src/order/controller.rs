@@ -8,6 +8,7 @@ use super::budget::{self, Verdict};
 use super::{chain, plan};
 use crate::acme::signed::Signed;
 use crate::acme::{AcmeError, order as ca};
+use crate::api::acme::AcmeIssuer;
 use crate::api::order::State;
 use crate::api::{Challenge, Order, OrderStatus};
 use crate::certificate_request::sign::ANN_REPLACES;
@@ -36,92 +37,14 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         delete_challenges(&ctx, &order).await?;
         return Ok(Action::await_change());
     }
-    let Some(issuer) = ctx.issuer(&order.spec.issuer_ref, &namespace) else {
-        let message = format!("Referenced issuer {:?} not found", order.spec.issuer_ref.name);
-        return waiting(&api, &order, &old, &message, Duration::from_secs(30)).await;
-    };
-    let Some(acme) = issuer.spec.acme.clone() else {
-        return finish(
-            &ctx,
-            &api,
-            &order,
-            &old,
-            State::Errored,
-            "the issuer is not an ACME issuer",
-        )
-        .await;
-    };
-    let account = match ctx.accounts.get(&ctx, &issuer).await {
-        Ok((account, _)) => account,
-        // An account the CA refused ends an order not opened yet (it loses nothing): the
-        // Certificate counts the failure, says why, and retries after its backoff.
-        // A CA that did not answer is waited for, whatever the step: it decided nothing.
-        Err(e) if old.url.is_none() && e.transient().is_none() => {
-            return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
-        }
-        Err(e) => {
-            let retry = e.transient().unwrap_or(Duration::from_secs(30));
-            return waiting(&api, &order, &old, &e.to_string(), retry).await;
-        }
+    let at = At { ctx: &ctx, api: &api, order: &order, old: &old };
+    let (issuer, acme, account) = match at.issuer_and_account().await? {
+        Ok(found) => found,
+        Err(action) => return Ok(action),
     };
     let server = acme.server.as_str();
-
     let Some(url) = old.url.clone() else {
-        // The account's budget first: a mass renewal queues here rather than at the CA.
-        let ledger = budget::ledger_key(&order);
-        let _ = ctx.cache.orders.wait_until_ready().await;
-        let stored: Vec<_> = ctx
-            .cache
-            .orders
-            .state()
-            .into_iter()
-            .filter(|o| budget::ledger_key(o) == ledger)
-            .collect();
-        let limits = ctx.config.order_limits();
-        match ctx.budgets.admit(&ledger, &order, &stored, ctx.now(), &limits).await {
-            Verdict::Open => {}
-            Verdict::Stale => return Ok(Action::requeue(Duration::from_secs(1))),
-            Verdict::Wait { retry, why } => {
-                ctx.metrics.order_held("budget");
-                return waiting(&api, &order, &old, &why, retry).await;
-            }
-        }
-        let created = open_at_ca(&ctx, &issuer, &account, &order).await;
-        if created.is_err() {
-            ctx.budgets.refund(&ledger, &order).await;
-        }
-        let mut made = match created {
-            Ok(o) => o,
-            // Nothing was opened: asked again soon, through an account registered anew.
-            Err(e) if e.account_gone() => {
-                ctx.accounts.forget(server).await;
-                return waiting(&api, &order, &old, &e.to_string(), Duration::from_secs(1)).await;
-            }
-            Err(e) if let Some(retry) = e.transient() => {
-                return waiting(&api, &order, &old, &e.to_string(), retry).await;
-            }
-            // The CA's own limit: every order of the account waits until it lifts, and this
-            // one is not failed (a failure would add the Certificate's backoff on top).
-            Err(e) if let Some(until) = e.rate_limited_until(ctx.now()) => {
-                ctx.budgets.pause(&ledger, until).await;
-                ctx.metrics.order_held("rate_limited");
-                let retry = until.duration_since(ctx.now()).unsigned_abs();
-                return waiting(&api, &order, &old, &e.to_string(), retry).await;
-            }
-            Err(e) => {
-                return finish(&ctx, &api, &order, &old, State::Errored, &e.to_string()).await;
-            }
-        };
-        ctx.metrics.order_created();
-        let mut new = old.clone();
-        new.url = Some(made.url().to_string());
-        new.finalize_url = Some(made.state().finalize.clone());
-        new.state = Some(ca::order_state(&mut made));
-        // The URL is what matters: recorded now; authorizations not read are read next time.
-        new.authorizations = ca::authorizations(&mut made, server).await.ok();
-        new.reason = None;
-        crate::ssa::replace_status(&api, &*order, &new).await?;
-        return Ok(Action::requeue(Duration::from_secs(5)));
+        return at.open(&issuer, &account).await;
     };
     // The CA said when to ask again (Retry-After): not before.
     if let Some(wait) = crate::acme::retry_after::wait(&url, ctx.now()) {
@@ -132,69 +55,8 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         Err(e) => return ca_failed(&ctx, &api, &order, &old, server, e).await,
     };
     match ca::order_state(&mut at_ca) {
-        State::Pending => {
-            let authorizations = match &old.authorizations {
-                Some(a) => a.clone(),
-                None => match ca::authorizations(&mut at_ca, server).await {
-                    Ok(a) => a,
-                    Err(e) => return ca_failed(&ctx, &api, &order, &old, server, e).await,
-                },
-            };
-            let solvers = acme.solvers.clone().unwrap_or_default();
-            let wanted =
-                match plan::challenges(&order, &authorizations, &solvers, account.key_thumbprint())
-                {
-                    Ok(w) => w,
-                    Err(message) => {
-                        return finish(&ctx, &api, &order, &old, State::Errored, &message).await;
-                    }
-                };
-            let existing = ctx.challenges.owned_by(&order.uid().unwrap_or_default());
-            let challenges: Api<Challenge> = Api::namespaced(ctx.client.clone(), &namespace);
-            for want in &wanted {
-                if !existing.iter().any(|c| c.name_any() == want.name_any()) {
-                    let made = crate::ssa::create_or_get(&challenges, want).await?;
-                    let (name, domain) = (made.name_any(), &made.spec.dns_name);
-                    let note = format!("Created Challenge resource {name:?} for domain {domain:?}");
-                    ctx.event(&order.object_ref(&()), false, "Created", note).await;
-                }
-            }
-            let mut new = old.clone();
-            new.state = Some(State::Pending);
-            new.authorizations = Some(authorizations);
-            new.reason = plan::stuck(&existing);
-            if new != old {
-                crate::ssa::replace_status(&api, &*order, &new).await?;
-            }
-            // Challenge changes wake this Order; the CA is asked again at most every 10 s otherwise.
-            Ok(Action::requeue(Duration::from_secs(10)))
-        }
-        // Finalized without recording `ready` first: after a restart the CA's state says what
-        // was done (finalizing again a `ready` order is harmless), and each state written is
-        // a write for the Order and a wake-up for its request. A CA that answers `valid` at
-        // once gets the chain downloaded now; `processing` is recorded if the next poll still
-        // sees it.
-        State::Ready => {
-            let der = match pem::parse(&order.spec.request.0) {
-                Ok(p) => p.into_contents(),
-                Err(_) => order.spec.request.0.clone(),
-            };
-            if let Err(e) = ca::finalize(&mut at_ca, server, &der).await {
-                return ca_failed(&ctx, &api, &order, &old, server, e).await;
-            }
-            match ca::order_state(&mut at_ca) {
-                State::Valid => {
-                    chain::complete(&ctx, &api, &order, &old, &issuer, &account, at_ca).await
-                }
-                State::Processing => {
-                    Ok(Action::requeue(crate::acme::retry_after::next_poll(&url, ctx.now())))
-                }
-                now => {
-                    record(&api, &order, &old, now).await?;
-                    Ok(Action::requeue(Duration::ZERO))
-                }
-            }
-        }
+        State::Pending => at.pending(&acme, &account, &mut at_ca).await,
+        State::Ready => at.ready(&issuer, &account, at_ca, &url).await,
         State::Processing => {
             if old.state != Some(State::Processing) {
                 record(&api, &order, &old, State::Processing).await?;
@@ -205,6 +67,188 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         failed => {
             let reason = ca::failure(&mut at_ca).await;
             finish(&ctx, &api, &order, &old, failed, &reason).await
+        }
+    }
+}
+
+/// One reconcile of one Order: what each state's step reads.
+struct At<'a> {
+    ctx: &'a Context,
+    api: &'a Api<Order>,
+    order: &'a Order,
+    old: &'a OrderStatus,
+}
+
+impl At<'_> {
+    /// The ACME issuer, its `acme` block and its account; `Err` is what to do instead (the
+    /// reason is written).
+    async fn issuer_and_account(
+        &self,
+    ) -> Result<Result<(IssuerView, AcmeIssuer, Account), Action>, Error> {
+        let At { ctx, api, order, old } = *self;
+        let namespace = order.namespace().unwrap_or_default();
+        let Some(issuer) = ctx.issuer(&order.spec.issuer_ref, &namespace) else {
+            let message = format!("Referenced issuer {:?} not found", order.spec.issuer_ref.name);
+            return waiting(api, order, old, &message, Duration::from_secs(30)).await.map(Err);
+        };
+        let Some(acme) = issuer.spec.acme.clone() else {
+            let why = "the issuer is not an ACME issuer";
+            return finish(ctx, api, order, old, State::Errored, why).await.map(Err);
+        };
+        let action = match ctx.accounts.get(ctx, &issuer).await {
+            Ok((account, _)) => return Ok(Ok((issuer, acme, account))),
+            // An account the CA refused ends an order not opened yet (it loses nothing): the
+            // Certificate counts the failure, says why, and retries after its backoff.
+            // A CA that did not answer is waited for, whatever the step: it decided nothing.
+            Err(e) if old.url.is_none() && e.transient().is_none() => {
+                finish(ctx, api, order, old, State::Errored, &e.to_string()).await
+            }
+            Err(e) => {
+                let retry = e.transient().unwrap_or(Duration::from_secs(30));
+                waiting(api, order, old, &e.to_string(), retry).await
+            }
+        };
+        action.map(Err)
+    }
+
+    /// No URL yet: the order is opened at the CA, within the account's budget, and its URL
+    /// recorded at once.
+    async fn open(&self, issuer: &IssuerView, account: &Account) -> Result<Action, Error> {
+        let At { ctx, api, order, old } = *self;
+        let server = issuer.spec.acme.as_ref().map(|a| a.server.as_str()).unwrap_or_default();
+        // The account's budget first: a mass renewal queues here rather than at the CA.
+        let ledger = budget::ledger_key(order);
+        let _ = ctx.cache.orders.wait_until_ready().await;
+        let stored: Vec<_> = ctx
+            .cache
+            .orders
+            .state()
+            .into_iter()
+            .filter(|o| budget::ledger_key(o) == ledger)
+            .collect();
+        let limits = ctx.config.order_limits();
+        match ctx.budgets.admit(&ledger, order, &stored, ctx.now(), &limits).await {
+            Verdict::Open => {}
+            Verdict::Stale => return Ok(Action::requeue(Duration::from_secs(1))),
+            Verdict::Wait { retry, why } => {
+                ctx.metrics.order_held("budget");
+                return waiting(api, order, old, &why, retry).await;
+            }
+        }
+        let created = open_at_ca(ctx, issuer, account, order).await;
+        if created.is_err() {
+            ctx.budgets.refund(&ledger, order).await;
+        }
+        let mut made = match created {
+            Ok(o) => o,
+            // Nothing was opened: asked again soon, through an account registered anew.
+            Err(e) if e.account_gone() => {
+                ctx.accounts.forget(server).await;
+                return waiting(api, order, old, &e.to_string(), Duration::from_secs(1)).await;
+            }
+            Err(e) if let Some(retry) = e.transient() => {
+                return waiting(api, order, old, &e.to_string(), retry).await;
+            }
+            // The CA's own limit: every order of the account waits until it lifts, and this
+            // one is not failed (a failure would add the Certificate's backoff on top).
+            Err(e) if let Some(until) = e.rate_limited_until(ctx.now()) => {
+                ctx.budgets.pause(&ledger, until).await;
+                ctx.metrics.order_held("rate_limited");
+                let retry = until.duration_since(ctx.now()).unsigned_abs();
+                return waiting(api, order, old, &e.to_string(), retry).await;
+            }
+            Err(e) => {
+                return finish(ctx, api, order, old, State::Errored, &e.to_string()).await;
+            }
+        };
+        ctx.metrics.order_created();
+        let mut new = old.clone();
+        new.url = Some(made.url().to_string());
+        new.finalize_url = Some(made.state().finalize.clone());
+        new.state = Some(ca::order_state(&mut made));
+        // The URL is what matters: recorded now; authorizations not read are read next time.
+        new.authorizations = ca::authorizations(&mut made, server).await.ok();
+        new.reason = None;
+        crate::ssa::replace_status(api, order, &new).await?;
+        Ok(Action::requeue(Duration::from_secs(5)))
+    }
+
+    /// `pending`: one Challenge per pending authorization, made once; the Order's reason
+    /// names a Challenge that cannot be presented.
+    async fn pending(
+        &self,
+        acme: &AcmeIssuer,
+        account: &Account,
+        at_ca: &mut instant_acme::Order,
+    ) -> Result<Action, Error> {
+        let At { ctx, api, order, old } = *self;
+        let server = acme.server.as_str();
+        let authorizations = match &old.authorizations {
+            Some(a) => a.clone(),
+            None => match ca::authorizations(at_ca, server).await {
+                Ok(a) => a,
+                Err(e) => return ca_failed(ctx, api, order, old, server, e).await,
+            },
+        };
+        let solvers = acme.solvers.clone().unwrap_or_default();
+        let thumbprint = account.key_thumbprint();
+        let wanted = match plan::challenges(order, &authorizations, &solvers, thumbprint) {
+            Ok(w) => w,
+            Err(message) => {
+                return finish(ctx, api, order, old, State::Errored, &message).await;
+            }
+        };
+        let existing = ctx.challenges.owned_by(&order.uid().unwrap_or_default());
+        let namespace = order.namespace().unwrap_or_default();
+        let challenges: Api<Challenge> = Api::namespaced(ctx.client.clone(), &namespace);
+        for want in &wanted {
+            if !existing.iter().any(|c| c.name_any() == want.name_any()) {
+                let made = crate::ssa::create_or_get(&challenges, want).await?;
+                let (name, domain) = (made.name_any(), &made.spec.dns_name);
+                let note = format!("Created Challenge resource {name:?} for domain {domain:?}");
+                ctx.event(&order.object_ref(&()), false, "Created", note).await;
+            }
+        }
+        let mut new = old.clone();
+        new.state = Some(State::Pending);
+        new.authorizations = Some(authorizations);
+        new.reason = plan::stuck(&existing);
+        if new != *old {
+            crate::ssa::replace_status(api, order, &new).await?;
+        }
+        // Challenge changes wake this Order; the CA is asked again at most every 10 s otherwise.
+        Ok(Action::requeue(Duration::from_secs(10)))
+    }
+
+    /// `ready`: finalized without recording `ready` first. After a restart the CA's state says
+    /// what was done (finalizing again a `ready` order is harmless), and each state written is
+    /// a write for the Order and a wake-up for its request. A CA that answers `valid` at once
+    /// gets the chain downloaded now; `processing` is recorded if the next poll still sees it.
+    async fn ready(
+        &self,
+        issuer: &IssuerView,
+        account: &Account,
+        mut at_ca: instant_acme::Order,
+        url: &str,
+    ) -> Result<Action, Error> {
+        let At { ctx, api, order, old } = *self;
+        let server = issuer.spec.acme.as_ref().map(|a| a.server.as_str()).unwrap_or_default();
+        let der = match pem::parse(&order.spec.request.0) {
+            Ok(p) => p.into_contents(),
+            Err(_) => order.spec.request.0.clone(),
+        };
+        if let Err(e) = ca::finalize(&mut at_ca, server, &der).await {
+            return ca_failed(ctx, api, order, old, server, e).await;
+        }
+        match ca::order_state(&mut at_ca) {
+            State::Valid => chain::complete(ctx, api, order, old, issuer, account, at_ca).await,
+            State::Processing => {
+                Ok(Action::requeue(crate::acme::retry_after::next_poll(url, ctx.now())))
+            }
+            now => {
+                record(api, order, old, now).await?;
+                Ok(Action::requeue(Duration::ZERO))
+            }
         }
     }
 }
