@@ -31,16 +31,61 @@ pub async fn step(
     message: &str,
     sans: csr::Sans,
 ) -> Result<Action, Error> {
+    let (key, key_secret) = start(ctx, cert, target, reason, message).await?;
+    let revision = cert.status.as_ref().and_then(|s| s.revision).unwrap_or(0) + 1;
+    let Some(cr) = requests.iter().find(|r| r.revision() == Some(revision)) else {
+        let key = Key { pair: &key, secret: key_secret.as_deref() };
+        return make_request(ctx, cert, target, revision, key, sans).await;
+    };
+    let spki = key.subject_public_key_info();
+    let last_failure = cert.status.as_ref().and_then(|s| s.last_failure_time.clone());
+    match judge(cert, cr, &spki, last_failure.map(|t| t.0), message) {
+        Judged::Replace => {
+            let api: Api<CertificateRequest> =
+                Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+            crate::ssa::delete(&api, &cr.name_any()).await?;
+            Ok(Action::requeue(Duration::from_millis(500)))
+        }
+        Judged::Failed(why) => fail(ctx, cert, &why).await,
+        Judged::Waiting(shown) => {
+            // Not signed yet; the request's status changes bring the next step.
+            let old = cert.status.clone().unwrap_or_default();
+            let new = status::issuing(&old, reason, &shown, cert.metadata.generation, ctx.now());
+            if new != old {
+                write::status(&ctx.client, cert, &new).await?;
+            }
+            Ok(Action::requeue(Duration::from_secs(3600)))
+        }
+        Judged::Signed => {
+            let key = Key { pair: &key, secret: key_secret.as_deref() };
+            store(ctx, cert, cr, key, revision).await
+        }
+    }
+}
+
+/// The issuance's key: the pair, and the Secret it is kept in while in flight (`None` when the
+/// target's own key is reused).
+#[derive(Clone, Copy)]
+struct Key<'a> {
+    pair: &'a rcgen::KeyPair,
+    secret: Option<&'a str>,
+}
+
+/// The issuance starts (or goes on): its key, and one status write for both the issuance
+/// starting and where its new key is kept, with cert-manager's Events.
+async fn start(
+    ctx: &Context,
+    cert: &mut Certificate,
+    target: Option<&Secret>,
+    reason: &'static str,
+    message: &str,
+) -> Result<(rcgen::KeyPair, Option<String>), Error> {
     let old = cert.status.clone().unwrap_or_default();
-    let generation = cert.metadata.generation;
-    let now = ctx.now();
     let starting = !status::issuing_for(&old, reason);
     let (key, key_secret, generated) = private_key(ctx, cert, target).await?;
-    // One status write for both: the issuance starting, and where its new key is kept.
-    let mut new = if starting {
-        status::issuing(&old, reason, message, generation, now)
-    } else {
-        old.clone()
+    let mut new = match starting {
+        true => status::issuing(&old, reason, message, cert.metadata.generation, ctx.now()),
+        false => old.clone(),
     };
     if generated {
         new.next_private_key_secret_name = key_secret.clone();
@@ -55,46 +100,66 @@ pub async fn step(
         let note = format!("Stored new private key in temporary Secret resource {name:?}");
         ctx.event(&cert.object_ref(&()), false, "Generated", note).await;
     }
-    let revision = cert.status.as_ref().and_then(|s| s.revision).unwrap_or(0) + 1;
-    let spki = key.subject_public_key_info();
-    let existing = requests.iter().find(|r| r.revision() == Some(revision));
+    Ok((key, key_secret))
+}
+
+/// The CertificateRequest for `revision`, signed with the issuance's key.
+async fn make_request(
+    ctx: &Context,
+    cert: &Certificate,
+    target: Option<&Secret>,
+    revision: i64,
+    key: Key<'_>,
+    sans: csr::Sans,
+) -> Result<Action, Error> {
+    let csr = crate::pki::request::to_pem(&csr::build(&cert.spec, key.pair, sans)?);
+    // The Secret the key is read from (a SelfSigned issuer signs with it): the next-key
+    // Secret, or the target itself when `rotationPolicy: Never` reuses its key.
+    let key_source = key.secret.unwrap_or(&cert.spec.secret_name);
+    let mut cr = request::build(cert, revision, Some(key_source), &csr);
+    // A renewal names the certificate it replaces (ARI, RFC 9773 §5).
+    if let Some(id) = target.and_then(super::ari::cert_id) {
+        cr.annotations_mut().insert(ANN_REPLACES.into(), id);
+    }
     let api: Api<CertificateRequest> =
         Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
+    let made = crate::ssa::create_or_get(&api, &cr).await?;
+    let note = format!("Created new CertificateRequest resource {:?}", made.name_any());
+    ctx.event(&cert.object_ref(&()), false, "Requested", note).await;
+    Ok(Action::requeue(Duration::from_secs(3600)))
+}
 
-    let Some(cr) = existing else {
-        let csr = crate::pki::request::to_pem(&csr::build(&cert.spec, &key, sans)?);
-        // The Secret the key is read from (a SelfSigned issuer signs with it): the next-key
-        // Secret, or the target itself when `rotationPolicy: Never` reuses its key.
-        let key_source = key_secret.as_deref().unwrap_or(&cert.spec.secret_name);
-        let mut cr = request::build(cert, revision, Some(key_source), &csr);
-        // A renewal names the certificate it replaces (ARI, RFC 9773 §5).
-        if let Some(id) = target.and_then(super::ari::cert_id) {
-            cr.annotations_mut().insert(ANN_REPLACES.into(), id);
-        }
-        let made = crate::ssa::create_or_get(&api, &cr).await?;
-        ctx.event(
-            &cert.object_ref(&()),
-            false,
-            "Requested",
-            format!("Created new CertificateRequest resource {:?}", made.name_any()),
-        )
-        .await;
-        return Ok(Action::requeue(Duration::from_secs(3600)));
-    };
+/// Where the issuance's request stands.
+#[derive(Debug, PartialEq)]
+enum Judged {
+    /// A failed attempt already counted, or a request for a key or spec that is no longer
+    /// wanted: deleted, to make room for a new one under the same name.
+    Replace,
+    /// It failed: the attempt is counted, with these words.
+    Failed(String),
+    /// Not signed yet: the issuance's message, with what the request waits on.
+    Waiting(String),
+    Signed,
+}
 
-    let last_failure = cert.status.as_ref().and_then(|s| s.last_failure_time.clone());
+/// Where request `cr` stands, for a Certificate whose last counted failure was at
+/// `last_failure`, its key `spki`. Pure.
+fn judge(
+    cert: &Certificate,
+    cr: &CertificateRequest,
+    spki: &[u8],
+    last_failure: Option<jiff::Timestamp>,
+    message: &str,
+) -> Judged {
     let failure_recorded = cr.failed()
         && match (failure_time(cr), last_failure) {
-            (Some(failed_at), Some(recorded)) => failed_at <= recorded.0,
+            (Some(failed_at), Some(recorded)) => failed_at <= recorded,
             _ => false,
         };
-    let stale = !request::made_with_key(cr, &spki)
+    let stale = !request::made_with_key(cr, spki)
         || request::mismatches(cert, cr).is_ok_and(|f| !f.is_empty());
     if failure_recorded || (stale && !cr.failed()) {
-        // A failed attempt already counted, or a request for a key or spec that is no longer
-        // wanted: make room for a new one under the same name.
-        crate::ssa::delete(&api, &cr.name_any()).await?;
-        return Ok(Action::requeue(Duration::from_millis(500)));
+        return Judged::Replace;
     }
     if cr.failed() {
         let why = cr
@@ -102,34 +167,32 @@ pub async fn step(
             .and_then(|c| c.message.clone())
             .or_else(|| cr.condition("Denied").and_then(|c| c.message.clone()))
             .unwrap_or_else(|| "the request failed".into());
-        return fail(
-            ctx,
-            cert,
-            &format!("The CertificateRequest {:?} failed: {why}", cr.name_any()),
-        )
-        .await;
+        return Judged::Failed(format!("The CertificateRequest {:?} failed: {why}", cr.name_any()));
     }
+    let ready = cr.condition("Ready");
     let signed = cr.status.as_ref().and_then(|s| s.certificate.as_ref()).is_some()
-        && cr
-            .condition("Ready")
-            .is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True);
-    if !signed {
-        // Not signed yet; the request's status changes bring the next step. What it waits on
-        // (its Order: the account's order budget, an unreachable CA; a CA issuer's key pair) is
-        // said here too.
-        let pending = cr.condition("Ready").filter(|c| c.reason.as_deref() == Some("Pending"));
-        let wait = pending.and_then(|c| pending_why(c.message.as_deref()?).map(str::to_string));
-        let shown = match wait {
-            Some(why) => format!("{message}; {why}"),
-            None => message.to_string(),
-        };
-        let old = cert.status.clone().unwrap_or_default();
-        let new = status::issuing(&old, reason, &shown, generation, ctx.now());
-        if new != old {
-            write::status(&ctx.client, cert, &new).await?;
-        }
-        return Ok(Action::requeue(Duration::from_secs(3600)));
+        && ready.is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True);
+    if signed {
+        return Judged::Signed;
     }
+    // What it waits on (its Order: the account's order budget, an unreachable CA; a CA
+    // issuer's key pair) is said on the Certificate too.
+    let pending = ready.filter(|c| c.reason.as_deref() == Some("Pending"));
+    match pending.and_then(|c| pending_why(c.message.as_deref()?)) {
+        Some(why) => Judged::Waiting(format!("{message}; {why}")),
+        None => Judged::Waiting(message.to_string()),
+    }
+}
+
+/// The signed chain, checked against the key and the spec, into the Secret; the in-flight key
+/// Secret goes; the status records the revision.
+async fn store(
+    ctx: &Context,
+    cert: &mut Certificate,
+    cr: &CertificateRequest,
+    key: Key<'_>,
+    revision: i64,
+) -> Result<Action, Error> {
     let Some(chain) = ctx.chains.of_request(&ctx.client, cr).await? else {
         // Gone or replaced since the cache saw it: its next change brings this back.
         return Ok(Action::requeue(Duration::from_secs(5)));
@@ -138,53 +201,38 @@ pub async fn step(
     let issued = match parse_chain(&chain) {
         Ok(i) => i,
         Err(e) => {
-            return fail(
-                ctx,
-                cert,
-                &format!("the issuer returned a certificate that cannot be read: {e}"),
-            )
-            .await;
+            let why = format!("the issuer returned a certificate that cannot be read: {e}");
+            return fail(ctx, cert, &why).await;
         }
     };
-    if !issued.matches_key(&key) {
-        return fail(
-            ctx,
-            cert,
-            "the issuer returned a certificate that does not match the private key",
-        )
-        .await;
+    if !issued.matches_key(key.pair) {
+        let why = "the issuer returned a certificate that does not match the private key";
+        return fail(ctx, cert, why).await;
     }
     if let Err((have, want)) = csr::names_match(&cert.spec, &issued) {
         let message = format!("the issuer returned a certificate for [{have}] instead of [{want}]");
         return fail(ctx, cert, &message).await;
     }
-    let ca = cr
-        .status
-        .as_ref()
-        .and_then(|s| s.ca.as_ref())
-        .map(|c| String::from_utf8_lossy(&c.0).into_owned());
+    let ca = cr.status.as_ref().and_then(|s| s.ca.as_ref());
+    let ca = ca.map(|c| String::from_utf8_lossy(&c.0).into_owned());
     let encoding = cert.spec.private_key.as_ref().and_then(|k| k.encoding);
-    let tls = secret::tls_secret(cert, &chain, &to_pem(&key, encoding)?, &issued, ca.as_deref());
+    let pem = to_pem(key.pair, encoding)?;
+    let tls = secret::tls_secret(cert, &chain, &pem, &issued, ca.as_deref());
     write::secret(&ctx.client, &tls).await?;
     let namespace = cert.namespace().unwrap_or_default();
-    if let Some(next) = key_secret {
-        write::delete_secret(&ctx.client, &namespace, &next).await?;
+    if let Some(next) = key.secret {
+        write::delete_secret(&ctx.client, &namespace, next).await?;
         remember_key(ctx, format!("{namespace}/{next}"), None);
     }
     let renewal = crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
     let old = cert.status.clone().unwrap_or_default();
-    let mut new = status::issued(&old, &issued, renewal, generation, ctx.now());
+    let mut new = status::issued(&old, &issued, renewal, cert.metadata.generation, ctx.now());
     new.revision = Some(revision);
     write::status(&ctx.client, cert, &new).await?;
     ctx.metrics.issuance("issued");
     tracing::info!(certificate = %cert.name_any(), namespace, serial = %issued.serial, not_after = %issued.not_after, "issued");
-    ctx.event(
-        &cert.object_ref(&()),
-        false,
-        "Issuing",
-        "The certificate has been successfully issued".into(),
-    )
-    .await;
+    let note = "The certificate has been successfully issued".to_string();
+    ctx.event(&cert.object_ref(&()), false, "Issuing", note).await;
     Ok(super::controller::requeue_at(renewal, ctx.now()))
 }
 
@@ -263,5 +311,101 @@ fn remember_key(ctx: &Context, at: String, pem: Option<String>) {
             Some(pem) => keys.insert(at, pem),
             None => keys.remove(&at),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::meta::{ConditionStatus, set_condition};
+    use crate::pki::key::KeySpec;
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn where_the_request_stands() {
+        let cert: Certificate = serde_yaml::from_str(
+            "metadata: {name: web, namespace: shop, generation: 1}\n\
+             spec: {secretName: web-tls, issuerRef: {name: ca}, dnsNames: [a.example.com]}",
+        )
+        .unwrap();
+        let key = KeySpec::from_spec(&cert.spec).unwrap().generate().unwrap();
+        let other = KeySpec::from_spec(&cert.spec).unwrap().generate().unwrap();
+        let csr = crate::pki::request::to_pem(
+            &csr::build(&cert.spec, &key, csr::Sans::AsWritten).unwrap(),
+        );
+        let spki = key.subject_public_key_info();
+        let with = |ready: Option<(ConditionStatus, &str, &str)>,
+                    signed: bool,
+                    failed_at: Option<&str>| {
+            let mut cr = request::build(&cert, 1, None, &csr);
+            let status = cr.status.get_or_insert_default();
+            if let Some((value, reason, message)) = ready {
+                let at = ts(failed_at.unwrap_or("2026-01-01T00:00:00Z"));
+                set_condition(&mut status.conditions, "Ready", value, reason, message, None, at);
+            }
+            status.failure_time =
+                failed_at.map(|t| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts(t)));
+            if signed {
+                status.certificate = Some(k8s_openapi::ByteString(b"PEM".to_vec()));
+            }
+            cr
+        };
+        let failed = Some((ConditionStatus::False, "Failed", "the CA said no"));
+        let pending =
+            Some((ConditionStatus::False, "Pending", "signing: the CA issuer's Secret is missing"));
+        let at = Some("2026-02-01T00:00:00Z");
+        // (what, the request, the last failure counted, the key's SPKI, where it stands)
+        type Case<'a> = (&'a str, CertificateRequest, Option<&'a str>, &'a [u8], Judged);
+        let cases: [Case; 7] = [
+            (
+                "new, nothing said",
+                with(None, false, None),
+                None,
+                &spki,
+                Judged::Waiting("Issuing".into()),
+            ),
+            (
+                "pending, with what it waits on",
+                with(pending, false, None),
+                None,
+                &spki,
+                Judged::Waiting("Issuing; signing: the CA issuer's Secret is missing".into()),
+            ),
+            (
+                "signed",
+                with(Some((ConditionStatus::True, "Issued", "")), true, None),
+                None,
+                &spki,
+                Judged::Signed,
+            ),
+            (
+                "failed, not counted yet",
+                with(failed, false, at),
+                Some("2026-01-15T00:00:00Z"),
+                &spki,
+                Judged::Failed("The CertificateRequest \"web-1\" failed: the CA said no".into()),
+            ),
+            ("failed and counted", with(failed, false, at), at, &spki, Judged::Replace),
+            (
+                "made with another key",
+                with(None, false, None),
+                None,
+                &other.subject_public_key_info(),
+                Judged::Replace,
+            ),
+            (
+                "a failed request for another key is still counted first",
+                with(failed, false, at),
+                None,
+                &other.subject_public_key_info(),
+                Judged::Failed("The CertificateRequest \"web-1\" failed: the CA said no".into()),
+            ),
+        ];
+        for (what, cr, last_failure, key, want) in cases {
+            assert_eq!(judge(&cert, &cr, key, last_failure.map(ts), "Issuing"), want, "{what}");
+        }
     }
 }
