@@ -19,6 +19,7 @@ pub mod cli;
 pub mod compat_flags;
 pub mod config;
 pub mod context;
+pub mod controllers;
 pub mod defer;
 pub mod dns01;
 pub mod error;

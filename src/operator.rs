@@ -1,24 +1,15 @@
 //! `certsmith run`: the controllers, the challenge responder and the metrics endpoint, wired.
 
-use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer};
-use crate::certificate::controller as certificates;
-use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_FAO};
-use crate::certificate_request::controller as requests;
-use crate::challenge::controller as challenges;
 use crate::config::Config;
 use crate::context::Context;
 use crate::http01::responder::{self, Challenges};
-use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
-use crate::order::controller as orders;
-use crate::watches::{Kind, Shared, users, woken_by_issuers};
+use crate::watches::Kind;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{ObjectReference, Secret};
-use kube::api::Api;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, controller, watcher};
-use kube::{Client, ResourceExt};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use kube::runtime::{Controller, controller};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -148,7 +139,12 @@ async fn act_while_leading(
         }
         tracing::info!("leading: starting the controllers");
         let (mut lost, mut other) = (leading.clone(), deferred.clone());
-        let run = controllers(client.clone(), config.clone(), challenges.clone(), metrics.clone());
+        let run = crate::controllers::run(
+            client.clone(),
+            config.clone(),
+            challenges.clone(),
+            metrics.clone(),
+        );
         tokio::select! {
             result = run => return result,
             _ = lost.wait_for(|l| !*l) => return Err(Error::LostLease),
@@ -160,177 +156,14 @@ async fn act_while_leading(
     }
 }
 
-/// Objects per list page of the operator's watches.
-const LIST_PAGE: u32 = 100;
-
-/// Drops the Certificate cache from the metrics when the controllers stop, however they stop.
-struct Unwatch(Metrics);
-
-impl Drop for Unwatch {
-    fn drop(&mut self) {
-        self.0.watch_certificates(None);
-    }
-}
-
-/// The controllers; run by the leader only (or by every process without leader election).
-async fn controllers(
-    client: Client,
-    config: Config,
-    challenges: Challenges,
-    metrics: Metrics,
-) -> Result<(), Error> {
-    // The seven watches list at once when the controllers start, and a list page is read
-    // whole, then decoded, before any object is cached: 100 objects a page rather than kube's
-    // 500 bound that burst (with 1,000 Certificates: a few more list requests at a restart).
-    let all = || watcher::Config::default().page_size(LIST_PAGE);
-    // cert-manager's label: the Secrets certsmith writes and those it adopted from cert-manager;
-    // the Certificate controller reads its target Secrets from their cache.
-    let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
-    let mut certificates = Shared::<Certificate>::watch(Api::all(client.clone()), all(), 1);
-    let (request_trim, order_trim) = (crate::chains::trim_request, crate::chains::trim_order);
-    let mut requests = Shared::watch_trimmed(Api::all(client.clone()), all(), 2, request_trim);
-    let mut orders = Shared::watch_trimmed(Api::all(client.clone()), all(), 2, order_trim);
-    let mut challenge_objects = Shared::<Challenge>::watch(Api::all(client.clone()), all(), 2);
-    let mut issuers = Shared::<Issuer>::watch(Api::all(client.clone()), all(), 3);
-    let mut cluster_issuers = Shared::<ClusterIssuer>::watch(Api::all(client.clone()), all(), 3);
-    let mut secrets = Shared::<Secret>::watch(Api::all(client.clone()), all().labels(&managed), 3);
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        config,
-        challenges,
-        crate::context::Stores {
-            certificates: certificates.store.clone(),
-            requests: requests.store.clone(),
-            orders: orders.store.clone(),
-            issuers: issuers.store.clone(),
-            cluster_issuers: cluster_issuers.store.clone(),
-            secrets: secrets.store.clone(),
-        },
-        metrics,
-    ));
-    // The Certificate gauges read this cache while the controllers run; a replica that stops
-    // leading exports none.
-    ctx.metrics.watch_certificates(Some(certificates.store.clone()));
-    let _unwatch = Unwatch(ctx.metrics.clone());
-    let workers = controller::Config::default().concurrency(ctx.config.concurrent_workers);
-    let since = jiff::Timestamp::now();
-
-    let store = certificates.store.clone();
-    let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
-        users(&store, |c: &Certificate| {
-            let (r, at) = (&c.spec.issuer_ref, c.namespace());
-            refers_to(r, at.as_deref(), kind, &name, namespace.as_deref())
-        })
-    };
-    let certificate_controller =
-        certificates.controller(workers.clone()).owns_shared_stream(requests.subscribe());
-    let certificate_controller = woken_by_issuers(
-        certificate_controller,
-        (&mut issuers, &mut cluster_issuers),
-        since,
-        by_issuer,
-    )
-    // A deleted or edited TLS Secret is put right at once, not at the next renewal.
-    .watches_shared_stream(secrets.subscribe(), |s| {
-        let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
-        name.map(|n| ObjectRef::<Certificate>::new(&n).within(&s.namespace().unwrap_or_default()))
-    });
-    let certificate_controller =
-        run_controller(certificate_controller, "certificates", certificates::reconcile, &ctx);
-    // A request waiting on its issuer (a CA issuer's key pair) is looked at when it changes.
-    let known = requests.store.clone();
-    let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
-        users(&known, |r: &CertificateRequest| {
-            let (issuer, at) = (&r.spec.issuer_ref, r.namespace());
-            !r.finished() && refers_to(issuer, at.as_deref(), kind, &name, namespace.as_deref())
-        })
-    };
-    let request_controller =
-        requests.controller(workers.clone()).owns_shared_stream(orders.subscribe());
-    let request_controller = woken_by_issuers(
-        request_controller,
-        (&mut issuers, &mut cluster_issuers),
-        since,
-        waiting_on,
-    );
-    let request_controller =
-        run_controller(request_controller, "certificaterequests", requests::reconcile, &ctx);
-    let order_controller = orders
-        .controller(workers.clone())
-        .owns_shared_stream(challenge_objects.subscribe())
-        .reconcile_on(ctx.budgets.woken());
-    let order_controller = run_controller(order_controller, "orders", orders::reconcile, &ctx);
-    let challenge_controller = run_controller(
-        challenge_objects.controller(workers.clone()),
-        "challenges",
-        challenges::reconcile,
-        &ctx,
-    );
-    // A CA issuer's Secret, when certsmith wrote it (a CA Certificate's), changes the issuer.
-    let store = issuers.store.clone();
-    let issuer_controller =
-        issuers.controller(workers.clone()).watches_shared_stream(secrets.subscribe(), move |s| {
-            users(&store, |i| IssuerView::issuer(i).signs_with(&*s))
-        });
-    let issuer_controller =
-        run_controller(issuer_controller, "issuers", issuers::reconcile_issuer, &ctx);
-    let store = cluster_issuers.store.clone();
-    let resources = ctx.config.cluster_resource_namespace().to_string();
-    let cluster_issuer_controller =
-        cluster_issuers.controller(workers).watches_shared_stream(secrets.subscribe(), move |s| {
-            users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&*s))
-        });
-    let cluster_issuer_controller = run_controller(
-        cluster_issuer_controller,
-        "clusterissuers",
-        issuers::reconcile_cluster_issuer,
-        &ctx,
-    );
-    let shim = crate::shim::controller::run::<k8s_openapi::api::networking::v1::Ingress>(
-        ctx.clone(),
-        ctx.config.default_issuer(),
-    );
-    let watches = futures::future::join_all([
-        certificates.run,
-        requests.run,
-        orders.run,
-        challenge_objects.run,
-        issuers.run,
-        cluster_issuers.run,
-        secrets.run,
-    ]);
-    // Reconciles read issuers from the caches: not before they hold every issuer, or a
-    // Certificate would be told its issuer does not exist; nor before the managed Secrets are
-    // there, or each Certificate would read its own.
-    let work = async {
-        ctx.cache.issuers.wait_until_ready().await.ok();
-        ctx.cache.cluster_issuers.wait_until_ready().await.ok();
-        ctx.cache.secrets.wait_until_ready().await.ok();
-        tokio::join!(
-            certificate_controller,
-            request_controller,
-            order_controller,
-            challenge_controller,
-            issuer_controller,
-            cluster_issuer_controller,
-            shim
-        );
-    };
-    tokio::select! {
-        _ = watches => {}
-        _ = work => {}
-    }
-    Ok(())
-}
-
 /// Runs `controller` until a signal, its triggers backed off after watch errors, each
 /// reconcile counted under `name` and its errors retried by the one policy.
-fn run_controller<K, F, Fut>(
+pub(crate) fn run_controller<K, F, Fut>(
     controller: Controller<K>,
     name: &'static str,
     reconcile: F,
     ctx: &Arc<Context>,
-) -> impl Future<Output = ()>
+) -> impl Future<Output = ()> + use<K, F, Fut>
 where
     K: Kind,
     F: Fn(Arc<K>, Arc<Context>) -> Fut,

@@ -1,0 +1,221 @@
+//! The controllers of `certsmith run`, one function each: the shared watches they read
+//! (their caches are what reconciles see), what wakes each one, and its reconcile.
+
+use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
+use crate::certificate::controller as certificates;
+use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_FAO};
+use crate::certificate_request::controller as requests;
+use crate::challenge::controller as challenges;
+use crate::config::Config;
+use crate::context::Context;
+use crate::http01::responder::Challenges;
+use crate::issuer::{IssuerView, controller as issuers, refers_to};
+use crate::metrics::Metrics;
+use crate::operator::{Error, run_controller};
+use crate::order::controller as orders;
+use crate::watches::{Shared, users, woken_by_issuers};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{controller, watcher};
+use kube::{Client, ResourceExt};
+use std::sync::Arc;
+
+/// Objects per list page of the operator's watches.
+const LIST_PAGE: u32 = 100;
+
+/// Drops the Certificate cache from the metrics when the controllers stop, however they stop.
+struct Unwatch(Metrics);
+
+impl Drop for Unwatch {
+    fn drop(&mut self) {
+        self.0.watch_certificates(None);
+    }
+}
+
+/// One watch per kind, shared by the controllers that read or are woken by it.
+struct Watches {
+    certificates: Shared<Certificate>,
+    requests: Shared<CertificateRequest>,
+    orders: Shared<Order>,
+    challenges: Shared<Challenge>,
+    issuers: Shared<Issuer>,
+    cluster_issuers: Shared<ClusterIssuer>,
+    secrets: Shared<Secret>,
+}
+
+impl Watches {
+    fn new(client: &Client) -> Watches {
+        // The seven watches list at once when the controllers start, and a list page is read
+        // whole, then decoded, before any object is cached: 100 objects a page rather than
+        // kube's 500 bound that burst (with 1,000 Certificates: a few more list requests at a
+        // restart).
+        let all = || watcher::Config::default().page_size(LIST_PAGE);
+        // cert-manager's label: the Secrets certsmith writes and those it adopted from
+        // cert-manager; the Certificate controller reads its target Secrets from their cache.
+        let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
+        let (request_trim, order_trim) = (crate::chains::trim_request, crate::chains::trim_order);
+        let c = || client.clone();
+        Watches {
+            certificates: Shared::watch(Api::all(c()), all(), 1),
+            requests: Shared::watch_trimmed(Api::all(c()), all(), 2, request_trim),
+            orders: Shared::watch_trimmed(Api::all(c()), all(), 2, order_trim),
+            challenges: Shared::watch(Api::all(c()), all(), 2),
+            issuers: Shared::watch(Api::all(c()), all(), 3),
+            cluster_issuers: Shared::watch(Api::all(c()), all(), 3),
+            secrets: Shared::watch(Api::all(c()), all().labels(&managed), 3),
+        }
+    }
+
+    fn stores(&self) -> crate::context::Stores {
+        crate::context::Stores {
+            certificates: self.certificates.store.clone(),
+            requests: self.requests.store.clone(),
+            orders: self.orders.store.clone(),
+            issuers: self.issuers.store.clone(),
+            cluster_issuers: self.cluster_issuers.store.clone(),
+            secrets: self.secrets.store.clone(),
+        }
+    }
+}
+
+type Run = BoxFuture<'static, ()>;
+
+/// The controllers; run by the leader only (or by every process without leader election).
+pub async fn run(
+    client: Client,
+    config: Config,
+    challenges: Challenges,
+    metrics: Metrics,
+) -> Result<(), Error> {
+    let mut w = Watches::new(&client);
+    let ctx = Arc::new(Context::new(client, config, challenges, w.stores(), metrics));
+    // The Certificate gauges read this cache while the controllers run; a replica that stops
+    // leading exports none.
+    ctx.metrics.watch_certificates(Some(w.certificates.store.clone()));
+    let _unwatch = Unwatch(ctx.metrics.clone());
+    let workers = controller::Config::default().concurrency(ctx.config.concurrent_workers);
+    let since = jiff::Timestamp::now();
+    let certificate = certificate(&mut w, &ctx, &workers, since);
+    let request = request(&mut w, &ctx, &workers, since);
+    let order = order(&mut w, &ctx, &workers);
+    let challenge = challenge(&mut w, &ctx, &workers);
+    let (issuer, cluster_issuer) = issuers(&mut w, &ctx, &workers);
+    let shim = crate::shim::controller::run::<k8s_openapi::api::networking::v1::Ingress>(
+        ctx.clone(),
+        ctx.config.default_issuer(),
+    );
+    let watches = futures::future::join_all([
+        w.certificates.run,
+        w.requests.run,
+        w.orders.run,
+        w.challenges.run,
+        w.issuers.run,
+        w.cluster_issuers.run,
+        w.secrets.run,
+    ]);
+    // Reconciles read issuers from the caches: not before they hold every issuer, or a
+    // Certificate would be told its issuer does not exist; nor before the managed Secrets are
+    // there, or each Certificate would read its own.
+    let work = async {
+        ctx.cache.issuers.wait_until_ready().await.ok();
+        ctx.cache.cluster_issuers.wait_until_ready().await.ok();
+        ctx.cache.secrets.wait_until_ready().await.ok();
+        tokio::join!(certificate, request, order, challenge, issuer, cluster_issuer, shim);
+    };
+    tokio::select! {
+        _ = watches => {}
+        _ = work => {}
+    }
+    Ok(())
+}
+
+/// Certificates, woken by their requests, their issuer's changes and their Secret's.
+fn certificate(
+    w: &mut Watches,
+    ctx: &Arc<Context>,
+    workers: &controller::Config,
+    since: jiff::Timestamp,
+) -> Run {
+    let store = w.certificates.store.clone();
+    let by_issuer = move |kind: &'static str, namespace: Option<String>, name: String| {
+        users(&store, |c: &Certificate| {
+            let (r, at) = (&c.spec.issuer_ref, c.namespace());
+            refers_to(r, at.as_deref(), kind, &name, namespace.as_deref())
+        })
+    };
+    let controller =
+        w.certificates.controller(workers.clone()).owns_shared_stream(w.requests.subscribe());
+    let controller =
+        woken_by_issuers(controller, (&mut w.issuers, &mut w.cluster_issuers), since, by_issuer)
+            // A deleted or edited TLS Secret is put right at once, not at the next renewal.
+            .watches_shared_stream(w.secrets.subscribe(), |s| {
+                let name = s.annotations().get(ANN_CERTIFICATE_NAME).cloned();
+                let namespace = s.namespace().unwrap_or_default();
+                name.map(|n| ObjectRef::<Certificate>::new(&n).within(&namespace))
+            });
+    run_controller(controller, "certificates", certificates::reconcile, ctx).boxed()
+}
+
+/// CertificateRequests, woken by their Orders and, while waiting on it (a CA issuer's key
+/// pair), by their issuer's changes.
+fn request(
+    w: &mut Watches,
+    ctx: &Arc<Context>,
+    workers: &controller::Config,
+    since: jiff::Timestamp,
+) -> Run {
+    let known = w.requests.store.clone();
+    let waiting_on = move |kind: &'static str, namespace: Option<String>, name: String| {
+        users(&known, |r: &CertificateRequest| {
+            let (issuer, at) = (&r.spec.issuer_ref, r.namespace());
+            !r.finished() && refers_to(issuer, at.as_deref(), kind, &name, namespace.as_deref())
+        })
+    };
+    let controller =
+        w.requests.controller(workers.clone()).owns_shared_stream(w.orders.subscribe());
+    let controller =
+        woken_by_issuers(controller, (&mut w.issuers, &mut w.cluster_issuers), since, waiting_on);
+    run_controller(controller, "certificaterequests", requests::reconcile, ctx).boxed()
+}
+
+/// Orders, woken by their Challenges and by their account's order budget.
+fn order(w: &mut Watches, ctx: &Arc<Context>, workers: &controller::Config) -> Run {
+    let controller = w
+        .orders
+        .controller(workers.clone())
+        .owns_shared_stream(w.challenges.subscribe())
+        .reconcile_on(ctx.budgets.woken());
+    run_controller(controller, "orders", orders::reconcile, ctx).boxed()
+}
+
+fn challenge(w: &mut Watches, ctx: &Arc<Context>, workers: &controller::Config) -> Run {
+    let controller = w.challenges.controller(workers.clone());
+    run_controller(controller, "challenges", challenges::reconcile, ctx).boxed()
+}
+
+/// Issuers and ClusterIssuers, woken by a CA issuer's Secret when certsmith wrote it (a CA
+/// Certificate's).
+fn issuers(w: &mut Watches, ctx: &Arc<Context>, workers: &controller::Config) -> (Run, Run) {
+    let store = w.issuers.store.clone();
+    let namespaced = w
+        .issuers
+        .controller(workers.clone())
+        .watches_shared_stream(w.secrets.subscribe(), move |s| {
+            users(&store, |i| IssuerView::issuer(i).signs_with(&*s))
+        });
+    let store = w.cluster_issuers.store.clone();
+    let resources = ctx.config.cluster_resource_namespace().to_string();
+    let cluster = w
+        .cluster_issuers
+        .controller(workers.clone())
+        .watches_shared_stream(w.secrets.subscribe(), move |s| {
+            users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&*s))
+        });
+    (
+        run_controller(namespaced, "issuers", issuers::reconcile_issuer, ctx).boxed(),
+        run_controller(cluster, "clusterissuers", issuers::reconcile_cluster_issuer, ctx).boxed(),
+    )
+}
