@@ -27,7 +27,6 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     ctx.metrics.reconciled("certificates");
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
-    let generation = cert.metadata.generation;
 
     // load + the checks a user must act on before anything is requested
     if let Err(invalid) = Invalid::check(validate_certificate(&cert.spec)) {
@@ -57,49 +56,8 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await
         }
         Decision::UpToDate { issued, renewal_time } => {
-            if let Some(target) = &target {
-                keep_secret_metadata(&ctx, &cert, target, &issued).await?;
-            }
-            // The CA's renewal window, when due: recorded, then decided again with it. A CA
-            // that could not answer is asked again within a minute (nothing is written).
-            let mut next_look = renewal_time;
-            if let (Some(issuer), Some(target)) = (&issuer, &target)
-                && ari::due(&cert, &issued, now)
-            {
-                match ari::fetch(&ctx, issuer, target, now).await {
-                    Ok(Some(fetched)) => {
-                        let new = ari::with(&old, fetched.clone());
-                        write::status(&ctx.client, &mut cert, &new).await?;
-                        ari::remember_if_pruned(&ctx, &cert, fetched);
-                        return Ok(Action::requeue(Duration::ZERO));
-                    }
-                    Ok(None) => {}
-                    Err(()) => next_look = next_look.min(now + jiff::SignedDuration::from_mins(1)),
-                }
-            }
-            // The Secret holds what the next revision's request was signed with: that
-            // issuance's last write (its status) was lost, e.g. to a conflict after the Secret
-            // was written. It is finished here rather than issued again.
-            let next = old.revision.unwrap_or(0) + 1;
-            let signed = owned.iter().find(|r| r.revision() == Some(next));
-            let finished = match signed {
-                Some(r) => {
-                    let chain = ctx.chains.of_request(&ctx.client, r).await?;
-                    chain.and_then(|c| request::signed_serial(&c)) == Some(issued.serial.clone())
-                }
-                None => false,
-            };
-            let new = match finished {
-                true => status::issued(&old, &issued, renewal_time, generation, now),
-                false => status::up_to_date(&old, &issued, renewal_time, generation, now),
-            };
-            if new != old {
-                write::status(&ctx.client, &mut cert, &new).await?;
-            }
-            prune(&ctx, &cert, &owned).await?;
-            let next_check = ari::current(&cert, &issued).and_then(|a| a.next_check.clone());
-            let next_look = next_check.map_or(next_look, |t| t.0.min(next_look));
-            Ok(requeue_at(next_look, now))
+            let loaded = Loaded { issuer: issuer.as_ref(), target: target.as_ref(), owned: &owned };
+            up_to_date(&ctx, &mut cert, loaded, &issued, renewal_time).await
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
         Decision::Issue { reason, message } => {
@@ -110,6 +68,73 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
                 .await?)
         }
     }
+}
+
+/// What the Certificate controller loaded for one reconcile.
+#[derive(Clone, Copy)]
+struct Loaded<'a> {
+    issuer: Option<&'a IssuerView>,
+    target: Option<&'a Secret>,
+    owned: &'a [&'a Arc<CertificateRequest>],
+}
+
+/// The certificate is up to date: the Secret's metadata kept, the CA's renewal window fetched
+/// when due, the status brought up to date (an issuance whose last write was lost finished),
+/// old requests pruned; looked at again at the renewal time or the window's next check.
+async fn up_to_date(
+    ctx: &Context,
+    cert: &mut Certificate,
+    loaded: Loaded<'_>,
+    issued: &crate::pki::inspect::Issued,
+    renewal_time: Timestamp,
+) -> Result<Action, Error> {
+    let Loaded { issuer, target, owned } = loaded;
+    let now = ctx.now();
+    let old = cert.status.clone().unwrap_or_default();
+    let generation = cert.metadata.generation;
+    if let Some(target) = target {
+        keep_secret_metadata(ctx, cert, target, issued).await?;
+    }
+    // The CA's renewal window, when due: recorded, then decided again with it. A CA
+    // that could not answer is asked again within a minute (nothing is written).
+    let mut next_look = renewal_time;
+    if let (Some(issuer), Some(target)) = (issuer, target)
+        && ari::due(cert, issued, now)
+    {
+        match ari::fetch(ctx, issuer, target, now).await {
+            Ok(Some(fetched)) => {
+                let new = ari::with(&old, fetched.clone());
+                write::status(&ctx.client, cert, &new).await?;
+                ari::remember_if_pruned(ctx, cert, fetched);
+                return Ok(Action::requeue(Duration::ZERO));
+            }
+            Ok(None) => {}
+            Err(()) => next_look = next_look.min(now + jiff::SignedDuration::from_mins(1)),
+        }
+    }
+    // The Secret holds what the next revision's request was signed with: that
+    // issuance's last write (its status) was lost, e.g. to a conflict after the Secret
+    // was written. It is finished here rather than issued again.
+    let next = old.revision.unwrap_or(0) + 1;
+    let signed = owned.iter().find(|r| r.revision() == Some(next));
+    let finished = match signed {
+        Some(r) => {
+            let chain = ctx.chains.of_request(&ctx.client, r).await?;
+            chain.and_then(|c| request::signed_serial(&c)) == Some(issued.serial.clone())
+        }
+        None => false,
+    };
+    let new = match finished {
+        true => status::issued(&old, issued, renewal_time, generation, now),
+        false => status::up_to_date(&old, issued, renewal_time, generation, now),
+    };
+    if new != old {
+        write::status(&ctx.client, cert, &new).await?;
+    }
+    prune(ctx, cert, owned).await?;
+    let next_check = ari::current(cert, issued).and_then(|a| a.next_check.clone());
+    let next_look = next_check.map_or(next_look, |t| t.0.min(next_look));
+    Ok(requeue_at(next_look, now))
 }
 
 /// A `secretTemplate` change reaches the Secret at once, without a new certificate: the Secret

@@ -79,14 +79,24 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             return failed(&ctx, &api, &cr, "Failed", &message).await;
         }
     };
+    through_order(&ctx, &api, &cr, &stored, acme).await
+}
+
+/// Signs through an ACME issuer: the request's Order, made once, and its result copied back.
+async fn through_order(
+    ctx: &Context,
+    api: &Api<CertificateRequest>,
+    cr: &CertificateRequest,
+    stored: &Option<CertificateRequestStatus>,
+    acme: &crate::api::acme::AcmeIssuer,
+) -> Result<Action, Error> {
     let requested = match crate::pki::request::read(&cr.spec.request.0) {
         Ok(r) => r,
-        Err(e) => return failed(&ctx, &api, &cr, "Failed", &e.to_string()).await,
+        Err(e) => return failed(ctx, api, cr, "Failed", &e.to_string()).await,
     };
-    let wanted = match sign::order_for(&cr, &requested, acme.enable_duration_feature == Some(true))
-    {
+    let wanted = match sign::order_for(cr, &requested, acme.enable_duration_feature == Some(true)) {
         Ok(o) => o,
-        Err(message) => return failed(&ctx, &api, &cr, "Failed", &message).await,
+        Err(message) => return failed(ctx, api, cr, "Failed", &message).await,
     };
     let orders: Api<Order> =
         Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
@@ -106,16 +116,16 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             )
             .await;
             let message = sign::waiting_message(&made);
-            return pending(&ctx, &api, &cr, &stored, &message, None).await;
+            return pending(ctx, api, cr, stored, &message, None).await;
         }
     };
     match sign::outcome(&order) {
-        sign::Outcome::Pending(message) => pending(&ctx, &api, &cr, &stored, &message, None).await,
-        sign::Outcome::Failed(message) => failed(&ctx, &api, &cr, "Failed", &message).await,
-        sign::Outcome::Issued(chain) => issued(&ctx, &api, &cr, chain, None).await,
+        sign::Outcome::Pending(message) => pending(ctx, api, cr, stored, &message, None).await,
+        sign::Outcome::Failed(message) => failed(ctx, api, cr, "Failed", &message).await,
+        sign::Outcome::Issued(chain) => issued(ctx, api, cr, chain, None).await,
         sign::Outcome::IssuedStored => {
             match ctx.chains.of_order(&ctx.client, &order).await? {
-                Some(chain) => issued(&ctx, &api, &cr, chain, None).await,
+                Some(chain) => issued(ctx, api, cr, chain, None).await,
                 // Gone or replaced since the cache saw it: its next change brings this back.
                 None => Ok(Action::requeue(Duration::from_secs(5))),
             }
