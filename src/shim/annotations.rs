@@ -79,39 +79,68 @@ pub fn apply(
     spec: &mut CertificateSpec,
     a: &BTreeMap<String, String>,
 ) -> Result<(), AnnotationError> {
-    let get = |k: &str| a.get(&format!("cert-manager.io/{k}")).map(|v| v.trim().to_string());
-    let list = |k: &str| {
-        get(k).map(|v| {
-            v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>()
-        })
-    };
-    let key = |k: &str| format!("cert-manager.io/{k}");
+    let r = Read(a);
+    names(spec, r)?;
+    subject(spec, r);
+    lifetimes(spec, r)?;
+    usages_and_history(spec, r)?;
+    private_key(spec, a)?;
+    secret_template(spec, r)
+}
 
-    if let Some(cn) = get("common-name") {
+/// The `cert-manager.io/` annotations of a source, read as cert-manager reads them.
+#[derive(Clone, Copy)]
+struct Read<'a>(&'a BTreeMap<String, String>);
+
+impl Read<'_> {
+    fn key(&self, k: &str) -> String {
+        format!("cert-manager.io/{k}")
+    }
+
+    /// The value, trimmed.
+    fn get(&self, k: &str) -> Option<String> {
+        self.0.get(&self.key(k)).map(|v| v.trim().to_string())
+    }
+
+    /// A comma-separated list, its entries trimmed, empty ones dropped.
+    fn list(&self, k: &str) -> Option<Vec<String>> {
+        let v = self.get(k)?;
+        Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    }
+}
+
+/// `common-name`, `alt-names`, `ip-sans`, `uri-sans`, `email-sans`.
+fn names(spec: &mut CertificateSpec, r: Read) -> Result<(), AnnotationError> {
+    if let Some(cn) = r.get("common-name") {
         if cn.len() > 64 {
-            return Err(bad(&key("common-name"), "a common name may not be more than 64 bytes"));
+            return Err(bad(&r.key("common-name"), "a common name may not be more than 64 bytes"));
         }
         spec.common_name = Some(cn);
     }
-    if let Some(names) = list("alt-names").filter(|l| !l.is_empty()) {
+    if let Some(names) = r.list("alt-names").filter(|l| !l.is_empty()) {
         let dns = spec.dns_names.get_or_insert_default();
         dns.extend(names.into_iter().filter(|n| !dns.contains(n)).collect::<Vec<_>>());
     }
-    if let Some(ips) = list("ip-sans").filter(|l| !l.is_empty()) {
+    if let Some(ips) = r.list("ip-sans").filter(|l| !l.is_empty()) {
         if let Some(ip) = ips.iter().find(|ip| ip.parse::<std::net::IpAddr>().is_err()) {
-            return Err(bad(&key("ip-sans"), format!("{ip:?} is not a valid IP address")));
+            return Err(bad(&r.key("ip-sans"), format!("{ip:?} is not a valid IP address")));
         }
         spec.ip_addresses = Some(ips);
     }
-    if let Some(uris) = list("uri-sans").filter(|l| !l.is_empty()) {
+    if let Some(uris) = r.list("uri-sans").filter(|l| !l.is_empty()) {
         spec.uris = Some(uris);
     }
-    if let Some(emails) = list("email-sans").filter(|l| !l.is_empty()) {
+    if let Some(emails) = r.list("email-sans").filter(|l| !l.is_empty()) {
         if let Some((e, p)) = emails.iter().find_map(|e| email_problem(e).map(|p| (e, p))) {
-            return Err(bad(&key("email-sans"), format!("{e:?} {p}")));
+            return Err(bad(&r.key("email-sans"), format!("{e:?} {p}")));
         }
         spec.email_addresses = Some(emails);
     }
+    Ok(())
+}
+
+/// The `subject-*` annotations.
+fn subject(spec: &mut CertificateSpec, r: Read) {
     let subject = [
         ("subject-organizations", 0),
         ("subject-organizationalunits", 1),
@@ -122,7 +151,7 @@ pub fn apply(
         ("subject-postalcodes", 6),
     ];
     for (k, field) in subject {
-        if let Some(values) = list(k) {
+        if let Some(values) = r.list(k) {
             let s = spec.subject.get_or_insert_with(X509Subject::default);
             let slot = match field {
                 0 => &mut s.organizations,
@@ -136,66 +165,80 @@ pub fn apply(
             *slot = Some(values);
         }
     }
-    if let Some(serial) = get("subject-serialnumber") {
+    if let Some(serial) = r.get("subject-serialnumber") {
         spec.subject.get_or_insert_with(X509Subject::default).serial_number = Some(serial);
     }
-    if let Some(d) = get("duration") {
-        let parsed = parse_duration(&d).map_err(|p| bad(&key("duration"), format!("{d:?} {p}")))?;
+}
+
+/// `duration`, `renew-before`, `renew-before-percentage`.
+fn lifetimes(spec: &mut CertificateSpec, r: Read) -> Result<(), AnnotationError> {
+    if let Some(d) = r.get("duration") {
+        let parsed =
+            parse_duration(&d).map_err(|p| bad(&r.key("duration"), format!("{d:?} {p}")))?;
         if parsed < MIN_DURATION {
             return Err(bad(
-                &key("duration"),
+                &r.key("duration"),
                 format!("must be at least {}", go_duration(MIN_DURATION)),
             ));
         }
         spec.duration = Some(d);
     }
-    if let Some(d) = get("renew-before") {
+    if let Some(d) = r.get("renew-before") {
         let parsed =
-            parse_duration(&d).map_err(|p| bad(&key("renew-before"), format!("{d:?} {p}")))?;
+            parse_duration(&d).map_err(|p| bad(&r.key("renew-before"), format!("{d:?} {p}")))?;
         if parsed < MIN_RENEW_BEFORE {
             return Err(bad(
-                &key("renew-before"),
+                &r.key("renew-before"),
                 format!("must be at least {}", go_duration(MIN_RENEW_BEFORE)),
             ));
         }
         spec.renew_before = Some(d);
     }
-    if let Some(p) = get("renew-before-percentage") {
+    if let Some(p) = r.get("renew-before-percentage") {
         let n: i32 = p.parse().ok().filter(|n| (1..=99).contains(n)).ok_or_else(|| {
             bad(
-                &key("renew-before-percentage"),
+                &r.key("renew-before-percentage"),
                 format!("{p:?} is not a whole number between 1 and 99"),
             )
         })?;
         spec.renew_before_percentage = Some(n);
     }
-    if let Some(usages) = list("usages") {
+    Ok(())
+}
+
+/// `usages`, `revision-history-limit`.
+fn usages_and_history(spec: &mut CertificateSpec, r: Read) -> Result<(), AnnotationError> {
+    if let Some(usages) = r.list("usages") {
         let parsed: Result<Vec<KeyUsage>, _> = usages
             .iter()
             .map(|u| serde_json::from_value(serde_json::Value::String(u.clone())).map_err(|_| u))
             .collect();
         spec.usages = Some(parsed.map_err(|u| {
             bad(
-                &key("usages"),
+                &r.key("usages"),
                 format!("{u:?} is not a key usage (e.g. \"digital signature\", \"server auth\")"),
             )
         })?);
     }
-    if let Some(n) = get("revision-history-limit") {
+    if let Some(n) = r.get("revision-history-limit") {
         let limit = n.parse::<i32>().ok().filter(|n| *n >= 1);
         let limit = limit.ok_or_else(|| {
             bad(
-                &key("revision-history-limit"),
+                &r.key("revision-history-limit"),
                 format!("{n:?} is not a whole number of at least 1"),
             )
         })?;
         spec.revision_history_limit = Some(limit);
     }
-    private_key(spec, a)?;
-    if let Some(json) = get("secret-template") {
+    Ok(())
+}
+
+/// `secret-template`: JSON labels and annotations, none of cert-manager's own.
+fn secret_template(spec: &mut CertificateSpec, r: Read) -> Result<(), AnnotationError> {
+    if let Some(json) = r.get("secret-template") {
         let t: ObjectMetaTemplate = serde_json::from_str(&json).map_err(|e| {
             bad(
-                &key("secret-template"),
+                &r.key("secret-template"),
                 format!("is not JSON of {{\"labels\": {{…}}, \"annotations\": {{…}}}}: {e}"),
             )
         })?;
@@ -207,7 +250,7 @@ pub fn apply(
             .find(|k| k.starts_with("cert-manager.io/"))
         {
             return Err(bad(
-                &key("secret-template"),
+                &r.key("secret-template"),
                 format!("may not set cert-manager.io/ annotations ({k:?})"),
             ));
         }
