@@ -5,6 +5,7 @@
 use super::jws::SigningKey;
 use super::legacy::LegacyClient;
 use super::{AcmeError, adopt, client::for_issuer};
+use crate::api::acme::AcmeIssuer;
 use crate::api::issuer::AcmeIssuerStatus;
 use crate::context::Context;
 use crate::issuer::IssuerView;
@@ -86,29 +87,11 @@ impl Accounts {
         ctx: &Context,
         issuer: &IssuerView,
     ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
-        let client = &ctx.client;
         let acme =
             issuer.spec.acme.as_ref().ok_or_else(|| {
                 AcmeError::Account(format!("{} has no acme block", issuer.display()))
             })?;
-        let server = acme.server.clone();
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &issuer.secrets_namespace);
-        let key_ref = &acme.private_key_secret_ref;
-        let field = key_field(acme);
-        let email = acme.email.clone().filter(|e| !e.is_empty());
-        let contacts: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
-        let contact: Vec<&str> = contacts.iter().map(String::as_str).collect();
-        let http = || for_issuer(acme);
-        let builder =
-            || -> Result<AccountBuilder, AcmeError> { Ok(Account::builder_with_http(http()?)) };
-        // An account whose URL is known, with its P-256 key: no lookup at the CA.
-        let restore = async |url: String, pkcs8: &[u8]| -> Result<Account, AcmeError> {
-            builder()?
-                .from_parts(url, PrivatePkcs8KeyDer::from(pkcs8), server.clone())
-                .await
-                .map_err(|e| AcmeError::from_acme(&server, e))
-        };
-        let where_ = format!("Secret {}/{}", issuer.secrets_namespace, key_ref.name);
+        let reg = Registration::new(&ctx.client, issuer, acme);
         let lock = self
             .issuers
             .lock()
@@ -118,93 +101,160 @@ impl Accounts {
             .clone();
         let _guard = lock.lock().await;
 
-        let (account, pkcs8) = match secrets.get_opt(&key_ref.name).await? {
+        let (account, pkcs8) = match reg.secrets.get_opt(&acme.private_key_secret_ref.name).await? {
             Some(secret) => {
-                let signing = signing_key(&secret, &field, &where_).map_err(AcmeError::Account)?;
+                let signing =
+                    signing_key(&secret, &reg.field, &reg.where_).map_err(AcmeError::Account)?;
                 let Some(pkcs8) = signing.p256_pkcs8() else {
                     // A key instant-acme cannot sign with: the account is adopted, its key
                     // rolled over; it is then used as any other.
-                    let mut ca = LegacyClient::new(http()?, &server).await?;
-                    let adopted =
-                        adopt::roll_over(&secrets, &secret, &field, &signing, &mut ca).await?;
+                    let adopted = reg.adopt(&secret, &signing).await?;
                     ctx.event(&issuer.object_ref(), false, "AccountKeyRolledOver", adopted.note)
                         .await;
-                    let account = restore(adopted.account, &adopted.pkcs8).await?;
-                    let cache_key = (server, hash(&adopted.pkcs8), email.clone());
+                    let account = reg.restore(adopted.account, &adopted.pkcs8).await?;
+                    let cache_key = (reg.server.clone(), hash(&adopted.pkcs8), reg.email.clone());
                     self.cache.lock().await.insert(cache_key, account.clone());
-                    return Ok((account.clone(), status(&account, email, &adopted.pkcs8)));
+                    return Ok((account.clone(), status(&account, reg.email, &adopted.pkcs8)));
                 };
-                let cache_key = (server.clone(), hash(&pkcs8), email.clone());
+                let cache_key = (reg.server.clone(), hash(&pkcs8), reg.email.clone());
                 if let Some(account) = self.cache.lock().await.get(&cache_key) {
-                    return Ok((account.clone(), status(account, email, &pkcs8)));
+                    return Ok((account.clone(), status(account, reg.email, &pkcs8)));
                 }
-                let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(pkcs8.as_slice()))
-                    .map_err(|e| AcmeError::Account(format!("{where_}: {e}")))?;
-                let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.clone()));
-                // Looked up by its key alone (onlyReturnExisting), which a CA that checks the
-                // contact or EAB of a registration answers all the same.
-                let account = match builder()?.from_key((key, der), server.clone()).await {
-                    Ok((account, _)) => account,
-                    Err(e) => {
-                        let e = AcmeError::from_acme(&server, e);
-                        if !e.account_gone() {
-                            return Err(e);
-                        }
-                        // Not known (a CA reset): registered with this key and what
-                        // cert-manager sends, the contact and the EAB.
-                        let eab = external_account_binding(&secrets, acme).await?;
-                        let eab = eab.as_ref().map(|(kid, hmac)| (kid.as_str(), hmac.as_slice()));
-                        let mut ca = LegacyClient::new(http()?, &server).await?;
-                        let url = ca.register(&signing, &contacts, eab).await?;
-                        restore(url, &pkcs8).await?
-                    }
-                };
-                if !contact.is_empty() {
-                    account
-                        .update_contacts(&contact)
-                        .await
-                        .map_err(|e| AcmeError::from_acme(&server, e))?;
-                }
-                (account, pkcs8)
+                (reg.existing(&signing, &pkcs8).await?, pkcs8)
             }
             None if acme.disable_account_key_generation == Some(true) => {
                 return Err(AcmeError::Account(format!(
-                    "{where_} does not exist and disableAccountKeyGeneration is set"
+                    "{} does not exist and disableAccountKeyGeneration is set",
+                    reg.where_
                 )));
             }
-            None => {
-                let eab = external_account_binding(&secrets, acme)
-                    .await?
-                    .map(|(kid, hmac)| ExternalAccountKey::new(kid, &hmac));
-                let new = NewAccount {
-                    contact: &contact,
-                    terms_of_service_agreed: true,
-                    only_return_existing: false,
-                };
-                let (account, credentials) = builder()?
-                    .create(&new, server.clone(), eab.as_ref())
-                    .await
-                    .map_err(|e| AcmeError::from_acme(&server, e))?;
-                let pkcs8 = credentials.private_key().secret_pkcs8_der().to_vec();
-                let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.clone()));
-                let secret = Secret {
-                    metadata: ObjectMeta {
-                        name: Some(key_ref.name.clone()),
-                        labels: Some(BTreeMap::from([(
-                            "app.kubernetes.io/managed-by".into(),
-                            "certsmith".into(),
-                        )])),
-                        ..Default::default()
-                    },
-                    data: Some(BTreeMap::from([(field, ByteString(pem.into_bytes()))])),
-                    ..Default::default()
-                };
-                secrets.create(&PostParams::default(), &secret).await?;
-                (account, pkcs8)
+            None => reg.create().await?,
+        };
+        let cache_key = (reg.server.clone(), hash(&pkcs8), reg.email.clone());
+        self.cache.lock().await.insert(cache_key, account.clone());
+        Ok((account.clone(), status(&account, reg.email, &pkcs8)))
+    }
+}
+
+/// What registering or looking up one issuer's account needs.
+struct Registration<'a> {
+    acme: &'a AcmeIssuer,
+    server: String,
+    /// The issuer's Secrets (account key, EAB).
+    secrets: Api<Secret>,
+    /// The key Secret's entry holding the key.
+    field: String,
+    /// The key Secret, as messages name it.
+    where_: String,
+    email: Option<String>,
+    /// `mailto:` the e-mail, as sent to the CA.
+    contacts: Vec<String>,
+}
+
+impl<'a> Registration<'a> {
+    fn new(client: &kube::Client, issuer: &IssuerView, acme: &'a AcmeIssuer) -> Self {
+        let email = acme.email.clone().filter(|e| !e.is_empty());
+        let name = &acme.private_key_secret_ref.name;
+        Registration {
+            acme,
+            server: acme.server.clone(),
+            secrets: Api::namespaced(client.clone(), &issuer.secrets_namespace),
+            field: key_field(acme),
+            where_: format!("Secret {}/{name}", issuer.secrets_namespace),
+            contacts: email.iter().map(|e| format!("mailto:{e}")).collect(),
+            email,
+        }
+    }
+
+    fn builder(&self) -> Result<AccountBuilder, AcmeError> {
+        Ok(Account::builder_with_http(for_issuer(self.acme)?))
+    }
+
+    fn contact(&self) -> Vec<&str> {
+        self.contacts.iter().map(String::as_str).collect()
+    }
+
+    /// An account whose URL is known, with its P-256 key: no lookup at the CA.
+    async fn restore(&self, url: String, pkcs8: &[u8]) -> Result<Account, AcmeError> {
+        let key = PrivatePkcs8KeyDer::from(pkcs8);
+        let made = self.builder()?.from_parts(url, key, self.server.clone()).await;
+        made.map_err(|e| AcmeError::from_acme(&self.server, e))
+    }
+
+    /// The account of a key certsmith cannot sign with, its key rolled over (see `adopt`).
+    async fn adopt(
+        &self,
+        secret: &Secret,
+        signing: &SigningKey,
+    ) -> Result<adopt::Adopted, AcmeError> {
+        let mut ca = LegacyClient::new(for_issuer(self.acme)?, &self.server).await?;
+        adopt::roll_over(&self.secrets, secret, &self.field, signing, &mut ca).await
+    }
+
+    /// The account of the P-256 key in the issuer's Secret, looked up by its key alone
+    /// (onlyReturnExisting), which a CA that checks the contact or EAB of a registration
+    /// answers all the same; registered anew with that key when the CA does not know it (a
+    /// CA reset). Its contact is brought up to date.
+    async fn existing(&self, signing: &SigningKey, pkcs8: &[u8]) -> Result<Account, AcmeError> {
+        let server = &self.server;
+        let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(pkcs8))
+            .map_err(|e| AcmeError::Account(format!("{}: {e}", self.where_)))?;
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec()));
+        let account = match self.builder()?.from_key((key, der), server.clone()).await {
+            Ok((account, _)) => account,
+            Err(e) => {
+                let e = AcmeError::from_acme(server, e);
+                if !e.account_gone() {
+                    return Err(e);
+                }
+                // Registered with this key and what cert-manager sends, the contact and EAB.
+                let eab = external_account_binding(&self.secrets, self.acme).await?;
+                let eab = eab.as_ref().map(|(kid, hmac)| (kid.as_str(), hmac.as_slice()));
+                let mut ca = LegacyClient::new(for_issuer(self.acme)?, server).await?;
+                let url = ca.register(signing, &self.contacts, eab).await?;
+                self.restore(url, pkcs8).await?
             }
         };
-        self.cache.lock().await.insert((server, hash(&pkcs8), email.clone()), account.clone());
-        Ok((account.clone(), status(&account, email, &pkcs8)))
+        let contact = self.contact();
+        if !contact.is_empty() {
+            let updated = account.update_contacts(&contact).await;
+            updated.map_err(|e| AcmeError::from_acme(server, e))?;
+        }
+        Ok(account)
+    }
+
+    /// A new account with a new key, the key then stored in the issuer's Secret.
+    async fn create(&self) -> Result<(Account, Vec<u8>), AcmeError> {
+        let eab = external_account_binding(&self.secrets, self.acme)
+            .await?
+            .map(|(kid, hmac)| ExternalAccountKey::new(kid, &hmac));
+        let contact = self.contact();
+        let new = NewAccount {
+            contact: &contact,
+            terms_of_service_agreed: true,
+            only_return_existing: false,
+        };
+        let (account, credentials) = self
+            .builder()?
+            .create(&new, self.server.clone(), eab.as_ref())
+            .await
+            .map_err(|e| AcmeError::from_acme(&self.server, e))?;
+        let pkcs8 = credentials.private_key().secret_pkcs8_der().to_vec();
+        let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.clone()));
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(self.acme.private_key_secret_ref.name.clone()),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/managed-by".into(),
+                    "certsmith".into(),
+                )])),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(self.field.clone(), ByteString(pem.into_bytes()))])),
+            ..Default::default()
+        };
+        self.secrets.create(&PostParams::default(), &secret).await?;
+        Ok((account, pkcs8))
     }
 }
 
