@@ -85,28 +85,7 @@ fn check(
     if annotations.get(ANN_CERTIFICATE_NAME).map(String::as_str) != Some(name) {
         return Err(None);
     }
-    let field = |k: &str| crate::certificate::secret::text(secret, k);
-    let (Some(crt), Some(key)) = (field("tls.crt"), field("tls.key")) else {
-        let message =
-            "Issuing certificate as Secret does not contain a certificate and private key";
-        return Err(Some(("MissingData", message.into())));
-    };
-    let key = parse_pem(&key).map_err(|e| {
-        Some((
-            "InvalidKeyPair",
-            format!("Issuing certificate as Secret contains an invalid private key: {e}"),
-        ))
-    })?;
-    let issued = parse_chain(&crt).map_err(|e| {
-        Some((
-            "InvalidCertificate",
-            format!("Issuing certificate as Secret contains an invalid certificate: {e}"),
-        ))
-    })?;
-    if !issued.matches_key(&key) {
-        let message = "Issuing certificate as Secret contains a private key that does not match the certificate";
-        return Err(Some(("InvalidKeyPair", message.into())));
-    }
+    let (key, issued) = key_pair(secret)?;
     let issuer = &cert.spec.issuer_ref;
     let kind = issuer.kind.as_deref().unwrap_or("Issuer");
     let was = (
@@ -162,6 +141,34 @@ fn check(
         )));
     }
     Ok(Decision::UpToDate { issued: Box::new(issued), renewal_time: at })
+}
+
+/// The Secret's key and certificate, read and checked to belong together (cert-manager's first
+/// policies: data present, key and certificate readable, matching).
+fn key_pair(secret: &Secret) -> Result<(rcgen::KeyPair, Issued), Option<Why>> {
+    let field = |k: &str| crate::certificate::secret::text(secret, k);
+    let (Some(crt), Some(key)) = (field("tls.crt"), field("tls.key")) else {
+        let message =
+            "Issuing certificate as Secret does not contain a certificate and private key";
+        return Err(Some(("MissingData", message.into())));
+    };
+    let key = parse_pem(&key).map_err(|e| {
+        Some((
+            "InvalidKeyPair",
+            format!("Issuing certificate as Secret contains an invalid private key: {e}"),
+        ))
+    })?;
+    let issued = parse_chain(&crt).map_err(|e| {
+        Some((
+            "InvalidCertificate",
+            format!("Issuing certificate as Secret contains an invalid certificate: {e}"),
+        ))
+    })?;
+    if !issued.matches_key(&key) {
+        let message = "Issuing certificate as Secret contains a private key that does not match the certificate";
+        return Err(Some(("InvalidKeyPair", message.into())));
+    }
+    Ok((key, issued))
 }
 
 /// `certsmith renew` (like `cmctl renew`) sets Issuing=True with reason ManuallyTriggered.
