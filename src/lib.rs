@@ -30,6 +30,8 @@ pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod migrate;
+#[cfg(test)]
+pub mod mock_api;
 pub mod naming;
 pub mod operator;
 pub mod order;

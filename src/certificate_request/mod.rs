@@ -6,3 +6,6 @@ pub mod approve;
 pub mod controller;
 pub mod local;
 pub mod sign;
+
+#[cfg(test)]
+mod controller_tests;

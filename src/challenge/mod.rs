@@ -3,3 +3,6 @@
 //! the Challenge does not own: a TXT record, a rule in the user's Ingress).
 
 pub mod controller;
+
+#[cfg(test)]
+mod controller_tests;

@@ -5,3 +5,6 @@ pub mod budget;
 mod chain;
 pub mod controller;
 pub mod plan;
+
+#[cfg(test)]
+mod controller_tests;
