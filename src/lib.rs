@@ -1,11 +1,12 @@
 //! certsmith: an ACME certificate operator serving the `cert-manager.io/v1` API.
 //!
 //! The data flows one way and the modules follow it, as cert-manager's resources do:
-//! `shim` (Ingress → Certificate) → `certificate` (policy → next key → request →
-//! Secret) → `certificate_request` (approve, sign through an Order) → `order` (the ACME order)
-//! → `challenge` (present, self-check, accept, clean up) → `http01` (responder, solver Ingress
-//! and Service) → `renewal`. Beside them: `api` (the types), `validation`, `issuer` (accounts),
-//! `acme` (the CA client), `pki` (keys, CSRs, chains). `operator` wires them for `certsmith run`.
+//! `shim` (Ingress → Certificate) → `certificate` (policy → next key → request → Secret) →
+//! `certificate_request` (approve, sign through an Order or here) → `order` (the ACME order) →
+//! `challenge` (present, self-check, accept, clean up, through a `solver`: `http01`, `dns01`) →
+//! `renewal`. Beside them: `api` (the types), `validation`, `issuer` (accounts, readiness),
+//! `acme` (the CA client), `pki` (keys, CSRs, chains), `error` (the controllers' one error).
+//! `controllers` wires them for `certsmith run`, `operator` runs the process.
 #![forbid(unsafe_code)]
 
 pub mod acme;
