@@ -20,21 +20,16 @@ pub struct Context {
     pub challenges: Challenges,
     /// What the operator's watches last saw: reconciles read from here.
     pub cache: Stores,
-    /// The private keys of issuances in flight, by `namespace/name` of the Secret that keeps
-    /// them: read from there once (after a restart), not at every step.
-    pub next_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Chains just written, for the step that reads them next (the caches keep finished Orders
     /// and requests without theirs).
     pub chains: crate::chains::Chains,
-    /// The namespaces whose responder Service was made sure of lately.
-    pub solver_services: crate::http01::solver_service::Ensured,
-    /// Each ACME account's order budget.
+    /// What each step keeps in memory for itself (a saving, never the truth): its own type,
+    /// read and written only by that step.
+    pub certificates: crate::certificate::memory::Memory,
+    /// Each ACME account's order budget (the Order step's).
     pub budgets: Budgets,
-    /// ACME servers whose directory has no renewalInfo (ARI).
-    pub without_ari: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// ARI status by Certificate uid, for a cluster whose (older) CRD prunes `status.acme`.
-    pub ari_pruned:
-        std::sync::Mutex<std::collections::HashMap<String, crate::api::certificate::AriStatus>>,
+    /// The namespaces whose responder Service was made sure of lately (the HTTP-01 solver's).
+    pub solver_services: crate::http01::solver_service::Ensured,
     pub metrics: Metrics,
     pub events: crate::events::Events,
     pub clock: fn() -> Timestamp,
@@ -66,12 +61,10 @@ impl Context {
             accounts: Accounts::default(),
             challenges,
             cache: stores,
-            next_keys: Default::default(),
             chains: Default::default(),
             solver_services: Default::default(),
             budgets: Budgets::default(),
-            without_ari: Default::default(),
-            ari_pruned: Default::default(),
+            certificates: Default::default(),
             metrics,
             clock: Timestamp::now,
         }
@@ -99,6 +92,16 @@ impl Context {
                 Some(IssuerView::issuer(&found))
             }
         }
+    }
+
+    /// The issuer's ACME account, as read within the last minute, else read now (see
+    /// [`Accounts::get`]).
+    pub async fn account(
+        &self,
+        issuer: &IssuerView,
+    ) -> Result<(instant_acme::Account, crate::api::issuer::AcmeIssuerStatus), crate::acme::AcmeError>
+    {
+        self.accounts.get(&self.client, &self.events, issuer).await
     }
 
     /// Publishes an Event on `object`; a failure to publish is logged, never fatal.

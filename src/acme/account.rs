@@ -7,7 +7,7 @@ use super::legacy::LegacyClient;
 use super::{AcmeError, adopt, client::for_issuer};
 use crate::api::acme::AcmeIssuer;
 use crate::api::issuer::AcmeIssuerStatus;
-use crate::context::Context;
+use crate::events::Events;
 use crate::issuer::IssuerView;
 use base64::Engine as _;
 use instant_acme::{Account, AccountBuilder, ExternalAccountKey, Key, NewAccount};
@@ -57,7 +57,8 @@ impl Accounts {
     /// The issuer's account: as read within the last minute, else [`Accounts::read`].
     pub async fn get(
         &self,
-        ctx: &Context,
+        client: &kube::Client,
+        events: &Events,
         issuer: &IssuerView,
     ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
         let key = recent_key(issuer);
@@ -65,17 +66,18 @@ impl Accounts {
         if let Some((_, account, status)) = known.filter(|(at, ..)| at.elapsed() < FRESH) {
             return Ok((account, status));
         }
-        self.read(ctx, issuer).await
+        self.read(client, events, issuer).await
     }
 
     /// The issuer's account, its key Secret read now, registering it (and creating its key
     /// Secret) when needed, with what the issuer's `status.acme` should say.
     pub async fn read(
         &self,
-        ctx: &Context,
+        client: &kube::Client,
+        events: &Events,
         issuer: &IssuerView,
     ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
-        let found = self.load(ctx, issuer).await?;
+        let found = self.load(client, events, issuer).await?;
         if let (Some(key), Ok(mut recent)) = (recent_key(issuer), self.recent.lock()) {
             recent.insert(key, (std::time::Instant::now(), found.0.clone(), found.1.clone()));
         }
@@ -84,14 +86,15 @@ impl Accounts {
 
     async fn load(
         &self,
-        ctx: &Context,
+        client: &kube::Client,
+        events: &Events,
         issuer: &IssuerView,
     ) -> Result<(Account, AcmeIssuerStatus), AcmeError> {
         let acme =
             issuer.spec.acme.as_ref().ok_or_else(|| {
                 AcmeError::Account(format!("{} has no acme block", issuer.display()))
             })?;
-        let reg = Registration::new(&ctx.client, issuer, acme);
+        let reg = Registration::new(client, issuer, acme);
         let lock = self
             .issuers
             .lock()
@@ -109,8 +112,8 @@ impl Accounts {
                     // A key instant-acme cannot sign with: the account is adopted, its key
                     // rolled over; it is then used as any other.
                     let adopted = reg.adopt(&secret, &signing).await?;
-                    ctx.event(&issuer.object_ref(), false, "AccountKeyRolledOver", adopted.note)
-                        .await;
+                    let (about, reason) = (issuer.object_ref(), "AccountKeyRolledOver");
+                    events.publish(&about, false, reason, adopted.note).await;
                     let account = reg.restore(adopted.account, &adopted.pkcs8).await?;
                     let cache_key = (reg.server.clone(), hash(&adopted.pkcs8), reg.email.clone());
                     self.cache.lock().await.insert(cache_key, account.clone());

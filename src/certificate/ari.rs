@@ -64,11 +64,11 @@ pub async fn fetch(
 ) -> Result<Option<AriStatus>, ()> {
     let Some(acme) = issuer.spec.acme.as_ref() else { return Ok(None) };
     let server = &acme.server;
-    if ctx.without_ari.lock().is_ok_and(|s| s.contains(server)) {
+    if ctx.certificates.without_ari(server) {
         return Ok(None);
     }
     let Some(id) = leaf_id(secret) else { return Ok(None) };
-    let (account, _) = ctx.accounts.get(ctx, issuer).await.map_err(|_| ())?;
+    let (account, _) = ctx.account(issuer).await.map_err(|_| ())?;
     match account.renewal_info(&id).await {
         Ok((info, retry_after)) => {
             // Asked again when the CA says (RFC 9773 §4.3), within 10 s to a day.
@@ -87,9 +87,7 @@ pub async fn fetch(
         }
         // A CA whose directory has no renewalInfo is not asked again (until a restart).
         Err(instant_acme::Error::Unsupported(_)) => {
-            if let Ok(mut servers) = ctx.without_ari.lock() {
-                servers.insert(server.clone());
-            }
+            ctx.certificates.no_ari_at(server);
             Ok(None)
         }
         Err(e) => {
@@ -103,10 +101,8 @@ pub async fn fetch(
 /// in memory, so the next reconcile does not fetch (and write) it again at once.
 pub fn remember_if_pruned(ctx: &Context, cert: &Certificate, fetched: AriStatus) {
     let kept = cert.status.as_ref().and_then(|s| s.acme.as_ref()).is_some_and(|a| a.ari.is_some());
-    if let (false, Some(uid), Ok(mut pruned)) =
-        (kept, cert.metadata.uid.clone(), ctx.ari_pruned.lock())
-    {
-        pruned.insert(uid, fetched);
+    if let (false, Some(uid)) = (kept, cert.metadata.uid.clone()) {
+        ctx.certificates.keep_pruned_ari(uid, fetched);
     }
 }
 
@@ -114,8 +110,7 @@ pub fn remember_if_pruned(ctx: &Context, cert: &Certificate, fetched: AriStatus)
 pub fn restore_pruned(ctx: &Context, cert: &mut Certificate) {
     let stored = cert.status.as_ref().and_then(|s| s.acme.as_ref()).is_some();
     let Some(uid) = cert.metadata.uid.as_ref().filter(|_| !stored) else { return };
-    let remembered = ctx.ari_pruned.lock().ok().and_then(|p| p.get(uid).cloned());
-    if let Some(ari) = remembered {
+    if let Some(ari) = ctx.certificates.pruned_ari(uid) {
         let status = cert.status.get_or_insert_default();
         status.acme = Some(CertificateAcmeStatus { ari: Some(ari) });
     }

@@ -274,7 +274,7 @@ async fn private_key(
     let recorded = cert.status.as_ref().and_then(|s| s.next_private_key_secret_name.clone());
     if let Some(name) = recorded {
         let at = format!("{namespace}/{name}");
-        let known = ctx.next_keys.lock().ok().and_then(|k| k.get(&at).cloned());
+        let known = ctx.certificates.next_key(&at);
         let pem = match known {
             Some(pem) => Some(pem),
             None => {
@@ -306,12 +306,7 @@ async fn private_key(
 
 /// Keeps (`Some`) or forgets (`None`) the key of an issuance in flight.
 fn remember_key(ctx: &Context, at: String, pem: Option<String>) {
-    if let Ok(mut keys) = ctx.next_keys.lock() {
-        match pem {
-            Some(pem) => keys.insert(at, pem),
-            None => keys.remove(&at),
-        };
-    }
+    ctx.certificates.remember_key(at, pem);
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod ari;
 pub mod controller;
 pub mod issue;
+pub mod memory;
 pub mod policy;
 pub mod request;
 pub mod secret;

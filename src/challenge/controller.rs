@@ -125,7 +125,7 @@ async fn at_ca(
         return note(api, ch, &old, "Referenced issuer not found", Duration::from_secs(30)).await;
     };
     let server = issuer.spec.acme.as_ref().map(|a| a.server.clone()).unwrap_or_default();
-    let account = match ctx.accounts.get(ctx, &issuer).await {
+    let account = match ctx.account(&issuer).await {
         Ok((a, _)) => a,
         Err(e) => return note(api, ch, &old, &e.to_string(), Duration::from_secs(30)).await,
     };

@@ -126,7 +126,7 @@ async fn readiness(
             let action = Action::requeue(Duration::from_secs(again));
             Readiness { ready, reason, message, acme: None, action }
         }
-        IssuerKind::Acme(_) => match ctx.accounts.read(ctx, view).await {
+        IssuerKind::Acme(_) => match ctx.accounts.read(&ctx.client, &ctx.events, view).await {
             Ok((_, acme)) => Readiness {
                 ready: true,
                 reason: "ACMEAccountRegistered",

@@ -95,7 +95,7 @@ impl At<'_> {
             let why = "the issuer is not an ACME issuer";
             return finish(ctx, api, order, old, State::Errored, why).await.map(Err);
         };
-        let action = match ctx.accounts.get(ctx, &issuer).await {
+        let action = match ctx.account(&issuer).await {
             Ok((account, _)) => return Ok(Ok((issuer, acme, account))),
             // An account the CA refused ends an order not opened yet (it loses nothing): the
             // Certificate counts the failure, says why, and retries after its backoff.
