@@ -11,15 +11,14 @@ use crate::context::Context;
 use crate::http01::responder::Challenges;
 use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
-use crate::operator::{Error, run_controller};
 use crate::order::controller as orders;
-use crate::watches::{Shared, users, woken_by_issuers};
-use futures::FutureExt;
+use crate::watches::{Kind, Shared, users, woken_by_issuers};
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{controller, watcher};
+use kube::runtime::{Controller, controller, watcher};
 use kube::{Client, ResourceExt};
 use std::sync::Arc;
 
@@ -84,12 +83,7 @@ impl Watches {
 type Run = BoxFuture<'static, ()>;
 
 /// The controllers; run by the leader only (or by every process without leader election).
-pub async fn run(
-    client: Client,
-    config: Config,
-    challenges: Challenges,
-    metrics: Metrics,
-) -> Result<(), Error> {
+pub async fn run(client: Client, config: Config, challenges: Challenges, metrics: Metrics) {
     let mut w = Watches::new(&client);
     let ctx = Arc::new(Context::new(client, config, challenges, w.stores(), metrics));
     // The Certificate gauges read this cache while the controllers run; a replica that stops
@@ -129,7 +123,6 @@ pub async fn run(
         _ = watches => {}
         _ = work => {}
     }
-    Ok(())
 }
 
 /// Certificates, woken by their requests, their issuer's changes and their Secret's.
@@ -218,4 +211,27 @@ fn issuers(w: &mut Watches, ctx: &Arc<Context>, workers: &controller::Config) ->
         run_controller(namespaced, "issuers", issuers::reconcile_issuer, ctx).boxed(),
         run_controller(cluster, "clusterissuers", issuers::reconcile_cluster_issuer, ctx).boxed(),
     )
+}
+
+/// Runs `controller` until a signal, its triggers backed off after watch errors, each
+/// reconcile counted under `name` and its errors retried by the one policy.
+fn run_controller<K, F, Fut>(
+    controller: Controller<K>,
+    name: &'static str,
+    reconcile: F,
+    ctx: &Arc<Context>,
+) -> impl Future<Output = ()> + use<K, F, Fut>
+where
+    K: Kind,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<controller::Action, crate::error::Error>> + Send + 'static,
+{
+    let policy = move |object: Arc<K>, error: &crate::error::Error, _: Arc<Context>| {
+        crate::error::policy(name, &object, error)
+    };
+    controller
+        .trigger_backoff(crate::relist::backoff())
+        .shutdown_on_signal()
+        .run(crate::metrics::counted(name, reconcile), policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()))
 }

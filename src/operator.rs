@@ -1,16 +1,10 @@
 //! `certsmith run`: the controllers, the challenge responder and the metrics endpoint, wired.
 
 use crate::config::Config;
-use crate::context::Context;
 use crate::http01::responder::{self, Challenges};
 use crate::metrics::Metrics;
-use crate::watches::Kind;
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::runtime::{Controller, controller};
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
@@ -146,57 +140,12 @@ async fn act_while_leading(
             metrics.clone(),
         );
         tokio::select! {
-            result = run => return result,
+            () = run => return Ok(()),
             _ = lost.wait_for(|l| !*l) => return Err(Error::LostLease),
             // cert-manager came back: stop acting at once (the controllers are dropped, as if
             // killed: every step resumes from the cluster) and stand by again.
             _ = other.wait_for(|o| o.is_some()) => tracing::warn!("another controller leads; stopping the controllers"),
             _ = &mut shutdown => return Ok(()),
         }
-    }
-}
-
-/// Runs `controller` until a signal, its triggers backed off after watch errors, each
-/// reconcile counted under `name` and its errors retried by the one policy.
-pub(crate) fn run_controller<K, F, Fut>(
-    controller: Controller<K>,
-    name: &'static str,
-    reconcile: F,
-    ctx: &Arc<Context>,
-) -> impl Future<Output = ()> + use<K, F, Fut>
-where
-    K: Kind,
-    F: Fn(Arc<K>, Arc<Context>) -> Fut,
-    Fut: Future<Output = Result<controller::Action, crate::error::Error>> + Send + 'static,
-{
-    let policy = move |object: Arc<K>, error: &crate::error::Error, _: Arc<Context>| {
-        crate::error::policy(name, &object, error)
-    };
-    controller
-        .trigger_backoff(crate::relist::backoff())
-        .shutdown_on_signal()
-        .run(counted(name, reconcile), policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()))
-}
-
-/// `reconcile`, counted in `certsmith_controller_reconciles_in_flight` while it runs.
-pub fn counted<K, C, E, F, Fut>(
-    controller: &'static str,
-    reconcile: F,
-) -> impl FnMut(Arc<K>, Arc<C>) -> BoxFuture<'static, Result<controller::Action, E>>
-where
-    C: AsRef<Metrics> + Send + Sync + 'static,
-    F: Fn(Arc<K>, Arc<C>) -> Fut,
-    Fut: Future<Output = Result<controller::Action, E>> + Send + 'static,
-{
-    move |object, ctx| {
-        let running = (*ctx).as_ref().in_flight(controller);
-        let reconciled = reconcile(object, ctx);
-        async move {
-            let result = reconciled.await;
-            drop(running);
-            result
-        }
-        .boxed()
     }
 }

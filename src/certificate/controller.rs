@@ -3,6 +3,7 @@
 //! Secret's metadata → status → requeue at the renewal time.
 
 use super::policy::{Decision, decide};
+use super::status::requeue_at;
 use super::{ari, issue, request, secret, status, support, write};
 use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest, CertificateStatus};
@@ -265,15 +266,6 @@ fn load_issuer(ctx: &Context, cert: &Certificate) -> Result<IssuerView, String> 
     let found = ctx.issuer(r, &cert.namespace().unwrap_or_default());
     let kind = referenced_kind(r).unwrap_or("Issuer");
     found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name))
-}
-
-/// Requeue at `at`, but at least every 12 hours: a periodic look at the Secret costs one GET,
-/// and the runtime's delay queue cannot hold the years a CA-issued certificate may last.
-pub fn requeue_at(at: Timestamp, now: Timestamp) -> Action {
-    let wait = at
-        .duration_since(now)
-        .clamp(jiff::SignedDuration::from_secs(1), jiff::SignedDuration::from_hours(12));
-    Action::requeue(wait.unsigned_abs())
 }
 
 #[cfg(test)]

@@ -130,6 +130,15 @@ pub fn blocked(
     s
 }
 
+/// Requeue at `at`, but at least every 12 hours: a periodic look at the Secret costs one GET,
+/// and the runtime's delay queue cannot hold the years a CA-issued certificate may last.
+pub fn requeue_at(at: Timestamp, now: Timestamp) -> kube::runtime::controller::Action {
+    let wait = at
+        .duration_since(now)
+        .clamp(jiff::SignedDuration::from_secs(1), jiff::SignedDuration::from_hours(12));
+    kube::runtime::controller::Action::requeue(wait.unsigned_abs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

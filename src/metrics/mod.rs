@@ -8,6 +8,7 @@ mod certificates;
 pub use acme_client::{AcmeClientMetrics, acme_client};
 pub use certificates::CertificateMetrics;
 
+use futures::FutureExt as _;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{CounterVec, Gauge, IntCounter, IntGaugeVec, Opts, Registry};
@@ -223,5 +224,30 @@ impl Metrics {
                     }
                 }),
             )
+    }
+}
+
+/// `reconcile`, counted in `certsmith_controller_reconciles_in_flight` while it runs.
+pub fn counted<K, C, E, F, Fut>(
+    controller: &'static str,
+    reconcile: F,
+) -> impl FnMut(
+    std::sync::Arc<K>,
+    std::sync::Arc<C>,
+) -> futures::future::BoxFuture<'static, Result<kube::runtime::controller::Action, E>>
+where
+    C: AsRef<Metrics> + Send + Sync + 'static,
+    F: Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut,
+    Fut: Future<Output = Result<kube::runtime::controller::Action, E>> + Send + 'static,
+{
+    move |object, ctx| {
+        let running = (*ctx).as_ref().in_flight(controller);
+        let reconciled = reconcile(object, ctx);
+        async move {
+            let result = reconciled.await;
+            drop(running);
+            result
+        }
+        .boxed()
     }
 }

@@ -59,7 +59,7 @@ pub async fn run<S: Source>(ctx: Arc<Context>, defaults: DefaultIssuer) {
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(
-            crate::operator::counted(S::CONTROLLER, reconcile::<S>),
+            crate::metrics::counted(S::CONTROLLER, reconcile::<S>),
             |source, error, _| crate::error::policy(S::CONTROLLER, &source, error),
             shim,
         )
