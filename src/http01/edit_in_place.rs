@@ -51,6 +51,26 @@ pub async fn remove(
     .await
 }
 
+/// Removes the challenge's own rule from whichever Ingress of its namespace holds it: for a
+/// Challenge made before its spec named the Ingress (an earlier certsmith read the name from
+/// the Certificate at cleanup), so an upgrade leaves no rule behind. One list, at cleanup only.
+pub async fn remove_anywhere(
+    client: &kube::Client,
+    cfg: &Config,
+    c: &Challenge,
+) -> Result<(), kube::Error> {
+    let api: Api<Ingress> = Api::namespaced(client.clone(), &c.namespace().unwrap_or_default());
+    let rule = solver_rule(cfg, c)?;
+    for ingress in api.list(&Default::default()).await? {
+        let rules = ingress.spec.as_ref().and_then(|s| s.rules.clone()).unwrap_or_default();
+        let rules = serde_json::to_value(rules).map_err(kube::Error::SerdeError)?;
+        if rules.as_array().is_some_and(|r| r.contains(&rule)) {
+            remove(client, cfg, &ingress.name_any(), c).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Read-modify-write of `spec.rules`, conditional on the version read, retried on conflict.
 async fn patch_rules(
     api: &Api<Ingress>,

@@ -120,8 +120,16 @@ impl Solver for IngressSolver {
     ) -> BoxFuture<'a, Result<(), Error>> {
         async move {
             solver_ingress::delete(&ctx.client, ch).await?;
-            if let Some(name) = in_place_ingress(ch) {
-                edit_in_place::remove(&ctx.client, &ctx.config, name, ch).await?;
+            let legacy =
+                ch.finalizers().iter().any(|f| f == crate::challenge::controller::FINALIZER);
+            match in_place_ingress(ch) {
+                Some(name) => edit_in_place::remove(&ctx.client, &ctx.config, name, ch).await?,
+                // A finalizer on a Challenge that names no Ingress: an edit in place made by an
+                // earlier certsmith, which kept the Ingress's name on the Certificate.
+                None if legacy => {
+                    edit_in_place::remove_anywhere(&ctx.client, &ctx.config, ch).await?
+                }
+                None => {}
             }
             Ok(())
         }
