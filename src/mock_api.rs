@@ -70,13 +70,18 @@ struct Flags {
     config: crate::config::Config,
 }
 
+/// certsmith's default flags.
+pub fn config() -> crate::config::Config {
+    use clap::Parser as _;
+    Flags::try_parse_from(["certsmith"]).expect("the default flags").config
+}
+
 /// A Context on a scripted API server, its clock at `now`; `script` answers the requests in
 /// order and returns them. A request the script does not expect fails the test.
 pub fn context(
     now: fn() -> jiff::Timestamp,
     script: Vec<Step>,
 ) -> (Arc<Context>, Caches, tokio::task::JoinHandle<Vec<Call>>) {
-    use clap::Parser as _;
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let served = tokio::spawn(async move {
@@ -102,7 +107,7 @@ pub fn context(
         }
         calls
     });
-    let config = Flags::try_parse_from(["certsmith"]).expect("the default flags").config;
+    let config = config();
     let metrics = crate::metrics::Metrics::default();
     let (challenges, _) =
         crate::http01::responder::Challenges::watch(client.clone(), metrics.clone());

@@ -31,3 +31,41 @@ async fn a_challenge_without_a_solver_certsmith_has_says_so() {
     );
     assert_eq!(calls[1].body[1]["value"]["reason"], json!(why));
 }
+
+#[tokio::test]
+async fn an_edit_in_place_from_before_the_upgrade_is_found_and_removed() {
+    // Made by the previous certsmith: the finalizer, no Ingress name in its solver, decided.
+    let ch: Challenge = serde_json::from_value(json!({
+        "metadata": {"name": "web-1-abc-2", "namespace": "team", "uid": "c-2",
+                     "resourceVersion": "9", "finalizers": ["finalizer.acme.cert-manager.io"]},
+        "spec": {"url": "https://ca/chall/2", "authorizationURL": "https://ca/authz/2",
+                 "dnsName": "a.example.com", "type": "HTTP-01", "token": "tok", "key": "tok.k",
+                 "solver": {"http01": {"ingress": {}}}, "issuerRef": {"name": "le"}},
+        "status": {"state": "valid", "presented": true, "processing": false}
+    }))
+    .unwrap();
+    let rule = crate::http01::solver_ingress::rule(&crate::mock_api::config(), &ch);
+    let other = json!({"host": "b.example.com"});
+    let ingress = json!({"metadata": {"name": "web", "namespace": "team", "resourceVersion": "4"},
+                         "spec": {"rules": [other, rule]}});
+    let ingresses = "/apis/networking.k8s.io/v1/namespaces/team/ingresses";
+    let solver = format!("{ingresses}/{}", crate::http01::solver_ingress::name(&ch));
+    let gone = json!({"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404});
+    let script = vec![
+        crate::mock_api::Step { method: "DELETE", path: solver, status: 404, reply: gone },
+        ok("GET", ingresses, json!({"metadata": {}, "items": [ingress.clone()]})),
+        ok("GET", &format!("{ingresses}/web"), ingress.clone()),
+        ok("PATCH", &format!("{ingresses}/web"), ingress),
+        ok(
+            "PATCH",
+            "/apis/acme.cert-manager.io/v1/namespaces/team/challenges/web-1-abc-2/status",
+            serde_json::to_value(&ch).unwrap(),
+        ),
+    ];
+    let (ctx, _, served) = context(now, script);
+    let action = super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = served.await.unwrap();
+    assert_eq!(calls[3].body[1], json!({"op": "add", "path": "/spec/rules", "value": [other]}));
+    assert_eq!(calls[4].body[1]["value"]["presented"], json!(false));
+}
