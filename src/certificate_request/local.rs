@@ -2,8 +2,9 @@
 //! request's own, named by its `private-key-secret-name` annotation, or the CA issuer's Secret)
 //! → sign (pure, `pki::sign`) → what it means for the request, in cert-manager's words.
 
-use crate::api::CertificateRequest;
+use crate::api::issuer::{CaIssuer, SelfSignedIssuer};
 use crate::api::request::ANN_PRIVATE_KEY_SECRET;
+use crate::api::{CertificateRequest, IssuerKind};
 use crate::certificate::secret::text;
 use crate::issuer::IssuerView;
 use crate::pki::sign::{CaKeyPair, SignError, Urls, empty_subject, self_sign, template};
@@ -39,40 +40,66 @@ pub async fn sign(
     issuer: &IssuerView,
     now: Timestamp,
 ) -> Result<Signed, kube::Error> {
-    let pending =
-        |reason, message| Signed { outcome: Outcome::Pending { reason, message }, warning: None };
-    let failed =
-        |reason, message| Signed { outcome: Outcome::Failed { reason, message }, warning: None };
-    if let Some(ca) = &issuer.spec.ca {
-        let namespace = &issuer.secrets_namespace;
-        let name = &ca.secret_name;
-        let Some(secret) =
-            Api::<Secret>::namespaced(client.clone(), namespace).get_opt(name).await?
-        else {
-            let message = format!("Referenced secret {namespace}/{name} not found");
-            return Ok(pending("SecretMissing", message));
-        };
-        let pair = match CaKeyPair::from_secret(&secret) {
-            Ok(pair) => pair,
-            Err(e) => {
-                let message = format!(
-                    "Failed to parse signing CA keypair from secret {namespace}/{name}: {e}"
-                );
-                return Ok(pending("SecretInvalidData", message));
-            }
-        };
-        let urls = Urls {
-            crl_distribution_points: ca.crl_distribution_points.clone().unwrap_or_default(),
-            ocsp_servers: ca.ocsp_servers.clone().unwrap_or_default(),
-            issuing_certificate_urls: ca.issuing_certificate_urls.clone().unwrap_or_default(),
-        };
-        let signed = template(&cr.spec, &urls, now).and_then(|csr| pair.sign(&csr));
-        return Ok(match signed {
-            Ok((chain, ca)) => Signed { outcome: Outcome::Issued { chain, ca }, warning: None },
-            Err(e) => failed("SigningError", signing_message(&e)),
-        });
+    match issuer.spec.kind() {
+        IssuerKind::Ca(ca) => by_ca(client, cr, &issuer.secrets_namespace, ca, now).await,
+        IssuerKind::SelfSigned(s) => self_signed(client, cr, s, now).await,
+        IssuerKind::Acme(_) | IssuerKind::Unsupported(_) => {
+            let message = format!("{} does not sign here", issuer.display());
+            Ok(failed("SigningError", message))
+        }
     }
-    let crl = issuer.spec.self_signed.as_ref().and_then(|s| s.crl_distribution_points.clone());
+}
+
+fn pending(reason: &'static str, message: String) -> Signed {
+    Signed { outcome: Outcome::Pending { reason, message }, warning: None }
+}
+
+fn failed(reason: &'static str, message: String) -> Signed {
+    Signed { outcome: Outcome::Failed { reason, message }, warning: None }
+}
+
+/// Signed with the CA key pair of the issuer's Secret (in `namespace`).
+async fn by_ca(
+    client: &kube::Client,
+    cr: &CertificateRequest,
+    namespace: &str,
+    ca: &CaIssuer,
+    now: Timestamp,
+) -> Result<Signed, kube::Error> {
+    let name = &ca.secret_name;
+    let Some(secret) = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(name).await?
+    else {
+        let message = format!("Referenced secret {namespace}/{name} not found");
+        return Ok(pending("SecretMissing", message));
+    };
+    let pair = match CaKeyPair::from_secret(&secret) {
+        Ok(pair) => pair,
+        Err(e) => {
+            let message =
+                format!("Failed to parse signing CA keypair from secret {namespace}/{name}: {e}");
+            return Ok(pending("SecretInvalidData", message));
+        }
+    };
+    let urls = Urls {
+        crl_distribution_points: ca.crl_distribution_points.clone().unwrap_or_default(),
+        ocsp_servers: ca.ocsp_servers.clone().unwrap_or_default(),
+        issuing_certificate_urls: ca.issuing_certificate_urls.clone().unwrap_or_default(),
+    };
+    let signed = template(&cr.spec, &urls, now).and_then(|csr| pair.sign(&csr));
+    Ok(match signed {
+        Ok((chain, ca)) => Signed { outcome: Outcome::Issued { chain, ca }, warning: None },
+        Err(e) => failed("SigningError", signing_message(&e)),
+    })
+}
+
+/// Signed with the request's own key, read from the Secret its annotation names.
+async fn self_signed(
+    client: &kube::Client,
+    cr: &CertificateRequest,
+    issuer: &SelfSignedIssuer,
+    now: Timestamp,
+) -> Result<Signed, kube::Error> {
+    let crl = issuer.crl_distribution_points.clone();
     let Some(name) = cr.annotations().get(ANN_PRIVATE_KEY_SECRET).filter(|n| !n.is_empty()) else {
         let message = format!(
             "Annotation {ANN_PRIVATE_KEY_SECRET:?} missing or reference empty: secret name missing"
