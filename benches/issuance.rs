@@ -2,16 +2,22 @@
 //! through the operator, against the same flow done by a bare instant-acme client on the same
 //! Pebble, so the operator's overhead shows as a ratio. Prints numbers; asserts nothing.
 
-#[path = "../tests/support/mod.rs"]
+// The benchmarks' bare ACME client, of which this one uses less than the scale benchmark.
+#[path = "harness/bare.rs"]
+#[allow(dead_code)]
+mod bare;
+// The end-to-end tests' harness; a bench uses only its bed, Pebble and operator.
+#[path = "../tests/e2e/support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 
+use bare::BareClient;
 use certsmith::api::Certificate;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::time::{Duration, Instant};
 use support::KubeBed;
 use support::acme::{Operator, PebbleBed, issuing_bed};
-use support::bare::BareClient;
 
 const ROUNDS: usize = 20;
 

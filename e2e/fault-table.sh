@@ -19,8 +19,7 @@ print() {
 }
 if [[ ${1:-} == --print ]]; then print; exit 0; fi
 rm -f "$table"
-cargo test --locked --test faults --test resume --test leader --test accounts --test budget \
-  --test renewal --test ari
+cargo test --locked --test e2e -- faults:: resume:: leader:: accounts:: budget:: renewal:: ari::
 rc=$?
 print
 exit $rc

@@ -15,8 +15,9 @@ rm -f "$tmp/fault-table.tsv"
 export DEPRECATED_LOG=$PWD/$tmp/deprecated-requests.tsv
 : > "$DEPRECATED_LOG"
 stage() { printf '\ntest.sh: %s (%ss)\n' "$*" "$SECONDS"; }
-issuing=(--test issuance --test resume --test ingress_shim --test leader --test accounts
-         --test requests --test ari --test internal_pki --test dns01)
+# The end-to-end tests are one binary (tests/e2e/); a module path selects a subject's tests.
+issuing=(issuance:: resume:: ingress_shim:: leader:: accounts:: requests:: ari:: internal_pki::
+         dns01::)
 
 stage "the suite on Kubernetes $(. e2e/testbed/env.sh && echo "$KUBE_VERSION")"
 cargo test --locked
@@ -32,13 +33,13 @@ for release in v1.21.1 v1.14.7; do
     continue
   fi
   stage "the issuing tests again, on cert-manager's own CRDs ($dir)"
-  CERTSMITH_TEST_CRDS=cert-manager-$release cargo test --locked "${issuing[@]}"
+  CERTSMITH_TEST_CRDS=cert-manager-$release cargo test --locked --test e2e -- "${issuing[@]}"
 done
 stage "the smoke set on Kubernetes v1.33, the oldest supported"
 # The chart installed and the operator working as its ServiceAccount, the seed's Ingress issued,
 # short-lived certificates renewed, hand-made CertificateRequests signed.
-KUBE_VERSION=v1.33.13 cargo test --locked --test chart --test ingress_shim --test renewal \
-  --test requests -- helm_install the_seed_ingress short_lived hand_made_requests
+KUBE_VERSION=v1.33.13 cargo test --locked --test e2e -- chart::helm_install \
+  ingress_shim::the_seed_ingress renewal::short_lived requests::hand_made_requests
 
 # A bed stops within a second of its test binary (WATCH_PID): wait for the last one's report.
 for _ in $(seq 100); do

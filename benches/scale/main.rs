@@ -7,10 +7,16 @@
 //! issuance by verb from the audit log; idle requests per minute (env `IDLE_SECS`, default 60).
 //! Prints numbers; asserts nothing.
 
-#[path = "../../tests/support/mod.rs"]
+// The benchmarks' bare ACME client.
+#[path = "../harness/bare.rs"]
+mod bare;
+// The end-to-end tests' harness; a bench uses only its bed, Pebble and operator.
+#[path = "../../tests/e2e/support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 mod where_it_goes;
 
+use bare::BareClient;
 use certsmith::api::Certificate;
 use futures::StreamExt;
 use kube::api::{Api, PostParams};
@@ -18,7 +24,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use support::KubeBed;
 use support::acme::{Operator, issuing_bed};
-use support::bare::BareClient;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

@@ -1,13 +1,11 @@
 //! The account's order budget against a real Pebble: a mass issuance queues for it instead of
 //! opening every order at once, and the Certificates that wait say so.
 
-mod support;
-
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, eventually, issuing_bed};
+use crate::support::faults::Row;
 use certsmith::api::Certificate;
 use kube::api::{Api, ListParams};
-use support::KubeBed;
-use support::acme::{Operator, eventually, issuing_bed};
-use support::faults::Row;
 
 fn certificates(count: usize) -> String {
     (0..count)

@@ -2,13 +2,13 @@
 //! (monitoring/cert-manager-alerts.yaml): they fire for certsmith's Certificates as they would
 //! for cert-manager's, and clear when the Certificates are deleted.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, eventually, free_port, issuing_bed_with};
+use crate::support::{KubeBed, repo};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use support::acme::{Operator, eventually, free_port, issuing_bed_with};
-use support::{KubeBed, repo};
 
 /// Prometheus on a free port, scraping `target` every second with the project's alert rules
 /// (their `for:` set to 0s, so that an alert fires at the first evaluation that matches).

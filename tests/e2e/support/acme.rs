@@ -392,6 +392,7 @@ impl Operator {
     }
 
     /// The process id, for /proc (the scale benchmark reads RSS, descriptors, sockets).
+    #[allow(dead_code)] // the scale benchmark's alone (benches/scale/), no test's
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

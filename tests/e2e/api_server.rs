@@ -2,21 +2,23 @@
 //! manifests apply and read back with no field lost, kubectl shows the columns, bad objects are
 //! refused (by the schema where OpenAPI or CEL can say it, by the Rust validation otherwise).
 
-mod support;
-
+use crate::support::{KubeBed, fixture};
 use certsmith::api::{Certificate, ClusterIssuer, Issuer};
 use certsmith::validation::{Invalid, validate_certificate, validate_issuer};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use support::{KubeBed, fixture};
 
+/// This module's own bed, the CRDs installed: no operator may run on it (its objects are
+/// read back as written), so it is not the binary's shared issuing bed.
 fn bed() -> &'static KubeBed {
-    static CRDS: std::sync::Once = std::sync::Once::new();
-    let bed = KubeBed::shared();
-    CRDS.call_once(|| bed.install_crds());
-    bed
+    static BED: std::sync::OnceLock<KubeBed> = std::sync::OnceLock::new();
+    BED.get_or_init(|| {
+        let bed = KubeBed::start();
+        bed.install_crds();
+        bed
+    })
 }
 
 /// Applies `manifest` with kubectl, reads the object back as JSON, and checks that the spec

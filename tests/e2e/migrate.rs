@@ -4,8 +4,9 @@
 //! account is never registered again and no crash mid-rollover loses a key; `migrate --check`
 //! plans it all and `migrate --back` rolls the accounts back for cert-manager.
 
-mod support;
-
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, PebbleBed, eventually, ready};
+use crate::support::cert_manager::{self as cm, account_of};
 use certsmith::acme::jws::SigningKey;
 use certsmith::api::{Certificate, ClusterIssuer, Order};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -14,9 +15,6 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually, ready};
-use support::cert_manager::{self as cm, account_of};
 
 fn certsmith(kube: &KubeBed, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_certsmith"))

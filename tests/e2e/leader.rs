@@ -1,16 +1,14 @@
 //! Two replicas: one holds the Lease and writes, both answer challenges; the leader killed
 //! mid-order, the other takes the Lease and finishes that same order.
 
-mod support;
-
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, eventually, free_port, issuing_bed, pipeline};
+use crate::support::faults::Row;
 use certsmith::api::Certificate;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::KubeBed;
-use support::acme::{Operator, eventually, free_port, issuing_bed, pipeline};
-use support::faults::Row;
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
     // The identity is the pod's name and a per-process suffix.

@@ -1,6 +1,7 @@
-//! A bare instant-acme client on the bed's Pebble: what the benchmarks hold the operator to.
+//! A bare instant-acme client on the bed's Pebble: what the benchmarks hold the operator to
+//! (the benchmarks' own, beside the tests' harness they share).
 
-use super::acme::PebbleBed;
+use crate::support::acme::PebbleBed;
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, RetryPolicy,
 };

@@ -1,11 +1,11 @@
 //! ACME accounts against a Pebble that requires External Account Binding: EAB, caBundle,
 //! skipTLSVerify and disableAccountKeyGeneration, each as the issuer's Ready condition shows it.
 
-mod support;
+use crate::support;
 
-use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually};
-use support::faults::Row;
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, PebbleBed, eventually};
+use crate::support::faults::Row;
 
 /// The HMAC key Pebble is given, base64url as a CA hands it out.
 const HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";

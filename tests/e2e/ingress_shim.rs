@@ -1,8 +1,10 @@
 //! The ingress-shim end to end: annotated Ingresses (the seed tutorial's first) become Ready
 //! Certificates and valid Secrets; Certificates follow the Ingress; bad input changes nothing.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, PebbleBed, eventually, issuing_bed};
+use crate::support::{KubeBed, fixture};
 use certsmith::api::Certificate;
 use certsmith::pki::inspect::parse_chain;
 use futures::StreamExt;
@@ -11,11 +13,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use std::sync::OnceLock;
-use support::acme::{Operator, PebbleBed, eventually, issuing_bed};
-use support::{KubeBed, fixture};
 
 struct Bed {
-    kube: &'static KubeBed,
+    kube: KubeBed,
     _pebble: PebbleBed,
     operator: Operator,
 }
@@ -23,11 +23,11 @@ struct Bed {
 fn bed() -> &'static Bed {
     static BED: OnceLock<Bed> = OnceLock::new();
     BED.get_or_init(|| {
-        let kube = KubeBed::shared();
-        let pebble = issuing_bed(kube);
+        let kube = KubeBed::start();
+        let pebble = issuing_bed(&kube);
         let flags =
             ["--default-issuer-name", "letsencrypt-prod", "--default-issuer-kind", "ClusterIssuer"];
-        let operator = Operator::start(kube, &pebble, &flags);
+        let operator = Operator::start(&kube, &pebble, &flags);
         Bed { kube, _pebble: pebble, operator }
     })
 }

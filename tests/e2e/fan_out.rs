@@ -3,10 +3,8 @@
 //! still wakes its Certificate; reconciles run at most `--concurrent-workers` at once per
 //! controller.
 
-mod support;
-
-use support::KubeBed;
-use support::acme::{Operator, eventually, issuing_bed};
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, eventually, issuing_bed};
 
 fn certificates(prefix: &str, n: usize) -> String {
     (0..n)

@@ -1,17 +1,15 @@
 //! Renewal for real: Pebble issues 90-second certificates, and 10 Certificates renew by
 //! themselves, cycle after cycle, with no Secret ever holding an expired certificate.
 
-mod support;
-
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, issuing_bed_with};
+use crate::support::faults::Row;
 use certsmith::api::Certificate;
 use certsmith::pki::inspect::parse_chain;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use support::KubeBed;
-use support::acme::{Operator, issuing_bed_with};
-use support::faults::Row;
 
 const COUNT: usize = 10;
 const CYCLES: i64 = 3;

@@ -2,15 +2,13 @@
 //! an isCA Certificate → a ca ClusterIssuer on its Secret → a leaf), checked with openssl, both
 //! renewed; and CA issuers whose key pair is missing or is no CA sign nothing and say why.
 
-mod support;
-
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, eventually, issuing_bed, ready};
 use certsmith::api::meta::ConditionStatus;
 use certsmith::api::{Certificate, ClusterIssuer};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::process::Command;
-use support::KubeBed;
-use support::acme::{Operator, eventually, issuing_bed, ready};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// cert-manager's documentation, as users copy it (namespace `cert-manager`, which the operator

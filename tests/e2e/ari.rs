@@ -2,8 +2,11 @@
 //! PyPI; Pebble 2.4 has none): the window is recorded and the renewal time falls inside it; a
 //! "renew now" window renews within a minute, and the renewal order names what it replaces.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, PebbleBed, eventually};
+use crate::support::faults::Row;
+use crate::support::{KubeBed, state_var, testbed_script};
 use certsmith::api::Certificate;
 use certsmith::certificate::ari::cert_id;
 use k8s_openapi::api::core::v1::Secret;
@@ -11,9 +14,6 @@ use kube::api::Api;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::acme::{Operator, PebbleBed, eventually};
-use support::faults::Row;
-use support::{KubeBed, state_var, testbed_script};
 
 /// acme2certifier on a free port (e2e/testbed/start-a2c.sh).
 struct A2c {

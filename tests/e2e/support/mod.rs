@@ -1,17 +1,14 @@
 //! The local test bed, from Rust: a real kube-apiserver (+ controller-manager) and, for the
 //! issuance tests, a real Pebble, started by the scripts in `e2e/testbed/` on free ports.
 //! A bed missing its binaries is a failure, never a skip: run `e2e/testbed/install.sh`.
-#![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod acme;
-pub mod bare;
 pub mod cert_manager;
 pub mod faults;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,12 +48,6 @@ pub struct KubeBed {
 impl KubeBed {
     pub fn start() -> KubeBed {
         KubeBed { dir: start("start-kube.sh", &[]) }
-    }
-
-    /// One bed for the whole test binary, started on first use.
-    pub fn shared() -> &'static KubeBed {
-        static BED: OnceLock<KubeBed> = OnceLock::new();
-        BED.get_or_init(KubeBed::start)
     }
 
     /// An outage: kube-apiserver stopped for `secs` and started again over the same etcd

@@ -1,10 +1,10 @@
 //! Operating certsmith as cert-manager is operated: its log read by a collector, its CLI.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, issuing_bed};
+use crate::support::{KubeBed, kube_bin_dir};
 use std::process::{Command, Output};
-use support::acme::{Operator, issuing_bed};
-use support::{KubeBed, kube_bin_dir};
 
 /// A CLI row: connection environment, arguments, exit code, stdout lines (sorted, for
 /// `renew`; else parts of it), a part of the one stderr line.

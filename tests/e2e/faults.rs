@@ -2,14 +2,12 @@
 //! (`e2e/faults.sh` prints it): API server outages, a CA that goes away and comes back reset,
 //! a CA that refuses half the nonces it hands out.
 
-mod support;
-
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, eventually, issuing_bed, issuing_bed_with};
+use crate::support::faults::Row;
 use certsmith::api::{Certificate, Order};
 use kube::api::{Api, ListParams};
 use std::time::{Duration, Instant};
-use support::KubeBed;
-use support::acme::{Operator, eventually, issuing_bed, issuing_bed_with};
-use support::faults::Row;
 
 /// The chart's lease timings: an outage longer than the renew deadline (40 s) ends the process.
 const CHART_LEASE: [&str; 3] = [

@@ -2,10 +2,8 @@
 //! (counted in the API server's audit log). And `kubernetes.io/tls-acme` without a default
 //! issuer gives an Event and no Certificate.
 
-mod support;
-
-use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually};
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, PebbleBed, eventually};
 
 #[tokio::test]
 async fn untriggered_ingresses_cost_no_writes_and_tls_acme_needs_a_default_issuer() {

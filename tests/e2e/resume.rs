@@ -1,16 +1,16 @@
 //! An operator killed at any step: the next one finishes the same ACME order (no new order),
 //! and a Certificate deleted while no operator runs leaves nothing behind once one is back.
 
-mod support;
+use crate::support;
 
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, PebbleBed, eventually, free_port, issuing_bed, pipeline};
 use certsmith::api::{Certificate, CertificateRequest, Challenge, Order, State};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use support::KubeBed;
-use support::acme::{Operator, PebbleBed, eventually, free_port, issuing_bed, pipeline};
 
 fn certificate(name: &str) -> String {
     format!(

@@ -3,14 +3,14 @@
 //! by `dnsZones`), with cert-manager's default TSIG algorithm (HMAC-MD5); the TXT records gone
 //! afterwards; a wrong TSIG secret shown as the DNS server's refusal.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, eventually, issuing_bed_with, ready};
+use crate::support::{KubeBed, start, state_var, verifies};
 use certsmith::api::{Certificate, Challenge};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::process::Command;
-use support::acme::{Operator, eventually, issuing_bed_with, ready};
-use support::{KubeBed, start, state_var, verifies};
 
 /// `dig +short` for `name`'s TXT record at BIND.
 fn txt(port: &str, name: &str) -> String {

@@ -1,7 +1,9 @@
 //! The issuance pipeline end to end: a real kube-apiserver, a real Pebble, the real binary.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, PebbleBed, eventually, issuing_bed};
+use crate::support::{KubeBed, verifies};
 use certsmith::api::Certificate;
 use certsmith::pki::inspect::parse_chain;
 use certsmith::pki::key::parse_pem;
@@ -9,11 +11,9 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
 use std::sync::OnceLock;
-use support::acme::{Operator, PebbleBed, eventually, issuing_bed};
-use support::{KubeBed, verifies};
 
 struct Bed {
-    kube: &'static KubeBed,
+    kube: KubeBed,
     pebble: PebbleBed,
     operator: Operator,
 }
@@ -21,9 +21,9 @@ struct Bed {
 fn bed() -> &'static Bed {
     static BED: OnceLock<Bed> = OnceLock::new();
     BED.get_or_init(|| {
-        let kube = KubeBed::shared();
-        let pebble = issuing_bed(kube);
-        let operator = Operator::start(kube, &pebble, &[]);
+        let kube = KubeBed::start();
+        let pebble = issuing_bed(&kube);
+        let operator = Operator::start(&kube, &pebble, &[]);
         Bed { kube, pebble, operator }
     })
 }

@@ -1,16 +1,16 @@
 //! The Helm chart, through Helm's Go SDK (helm-python-sdk): lint, render, install into the test
 //! API server, uninstall; and the operator's whole job done as the chart's ServiceAccount.
 
-mod support;
+use crate::support;
 
+use crate::support::acme::{Operator, PebbleBed, eventually};
+use crate::support::{KubeBed, fixture, repo};
 use certsmith::api::Certificate;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::api::{Api, PostParams};
 use serde_json::Value;
 use std::process::Command;
-use support::acme::{Operator, PebbleBed, eventually};
-use support::{KubeBed, fixture, repo};
 
 fn helm(args: &[&str]) -> (bool, String) {
     let venv = support::kube_bin_dir().parent().unwrap().join("venv/bin/python");

@@ -2,13 +2,13 @@
 //! for a certsmith ACME issuer once approved, never when denied; with the built-in approver
 //! turned off, approval is left to someone else.
 
-mod support;
+use crate::support;
 
+use crate::support::KubeBed;
+use crate::support::acme::{Operator, eventually, issuing_bed};
 use certsmith::api::CertificateRequest;
 use certsmith::api::meta::ConditionStatus;
 use kube::api::{Api, Patch, PatchParams};
-use support::KubeBed;
-use support::acme::{Operator, eventually, issuing_bed};
 
 /// A CSR for `names`, made by `openssl req` with a new P-256 key: (CSR PEM, key PEM).
 fn openssl_csr(names: &[&str]) -> (String, String) {
