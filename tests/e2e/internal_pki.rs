@@ -2,6 +2,8 @@
 //! an isCA Certificate → a ca ClusterIssuer on its Secret → a leaf), checked with openssl, both
 //! renewed; and CA issuers whose key pair is missing or is no CA sign nothing and say why.
 
+use crate::support;
+
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, eventually, issuing_bed, ready};
 use certsmith::api::meta::ConditionStatus;
@@ -225,9 +227,9 @@ async fn the_classic_bootstrap_issues_a_verifiable_chain_and_renews_both() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ca_issuer_without_a_ca_key_pair_signs_nothing_and_says_why() {
-    let kube = KubeBed::start();
-    let pebble = issuing_bed(&kube);
-    let operator = Operator::start(&kube, &pebble, &[]);
+    // The binary's shared issuing bed: this test's objects (ClusterIssuers `not-a-ca` and
+    // `missing-ca`, Certificates `one` and `two`) are its own.
+    let kube = &support::shared::issuing().kube;
     let client = kube.client().await;
     let issuers: Api<ClusterIssuer> = Api::all(client.clone());
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
@@ -313,5 +315,4 @@ spec: {secretName: two-tls, dnsNames: [two.internal.example], issuerRef: {name: 
     let events = kube
         .kubectl_ok(&["get", "events", "-n", "default", "-o", "jsonpath={.items[*].reason}"], "");
     assert!(events.contains("SecretInvalidData") && events.contains("SecretMissing"), "{events}");
-    drop(operator);
 }

@@ -2,30 +2,19 @@
 
 use crate::support;
 
-use crate::support::acme::{Operator, PebbleBed, eventually, issuing_bed};
-use crate::support::{KubeBed, verifies};
+use crate::support::acme::eventually;
+use crate::support::shared::IssuingBed;
+use crate::support::verifies;
 use certsmith::api::Certificate;
 use certsmith::pki::inspect::parse_chain;
 use certsmith::pki::key::parse_pem;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
-use std::sync::OnceLock;
 
-struct Bed {
-    kube: KubeBed,
-    pebble: PebbleBed,
-    operator: Operator,
-}
-
-fn bed() -> &'static Bed {
-    static BED: OnceLock<Bed> = OnceLock::new();
-    BED.get_or_init(|| {
-        let kube = KubeBed::start();
-        let pebble = issuing_bed(&kube);
-        let operator = Operator::start(&kube, &pebble, &[]);
-        Bed { kube, pebble, operator }
-    })
+/// The binary's shared issuing bed (`support::shared`): each test here in its own namespace.
+fn bed() -> &'static IssuingBed {
+    support::shared::issuing()
 }
 
 fn namespace(name: &str) -> String {

@@ -2,10 +2,16 @@
 //! (`e2e/testbed/`, driven from `support`). Select by module path:
 //! `cargo test --test e2e issuance::`, or several at once: `... -- issuance:: dns01::`.
 //!
-//! Beds, started on first use and stopped with the process (WATCH_PID): `issuance`,
-//! `ingress_shim` and `api_server` each keep one bed for the module, as when each was its own
-//! binary (`api_server`'s runs no operator; the other two each run their own); every other test
-//! starts its own.
+//! Beds, started on first use and stopped with the process (WATCH_PID):
+//! - `support::shared::issuing()`: one API server, one Pebble and one operator with default
+//!   flags for the whole binary, used by `issuance`, `requests::an_external_issuers_…` and
+//!   `internal_pki::a_ca_issuer_without_…`: tests that only create namespaced objects of their
+//!   own (and ClusterIssuers of distinct names), and restart or break nothing.
+//! - `ingress_shim` and `api_server` each keep one bed for their module, as before: the shim's
+//!   operator runs with its own flags, and `api_server` needs a bed with no operator at all.
+//! - Every other test starts its own bed: it restarts or kills the API server, Pebble or the
+//!   operator, starts the operator with its own flags or Pebble with its own settings, or
+//!   counts what the whole cluster, the CA or the operator did (writes, orders, metrics).
 
 mod support;
 

@@ -93,9 +93,9 @@ async fn hand_made_requests_are_signed_when_approved_and_never_when_denied() {
 
 #[tokio::test]
 async fn an_external_issuers_signature_still_becomes_the_certificates_secret() {
-    let kube = KubeBed::start();
-    let pebble = issuing_bed(&kube);
-    let operator = Operator::start(&kube, &pebble, &[]);
+    // The binary's shared issuing bed: this test's objects (`ext`) are its own.
+    let bed = support::shared::issuing();
+    let (kube, operator) = (&bed.kube, &bed.operator);
     let client = kube.client().await;
     kube.kubectl_ok(
         &["apply", "-f", "-"],
@@ -171,7 +171,7 @@ async fn an_external_issuers_signature_still_becomes_the_certificates_secret() {
     }});
     api.patch_status("ext-1", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     let certs: Api<certsmith::api::Certificate> = Api::namespaced(client.clone(), "default");
-    support::acme::ready(&certs, "ext", 1, &operator).await;
+    support::acme::ready(&certs, "ext", 1, operator).await;
     let secret = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client, "default")
         .get("ext-tls")
         .await
