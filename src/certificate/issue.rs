@@ -5,7 +5,7 @@
 
 use super::{Context, request, secret, status, write};
 use crate::api::certificate::RotationPolicy;
-use crate::api::{Certificate, CertificateRequest};
+use crate::api::{Certificate, CertificateRequest, CertificateStatus};
 use crate::certificate_request::sign::{ANN_REPLACES, pending_why};
 use crate::pki::inspect::parse_chain;
 use crate::pki::key::{KeySpec, parse_pem, to_pem};
@@ -31,36 +31,50 @@ pub async fn step(
     message: &str,
     sans: csr::Sans,
 ) -> Result<Action, Error> {
-    let (key, key_secret) = start(ctx, cert, target, reason, message).await?;
-    let revision = cert.status.as_ref().and_then(|s| s.revision).unwrap_or(0) + 1;
+    // The status this step leads to is computed first and written once, by the branch taken,
+    // before anything else it does (a new key's Secret is named in it before its request).
+    let (key, key_secret, started) = start(ctx, cert, target, reason, message).await?;
+    let revision = started.revision.unwrap_or(0) + 1;
     let Some(cr) = requests.iter().find(|r| r.revision() == Some(revision)) else {
+        record(ctx, cert, &started).await?;
         let key = Key { pair: &key, secret: key_secret.as_deref() };
         return make_request(ctx, cert, target, revision, key, sans).await;
     };
     let spki = key.subject_public_key_info();
-    let last_failure = cert.status.as_ref().and_then(|s| s.last_failure_time.clone());
-    match judge(cert, cr, &spki, last_failure.map(|t| t.0), message) {
+    let last_failure = started.last_failure_time.as_ref().map(|t| t.0);
+    match judge(cert, cr, &spki, last_failure, message) {
         Judged::Replace => {
+            record(ctx, cert, &started).await?;
             let api: Api<CertificateRequest> =
                 Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
             crate::ssa::delete(&api, &cr.name_any()).await?;
             Ok(Action::requeue(Duration::from_millis(500)))
         }
-        Judged::Failed(why) => fail(ctx, cert, &why).await,
+        Judged::Failed(why) => fail(ctx, cert, &started, &why).await,
         Judged::Waiting(shown) => {
             // Not signed yet; the request's status changes bring the next step.
-            let old = cert.status.clone().unwrap_or_default();
-            let new = status::issuing(&old, reason, &shown, cert.metadata.generation, ctx.now());
-            if new != old {
-                write::status(&ctx.client, cert, &new).await?;
-            }
+            let generation = cert.metadata.generation;
+            let waiting = status::issuing(&started, reason, &shown, generation, ctx.now());
+            record(ctx, cert, &waiting).await?;
             Ok(Action::requeue(Duration::from_secs(3600)))
         }
         Judged::Signed => {
             let key = Key { pair: &key, secret: key_secret.as_deref() };
-            store(ctx, cert, cr, key, revision).await
+            store(ctx, cert, &started, cr, key, revision).await
         }
     }
+}
+
+/// Writes `new` as the Certificate's status, unless it is that already.
+async fn record(
+    ctx: &Context,
+    cert: &mut Certificate,
+    new: &CertificateStatus,
+) -> Result<(), Error> {
+    if cert.status.clone().unwrap_or_default() != *new {
+        write::status(&ctx.client, cert, new).await?;
+    }
+    Ok(())
 }
 
 /// The issuance's key: the pair, and the Secret it is kept in while in flight (`None` when the
@@ -71,15 +85,15 @@ struct Key<'a> {
     secret: Option<&'a str>,
 }
 
-/// The issuance starts (or goes on): its key, and one status write for both the issuance
-/// starting and where its new key is kept, with cert-manager's Events.
+/// The issuance starts (or goes on): its key, and the status that says so and where a new key
+/// is kept (written by the caller), with cert-manager's Events.
 async fn start(
     ctx: &Context,
-    cert: &mut Certificate,
+    cert: &Certificate,
     target: Option<&Secret>,
     reason: &'static str,
     message: &str,
-) -> Result<(rcgen::KeyPair, Option<String>), Error> {
+) -> Result<(rcgen::KeyPair, Option<String>, CertificateStatus), Error> {
     let old = cert.status.clone().unwrap_or_default();
     let starting = !status::issuing_for(&old, reason);
     let (key, key_secret, generated) = private_key(ctx, cert, target).await?;
@@ -90,9 +104,6 @@ async fn start(
     if generated {
         new.next_private_key_secret_name = key_secret.clone();
     }
-    if new != old {
-        write::status(&ctx.client, cert, &new).await?;
-    }
     if starting {
         ctx.event(&cert.object_ref(&()), false, "Issuing", message.to_string()).await;
     }
@@ -100,7 +111,7 @@ async fn start(
         let note = format!("Stored new private key in temporary Secret resource {name:?}");
         ctx.event(&cert.object_ref(&()), false, "Generated", note).await;
     }
-    Ok((key, key_secret))
+    Ok((key, key_secret, new))
 }
 
 /// The CertificateRequest for `revision`, signed with the issuance's key.
@@ -189,6 +200,7 @@ fn judge(
 async fn store(
     ctx: &Context,
     cert: &mut Certificate,
+    started: &CertificateStatus,
     cr: &CertificateRequest,
     key: Key<'_>,
     revision: i64,
@@ -202,16 +214,16 @@ async fn store(
         Ok(i) => i,
         Err(e) => {
             let why = format!("the issuer returned a certificate that cannot be read: {e}");
-            return fail(ctx, cert, &why).await;
+            return fail(ctx, cert, started, &why).await;
         }
     };
     if !issued.matches_key(key.pair) {
         let why = "the issuer returned a certificate that does not match the private key";
-        return fail(ctx, cert, why).await;
+        return fail(ctx, cert, started, why).await;
     }
     if let Err((have, want)) = csr::names_match(&cert.spec, &issued) {
         let message = format!("the issuer returned a certificate for [{have}] instead of [{want}]");
-        return fail(ctx, cert, &message).await;
+        return fail(ctx, cert, started, &message).await;
     }
     let ca = cr.status.as_ref().and_then(|s| s.ca.as_ref());
     let ca = ca.map(|c| String::from_utf8_lossy(&c.0).into_owned());
@@ -225,8 +237,7 @@ async fn store(
         remember_key(ctx, format!("{namespace}/{next}"), None);
     }
     let renewal = crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
-    let old = cert.status.clone().unwrap_or_default();
-    let mut new = status::issued(&old, &issued, renewal, cert.metadata.generation, ctx.now());
+    let mut new = status::issued(started, &issued, renewal, cert.metadata.generation, ctx.now());
     new.revision = Some(revision);
     write::status(&ctx.client, cert, &new).await?;
     ctx.metrics.issuance("issued");
@@ -246,10 +257,15 @@ fn failure_time(cr: &CertificateRequest) -> Option<jiff::Timestamp> {
         .map(|t| t.0)
 }
 
-/// Records a failed attempt: counted, timed, an Event, and a retry after the backoff.
-async fn fail(ctx: &Context, cert: &mut Certificate, message: &str) -> Result<Action, Error> {
-    let old = cert.status.clone().unwrap_or_default();
-    let new = status::failed(&old, message, cert.metadata.generation, ctx.now());
+/// Records a failed attempt: counted, timed, an Event, and a retry after the backoff. `from` is
+/// the status this reconcile computed so far.
+async fn fail(
+    ctx: &Context,
+    cert: &mut Certificate,
+    from: &CertificateStatus,
+    message: &str,
+) -> Result<Action, Error> {
+    let new = status::failed(from, message, cert.metadata.generation, ctx.now());
     write::status(&ctx.client, cert, &new).await?;
     ctx.metrics.issuance("failed");
     tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), error = %message, "issuance failed");
