@@ -33,10 +33,11 @@ pub async fn step(
 ) -> Result<Action, Error> {
     // The status this step leads to is computed first and written once, by the branch taken,
     // before anything else it does (a new key's Secret is named in it before its request).
-    let (key, key_secret, started) = start(ctx, cert, target, reason, message).await?;
+    let Started { key, key_secret, status: started, events } =
+        start(ctx, cert, target, reason, message).await?;
     let revision = started.revision.unwrap_or(0) + 1;
     let Some(cr) = requests.iter().find(|r| r.revision() == Some(revision)) else {
-        record(ctx, cert, &started).await?;
+        record(ctx, cert, &started, events).await?;
         let key = Key { pair: &key, secret: key_secret.as_deref() };
         return make_request(ctx, cert, target, revision, key, sans).await;
     };
@@ -44,35 +45,44 @@ pub async fn step(
     let last_failure = started.last_failure_time.as_ref().map(|t| t.0);
     match judge(cert, cr, &spki, last_failure, message) {
         Judged::Replace => {
-            record(ctx, cert, &started).await?;
+            record(ctx, cert, &started, events).await?;
             let api: Api<CertificateRequest> =
                 Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());
             crate::ssa::delete(&api, &cr.name_any()).await?;
             Ok(Action::requeue(Duration::from_millis(500)))
         }
-        Judged::Failed(why) => fail(ctx, cert, &started, &why).await,
+        Judged::Failed(why) => fail(ctx, cert, (&started, events), &why).await,
         Judged::Waiting(shown) => {
             // Not signed yet; the request's status changes bring the next step.
             let generation = cert.metadata.generation;
             let waiting = status::issuing(&started, reason, &shown, generation, ctx.now());
-            record(ctx, cert, &waiting).await?;
+            record(ctx, cert, &waiting, events).await?;
             Ok(Action::requeue(Duration::from_secs(3600)))
         }
         Judged::Signed => {
             let key = Key { pair: &key, secret: key_secret.as_deref() };
-            store(ctx, cert, &started, cr, key, revision).await
+            store(ctx, cert, (&started, events), cr, key, revision).await
         }
     }
 }
 
-/// Writes `new` as the Certificate's status, unless it is that already.
+/// cert-manager's Events for the step, published once its status is written (a write refused
+/// by a conflict is retried with the Events it has not published).
+type Pending = Vec<(&'static str, String)>;
+
+/// Writes `new` as the Certificate's status, unless it is that already, then publishes
+/// `events`.
 async fn record(
     ctx: &Context,
     cert: &mut Certificate,
     new: &CertificateStatus,
+    events: Pending,
 ) -> Result<(), Error> {
     if cert.status.clone().unwrap_or_default() != *new {
         write::status(&ctx.client, cert, new).await?;
+    }
+    for (reason, note) in events {
+        ctx.event(&cert.object_ref(&()), false, reason, note).await;
     }
     Ok(())
 }
@@ -93,7 +103,7 @@ async fn start(
     target: Option<&Secret>,
     reason: &'static str,
     message: &str,
-) -> Result<(rcgen::KeyPair, Option<String>, CertificateStatus), Error> {
+) -> Result<Started, Error> {
     let old = cert.status.clone().unwrap_or_default();
     let starting = !status::issuing_for(&old, reason);
     let (key, key_secret, generated) = private_key(ctx, cert, target).await?;
@@ -104,14 +114,24 @@ async fn start(
     if generated {
         new.next_private_key_secret_name = key_secret.clone();
     }
+    let mut events = Pending::new();
     if starting {
-        ctx.event(&cert.object_ref(&()), false, "Issuing", message.to_string()).await;
+        events.push(("Issuing", message.to_string()));
     }
     if let Some(name) = key_secret.as_ref().filter(|_| generated) {
         let note = format!("Stored new private key in temporary Secret resource {name:?}");
-        ctx.event(&cert.object_ref(&()), false, "Generated", note).await;
+        events.push(("Generated", note));
     }
-    Ok((key, key_secret, new))
+    Ok(Started { key, key_secret, status: new, events })
+}
+
+/// An issuance started or going on: its key, the Secret it is kept in (`None` when the
+/// target's own key is reused), the status that says so, and the Events to publish with it.
+struct Started {
+    key: rcgen::KeyPair,
+    key_secret: Option<String>,
+    status: CertificateStatus,
+    events: Pending,
 }
 
 /// The CertificateRequest for `revision`, signed with the issuance's key.
@@ -200,13 +220,14 @@ fn judge(
 async fn store(
     ctx: &Context,
     cert: &mut Certificate,
-    started: &CertificateStatus,
+    (started, events): (&CertificateStatus, Pending),
     cr: &CertificateRequest,
     key: Key<'_>,
     revision: i64,
 ) -> Result<Action, Error> {
     let Some(chain) = ctx.chains.of_request(&ctx.client, cr).await? else {
         // Gone or replaced since the cache saw it: its next change brings this back.
+        record(ctx, cert, started, events).await?;
         return Ok(Action::requeue(Duration::from_secs(5)));
     };
     let chain = String::from_utf8_lossy(&chain).into_owned();
@@ -214,16 +235,16 @@ async fn store(
         Ok(i) => i,
         Err(e) => {
             let why = format!("the issuer returned a certificate that cannot be read: {e}");
-            return fail(ctx, cert, started, &why).await;
+            return fail(ctx, cert, (started, events), &why).await;
         }
     };
     if !issued.matches_key(key.pair) {
         let why = "the issuer returned a certificate that does not match the private key";
-        return fail(ctx, cert, started, why).await;
+        return fail(ctx, cert, (started, events), why).await;
     }
     if let Err((have, want)) = csr::names_match(&cert.spec, &issued) {
         let message = format!("the issuer returned a certificate for [{have}] instead of [{want}]");
-        return fail(ctx, cert, started, &message).await;
+        return fail(ctx, cert, (started, events), &message).await;
     }
     let ca = cr.status.as_ref().and_then(|s| s.ca.as_ref());
     let ca = ca.map(|c| String::from_utf8_lossy(&c.0).into_owned());
@@ -239,7 +260,7 @@ async fn store(
     let renewal = crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
     let mut new = status::issued(started, &issued, renewal, cert.metadata.generation, ctx.now());
     new.revision = Some(revision);
-    write::status(&ctx.client, cert, &new).await?;
+    record(ctx, cert, &new, events).await?;
     ctx.metrics.issuance("issued");
     tracing::info!(certificate = %cert.name_any(), namespace, serial = %issued.serial, not_after = %issued.not_after, "issued");
     let note = "The certificate has been successfully issued".to_string();
@@ -258,15 +279,15 @@ fn failure_time(cr: &CertificateRequest) -> Option<jiff::Timestamp> {
 }
 
 /// Records a failed attempt: counted, timed, an Event, and a retry after the backoff. `from` is
-/// the status this reconcile computed so far.
+/// the status this reconcile computed so far, with its Events.
 async fn fail(
     ctx: &Context,
     cert: &mut Certificate,
-    from: &CertificateStatus,
+    from: (&CertificateStatus, Pending),
     message: &str,
 ) -> Result<Action, Error> {
-    let new = status::failed(from, message, cert.metadata.generation, ctx.now());
-    write::status(&ctx.client, cert, &new).await?;
+    let new = status::failed(from.0, message, cert.metadata.generation, ctx.now());
+    record(ctx, cert, &new, from.1).await?;
     ctx.metrics.issuance("failed");
     tracing::warn!(certificate = %cert.name_any(), namespace = ?cert.namespace(), error = %message, "issuance failed");
     let note =

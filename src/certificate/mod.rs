@@ -3,6 +3,8 @@
 
 pub mod ari;
 pub mod controller;
+#[cfg(test)]
+mod controller_tests;
 pub mod issue;
 pub mod memory;
 pub mod policy;
