@@ -181,6 +181,21 @@ where
     store.state().iter().filter(|i| uses(i)).map(|i| ObjectRef::from_obj(&**i)).collect()
 }
 
+/// The controller owner of an object (by `refs`, in `namespace`), from the operator's cache of
+/// its kind, if it is the very object named (same uid).
+pub fn controller_of<K>(
+    store: &kube::runtime::reflector::Store<K>,
+    namespace: &str,
+    refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
+) -> Option<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let r = refs.iter().find(|r| r.controller == Some(true) && r.kind == K::kind(&()))?;
+    let found = store.get(&kube::runtime::reflector::ObjectRef::new(&r.name).within(namespace))?;
+    (found.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

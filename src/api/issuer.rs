@@ -100,13 +100,6 @@ pub enum IssuerKind<'a> {
     Unsupported(Vec<&'static str>),
 }
 
-impl IssuerKind<'_> {
-    /// Whether certsmith signs here, with no CA to ask.
-    pub fn signs_here(&self) -> bool {
-        matches!(self, IssuerKind::SelfSigned(_) | IssuerKind::Ca(_))
-    }
-}
-
 /// The same configuration as an Issuer, for the whole cluster; its Secrets live in the
 /// operator's namespace (cert-manager's "cluster resource namespace").
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -8,6 +8,7 @@ use crate::api::order::State;
 use crate::api::{Challenge, ChallengeStatus};
 use crate::context::Context;
 use crate::solver::{self, Solver};
+use crate::watches::controller_of;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -172,24 +173,13 @@ async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     Ok(())
 }
 
-/// The controller owner of an object, from the operator's cache of its kind.
-fn owner<K>(
-    store: &kube::runtime::reflector::Store<K>,
-    namespace: &str,
-    refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference],
-) -> Option<Arc<K>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-{
-    let r = refs.iter().find(|r| r.controller == Some(true) && r.kind == K::kind(&()))?;
-    let found = store.get(&kube::runtime::reflector::ObjectRef::new(&r.name).within(namespace))?;
-    (found.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(found)
-}
-
 /// The owning Order's URL at the CA (instant-acme reaches an authorization through its order).
 fn order_url(ctx: &Context, ch: &Challenge) -> Option<String> {
-    let order =
-        owner(&ctx.cache.orders, &ch.namespace().unwrap_or_default(), ch.owner_references());
+    let order = controller_of(
+        &ctx.cache.orders,
+        &ch.namespace().unwrap_or_default(),
+        ch.owner_references(),
+    );
     order.and_then(|o| o.status.as_ref()?.url.clone())
 }
 

@@ -61,7 +61,17 @@ pub async fn remove_anywhere(
 ) -> Result<(), kube::Error> {
     let api: Api<Ingress> = Api::namespaced(client.clone(), &c.namespace().unwrap_or_default());
     let rule = solver_rule(cfg, c)?;
-    for ingress in api.list(&Default::default()).await? {
+    let ingresses = match api.list(&Default::default()).await {
+        Ok(list) => list,
+        // Without the right to list Ingresses here there is no rule to find: never a
+        // Challenge whose deletion waits forever.
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            tracing::warn!(challenge = %c.name_any(), error = %e.message, "cannot list Ingresses to remove an edit-in-place rule");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    for ingress in ingresses {
         let rules = ingress.spec.as_ref().and_then(|s| s.rules.clone()).unwrap_or_default();
         let rules = serde_json::to_value(rules).map_err(kube::Error::SerdeError)?;
         if rules.as_array().is_some_and(|r| r.contains(&rule)) {

@@ -15,6 +15,7 @@ use crate::certificate_request::sign::ANN_REPLACES;
 use crate::context::Context;
 use crate::issuer::IssuerView;
 use crate::validation::names::parse_duration;
+use crate::watches::controller_of;
 use instant_acme::Account;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
@@ -192,12 +193,14 @@ impl At<'_> {
         };
         let solvers = acme.solvers.clone().unwrap_or_default();
         let thumbprint = account.key_thumbprint();
-        let wanted = match plan::challenges(order, &authorizations, &solvers, thumbprint) {
-            Ok(w) => w,
-            Err(message) => {
-                return finish(ctx, api, order, old, State::Errored, &message).await;
-            }
-        };
+        let overrides = overrides(ctx, order);
+        let wanted =
+            match plan::challenges(order, &overrides, &authorizations, &solvers, thumbprint) {
+                Ok(w) => w,
+                Err(message) => {
+                    return finish(ctx, api, order, old, State::Errored, &message).await;
+                }
+            };
         let existing = ctx.challenges.owned_by(&order.uid().unwrap_or_default());
         let namespace = order.namespace().unwrap_or_default();
         let challenges: Api<Challenge> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -251,6 +254,32 @@ impl At<'_> {
             }
         }
     }
+}
+
+/// cert-manager's solver overrides for the Order's Challenges: its own annotations (copied from
+/// its request, as cert-manager copies them); for an Order an earlier certsmith made, which
+/// carries none, its Certificate's (through its request, from the caches), so an issuance in
+/// flight across the upgrade keeps its edit in place or class.
+pub(super) fn overrides(
+    ctx: &Context,
+    order: &Order,
+) -> std::collections::BTreeMap<String, String> {
+    let pick = |a: &std::collections::BTreeMap<String, String>| {
+        let keys = crate::api::acme::SOLVER_OVERRIDES;
+        a.iter()
+            .filter(|(k, _)| keys.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let own = pick(order.annotations());
+    if !own.is_empty() {
+        return own;
+    }
+    let namespace = order.namespace().unwrap_or_default();
+    let cr = controller_of(&ctx.cache.requests, &namespace, order.owner_references());
+    let cert =
+        cr.and_then(|r| controller_of(&ctx.cache.certificates, &namespace, r.owner_references()));
+    cert.map(|c| pick(c.annotations())).unwrap_or_default()
 }
 
 /// Opens the order at the CA: through instant-acme, or, when it asks for a `duration`

@@ -47,3 +47,45 @@ async fn an_order_of_an_issuer_that_is_not_acme_ends_errored() {
     assert_eq!(status["failureTime"], json!("2026-06-01T00:00:00Z"));
     assert_eq!(calls[1].body["note"], json!("Order errored: the issuer is not an ACME issuer"));
 }
+
+#[tokio::test]
+async fn an_order_from_before_the_upgrade_takes_its_certificates_overrides() {
+    use crate::api::acme::{OVERRIDE_CLASS, OVERRIDE_INGRESS_NAME};
+    use crate::api::{Certificate, CertificateRequest};
+    let cert: Certificate = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "team", "uid": "c-1",
+                     "annotations": {(OVERRIDE_INGRESS_NAME): "web", "team.example/owner": "x"}},
+        "spec": {"secretName": "web-tls", "issuerRef": {"name": "le"}}
+    }))
+    .unwrap();
+    let owned = |kind: &str, name: &str, uid: &str| {
+        json!([{"apiVersion": "cert-manager.io/v1", "kind": kind, "name": name, "uid": uid,
+                "controller": true}])
+    };
+    let cr: CertificateRequest = serde_json::from_value(json!({
+        "metadata": {"name": "web-1", "namespace": "team", "uid": "r-1",
+                     "ownerReferences": owned("Certificate", "web", "c-1")},
+        "spec": {"request": "", "issuerRef": {"name": "le"}}
+    }))
+    .unwrap();
+    let (ctx, mut caches, _) = context(now, vec![]);
+    cache(&mut caches.certificates, cert);
+    cache(&mut caches.requests, cr);
+    // Made by the previous certsmith: no overrides of its own; its Certificate's are used.
+    let mut old = order();
+    old.metadata.owner_references =
+        Some(serde_json::from_value(owned("CertificateRequest", "web-1", "r-1")).unwrap());
+    let want =
+        std::collections::BTreeMap::from([(OVERRIDE_INGRESS_NAME.to_string(), "web".to_string())]);
+    assert_eq!(super::controller::overrides(&ctx, &old), want);
+    // One that carries them (this version's, or cert-manager's) keeps its own.
+    let mut new = old.clone();
+    new.metadata.annotations = Some([(OVERRIDE_CLASS.to_string(), "nginx".to_string())].into());
+    let own = std::collections::BTreeMap::from([(OVERRIDE_CLASS.to_string(), "nginx".to_string())]);
+    assert_eq!(super::controller::overrides(&ctx, &new), own);
+    // A request owned by another Certificate of that name (another uid) gives nothing.
+    let mut stranger = old.clone();
+    stranger.metadata.owner_references =
+        Some(serde_json::from_value(owned("CertificateRequest", "web-1", "r-2")).unwrap());
+    assert!(super::controller::overrides(&ctx, &stranger).is_empty());
+}

@@ -7,10 +7,12 @@ use crate::solver;
 use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 
-/// The Challenge for each pending authorization of `order`, or why one cannot be made.
-/// `thumbprint` is the account key's (RFC 8555 §8.1: key authorization = token.thumbprint).
+/// The Challenge for each pending authorization of `order`, or why one cannot be made, with
+/// cert-manager's solver `overrides` applied. `thumbprint` is the account key's (RFC 8555 §8.1:
+/// key authorization = token.thumbprint).
 pub fn challenges(
     order: &Order,
+    overrides: &std::collections::BTreeMap<String, String>,
     authorizations: &[AcmeAuthorization],
     solvers: &[AcmeChallengeSolver],
     thumbprint: &str,
@@ -38,7 +40,7 @@ pub fn challenges(
         // cert-manager's per-Certificate overrides, applied here so the Challenge carries
         // everything its solver needs.
         let mut config = chosen.clone();
-        found.apply_overrides(&mut config, order.annotations());
+        found.apply_overrides(&mut config, overrides);
         // cert-manager's `key`: what the solver serves (HTTP-01) or writes in TXT (DNS-01).
         let key = found.key(format!("{}.{thumbprint}", acme.token));
         let hash = crate::naming::short_hash(&format!("{}/{}", authz.url, acme.url));
@@ -115,7 +117,7 @@ mod tests {
         let solvers: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {http01: {ingress: {class: nginx}}}").unwrap();
         let list = [authz("a.example", State::Pending), authz("b.example", State::Valid)];
-        let made = challenges(&order, &list, &solvers, "thumb").unwrap();
+        let made = challenges(&order, order.annotations(), &list, &solvers, "thumb").unwrap();
         assert_eq!(made.len(), 1, "a valid (reused) authorization needs no challenge");
         let c = &made[0];
         assert_eq!(c.spec.dns_name, "a.example");
@@ -125,14 +127,15 @@ mod tests {
         assert_eq!(c.metadata.finalizers, None, "a solver Ingress goes with its Challenge");
         assert_eq!(
             made[0].name_any(),
-            challenges(&order, &list, &solvers, "thumb").unwrap()[0].name_any()
+            challenges(&order, order.annotations(), &list, &solvers, "thumb").unwrap()[0]
+                .name_any()
         );
         // DNS-01 by zone, HTTP-01 for the rest: the TXT value is the key authorization's digest.
         let mixed: Vec<AcmeChallengeSolver> = serde_yaml::from_str(
             "- {http01: {ingress: {}}}\n- {selector: {dnsZones: [a.example]}, dns01: {rfc2136: {nameserver: x}}}",
         )
         .unwrap();
-        let made = challenges(&order, &list, &mixed, "thumb").unwrap();
+        let made = challenges(&order, order.annotations(), &list, &mixed, "thumb").unwrap();
         assert_eq!(made[0].spec.type_, ChallengeType::Dns01);
         assert_eq!(
             made[0].metadata.finalizers.as_deref(),
@@ -143,12 +146,16 @@ mod tests {
         assert_eq!(made[0].spec.key, crate::dns01::txt_value("d.thumb"));
         let cloudflare: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {dns01: {cloudflare: {email: x}}}").unwrap();
-        let e = challenges(&order, &list, &cloudflare, "t").unwrap_err();
+        let e = challenges(&order, order.annotations(), &list, &cloudflare, "t").unwrap_err();
         assert!(e.contains("through rfc2136 only"), "{e}");
         let elsewhere: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {selector: {dnsZones: [other.org]}, http01: {ingress: {}}}")
                 .unwrap();
-        assert!(challenges(&order, &list, &elsewhere, "t").unwrap_err().contains("no solver"));
+        assert!(
+            challenges(&order, order.annotations(), &list, &elsewhere, "t")
+                .unwrap_err()
+                .contains("no solver")
+        );
     }
 
     fn pending_order(annotations: &[(&str, &str)]) -> (Order, Vec<AcmeAuthorization>) {
@@ -177,7 +184,9 @@ mod tests {
             serde_yaml::from_str("- {http01: {ingress: {class: nginx}}}").unwrap();
         let ingress = |annotations: &[(&str, &str)]| {
             let (order, authz) = pending_order(annotations);
-            let made = challenges(&order, &authz, &solvers, "thumb").unwrap().remove(0);
+            let made = challenges(&order, order.annotations(), &authz, &solvers, "thumb")
+                .unwrap()
+                .remove(0);
             let i = made.spec.solver.http01.unwrap().ingress.unwrap();
             (i.class, i.ingress_class_name, i.name, made.metadata.finalizers)
         };
@@ -209,13 +218,31 @@ mod tests {
     }
 
     #[test]
+    fn a_class_override_replaces_the_issuers_named_ingress_as_cert_managers_does() {
+        use crate::api::acme::OVERRIDE_CLASS;
+        let solvers: Vec<AcmeChallengeSolver> =
+            serde_yaml::from_str("- {http01: {ingress: {name: shared}}}").unwrap();
+        let (order, authz) = pending_order(&[(OVERRIDE_CLASS, "traefik")]);
+        let made = challenges(&order, order.annotations(), &authz, &solvers, "t").unwrap();
+        let ingress = made[0].spec.solver.http01.as_ref().unwrap().ingress.as_ref().unwrap();
+        assert_eq!((ingress.class.as_deref(), ingress.name.as_deref()), (Some("traefik"), None));
+        assert_eq!(made[0].metadata.finalizers, None, "a solver Ingress, not an edit in place");
+        let (plain, authz) = pending_order(&[]);
+        let made = challenges(&plain, plain.annotations(), &authz, &solvers, "t").unwrap();
+        let ingress = made[0].spec.solver.http01.as_ref().unwrap().ingress.as_ref().unwrap();
+        assert_eq!(ingress.name.as_deref(), Some("shared"), "no override: the issuer's Ingress");
+        assert!(made[0].metadata.finalizers.is_some(), "its rule is removed by the finalizer");
+    }
+
+    #[test]
     fn a_challenge_is_stuck_while_it_says_why_it_is_not_presented() {
         use crate::api::ChallengeStatus;
         let solvers: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {http01: {ingress: {}}}").unwrap();
         let (order, authz) = pending_order(&[]);
         let with = |status: ChallengeStatus| {
-            let mut c = challenges(&order, &authz, &solvers, "t").unwrap().remove(0);
+            let mut c =
+                challenges(&order, order.annotations(), &authz, &solvers, "t").unwrap().remove(0);
             c.status = Some(status);
             stuck(&[std::sync::Arc::new(c)])
         };

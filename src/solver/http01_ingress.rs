@@ -120,12 +120,15 @@ impl Solver for IngressSolver {
     ) -> BoxFuture<'a, Result<(), Error>> {
         async move {
             solver_ingress::delete(&ctx.client, ch).await?;
-            let legacy =
+            // Presented, with the finalizer, naming no Ingress: an edit in place made by an
+            // earlier certsmith (which kept the Ingress's name on the Certificate) — or a
+            // cert-manager Challenge (all carry the finalizer), where nothing is found.
+            let finalized =
                 ch.finalizers().iter().any(|f| f == crate::challenge::controller::FINALIZER);
+            let presented = ch.status.as_ref().and_then(|s| s.presented) == Some(true);
+            let legacy = finalized && presented;
             match in_place_ingress(ch) {
                 Some(name) => edit_in_place::remove(&ctx.client, &ctx.config, name, ch).await?,
-                // A finalizer on a Challenge that names no Ingress: an edit in place made by an
-                // earlier certsmith, which kept the Ingress's name on the Certificate.
                 None if legacy => {
                     edit_in_place::remove_anywhere(&ctx.client, &ctx.config, ch).await?
                 }
