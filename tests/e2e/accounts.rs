@@ -186,12 +186,7 @@ async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
     let first = Operator::start(&kube, &pebble, &[]);
     let client = kube.client().await;
     let certs: kube::Api<Certificate> = kube::Api::namespaced(client, "default");
-    let cert = |name: &str| {
-        format!(
-            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
-             spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n"
-        )
-    };
+    let cert = |name: &str| support::objects::certificate(name).yaml();
     kube.kubectl_ok(&["apply", "-f", "-"], &cert("before"));
     support::acme::ready(&certs, "before", 1, &first).await;
     // A restarted operator finds its account at a CA that accepts nothing without EAB.

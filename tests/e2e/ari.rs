@@ -106,9 +106,8 @@ async fn the_cas_renewal_window_is_honoured_and_renew_now_renews_with_replaces()
     let pebble = PebbleBed::start(&[]);
     let _operator = Operator::start(&kube, &pebble, &[]);
     let certs: Api<Certificate> = Api::namespaced(kube.client().await, "default");
-    let cert = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: web, namespace: default}\n\
-                spec: {secretName: web-tls, dnsNames: [web.example.com], issuerRef: {name: ari, kind: ClusterIssuer}}\n";
-    kube.kubectl_ok(&["apply", "-f", "-"], cert);
+    let cert = support::objects::certificate("web").cluster_issuer("ari").yaml();
+    kube.kubectl_ok(&["apply", "-f", "-"], &cert);
     // Issued, and renewing inside the CA's window (recorded in status.acme.ari, unless
     // cert-manager's older CRD prunes it).
     let c = eventually(60, "the Certificate Ready, renewing in its ARI window", || async {

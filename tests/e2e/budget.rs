@@ -1,6 +1,7 @@
 //! The account's order budget against a real Pebble: a mass issuance queues for it instead of
 //! opening every order at once, and the Certificates that wait say so.
 
+use crate::support;
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, eventually, issuing_bed};
 use crate::support::faults::Row;
@@ -8,14 +9,7 @@ use certsmith::api::Certificate;
 use kube::api::{Api, ListParams};
 
 fn certificates(count: usize) -> String {
-    (0..count)
-        .map(|i| {
-            format!(
-                "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: mass-{i}, namespace: default}}\n\
-                 spec: {{secretName: mass-{i}-tls, dnsNames: [mass-{i}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n---\n"
-            )
-        })
-        .collect()
+    support::objects::certificates("mass", count, |c| c)
 }
 
 fn messages(c: &Certificate) -> Vec<String> {

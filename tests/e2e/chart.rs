@@ -356,11 +356,9 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
     );
     let dev_config = service_account_kubeconfig(&bed, "team", "dev").await;
     let dev = client_of(&dev_config).await;
-    let wanted: Certificate = serde_yaml::from_str(
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: dev-cert}\n\
-         spec: {secretName: dev-tls, dnsNames: [dev.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n",
-    )
-    .unwrap();
+    let wanted = support::objects::certificate("dev-cert").unnamespaced().secret("dev-tls");
+    let wanted = wanted.dns_names(&["dev.example.com"]).yaml();
+    let wanted: Certificate = serde_yaml::from_str(wanted.trim_end_matches("---\n")).unwrap();
     let dev_certs: Api<Certificate> = Api::namespaced(dev.clone(), "team");
     // The aggregation controller fills `edit` within moments of the install.
     eventually(30, "a Certificate created with the edit role", || async {

@@ -3,19 +3,12 @@
 //! still wakes its Certificate; reconciles run at most `--concurrent-workers` at once per
 //! controller.
 
+use crate::support;
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, eventually, issuing_bed};
 
 fn certificates(prefix: &str, n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            format!(
-                "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {prefix}-{i}}}\nspec: \
-                 {{secretName: {prefix}-{i}-tls, dnsNames: [{prefix}-{i}.example.com], issuerRef: \
-                 {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n---\n"
-            )
-        })
-        .collect()
+    support::objects::certificates(prefix, n, |c| c.unnamespaced())
 }
 
 async fn all_ready(kube: &KubeBed, n: usize) {

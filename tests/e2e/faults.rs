@@ -2,6 +2,7 @@
 //! (`e2e/faults.sh` prints it): API server outages, a CA that goes away and comes back reset,
 //! a CA that refuses half the nonces it hands out.
 
+use crate::support;
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, eventually, issuing_bed, issuing_bed_with};
 use crate::support::faults::Row;
@@ -17,15 +18,8 @@ const CHART_LEASE: [&str; 3] = [
 ];
 
 fn certificates(names: &[String], issuer: &str) -> String {
-    names
-        .iter()
-        .map(|name| {
-            format!(
-                "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
-                 spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: {issuer}, kind: ClusterIssuer}}}}\n---\n"
-            )
-        })
-        .collect()
+    let cert = |name: &String| support::objects::certificate(name).cluster_issuer(issuer).yaml();
+    names.iter().map(cert).collect()
 }
 
 fn is_ready(c: &Certificate) -> bool {

@@ -1,6 +1,7 @@
 //! Two replicas: one holds the Lease and writes, both answer challenges; the leader killed
 //! mid-order, the other takes the Lease and finishes that same order.
 
+use crate::support;
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, eventually, free_port, issuing_bed, pipeline};
 use crate::support::faults::Row;
@@ -47,11 +48,7 @@ async fn one_leader_writes_both_answer_and_a_new_leader_finishes_the_order() {
     .await;
     let b = Operator::start_named(Some("replica-b"), &kube.kubeconfig(), &pebble, &timings);
 
-    kube.kubectl_ok(
-        &["apply", "-f", "-"],
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: ha, namespace: default}\n\
-         spec: {secretName: ha-tls, dnsNames: [ha.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n",
-    );
+    kube.kubectl_ok(&["apply", "-f", "-"], &support::objects::certificate("ha").yaml());
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
     let (url, challenge) = eventually(30, "the challenge presented", || async {
         let (_, orders, challenges) = pipeline(&client, "default", "ha").await;

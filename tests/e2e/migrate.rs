@@ -4,6 +4,7 @@
 //! account is never registered again and no crash mid-rollover loses a key; `migrate --check`
 //! plans it all and `migrate --back` rolls the accounts back for cert-manager.
 
+use crate::support;
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, PebbleBed, eventually, ready};
 use crate::support::cert_manager::{self as cm, account_of};
@@ -257,8 +258,7 @@ async fn an_eab_account_is_never_registered_again_and_no_crash_mid_rollover_lose
     // A Certificate issues through the EAB account, as any other.
     kube.kubectl_ok(
         &["apply", "-f", "-"],
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: eab, namespace: default}\n\
-         spec: {secretName: eab-tls, dnsNames: [eab.example.com], issuerRef: {name: after, kind: ClusterIssuer}}\n",
+        &support::objects::certificate("eab").cluster_issuer("after").yaml(),
     );
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
     ready(&certs, "eab", 1, &op).await;

@@ -23,15 +23,12 @@ fn certsmith(env: &[(&str, &str)], args: &[&str]) -> Output {
         .unwrap()
 }
 
-const CERT: &str = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: logged, namespace: default}\n\
-    spec: {secretName: logged-tls, dnsNames: [logged.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n";
-
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_and_text_logs_have_no_colour_off_a_terminal() {
     let kube = KubeBed::start();
     let pebble = issuing_bed(&kube);
     let operator = Operator::start(&kube, &pebble, &["--logging-format=json"]);
-    kube.kubectl_ok(&["apply", "-f", "-"], CERT);
+    kube.kubectl_ok(&["apply", "-f", "-"], &support::objects::certificate("logged").yaml());
     let certs = kube::Api::namespaced(kube.client().await, "default");
     support::acme::ready(&certs, "logged", 1, &operator).await;
     // The last step's line follows its status write (the Event after the write, as
@@ -104,10 +101,9 @@ async fn the_cli_uses_the_kubeconfig_namespace_selects_like_cmctl_and_errs_in_on
     let kube = KubeBed::start();
     kube.install_crds();
     let cert = |ns: &str, name: &str, labels: &str| {
-        format!(
-            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}}}\n\
-             spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: le, kind: ClusterIssuer}}}}\n---\n"
-        )
+        let made = support::objects::certificate(name).namespace(ns).cluster_issuer("le");
+        let pairs = labels.split(", ").filter_map(|l| l.split_once(": "));
+        pairs.fold(made, |c, (k, v)| c.label(k, v)).yaml()
     };
     kube.kubectl_ok(&["create", "namespace", "shop"], "");
     kube.kubectl_ok(&["create", "namespace", "other"], "");
@@ -286,7 +282,7 @@ async fn issuance_works_through_an_https_proxy_which_sees_the_acme_traffic() {
         // usually keep that direct).
         &[("HTTPS_PROXY", &proxy)],
     );
-    kube.kubectl_ok(&["apply", "-f", "-"], &CERT.replace("logged", "proxied"));
+    kube.kubectl_ok(&["apply", "-f", "-"], &support::objects::certificate("proxied").yaml());
     let certs = kube::Api::namespaced(kube.client().await, "default");
     support::acme::ready(&certs, "proxied", 1, &operator).await;
     let ca =

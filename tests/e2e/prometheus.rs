@@ -90,10 +90,8 @@ async fn cert_managers_alerts_fire_on_certsmiths_metrics_and_clear_when_certific
     let prometheus = Prometheus::start(operator.metrics_port);
     kube.kubectl_ok(
         &["apply", "-f", "-"],
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: shop, namespace: default}\n\
-         spec: {secretName: shop-tls, dnsNames: [shop.example.com], issuerRef: {name: letsencrypt-prod, kind: ClusterIssuer}}\n---\n\
-         apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: orphan, namespace: default}\n\
-         spec: {secretName: orphan-tls, dnsNames: [orphan.example.com], issuerRef: {name: no-such-issuer, kind: ClusterIssuer}}\n",
+        &(support::objects::certificate("shop").yaml()
+            + &support::objects::certificate("orphan").cluster_issuer("no-such-issuer").yaml()),
     );
     let certs = kube::Api::namespaced(kube.client().await, "default");
     support::acme::ready(&certs, "shop", 1, &operator).await;

@@ -1,6 +1,7 @@
 //! Renewal for real: Pebble issues 90-second certificates, and 10 Certificates renew by
 //! themselves, cycle after cycle, with no Secret ever holding an expired certificate.
 
+use crate::support;
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, issuing_bed_with};
 use crate::support::faults::Row;
@@ -23,14 +24,7 @@ async fn short_lived_certificates_renew_by_themselves_and_never_expire_in_their_
     let client = kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
     let secrets: Api<Secret> = Api::namespaced(client, "default");
-    let manifests: String = (0..COUNT)
-        .map(|i| {
-            format!(
-                "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: short-{i}, namespace: default}}\n\
-                 spec: {{secretName: short-{i}-tls, dnsNames: [short-{i}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n---\n"
-            )
-        })
-        .collect();
+    let manifests = support::objects::certificates("short", COUNT, |c| c);
     kube.kubectl_ok(&["apply", "-f", "-"], &manifests);
     // Every second: each Secret's certificate is still valid, and the serials seen are counted.
     let mut serials: BTreeMap<String, Vec<String>> = BTreeMap::new();

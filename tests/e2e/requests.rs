@@ -99,8 +99,9 @@ async fn an_external_issuers_signature_still_becomes_the_certificates_secret() {
     let client = kube.client().await;
     kube.kubectl_ok(
         &["apply", "-f", "-"],
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: ext, namespace: default}\n\
-         spec: {secretName: ext-tls, dnsNames: [ext.example.com], issuerRef: {name: step, kind: StepIssuer, group: certmanager.step.sm}}\n",
+        &support::objects::certificate("ext")
+            .external_issuer("step", "StepIssuer", "certmanager.step.sm")
+            .yaml(),
     );
     let api: Api<CertificateRequest> = Api::namespaced(client.clone(), "default");
     let cr = eventually(30, "the CertificateRequest for the external issuer", || async {

@@ -13,10 +13,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::{WatchStreamExt, watcher};
 
 fn certificate(name: &str) -> String {
-    format!(
-        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
-         spec: {{secretName: {name}-tls, dnsNames: [{name}.example.com], issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}}}\n"
-    )
+    support::objects::certificate(name).yaml()
 }
 
 /// The one Order of Certificate `name`, once its URL is recorded.
