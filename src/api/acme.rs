@@ -17,6 +17,12 @@ pub const OVERRIDE_CLASS_NAME: &str =
 pub const SOLVER_OVERRIDES: [&str; 3] =
     [OVERRIDE_INGRESS_NAME, OVERRIDE_CLASS, OVERRIDE_CLASS_NAME];
 
+/// The solver overrides among `annotations` (what is handed down, and what the Order applies).
+pub fn solver_overrides(annotations: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let keep = |(k, _): &(&String, &String)| SOLVER_OVERRIDES.contains(&k.as_str());
+    annotations.iter().filter(keep).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = acme_rules)]

@@ -52,11 +52,7 @@ pub fn build(
     }
     // The solver overrides go down to the Order, which applies them (cert-manager copies them
     // the same way).
-    for key in crate::api::acme::SOLVER_OVERRIDES {
-        if let Some(value) = cert.annotations().get(key) {
-            annotations.insert(key.into(), value.clone());
-        }
-    }
+    annotations.extend(crate::api::acme::solver_overrides(cert.annotations()));
     CertificateRequest {
         metadata: ObjectMeta {
             name: Some(name(cert, revision)),

@@ -65,10 +65,7 @@ fn order_annotations(
     cr: &CertificateRequest,
     spec: &OrderSpec,
 ) -> std::collections::BTreeMap<String, String> {
-    let mut out: std::collections::BTreeMap<_, _> = crate::api::acme::SOLVER_OVERRIDES
-        .iter()
-        .filter_map(|k| Some((k.to_string(), cr.annotations().get(*k)?.clone())))
-        .collect();
+    let mut out = crate::api::acme::solver_overrides(cr.annotations());
     if let Some(r) = &spec.replaces {
         out.insert(ANN_REPLACES.to_string(), r.clone());
     }

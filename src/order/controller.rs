@@ -264,13 +264,7 @@ pub(super) fn overrides(
     ctx: &Context,
     order: &Order,
 ) -> std::collections::BTreeMap<String, String> {
-    let pick = |a: &std::collections::BTreeMap<String, String>| {
-        let keys = crate::api::acme::SOLVER_OVERRIDES;
-        a.iter()
-            .filter(|(k, _)| keys.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
+    let pick = crate::api::acme::solver_overrides;
     let own = pick(order.annotations());
     if !own.is_empty() {
         return own;
