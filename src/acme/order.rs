@@ -107,17 +107,20 @@ pub async fn authorizations(
 }
 
 /// What the CA says of the authorization at `authz_url` now: its state, and the CA's words for
-/// a failed challenge. With `accept`, its challenge of type `dns01 ? DNS-01 : HTTP-01` is first
-/// marked ready for validation (unless the CA already moved past pending).
+/// a failed challenge. With `accept`, its challenge of type `kind` is first marked ready for
+/// validation (unless the CA already moved past pending).
 pub async fn authorization(
     account: &Account,
     server: &str,
     order_url: &str,
     authz_url: &str,
     accept: bool,
-    dns01: bool,
+    kind: crate::api::order::ChallengeType,
 ) -> Result<(State, Option<String>), AcmeError> {
-    let kind = if dns01 { ChallengeType::Dns01 } else { ChallengeType::Http01 };
+    let kind = match kind {
+        crate::api::order::ChallengeType::Http01 => ChallengeType::Http01,
+        crate::api::order::ChallengeType::Dns01 => ChallengeType::Dns01,
+    };
     let err = |e| AcmeError::from_acme(server, e);
     let mut order = open(account, server, order_url).await?;
     let mut authorizations = order.authorizations();

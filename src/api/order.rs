@@ -151,6 +151,24 @@ pub enum ChallengeType {
     Dns01,
 }
 
+impl ChallengeType {
+    /// cert-manager's word for it (`spec.type`, Events and reasons).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeType::Http01 => "HTTP-01",
+            ChallengeType::Dns01 => "DNS-01",
+        }
+    }
+
+    /// Its name at the CA (RFC 8555 §8).
+    pub fn acme_name(self) -> &'static str {
+        match self {
+            ChallengeType::Http01 => "http-01",
+            ChallengeType::Dns01 => "dns-01",
+        }
+    }
+}
+
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "acme.cert-manager.io",

@@ -59,7 +59,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         if let Err(e) = solver.present(&ctx, &ch).await {
             return present_failed(&ctx, &api, &ch, &old, &e.message()).await;
         }
-        let how = solver.mechanism();
+        let how = solver.challenge_type().as_str();
         let note = format!("Presented challenge using {how} challenge mechanism");
         ctx.event(&ch.object_ref(&()), false, "Presented", note).await;
         ChallengeStatus {
@@ -76,7 +76,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     if old.state != Some(State::Processing)
         && let Some(problem) = solver.check(&ctx, &ch, just_presented).await?
     {
-        let how = solver.mechanism();
+        let how = solver.challenge_type().as_str();
         let message = format!("Waiting for {how} challenge propagation: {problem}");
         return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
     }
@@ -136,8 +136,8 @@ async fn at_ca(
     if !accept && let Some(wait) = crate::acme::retry_after::wait(url, ctx.now()) {
         return Ok(Action::requeue(wait));
     }
-    let dns01 = solver.challenge_type() == crate::api::order::ChallengeType::Dns01;
-    let answer = ca::authorization(&account, &server, &order_url, url, accept, dns01).await;
+    let kind = solver.challenge_type();
+    let answer = ca::authorization(&account, &server, &order_url, url, accept, kind).await;
     match answer {
         Err(e) if let Some(retry) = e.transient() => {
             note(api, ch, &old, &e.to_string(), retry).await

@@ -33,7 +33,7 @@ pub fn challenges(
             Ok(found) => found,
             Err(why) => return Err(format!("the solver selected for {shown} {why}")),
         };
-        let wanted = found.acme_type();
+        let wanted = found.challenge_type().acme_name();
         let Some(acme) = authz.challenges.iter().flatten().find(|c| c.type_ == wanted) else {
             return Err(format!("the CA offers no {wanted} challenge for {shown}"));
         };

@@ -84,19 +84,6 @@ pub trait Solver: Sync {
 }
 
 impl dyn Solver {
-    /// cert-manager's word for its mechanism in Events and reasons.
-    pub fn mechanism(&self) -> &'static str {
-        mechanism(self.challenge_type())
-    }
-
-    /// The challenge's name at the CA (RFC 8555 §8).
-    pub fn acme_type(&self) -> &'static str {
-        match self.challenge_type() {
-            ChallengeType::Http01 => "http-01",
-            ChallengeType::Dns01 => "dns-01",
-        }
-    }
-
     /// cert-manager's `key` for a key authorization: what HTTP-01 serves as is, what DNS-01
     /// writes as its digest (RFC 8555 §8.3, §8.4).
     pub fn key(&self, key_authorization: String) -> String {
@@ -122,15 +109,8 @@ pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, S
 pub fn for_challenge(ch: &Challenge) -> Result<&'static dyn Solver, String> {
     let solver = for_config(&ch.spec.solver).map_err(|why| format!("the solver {why}"))?;
     if solver.challenge_type() != ch.spec.type_ {
-        let (named, asked) = (solver.mechanism(), mechanism(ch.spec.type_));
+        let (named, asked) = (solver.challenge_type().as_str(), ch.spec.type_.as_str());
         return Err(format!("the solver answers {named} challenges, and this one is {asked}"));
     }
     Ok(solver)
-}
-
-fn mechanism(t: ChallengeType) -> &'static str {
-    match t {
-        ChallengeType::Http01 => "HTTP-01",
-        ChallengeType::Dns01 => "DNS-01",
-    }
 }
