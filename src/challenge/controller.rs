@@ -54,8 +54,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
 
     // present; recorded by the next status write (presenting again is harmless), so a route
     // that works at once costs one write for presenting and accepting together
-    let just_presented = old.presented != Some(true);
-    let old = if just_presented {
+    let old = if old.presented != Some(true) {
         if let Err(e) = solver.present(&ctx, &ch).await {
             return present_failed(&ctx, &api, &ch, &old, &e.message()).await;
         }
@@ -74,7 +73,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
 
     // self-check, then accept; accepted challenges are `processing` until the CA decides
     if old.state != Some(State::Processing)
-        && let Some(problem) = solver.check(&ctx, &ch, just_presented).await?
+        && let Some(problem) = solver.check(&ctx, &ch).await?
     {
         let how = solver.challenge_type().as_str();
         let message = format!("Waiting for {how} challenge propagation: {problem}");

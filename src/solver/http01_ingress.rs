@@ -62,10 +62,7 @@ impl Solver for IngressSolver {
         ch: &'a Challenge,
     ) -> BoxFuture<'a, Result<(), Error>> {
         async move {
-            let namespace = ch.namespace().unwrap_or_default();
-            let ensured = &ctx.solver_services;
-            solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now())
-                .await?;
+            ensure_service(ctx, ch).await?;
             match in_place_ingress(ch) {
                 Some(name) => edit_in_place::add(&ctx.client, &ctx.config, name, ch).await?,
                 None => {
@@ -82,20 +79,15 @@ impl Solver for IngressSolver {
 
     /// Through the real path when the self-check is on, else when this replica's responder
     /// knows the token. While it waits, the namespace's responder Endpoints are kept on the
-    /// responder pods; a failed check has them copied again (and a deleted Service re-made).
+    /// responder pods (no request when `present` just did it: see `solver_service::Ensured`);
+    /// a failed check has them copied again (and a deleted Service re-made).
     fn check<'a>(
         &'a self,
         ctx: &'a Context,
         ch: &'a Challenge,
-        just_presented: bool,
     ) -> BoxFuture<'a, Result<Option<String>, Error>> {
         async move {
-            let namespace = ch.namespace().unwrap_or_default();
-            let ensured = &ctx.solver_services;
-            if !just_presented {
-                solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now())
-                    .await?;
-            }
+            ensure_service(ctx, ch).await?;
             let (host, token, key) = (&ch.spec.dns_name, &ch.spec.token, &ch.spec.key);
             let problem = if ctx.config.http01_self_check {
                 let address = ctx.config.http01_self_check_address.as_deref();
@@ -106,7 +98,7 @@ impl Solver for IngressSolver {
                 None
             };
             if problem.is_some() {
-                ensured.forget(&namespace);
+                ctx.solver_services.forget(&ch.namespace().unwrap_or_default());
             }
             Ok(problem)
         }
@@ -138,6 +130,13 @@ impl Solver for IngressSolver {
         }
         .boxed()
     }
+}
+
+/// Makes sure the Challenge's namespace has the responder Service, its EndpointSlices on the
+/// responder pods (at most once a minute per namespace).
+async fn ensure_service(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
+    let (namespace, ensured) = (ch.namespace().unwrap_or_default(), &ctx.solver_services);
+    solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now()).await
 }
 
 /// The user's Ingress the challenge is answered through, when not through a solver Ingress.

@@ -67,12 +67,10 @@ pub trait Solver: Sync {
     ) -> BoxFuture<'a, Result<(), Error>>;
 
     /// `Ok(None)` once the challenge is answered as the CA will see it, else what is missing.
-    /// `just_presented`: this reconcile presented it.
     fn check<'a>(
         &'a self,
         ctx: &'a Context,
         ch: &'a Challenge,
-        just_presented: bool,
     ) -> BoxFuture<'a, Result<Option<String>, Error>>;
 
     /// Removes what `present` made, leaving whatever else is there.

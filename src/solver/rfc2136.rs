@@ -38,7 +38,6 @@ impl Solver for Rfc2136Solver {
         &'a self,
         ctx: &'a Context,
         ch: &'a Challenge,
-        _: bool,
     ) -> BoxFuture<'a, Result<Option<String>, Error>> {
         async move { Ok(crate::dns01::check(ctx, ch).await) }.boxed()
     }
