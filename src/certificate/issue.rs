@@ -31,8 +31,9 @@ pub async fn step(
     message: &str,
     sans: csr::Sans,
 ) -> Result<Action, Error> {
-    // The status this step leads to is computed first and written once, by the branch taken,
-    // before anything else it does (a new key's Secret is named in it before its request).
+    // The status this step leads to is computed first and written once, by the branch taken:
+    // before the request is made or replaced, so a new key's Secret is named in it first; on
+    // the signed path (no key can be new there) after the Secret is written.
     let Started { key, key_secret, status: started, events } =
         start(ctx, cert, target, reason, message).await?;
     let revision = started.revision.unwrap_or(0) + 1;
@@ -255,7 +256,7 @@ async fn store(
     let namespace = cert.namespace().unwrap_or_default();
     if let Some(next) = key.secret {
         write::delete_secret(&ctx.client, &namespace, next).await?;
-        remember_key(ctx, format!("{namespace}/{next}"), None);
+        ctx.certificates.remember_key(format!("{namespace}/{next}"), None);
     }
     let renewal = crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
     let mut new = status::issued(started, &issued, renewal, cert.metadata.generation, ctx.now());
@@ -320,10 +321,10 @@ async fn private_key(
             }
         };
         if let Some(key) = pem.as_deref().and_then(fits) {
-            remember_key(ctx, at, pem);
+            ctx.certificates.remember_key(at, pem);
             return Ok((key, Some(name), false));
         }
-        remember_key(ctx, at, None);
+        ctx.certificates.remember_key(at, None);
     }
     let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy)
         == Some(RotationPolicy::Never);
@@ -337,13 +338,8 @@ async fn private_key(
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let pem = to_pem(&key, None)?;
     let made = api.create(&Default::default(), &secret::next_key_secret(cert, &pem)).await?;
-    remember_key(ctx, format!("{namespace}/{}", made.name_any()), Some(pem));
+    ctx.certificates.remember_key(format!("{namespace}/{}", made.name_any()), Some(pem));
     Ok((key, Some(made.name_any()), true))
-}
-
-/// Keeps (`Some`) or forgets (`None`) the key of an issuance in flight.
-fn remember_key(ctx: &Context, at: String, pem: Option<String>) {
-    ctx.certificates.remember_key(at, pem);
 }
 
 #[cfg(test)]
