@@ -102,6 +102,20 @@ impl Read<'_> {
         self.0.get(&self.key(k)).map(|v| v.trim().to_string())
     }
 
+    /// A Go duration of at least `min`, as written.
+    fn duration_at_least(
+        &self,
+        k: &str,
+        min: std::time::Duration,
+    ) -> Result<Option<String>, AnnotationError> {
+        let Some(d) = self.get(k) else { return Ok(None) };
+        let parsed = parse_duration(&d).map_err(|p| bad(&self.key(k), format!("{d:?} {p}")))?;
+        if parsed < min {
+            return Err(bad(&self.key(k), format!("must be at least {}", go_duration(min))));
+        }
+        Ok(Some(d))
+    }
+
     /// A comma-separated list, its entries trimmed, empty ones dropped.
     fn list(&self, k: &str) -> Option<Vec<String>> {
         let v = self.get(k)?;
@@ -172,26 +186,10 @@ fn subject(spec: &mut CertificateSpec, r: Read) {
 
 /// `duration`, `renew-before`, `renew-before-percentage`.
 fn lifetimes(spec: &mut CertificateSpec, r: Read) -> Result<(), AnnotationError> {
-    if let Some(d) = r.get("duration") {
-        let parsed =
-            parse_duration(&d).map_err(|p| bad(&r.key("duration"), format!("{d:?} {p}")))?;
-        if parsed < MIN_DURATION {
-            return Err(bad(
-                &r.key("duration"),
-                format!("must be at least {}", go_duration(MIN_DURATION)),
-            ));
-        }
+    if let Some(d) = r.duration_at_least("duration", MIN_DURATION)? {
         spec.duration = Some(d);
     }
-    if let Some(d) = r.get("renew-before") {
-        let parsed =
-            parse_duration(&d).map_err(|p| bad(&r.key("renew-before"), format!("{d:?} {p}")))?;
-        if parsed < MIN_RENEW_BEFORE {
-            return Err(bad(
-                &r.key("renew-before"),
-                format!("must be at least {}", go_duration(MIN_RENEW_BEFORE)),
-            ));
-        }
+    if let Some(d) = r.duration_at_least("renew-before", MIN_RENEW_BEFORE)? {
         spec.renew_before = Some(d);
     }
     if let Some(p) = r.get("renew-before-percentage") {
