@@ -209,9 +209,28 @@ pub enum Rfc2136Protocol {
 pub struct AcmeChallengeSolverHttp01 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<AcmeChallengeSolverHttp01Ingress>,
-    /// Gateway API HTTPRoute solver; accepted as given, not implemented yet.
+    /// HTTP-01 through a temporary Gateway API HTTPRoute attached to `parentRefs`.
     #[serde(rename = "gatewayHTTPRoute", default, skip_serializing_if = "Option::is_none")]
-    pub gateway_http_route: Option<Opaque>,
+    pub gateway_http_route: Option<AcmeChallengeSolverHttp01GatewayHttpRoute>,
+}
+
+/// HTTP-01 through a temporary HTTPRoute that routes the challenge path to certsmith's
+/// responder, attached to the Gateways (or listeners) the CA's request arrives through.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeChallengeSolverHttp01GatewayHttpRoute {
+    /// Type of the Service in front of the responder (cert-manager: the solver pod's Service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<String>,
+    /// Labels added to the solver HTTPRoutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// The parents (Gateways, listeners) each solver HTTPRoute attaches to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_refs: Option<Vec<super::gateway::ParentReference>>,
+    /// Accepted for compatibility: certsmith runs no solver pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_template: Option<Opaque>,
 }
 
 /// HTTP-01 through a temporary Ingress that routes the challenge path to certsmith's responder.

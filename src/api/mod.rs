@@ -4,6 +4,7 @@
 pub mod acme;
 pub mod certificate;
 pub mod crds;
+pub mod gateway;
 pub mod issuer;
 pub mod meta;
 pub mod order;

@@ -49,7 +49,7 @@ async fn an_edit_in_place_from_before_the_upgrade_is_found_and_removed() {
     let ingress = json!({"metadata": {"name": "web", "namespace": "team", "resourceVersion": "4"},
                          "spec": {"rules": [other, rule]}});
     let ingresses = "/apis/networking.k8s.io/v1/namespaces/team/ingresses";
-    let solver = format!("{ingresses}/{}", crate::http01::solver_ingress::name(&ch));
+    let solver = format!("{ingresses}/{}", crate::http01::solver_name(&ch));
     let gone = json!({"kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404});
     let script = vec![
         crate::mock_api::Step { method: "DELETE", path: solver, status: 404, reply: gone },

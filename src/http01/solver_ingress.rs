@@ -15,11 +15,6 @@ use kube::api::{Api, DeleteParams, ObjectMeta};
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
-/// cert-manager's labels on solver resources, so its runbooks' selectors find certsmith's too.
-pub const LABEL_SOLVER: &str = "acme.cert-manager.io/http01-solver";
-pub const LABEL_DOMAIN: &str = "acme.cert-manager.io/http-domain";
-pub const LABEL_TOKEN: &str = "acme.cert-manager.io/http-token";
-
 /// The path rule that sends the CA to the responder Service.
 pub fn rule(cfg: &Config, challenge: &Challenge) -> IngressRule {
     IngressRule {
@@ -56,14 +51,14 @@ pub fn build(
     let template =
         solver.ingress_template.as_ref().and_then(|t| t.metadata.clone()).unwrap_or_default();
     let mut labels = template.labels.unwrap_or_default();
-    labels.extend(solver_labels(challenge));
+    labels.extend(super::solver_labels(challenge));
     let mut annotations = template.annotations.unwrap_or_default();
     if let Some(class) = &solver.class {
         annotations.insert("kubernetes.io/ingress.class".into(), class.clone());
     }
     Ingress {
         metadata: ObjectMeta {
-            name: Some(name(challenge)),
+            name: Some(super::solver_name(challenge)),
             namespace: challenge.namespace(),
             labels: Some(labels),
             annotations: Some(annotations).filter(|a: &BTreeMap<_, _>| !a.is_empty()),
@@ -79,26 +74,6 @@ pub fn build(
     }
 }
 
-fn solver_labels(challenge: &Challenge) -> [(String, String); 4] {
-    // Hashes, as cert-manager's: a token may start with '-' and a host may be longer than the
-    // 63 characters a label value allows.
-    let hash = crate::naming::short_hash;
-    [
-        (LABEL_SOLVER.into(), "true".into()),
-        (LABEL_DOMAIN.into(), hash(&challenge.spec.dns_name)),
-        (LABEL_TOKEN.into(), hash(&challenge.spec.token)),
-        ("app.kubernetes.io/managed-by".into(), "certsmith".into()),
-    ]
-}
-
-/// `certsmith-http01-<hash>`: one per Challenge, stable, so presenting twice (after a restart)
-/// applies the same object.
-pub fn name(challenge: &Challenge) -> String {
-    let uid = challenge.uid().unwrap_or_default();
-    let input = format!("{uid}/{}/{}", challenge.spec.dns_name, challenge.spec.token);
-    format!("certsmith-http01-{}", crate::naming::short_hash(&input))
-}
-
 pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube::Error> {
     let api: Api<Ingress> =
         Api::namespaced(client.clone(), ingress.metadata.namespace.as_deref().unwrap_or_default());
@@ -110,7 +85,7 @@ pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube:
 pub async fn delete(client: &kube::Client, challenge: &Challenge) -> Result<(), kube::Error> {
     let api: Api<Ingress> =
         Api::namespaced(client.clone(), &challenge.namespace().unwrap_or_default());
-    match api.delete(&name(challenge), &DeleteParams::background()).await {
+    match api.delete(&super::solver_name(challenge), &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),

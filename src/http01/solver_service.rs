@@ -26,7 +26,7 @@ const MAX_SLICES: u32 = 100;
 fn labels(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([
         ("app.kubernetes.io/managed-by".to_string(), crate::FIELD_MANAGER.to_string()),
-        (super::solver_ingress::LABEL_SOLVER.into(), "true".into()),
+        (super::LABEL_SOLVER.into(), "true".into()),
     ]);
     labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     labels
