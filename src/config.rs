@@ -58,6 +58,19 @@ pub struct Config {
     pub default_issuer_kind: String,
     #[arg(long, env = "CERTSMITH_DEFAULT_ISSUER_GROUP", default_value = "cert-manager.io")]
     pub default_issuer_group: String,
+    /// cert-manager's flag: run the gateway-shim (Certificates for annotated Gateways). On by
+    /// default here (cert-manager's default is off), and only when the Gateway API CRDs are
+    /// served when certsmith starts; the HTTPRoute solver needs no flag.
+    #[arg(long, env = "CERTSMITH_ENABLE_GATEWAY_API", num_args = 0..=1, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_gateway_api: bool,
+    /// cert-manager's flag: run the ListenerSet shim too (with `--enable-gateway-api`; when the
+    /// ListenerSet CRD is served).
+    #[arg(long, env = "CERTSMITH_ENABLE_GATEWAY_API_LISTENERSET", num_args = 0..=1, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_gateway_api_listenerset: bool,
+    /// cert-manager's flag (v1.21): listener protocols besides HTTPS and TLS whose listeners get
+    /// Certificates (case-sensitive, comma-separated).
+    #[arg(long, env = "CERTSMITH_GATEWAY_API_EXTRA_PROTOCOLS", value_delimiter = ',')]
+    pub gateway_api_extra_protocols: Vec<String>,
     /// Reconcile only while holding the Lease `certsmith` in the operator's namespace; every
     /// replica serves challenges, metrics and probes regardless.
     #[arg(long, env = "CERTSMITH_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]

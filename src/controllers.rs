@@ -97,10 +97,18 @@ pub async fn run(client: Client, config: Config, challenges: Challenges, metrics
     let order = order(&mut w, &ctx, &workers);
     let challenge = challenge(&mut w, &ctx, &workers);
     let (issuer, cluster_issuer) = issuers(&mut w, &ctx, &workers);
-    let shim = crate::shim::controller::run::<k8s_openapi::api::networking::v1::Ingress>(
-        ctx.clone(),
-        ctx.config.default_issuer(),
-    );
+    let shim = async {
+        use crate::api::gateway::{Gateway, ListenerSet};
+        use crate::shim::controller::{run, run_when_served};
+        let (cfg, c) = (&ctx.config, ctx.clone());
+        let gateways = cfg.enable_gateway_api;
+        let sets = gateways && cfg.enable_gateway_api_listenerset;
+        tokio::join!(
+            run::<k8s_openapi::api::networking::v1::Ingress>(c.clone()),
+            run_when_served::<Gateway>(c.clone(), gateways),
+            run_when_served::<ListenerSet>(c, sets),
+        );
+    };
     let watches = futures::future::join_all([
         w.certificates.run,
         w.requests.run,

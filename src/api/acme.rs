@@ -6,16 +6,27 @@ use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Set on a Certificate (by the ingress-shim), copied to its requests and Orders: how the
-/// issuance shapes its HTTP-01 Ingress solver (cert-manager's names). The Order applies them
-/// to the solver it writes into each Challenge.
+/// Set on a Certificate (by the shim, or by its author), copied to its requests and Orders: how
+/// the issuance shapes its HTTP-01 solver (cert-manager's names). The Order applies them to the
+/// solver it writes into each Challenge. These three shape the Ingress solver.
 pub const OVERRIDE_INGRESS_NAME: &str = "acme.cert-manager.io/http01-override-ingress-name";
 pub const OVERRIDE_CLASS: &str = "acme.cert-manager.io/http01-override-ingress-class";
 pub const OVERRIDE_CLASS_NAME: &str =
     "acme.cert-manager.io/http01-override-ingress-ingressclassname";
+/// A parent the HTTPRoute solver adds to its `parentRefs` (cert-manager v1.20; the namespace
+/// v1.21): the gateway-shim names the Gateway (or ListenerSet) the Certificate came from.
+pub const OVERRIDE_PARENT_KIND: &str = "acme.cert-manager.io/http01-parentrefkind";
+pub const OVERRIDE_PARENT_NAME: &str = "acme.cert-manager.io/http01-parentrefname";
+pub const OVERRIDE_PARENT_NAMESPACE: &str = "acme.cert-manager.io/http01-parentrefnamespace";
 /// The annotations a Certificate hands down to its requests and their Orders.
-pub const SOLVER_OVERRIDES: [&str; 3] =
-    [OVERRIDE_INGRESS_NAME, OVERRIDE_CLASS, OVERRIDE_CLASS_NAME];
+pub const SOLVER_OVERRIDES: [&str; 6] = [
+    OVERRIDE_INGRESS_NAME,
+    OVERRIDE_CLASS,
+    OVERRIDE_CLASS_NAME,
+    OVERRIDE_PARENT_KIND,
+    OVERRIDE_PARENT_NAME,
+    OVERRIDE_PARENT_NAMESPACE,
+];
 
 /// The solver overrides among `annotations` (what is handed down, and what the Order applies).
 pub fn solver_overrides(annotations: &BTreeMap<String, String>) -> BTreeMap<String, String> {

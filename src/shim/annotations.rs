@@ -74,6 +74,35 @@ fn reference(name: &str, kind: &str, group: &str) -> IssuerReference {
     IssuerReference { name: name.into(), kind: Some(kind.into()), group: Some(group.into()) }
 }
 
+/// The HTTP-01 Ingress annotations, turned into the overrides the issuance reads off the
+/// Certificate (cert-manager reads them on every kind of source; only the Ingress solver uses
+/// them). Edit-in-place names the source.
+pub fn solver_overrides(
+    a: &BTreeMap<String, String>,
+    source_name: &str,
+) -> Result<BTreeMap<String, String>, AnnotationError> {
+    let mut out = BTreeMap::new();
+    match a.get(EDIT_IN_PLACE).map(String::as_str) {
+        Some("true") => {
+            out.insert(OVERRIDE_INGRESS_NAME.into(), source_name.to_string());
+        }
+        None | Some("false") => {}
+        Some(other) => {
+            return Err(AnnotationError {
+                annotation: EDIT_IN_PLACE.into(),
+                message: format!("{other:?} is not \"true\" or \"false\""),
+            });
+        }
+    }
+    if let Some(class) = a.get(HTTP01_CLASS) {
+        out.insert(OVERRIDE_CLASS.into(), class.clone());
+    }
+    if let Some(class) = a.get(HTTP01_CLASS_NAME) {
+        out.insert(OVERRIDE_CLASS_NAME.into(), class.clone());
+    }
+    Ok(out)
+}
+
 /// Fills `spec` from the Certificate-shaping annotations.
 pub fn apply(
     spec: &mut CertificateSpec,

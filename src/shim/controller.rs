@@ -2,16 +2,17 @@
 //! decide the Certificates (pure, the kind's [`Source::desired`]) → apply them, delete the
 //! ones it no longer asks for → Events.
 
-use super::Source;
 use super::annotations::DefaultIssuer;
+use super::{Inputs, Source};
 use crate::api::Certificate;
+use crate::api::gateway::Gateway;
 use crate::api::meta::controlled_by;
 use crate::context::Context;
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use std::sync::Arc;
 
@@ -24,15 +25,19 @@ impl AsRef<crate::metrics::Metrics> for Shim {
 pub struct Shim {
     ctx: Arc<Context>,
     defaults: DefaultIssuer,
-    /// The shim's Certificates (metadata only), to find what an Ingress owns without a request.
+    /// The shim's Certificates (metadata only), to find what a source owns without a request.
     owned: Store<PartialObjectMeta<Certificate>>,
+    /// Gateways (metadata only) when the sources have parents: what they inherit.
+    parents: Option<Store<PartialObjectMeta<Gateway>>>,
 }
 
 use crate::error::Error;
 
 /// Runs the shim for sources of kind `S` until shutdown. Their cache keeps only what the shim
-/// reads ([`Source::trim`]).
-pub async fn run<S: Source>(ctx: Arc<Context>, defaults: DefaultIssuer) {
+/// reads ([`Source::trim`]); a source with a parent Gateway is reconciled again when that
+/// Gateway changes.
+pub async fn run<S: Source>(ctx: Arc<Context>) {
+    let defaults = ctx.config.default_issuer();
     let client = ctx.client.clone();
     let (sources, writer) = reflector::store();
     let source_stream = watcher(Api::<S>::all(client.clone()), watcher::Config::default())
@@ -51,11 +56,36 @@ pub async fn run<S: Source>(ctx: Arc<Context>, defaults: DefaultIssuer) {
     // A Certificate's status changes with each step of its issuance; only a spec change (or its
     // creation) is the shim's business.
     .predicate_filter(predicates::generation, Default::default());
-    let shim = Arc::new(Shim { ctx, defaults, owned });
+    let (parents, parent_stream) = if S::HAS_PARENT {
+        let (store, writer) = reflector::store();
+        let stream = watcher(
+            Api::<PartialObjectMeta<Gateway>>::all(ctx.client.clone()),
+            watcher::Config::default(),
+        )
+        .backoff(crate::relist::backoff())
+        .modify(|g| super::gateway::trim_meta(&mut g.metadata))
+        .reflect(writer)
+        .applied_objects();
+        (Some(store), Some(stream))
+    } else {
+        (None, None)
+    };
+    let children = sources.clone();
+    let shim = Arc::new(Shim { ctx, defaults, owned, parents });
     let workers = shim.ctx.config.concurrent_workers;
-    Controller::for_stream(source_stream, sources)
+    let mut controller = Controller::for_stream(source_stream, sources)
         .with_config(kube::runtime::controller::Config::default().concurrency(workers))
-        .owns_stream(certs)
+        .owns_stream(certs);
+    if let Some(stream) = parent_stream {
+        controller = controller.watches_stream(stream, move |gateway| {
+            let parent = (gateway.namespace().unwrap_or_default(), gateway.name_any());
+            let children = children.state().into_iter();
+            children
+                .filter(move |s| s.parent().as_ref() == Some(&parent))
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+        });
+    }
+    controller
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
         .run(
@@ -65,6 +95,40 @@ pub async fn run<S: Source>(ctx: Arc<Context>, defaults: DefaultIssuer) {
         )
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// [`run`] when `enabled` and the API server serves `S` (Gateway API's CRDs are optional);
+/// otherwise says why it does not run. Other errors are retried: the check is one small list.
+pub async fn run_when_served<S: Source>(ctx: Arc<Context>, enabled: bool) {
+    let controller = S::CONTROLLER;
+    if !enabled {
+        tracing::info!(controller, "off (--enable-gateway-api, --enable-gateway-api-listenerset)");
+        return;
+    }
+    let api = Api::<PartialObjectMeta<S>>::all(ctx.client.clone());
+    loop {
+        match api.list_metadata(&kube::api::ListParams::default().limit(1)).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                let kind = S::kind(&());
+                tracing::info!(
+                    controller,
+                    "off: the API server serves no {kind} (install Gateway API's CRDs, then restart certsmith)"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    controller,
+                    "cannot list {}: {}; trying again in 30s",
+                    S::plural(&()),
+                    crate::acme::api_message(&e)
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        }
+    }
+    run::<S>(ctx).await
 }
 
 pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Action, Error> {
@@ -81,7 +145,24 @@ pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Act
         .collect();
     let certs: Api<Certificate> = Api::namespaced(ctx.client.clone(), &namespace);
     let reference = source.object_ref(&());
-    let wanted = match source.desired(&shim.defaults) {
+    let parent = match (source.parent(), &shim.parents) {
+        (Some((ns, name)), Some(parents)) => {
+            match parents.get(&ObjectRef::new(&name).within(&ns)) {
+                Some(g) if g.metadata.deletion_timestamp.is_none() => Some(g),
+                // As cert-manager: nothing changes until the parent is there (its arrival
+                // brings the source back).
+                _ => return Ok(Action::await_change()),
+            }
+        }
+        _ => None,
+    };
+    let extra_protocols = &ctx.config.gateway_api_extra_protocols;
+    let inputs = Inputs {
+        defaults: &shim.defaults,
+        extra_protocols,
+        parent: parent.as_ref().map(|g| &g.metadata),
+    };
+    let wanted = match source.desired(&inputs) {
         // Not (or no longer) asking for certificates: what it owned goes; Secrets stay.
         Ok(None) => vec![],
         Err(e) => {

@@ -2,8 +2,8 @@
 //! hosts as dnsNames, and the HTTP-01 annotations turned into the solver overrides the
 //! issuance reads (edit-in-place, the solver Ingress's class). Pure.
 
-use super::annotations::{self, AnnotationError, DefaultIssuer};
-use super::{Desired, Source};
+use super::annotations::{self, AnnotationError};
+use super::{Desired, Inputs, Source};
 use crate::validation::names::dns_name_problem;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
@@ -34,9 +34,9 @@ impl Source for Ingress {
         }
     }
 
-    fn desired(&self, defaults: &DefaultIssuer) -> Result<Option<Desired>, AnnotationError> {
-        let Some(template) = super::template(self, defaults)? else { return Ok(None) };
-        let cert_annotations = solver_overrides(self)?;
+    fn desired(&self, inputs: &Inputs) -> Result<Option<Desired>, AnnotationError> {
+        let Some(template) = super::template(self, inputs.defaults)? else { return Ok(None) };
+        let cert_annotations = annotations::solver_overrides(self.annotations(), &self.name_any())?;
         let mut problems = Vec::new();
         // Entries sharing a secretName share one Certificate, their hosts merged.
         let mut by_secret: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -63,29 +63,4 @@ impl Source for Ingress {
         let certificates = super::certificates(self, &template, by_secret, &cert_annotations);
         Ok(Some(Desired { certificates, problems }))
     }
-}
-
-/// The HTTP-01 annotations, turned into the overrides the issuance reads off the Certificate.
-fn solver_overrides(ingress: &Ingress) -> Result<BTreeMap<String, String>, AnnotationError> {
-    let a = ingress.annotations();
-    let mut out = BTreeMap::new();
-    match a.get(annotations::EDIT_IN_PLACE).map(String::as_str) {
-        Some("true") => {
-            out.insert(annotations::OVERRIDE_INGRESS_NAME.into(), ingress.name_any());
-        }
-        None | Some("false") => {}
-        Some(other) => {
-            return Err(AnnotationError {
-                annotation: annotations::EDIT_IN_PLACE.into(),
-                message: format!("{other:?} is not \"true\" or \"false\""),
-            });
-        }
-    }
-    if let Some(class) = a.get(annotations::HTTP01_CLASS) {
-        out.insert(annotations::OVERRIDE_CLASS.into(), class.clone());
-    }
-    if let Some(class) = a.get(annotations::HTTP01_CLASS_NAME) {
-        out.insert(annotations::OVERRIDE_CLASS_NAME.into(), class.clone());
-    }
-    Ok(out)
 }

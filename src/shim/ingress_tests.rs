@@ -1,14 +1,14 @@
 //! The shim step's Ingress source, by table: Ingress → Certificates, and every bad annotation or entry → its message.
 
 use super::annotations::{AnnotationError, DefaultIssuer};
-use super::{Desired, Source};
+use super::{Desired, Inputs, Source};
 use k8s_openapi::api::networking::v1::Ingress;
 
 fn desired(
     ingress: &Ingress,
     defaults: &DefaultIssuer,
 ) -> Result<Option<Desired>, AnnotationError> {
-    ingress.desired(defaults)
+    ingress.desired(&Inputs { defaults, extra_protocols: &[], parent: None })
 }
 
 fn ingress(annotations: &str, tls: &str) -> Ingress {
