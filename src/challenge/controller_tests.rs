@@ -14,7 +14,7 @@ async fn a_challenge_without_a_solver_certsmith_has_says_so() {
         "metadata": {"name": "web-1-abc-1", "namespace": "team", "resourceVersion": "5"},
         "spec": {"url": "https://ca/chall/1", "authorizationURL": "https://ca/authz/1",
                  "dnsName": "a.example.com", "type": "HTTP-01", "token": "t", "key": "t.k",
-                 "solver": {"http01": {"gatewayHTTPRoute": {}}}, "issuerRef": {"name": "le"}}
+                 "solver": {"http01": {}}, "issuerRef": {"name": "le"}}
     }))
     .unwrap();
     let reply = serde_json::to_value(&ch).unwrap();
@@ -24,7 +24,7 @@ async fn a_challenge_without_a_solver_certsmith_has_says_so() {
     let action = super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
     assert_eq!(action, Action::requeue(Duration::from_secs(10)));
     let calls = served.await.unwrap();
-    let why = "presenting the challenge: the solver is not http01.ingress; certsmith answers HTTP-01 through Ingresses only";
+    let why = "presenting the challenge: the solver configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)";
     assert_eq!(
         (&calls[0].body["reason"], &calls[0].body["note"]),
         (&json!("PresentError"), &json!(why))

@@ -20,23 +20,38 @@ pub fn ignored(spec: &IssuerSpec) -> Vec<String> {
                  itself before telling the CA (--http01-self-check=false turns that off for HTTP-01)"
             ));
         }
-        let Some(ingress) = solver.http01.as_ref().and_then(|h| h.ingress.as_ref()) else {
-            continue;
-        };
-        if ingress.pod_template.is_some() {
-            found.push(format!(
-                "{path}.http01.ingress.podTemplate has no effect: certsmith runs no solver \
-                 pods (its own responder answers)"
-            ));
+        let Some(http01) = solver.http01.as_ref() else { continue };
+        if let Some(ingress) = &http01.ingress {
+            let (pods, service) = (&ingress.pod_template, &ingress.service_type);
+            solver_pods(&mut found, &format!("{path}.http01.ingress"), pods, service);
         }
-        if ingress.service_type.as_deref().is_some_and(|t| !t.is_empty() && t != "ClusterIP") {
-            found.push(format!(
-                "{path}.http01.ingress.serviceType has no effect: the solver Ingress routes to \
-                 the namespace's ClusterIP Service certsmith-acme-http01"
-            ));
+        if let Some(route) = &http01.gateway_http_route {
+            let (pods, service) = (&route.pod_template, &route.service_type);
+            solver_pods(&mut found, &format!("{path}.http01.gatewayHTTPRoute"), pods, service);
         }
     }
     found
+}
+
+/// cert-manager's solver pod and its Service's type: certsmith has neither.
+fn solver_pods(
+    found: &mut Vec<String>,
+    path: &str,
+    pod_template: &Option<crate::api::meta::Opaque>,
+    service_type: &Option<String>,
+) {
+    if pod_template.is_some() {
+        found.push(format!(
+            "{path}.podTemplate has no effect: certsmith runs no solver pods (its own responder \
+             answers)"
+        ));
+    }
+    if service_type.as_deref().is_some_and(|t| !t.is_empty() && t != "ClusterIP") {
+        found.push(format!(
+            "{path}.serviceType has no effect: the solver routes to the namespace's ClusterIP \
+             Service certsmith-acme-http01"
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,10 @@ pub fn challenges(
         // cert-manager's per-Certificate overrides, applied here so the Challenge carries
         // everything its solver needs.
         let mut config = chosen.clone();
-        found.apply_overrides(&mut config, overrides);
+        let namespace = order.namespace().unwrap_or_default();
+        if let Err(why) = found.apply_overrides(&mut config, overrides, &namespace) {
+            return Err(format!("the solver selected for {shown}: {why}"));
+        }
         // cert-manager's `key`: what the solver serves (HTTP-01) or writes in TXT (DNS-01).
         let key = found.key(format!("{}.{thumbprint}", acme.token));
         let hash = crate::naming::short_hash(&format!("{}/{}", authz.url, acme.url));

@@ -9,7 +9,7 @@ use crate::api::acme::{
 };
 use crate::api::order::ChallengeType;
 use crate::context::Context;
-use crate::http01::{edit_in_place, self_check, solver_ingress, solver_service};
+use crate::http01::{edit_in_place, solver_ingress};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use kube::ResourceExt;
@@ -33,21 +33,23 @@ impl Solver for IngressSolver {
         &self,
         config: &mut AcmeChallengeSolver,
         annotations: &BTreeMap<String, String>,
-    ) {
+        _namespace: &str,
+    ) -> Result<(), String> {
         let Some(ingress) = config.http01.as_mut().and_then(|h| h.ingress.as_mut()) else {
-            return;
+            return Ok(());
         };
         let get = |key: &str| annotations.get(key).cloned();
         let (name, class_name, class) =
             (get(OVERRIDE_INGRESS_NAME), get(OVERRIDE_CLASS_NAME), get(OVERRIDE_CLASS));
         if name.is_none() && class_name.is_none() && class.is_none() {
-            return;
+            return Ok(());
         }
         (ingress.name, ingress.ingress_class_name, ingress.class) = match (name, class_name) {
             (Some(name), _) => (Some(name), None, None),
             (None, Some(class_name)) => (None, Some(class_name), None),
             (None, None) => (None, None, class),
         };
+        Ok(())
     }
 
     /// A rule in the user's Ingress must be taken out again; a solver Ingress is owned by its
@@ -62,7 +64,7 @@ impl Solver for IngressSolver {
         ch: &'a Challenge,
     ) -> BoxFuture<'a, Result<(), Error>> {
         async move {
-            ensure_service(ctx, ch).await?;
+            super::http01::ensure_service(ctx, ch).await?;
             match in_place_ingress(ch) {
                 Some(name) => edit_in_place::add(&ctx.client, &ctx.config, name, ch).await?,
                 None => {
@@ -77,32 +79,12 @@ impl Solver for IngressSolver {
         .boxed()
     }
 
-    /// Through the real path when the self-check is on, else when this replica's responder
-    /// knows the token. While it waits, the namespace's responder Endpoints are kept on the
-    /// responder pods (no request when `present` just did it: see `solver_service::Ensured`);
-    /// a failed check has them copied again (and a deleted Service re-made).
     fn check<'a>(
         &'a self,
         ctx: &'a Context,
         ch: &'a Challenge,
     ) -> BoxFuture<'a, Result<Option<String>, Error>> {
-        async move {
-            ensure_service(ctx, ch).await?;
-            let (host, token, key) = (&ch.spec.dns_name, &ch.spec.token, &ch.spec.key);
-            let problem = if ctx.config.http01_self_check {
-                let address = ctx.config.http01_self_check_address.as_deref();
-                self_check::check(host, token, key, address).await.err()
-            } else if ctx.challenges.lookup(host, token).is_none() {
-                Some(format!("the responder has not seen the challenge for {host} yet"))
-            } else {
-                None
-            };
-            if problem.is_some() {
-                ctx.solver_services.forget(&ch.namespace().unwrap_or_default());
-            }
-            Ok(problem)
-        }
-        .boxed()
+        super::http01::check(ctx, ch).boxed()
     }
 
     fn clean_up<'a>(
@@ -130,13 +112,6 @@ impl Solver for IngressSolver {
         }
         .boxed()
     }
-}
-
-/// Makes sure the Challenge's namespace has the responder Service, its EndpointSlices on the
-/// responder pods (at most once a minute per namespace).
-async fn ensure_service(ctx: &Context, ch: &Challenge) -> Result<(), kube::Error> {
-    let (namespace, ensured) = (ch.namespace().unwrap_or_default(), &ctx.solver_services);
-    solver_service::ensure(&ctx.client, &ctx.config, ensured, &namespace, ctx.now()).await
 }
 
 /// The user's Ingress the challenge is answered through, when not through a solver Ingress.

@@ -3,6 +3,8 @@
 //! Challenge controller and the Order's plan know no solver by name: a new solver is one file
 //! implementing [`Solver`] and one line in [`SOLVERS`].
 
+pub mod http01;
+pub mod http01_gateway;
 pub mod http01_ingress;
 pub mod rfc2136;
 pub mod select;
@@ -15,7 +17,8 @@ use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 
 /// Every solver certsmith has; the first whose [`Solver::configured_by`] holds answers.
-pub static SOLVERS: &[&dyn Solver] = &[&http01_ingress::IngressSolver, &rfc2136::Rfc2136Solver];
+pub static SOLVERS: &[&dyn Solver] =
+    &[&http01_ingress::IngressSolver, &http01_gateway::GatewaySolver, &rfc2136::Rfc2136Solver];
 
 /// What a solver could not do. The user's words are [`Error::message`].
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +49,16 @@ pub trait Solver: Sync {
     /// Whether `config` (an issuer's solver, or a Challenge's `spec.solver`) configures it.
     fn configured_by(&self, config: &AcmeChallengeSolver) -> bool;
 
-    /// cert-manager's per-Certificate overrides, read from the Order's annotations, applied to
-    /// the solver the Order writes into a Challenge.
+    /// cert-manager's per-Certificate overrides, read from the annotations of the Order (in
+    /// `namespace`), applied to the solver the Order writes into a Challenge; `Err` says why
+    /// they cannot be.
     fn apply_overrides(
         &self,
         _config: &mut AcmeChallengeSolver,
         _annotations: &BTreeMap<String, String>,
-    ) {
+        _namespace: &str,
+    ) -> Result<(), String> {
+        Ok(())
     }
 
     /// Whether what it presents for `ch` outlives the Challenge unless a finalizer removes it
@@ -98,7 +104,8 @@ pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, S
         if config.dns01.is_some() {
             "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 only".into()
         } else {
-            "is not http01.ingress; certsmith answers HTTP-01 through Ingresses only".into()
+            "configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)"
+                .into()
         }
     })
 }

@@ -105,6 +105,9 @@ fn validate_solver(path: &str, solver: &AcmeChallengeSolver, errs: &mut Vec<Fiel
     }
     let Some(http01) = &solver.http01 else { return };
     let path = format!("{path}.http01");
+    if let Some(route) = &http01.gateway_http_route {
+        service_type(errs, &format!("{path}.gatewayHTTPRoute"), &route.service_type);
+    }
     let Some(ingress) = &http01.ingress else {
         if http01.gateway_http_route.is_none() {
             errs.push(FieldError::required(path, "no HTTP01 solver type configured"));
@@ -119,7 +122,12 @@ fn validate_solver(path: &str, solver: &AcmeChallengeSolver, errs: &mut Vec<Fiel
             "only one of 'ingressClassName', 'name' or 'class' should be specified",
         ));
     }
-    if let Some(st) = ingress.service_type.as_deref()
+    service_type(errs, &path, &ingress.service_type);
+}
+
+/// cert-manager's webhook rule for a solver's `serviceType`.
+fn service_type(errs: &mut Vec<FieldError>, path: &str, service_type: &Option<String>) {
+    if let Some(st) = service_type.as_deref()
         && !["", "ClusterIP", "NodePort"].contains(&st)
     {
         errs.push(FieldError::invalid(

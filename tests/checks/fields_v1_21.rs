@@ -133,11 +133,19 @@ const ISSUER: &[(&str, Verdict)] = &[
             words: "DNS-01 provider certsmith does not implement",
         },
     ),
+    ("spec.acme.solvers[].http01.gatewayHTTPRoute", Honoured),
     (
-        "spec.acme.solvers[].http01.gatewayHTTPRoute",
+        "spec.acme.solvers[].http01.gatewayHTTPRoute.podTemplate",
         Reported {
-            sample: "[{http01: {gatewayHTTPRoute: {parentRefs: [{name: gw}]}}}]}",
-            words: "certsmith answers HTTP-01 through Ingresses only",
+            sample: "[{http01: {gatewayHTTPRoute: {parentRefs: [{name: gw}], podTemplate: {spec: {}}}}}]}",
+            words: "spec.acme.solvers[0].http01.gatewayHTTPRoute.podTemplate has no effect",
+        },
+    ),
+    (
+        "spec.acme.solvers[].http01.gatewayHTTPRoute.serviceType",
+        Reported {
+            sample: "[{http01: {gatewayHTTPRoute: {parentRefs: [{name: gw}], serviceType: NodePort}}}]}",
+            words: "spec.acme.solvers[0].http01.gatewayHTTPRoute.serviceType has no effect",
         },
     ),
     (
