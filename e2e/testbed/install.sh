@@ -5,7 +5,7 @@
 #        acme2certifier (an ACME server that serves ARI for the ARI fault tests);
 #   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
 #        kube-controller-manager and kubectl of each of KUBE_VERSIONS (build-kube.sh), etcd and
-#        Pebble (build-tools.sh).
+#        Pebble (build-tools.sh), Traefik, the Gateway API implementation (build-traefik.sh).
 # Prints nothing on stdout; the cache locations are in env.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,4 +63,6 @@ done
 if [[ ! -x $TOOLS_BIN_DIR/etcd || ! -x $TOOLS_BIN_DIR/pebble || ! -x $TOOLS_BIN_DIR/pebble-challtestsrv ]]; then
   "$here/build-tools.sh"
 fi
-log "ready: Kubernetes $KUBE_VERSIONS, etcd $ETCD_VERSION, Pebble $PEBBLE_VERSION under $CERTSMITH_CACHE"
+# build-traefik.sh returns at once when its binary is there.
+"$here/build-traefik.sh" >/dev/null
+log "ready: Kubernetes $KUBE_VERSIONS, etcd $ETCD_VERSION, Pebble $PEBBLE_VERSION, Traefik under $CERTSMITH_CACHE"
