@@ -119,8 +119,8 @@ pub async fn ensure(
         let existing = current.iter().find(|s| s.metadata.name == wanted.metadata.name);
         let same =
             existing.is_some_and(|s| s.endpoints == wanted.endpoints && s.ports == wanted.ports);
-        // The IPv4 slice is always there (an empty one says "no responder yet"); an IPv6 one
-        // only once the responder has IPv6 addresses.
+        // The IPv4 slice is always there (an empty one says "no responder yet"); an IPv6 or
+        // FQDN one only once the responder has such addresses.
         let needed =
             existing.is_some() || wanted.address_type == "IPv4" || !wanted.endpoints.is_empty();
         if !same && needed {
@@ -131,14 +131,15 @@ pub async fn ensure(
     Ok(())
 }
 
-/// The namespace's EndpointSlices, one per address family (`certsmith-acme-http01` for IPv4,
-/// `certsmith-acme-http01-ipv6`): the responder's endpoints' addresses and conditions (proxies
-/// skip those not ready), at
+/// The namespace's EndpointSlices, one per address type (`certsmith-acme-http01` for IPv4,
+/// `certsmith-acme-http01-ipv6`, and `-fqdn` for a responder reached by name, such as one
+/// outside the cluster: the API server refuses loopback IPs in a slice, not names): the
+/// responder's endpoints' addresses and conditions (proxies skip those not ready), at
 /// the responder's port named as the Service's (`http`: a Service without selector matches its
 /// slices' ports by name). Pod references stay behind (they name pods of another namespace).
 /// During a rollout that moves the responder's port, slices disagree on it: only endpoints at
 /// the port of the first slice (by name) are copied, so none is reached at a wrong port.
-fn slices_for(namespace: &str, responder: &[EndpointSlice]) -> [EndpointSlice; 2] {
+fn slices_for(namespace: &str, responder: &[EndpointSlice]) -> [EndpointSlice; 3] {
     let mut sources: Vec<&EndpointSlice> = responder.iter().collect();
     sources.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let port_of = |s: &EndpointSlice| {
@@ -146,7 +147,12 @@ fn slices_for(namespace: &str, responder: &[EndpointSlice]) -> [EndpointSlice; 2
         Some((p.port?, p.protocol.clone(), p.app_protocol.clone()))
     };
     let port = sources.iter().find_map(|s| port_of(s));
-    [("IPv4", NAME.to_string()), ("IPv6", format!("{NAME}-ipv6"))].map(|(family, name)| {
+    let families = [
+        ("IPv4", NAME.to_string()),
+        ("IPv6", format!("{NAME}-ipv6")),
+        ("FQDN", format!("{NAME}-fqdn")),
+    ];
+    families.map(|(family, name)| {
         let endpoints: Vec<Endpoint> = sources
             .iter()
             .filter(|s| s.address_type == family && port.is_some() && port_of(s) == port)
@@ -216,7 +222,8 @@ mod tests {
 
     #[test]
     fn the_responders_endpoints_are_copied_per_family_under_the_services_port_name() {
-        let [v4, v6] = slices_for("team", &responder());
+        let [v4, v6, fqdn] = slices_for("team", &responder());
+        assert!(fqdn.endpoints.is_empty());
         for (copy, name, family) in
             [(&v4, NAME, "IPv4"), (&v6, "certsmith-acme-http01-ipv6", "IPv6")]
         {
@@ -242,11 +249,28 @@ mod tests {
     }
 
     #[test]
+    fn a_responder_reached_by_name_gets_an_fqdn_slice() {
+        let by_name = slice(
+            "metadata: {name: certsmith-http01-x, namespace: certsmith}\n\
+             addressType: FQDN\n\
+             endpoints: [{addresses: [responder.example], conditions: {ready: true}}]\n\
+             ports: [{name: http01, port: 8089, protocol: TCP}]",
+        );
+        let [v4, _, fqdn] = slices_for("team", &[by_name]);
+        assert!(v4.endpoints.is_empty());
+        assert_eq!(fqdn.metadata.name.as_deref(), Some("certsmith-acme-http01-fqdn"));
+        assert_eq!(
+            (fqdn.address_type.as_str(), &fqdn.endpoints[0].addresses[..]),
+            ("FQDN", &["responder.example".to_string()][..])
+        );
+    }
+
+    #[test]
     fn endpoints_at_another_port_than_the_first_slices_are_left_out() {
         let mut moved = responder();
         // A rollout moved the responder: the newer pods listen on 9000.
         moved[0].ports.as_mut().unwrap()[0].port = Some(9000);
-        let [v4, _] = slices_for("team", &moved);
+        let [v4, _, _] = slices_for("team", &moved);
         let ips: Vec<_> = v4.endpoints.iter().map(|e| e.addresses.join(",")).collect();
         assert_eq!(ips, ["10.0.0.7"]);
         assert_eq!(v4.ports.unwrap()[0].port, Some(8089));
@@ -254,7 +278,7 @@ mod tests {
 
     #[test]
     fn no_responder_yet_gives_empty_slices_without_ports() {
-        let [v4, v6] = slices_for("team", &[]);
+        let [v4, v6, _] = slices_for("team", &[]);
         assert!(v4.endpoints.is_empty() && v6.endpoints.is_empty());
         assert!(v4.ports.is_none());
     }
