@@ -220,6 +220,23 @@ fn cert_manager_values_map_and_unknown_values_fail_naming_the_key_to_use() {
     }
 }
 
+/// Whether `who` may do `check` (`kubectl auth can-i` words: a verb, a resource, flags) in
+/// `namespace` (a flag: `--namespace=x`, `--all-namespaces`), as RBAC answers; the kinds need
+/// not be served.
+fn can_i(bed: &KubeBed, who: &str, namespace: &str, check: &str) -> bool {
+    let mut args = vec!["auth", "can-i", namespace];
+    let as_ = format!("--as={who}");
+    args.push(&as_);
+    args.extend(check.split(' '));
+    let out = bed.kubectl(&args, "");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    match answer.split_whitespace().next() {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => panic!("kubectl {args:?}: {answer}{}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
 /// A client as the kubeconfig at `path` says.
 async fn client_of(path: &std::path::Path) -> kube::Client {
     let file = kube::config::Kubeconfig::read_from(path).unwrap();
@@ -303,6 +320,15 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
     }
     bed.kubectl_ok(&["get", "clusterrole/certsmith", "clusterrolebinding/certsmith"], "");
 
+    // Gateway API's CRDs, so the gateway-shim and the ListenerSet shim run (and watch) too.
+    let gateway_api = repo().join("../shared/testdata/gateway-api-v1.6.1-standard");
+    let gateway_api = gateway_api.to_str().unwrap();
+    bed.kubectl_ok(&["apply", "-f", gateway_api], "");
+    for kind in ["gateways", "listenersets", "httproutes"] {
+        let crd = format!("crd/{kind}.gateway.networking.k8s.io");
+        bed.kubectl_ok(&["wait", "--for=condition=established", "--timeout=60s", &crd], "");
+    }
+
     // The operator, authenticated as the chart's ServiceAccount, does the whole job.
     let kubeconfig = service_account_kubeconfig(&bed, "certsmith", "certsmith").await;
     let pebble = PebbleBed::start(&[]);
@@ -337,6 +363,36 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
         other => panic!("creating a Pod as certsmith was not refused: {other:?}"),
     }
     drop(operator);
+    // On Gateway API's kinds, exactly what the shims and the HTTPRoute solver need.
+    let can = |who: &str, namespace: &str, check: &str| can_i(&bed, who, namespace, check);
+    let certsmith = "system:serviceaccount:certsmith:certsmith";
+    for (check, granted) in [
+        // The shims watch Gateways and ListenerSets everywhere and own Certificates made for them.
+        ("list gateways.gateway.networking.k8s.io", true),
+        ("watch listenersets.gateway.networking.k8s.io", true),
+        ("update gateways.gateway.networking.k8s.io --subresource=finalizers", true),
+        ("update listenersets.gateway.networking.k8s.io --subresource=finalizers", true),
+        ("get gateways.gateway.networking.k8s.io", false),
+        ("create gateways.gateway.networking.k8s.io", false),
+        ("update gateways.gateway.networking.k8s.io", false),
+        ("patch listenersets.gateway.networking.k8s.io", false),
+        ("patch gateways.gateway.networking.k8s.io --subresource=status", false),
+        // The HTTPRoute solver applies (a patch that may create) and deletes its routes.
+        ("create httproutes.gateway.networking.k8s.io", true),
+        ("patch httproutes.gateway.networking.k8s.io", true),
+        ("delete httproutes.gateway.networking.k8s.io", true),
+        ("get httproutes.gateway.networking.k8s.io", false),
+        ("update httproutes.gateway.networking.k8s.io", false),
+        ("list httproutes.gateway.networking.k8s.io", false),
+        ("update httproutes.gateway.networking.k8s.io --subresource=finalizers", false),
+    ] {
+        let namespace = if check.starts_with("list") || check.starts_with("watch") {
+            "--all-namespaces"
+        } else {
+            "--namespace=default"
+        };
+        assert_eq!(can(certsmith, namespace, check), granted, "can-i {check} as {certsmith}");
+    }
 
     // A user bound to Kubernetes' own `edit` role manages Certificates (the chart's aggregated
     // roles), with that user's own token; ClusterIssuers stay out of its reach.
@@ -373,6 +429,12 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
     match issuers.create(&PostParams::default(), &cluster_issuer).await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 403, "{e:?}"),
         other => panic!("edit created a ClusterIssuer: {other:?}"),
+    }
+    // The chart's aggregated roles add only cert-manager's kinds.
+    for check in
+        ["create httproutes.gateway.networking.k8s.io", "list gateways.gateway.networking.k8s.io"]
+    {
+        assert!(!can("system:serviceaccount:team:dev", "--namespace=team", check), "edit: {check}");
     }
 
     // Uninstall keeps the CRDs, the Certificates and the Secrets.
