@@ -1,6 +1,7 @@
 //! `certsmith status`: a Certificate, its conditions, the CertificateRequest → Order → Challenge
 //! chain under it, and the Events on all of them.
 
+use crate::api::gateway::{GROUP, HTTPRoute, ParentReference};
 use crate::api::meta::{ConditionStatus, controlled_by};
 use crate::api::{Certificate, CertificateRequest, Challenge, Order};
 use k8s_openapi::api::core::v1::Event;
@@ -82,6 +83,19 @@ pub async fn status(
                     s.state.map(|s| s.as_str()).unwrap_or("-"),
                     s.reason.as_deref().unwrap_or("")
                 );
+                if ch.spec.solver.http01.as_ref().is_some_and(|h| h.gateway_http_route.is_some()) {
+                    let name = crate::http01::solver_name(ch);
+                    let routes = Api::<HTTPRoute>::namespaced(client.clone(), namespace);
+                    let route = match routes.get(&name).await {
+                        Ok(route) => Ok(Some(route)),
+                        // Not found, or no HTTPRoute kind on a cluster without Gateway API.
+                        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+                        // Gateway API's kinds are not in the built-in roles a reader may hold.
+                        Err(kube::Error::Api(e)) => Err(e.message),
+                        Err(e) => return Err(e),
+                    };
+                    let _ = writeln!(out, "        {}", route_line(&name, namespace, route));
+                }
             }
         }
     }
@@ -91,6 +105,62 @@ pub async fn status(
     let events = Api::<Event>::namespaced(client, namespace).list(&lp).await?;
     out.push_str(&events_section(&events.items, &shown));
     Ok(out)
+}
+
+/// A Challenge's solver HTTPRoute (`http01.gatewayHTTPRoute`): its parents, each with the
+/// `Accepted` condition the Gateway implementation wrote for it (`-`: none yet). `route`: the
+/// route if it exists, or why it could not be read. Pure.
+fn route_line(name: &str, namespace: &str, route: Result<Option<HTTPRoute>, String>) -> String {
+    let route = match route {
+        Ok(Some(route)) => route,
+        Ok(None) => return format!("HTTPRoute {name}: not found"),
+        Err(why) => return format!("HTTPRoute {name}: cannot be read: {why}"),
+    };
+    if route.spec.parent_refs.is_empty() {
+        return format!("HTTPRoute {name}: no parentRefs");
+    }
+    // The parent as the API server defaults it: a status echoes the reference either way.
+    let full = |p: &ParentReference| {
+        let mut p = p.clone();
+        p.group.get_or_insert_with(|| GROUP.into());
+        p.kind.get_or_insert_with(|| "Gateway".into());
+        p.namespace.get_or_insert_with(|| namespace.into());
+        p
+    };
+    let statuses = route.status.map(|s| s.parents).unwrap_or_default();
+    let parents: Vec<String> = route
+        .spec
+        .parent_refs
+        .iter()
+        .map(|p| {
+            let mut label = match p.kind.as_deref() {
+                None | Some("Gateway") => String::new(),
+                Some(kind) => format!("{kind} "),
+            };
+            if let Some(ns) = p.namespace.as_deref().filter(|ns| *ns != namespace) {
+                label.push_str(&format!("{ns}/"));
+            }
+            label.push_str(&p.name);
+            if let Some(section) = &p.section_name {
+                label.push_str(&format!(" listener {section}"));
+            }
+            if let Some(port) = p.port {
+                label.push_str(&format!(" port {port}"));
+            }
+            let accepted: Vec<String> = statuses
+                .iter()
+                .filter(|s| full(&s.parent_ref) == full(p))
+                .filter_map(|s| s.conditions.iter().find(|c| c.type_ == "Accepted"))
+                .map(|c| match c.status.as_str() {
+                    "True" => c.status.clone(),
+                    _ => format!("{} ({}): {}", c.status, c.reason, c.message),
+                })
+                .collect();
+            let accepted = if accepted.is_empty() { "-".into() } else { accepted.join("; ") };
+            format!("{label} (Accepted: {accepted})")
+        })
+        .collect();
+    format!("HTTPRoute {name}: {}", parents.join(", "))
 }
 
 /// The Events on the objects shown, oldest first, as `kubectl describe` lists them.
@@ -183,4 +253,66 @@ pub fn describe(cert: &Certificate) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(yaml: &str) -> HTTPRoute {
+        serde_yaml::from_str(&format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+             metadata: {{name: r, namespace: shop}}\n{yaml}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_solver_route_shows_each_parent_with_what_its_gateway_said() {
+        let accepted = |parent: &str, status: &str, reason: &str| {
+            format!(
+                "{{parentRef: {parent}, controllerName: example.com/gw, conditions: [{{type: Accepted, \
+                 status: '{status}', reason: {reason}, message: 'said {reason}', \
+                 lastTransitionTime: '2026-01-01T00:00:00Z'}}]}}"
+            )
+        };
+        let spec = "spec: {parentRefs: [{name: gw}, {name: edge, namespace: infra, sectionName: http}, \
+                    {name: team-a, kind: ListenerSet}]}\n";
+        // The implementation echoes the references defaulted; the ListenerSet has no word yet.
+        let both = route(&format!(
+            "{spec}status: {{parents: [{}, {}]}}\n",
+            accepted(
+                "{group: gateway.networking.k8s.io, kind: Gateway, name: gw, namespace: shop}",
+                "True",
+                "Accepted"
+            ),
+            accepted(
+                "{name: edge, namespace: infra, sectionName: http}",
+                "False",
+                "NotAllowedByListeners"
+            ),
+        ));
+        let cases = [
+            (
+                Ok(Some(both)),
+                "HTTPRoute certsmith-http01-x: gw (Accepted: True), infra/edge listener http \
+                 (Accepted: False (NotAllowedByListeners): said NotAllowedByListeners), \
+                 ListenerSet team-a (Accepted: -)",
+            ),
+            (
+                Ok(Some(route(spec))),
+                "HTTPRoute certsmith-http01-x: gw (Accepted: -), infra/edge listener http \
+                 (Accepted: -), ListenerSet team-a (Accepted: -)",
+            ),
+            (Ok(Some(route("spec: {}\n"))), "HTTPRoute certsmith-http01-x: no parentRefs"),
+            (Ok(None), "HTTPRoute certsmith-http01-x: not found"),
+            (
+                Err("httproutes is forbidden".into()),
+                "HTTPRoute certsmith-http01-x: cannot be read: httproutes is forbidden",
+            ),
+        ];
+        for (route, want) in cases {
+            assert_eq!(route_line("certsmith-http01-x", "shop", route), want);
+        }
+    }
 }
