@@ -308,7 +308,12 @@ mod tests {
         let dns01 = issuer(
             "  acme:\n    server: https://ca/dir\n    privateKeySecretRef: {name: le}\n    solvers: [{dns01: {}}]\n",
         );
-        let table: [(Certificate, Option<&IssuerView>, bool, bool, &str); 6] = [
+        // The Gateway API solver (HTTP-01 through an HTTPRoute) is certsmith's too.
+        let gateway = issuer(
+            "  acme:\n    server: https://ca/dir\n    privateKeySecretRef: {name: le}\n    \
+             solvers: [{http01: {gatewayHTTPRoute: {parentRefs: [{name: gw, namespace: infra}]}}}]\n",
+        );
+        let table: [(Certificate, Option<&IssuerView>, bool, bool, &str); 7] = [
             (
                 cert(ready),
                 Some(&acme),
@@ -326,6 +331,13 @@ mod tests {
             ),
             (cert(ready), None, true, false, "its issuer ClusterIssuer/le does not exist"),
             (cert(ready), Some(&dns01), true, false, "through rfc2136 only"),
+            (
+                cert(ready),
+                Some(&gateway),
+                true,
+                true,
+                "adopted as it is: Secret web-tls kept, renewed at 2027-01-01T00:00:00Z",
+            ),
             (
                 cert("  dnsNames: [\"*.example.com\"]\n"),
                 Some(&acme),
