@@ -221,6 +221,35 @@ mod tests {
     }
 
     #[test]
+    fn ingress_and_httproute_solvers_on_one_issuer_are_picked_per_name() {
+        use crate::api::acme::{OVERRIDE_PARENT_KIND, OVERRIDE_PARENT_NAME};
+        let solvers: Vec<AcmeChallengeSolver> = serde_yaml::from_str(
+            "- {http01: {ingress: {class: nginx}}}\n\
+             - {selector: {dnsNames: [a.example]}, http01: {gatewayHTTPRoute: {labels: {x: y}}}}",
+        )
+        .unwrap();
+        let (order, mut authz) =
+            pending_order(&[(OVERRIDE_PARENT_KIND, "Gateway"), (OVERRIDE_PARENT_NAME, "edge")]);
+        let mut other = authz[0].clone();
+        (other.url, other.identifier) = ("https://ca/authz/b".into(), Some("b.example".into()));
+        authz.push(other);
+        let made = challenges(&order, order.annotations(), &authz, &solvers, "t").unwrap();
+        let [a, b] = made.as_slice() else { panic!("{made:?}") };
+        let route = a.spec.solver.http01.as_ref().unwrap().gateway_http_route.as_ref().unwrap();
+        let parents = route.parent_refs.as_deref().unwrap();
+        assert_eq!(
+            (parents[0].kind.as_deref(), parents[0].name.as_str(), parents[0].namespace.as_deref()),
+            (Some("Gateway"), "edge", Some("team"))
+        );
+        let ingress = b.spec.solver.http01.as_ref().unwrap().ingress.as_ref().unwrap();
+        assert_eq!(ingress.class.as_deref(), Some("nginx"));
+        // The same Order without the shim's annotations: the route would have no parent.
+        let (bare, authz) = pending_order(&[]);
+        let why = challenges(&bare, bare.annotations(), &authz, &solvers, "t").unwrap_err();
+        assert!(why.starts_with("the solver selected for a.example: "), "{why}");
+    }
+
+    #[test]
     fn a_class_override_replaces_the_issuers_named_ingress_as_cert_managers_does() {
         use crate::api::acme::OVERRIDE_CLASS;
         let solvers: Vec<AcmeChallengeSolver> =
