@@ -4,7 +4,16 @@
 # ClusterIssuer (server pointed at the local Pebble, caBundle set) and its auto-tls-ingress
 # Ingress as the tutorial writes it, wait until the Certificate the Ingress asks for is Ready,
 # show it, and tear everything down.
+#   e2e/demo.sh --gateway   the same, the Gateway API way: Gateway API's CRDs, the ClusterIssuer
+#                           with the HTTPRoute solver, and the tutorial's app as a Gateway and an
+#                           HTTPRoute (e2e/fixtures/seed-gateway*.yaml).
 set -euo pipefail
+gateway=false
+case ${1:-} in
+  "") ;;
+  --gateway) gateway=true ;;
+  *) echo "usage: e2e/demo.sh [--gateway]" >&2; exit 2 ;;
+esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -22,6 +31,12 @@ cleanup() {
 trap cleanup EXIT
 kubectl version
 kubectl create namespace certsmith >/dev/null
+if $gateway; then
+  say "installing Gateway API's CRDs (v1.6.1, standard channel) before the operator starts"
+  kubectl create -f ../shared/testdata/gateway-api-v1.6.1-standard >/dev/null
+  kubectl wait --for=condition=established --timeout=60s \
+    crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io
+fi
 
 say "running the operator (responder on 127.0.0.1:$HTTP01_PORT, where Pebble validates)"
 log=$(mktemp /tmp/certsmith-demo.XXXXXX.log)
@@ -30,8 +45,16 @@ target/debug/certsmith run --namespace certsmith \
   --http01-self-check-address "127.0.0.1:$HTTP01_PORT" >"$log" 2>&1 &
 op_pid=$!
 
-say "applying the seed's ClusterIssuer (ACME server: the local Pebble)"
-kubectl apply -f - <<YAML
+if $gateway; then
+  say "applying the seed's ClusterIssuer with the Gateway API solver (ACME server: the local Pebble)"
+  sed -e "s|server: https://acme-v02.api.letsencrypt.org/directory|server: $PEBBLE_DIRECTORY_URL\n    caBundle: $(base64 -w0 "$PEBBLE_CA")|" \
+    e2e/fixtures/seed-gateway-clusterissuer.yaml | kubectl apply -f -
+  say "applying the tutorial's app as a Gateway and an HTTPRoute"
+  cat e2e/fixtures/seed-gateway.yaml
+  kubectl apply -f e2e/fixtures/seed-gateway.yaml
+else
+  say "applying the seed's ClusterIssuer (ACME server: the local Pebble)"
+  kubectl apply -f - <<YAML
 apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata:
@@ -48,9 +71,10 @@ spec:
         ingress:
           class: nginx
 YAML
-say "applying the seed's auto-tls-ingress, as the tutorial writes it"
-cat e2e/fixtures/seed-auto-tls-ingress.yaml
-kubectl apply -f e2e/fixtures/seed-auto-tls-ingress.yaml
+  say "applying the seed's auto-tls-ingress, as the tutorial writes it"
+  cat e2e/fixtures/seed-auto-tls-ingress.yaml
+  kubectl apply -f e2e/fixtures/seed-auto-tls-ingress.yaml
+fi
 for _ in $(seq 50); do kubectl get certificate app-tls-cert >/dev/null 2>&1 && break; sleep 0.1; done
 start=$(date +%s%N)
 if ! kubectl wait --for=condition=Ready --timeout=120s certificate/app-tls-cert; then
@@ -58,8 +82,13 @@ if ! kubectl wait --for=condition=Ready --timeout=120s certificate/app-tls-cert;
 fi
 echo "Ready after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
-say "kubectl get ingress,certificates -o wide"
-kubectl get ingress auto-tls-ingress
+if $gateway; then
+  say "kubectl get gateway,certificates -o wide"
+  kubectl get gateway app-gateway
+else
+  say "kubectl get ingress,certificates -o wide"
+  kubectl get ingress auto-tls-ingress
+fi
 kubectl get certificates -o wide
 say "kubectl get clusterissuers -o wide"
 kubectl get clusterissuers -o wide

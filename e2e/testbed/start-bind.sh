@@ -3,7 +3,8 @@
 #   example.test  dynamic: RFC 2136 updates signed with one of two TSIG keys are allowed
 #                 (certsmith-md5: hmac-md5, cert-manager's default algorithm; certsmith-sha256);
 #   http.test     static: every name is 127.0.0.1 (the HTTP-01 side of a mixed issuer), and
-#                 _acme-challenge.alias.http.test is a CNAME into example.test.
+#                 _acme-challenge.alias.http.test is a CNAME into example.test;
+#   example.com   static: every name is 127.0.0.1 (the seed tutorial's app.example.com).
 # example.test and *.example.test are 127.0.0.1 too. Recursion (loopback only) is on so that a
 # CNAME into the other zone is followed in one answer, as the resolvers CAs use follow it.
 #
@@ -43,8 +44,9 @@ zone "example.test" {
   allow-update { key "certsmith-md5"; key "certsmith-sha256"; };
 };
 zone "http.test" { type primary; file "$D/http.test.zone"; };
+zone "example.com" { type primary; file "$D/example.com.zone"; };
 CONF
-for zone in example.test http.test; do
+for zone in example.test http.test example.com; do
   cat > "$D/$zone.zone" <<ZONE
 \$TTL 60
 @       IN SOA ns.$zone. hostmaster.$zone. (1 60 60 3600 60)

@@ -23,6 +23,7 @@ mod chart;
 mod dns01;
 mod fan_out;
 mod faults;
+mod gateway;
 mod ingress_quiet;
 mod ingress_shim;
 mod internal_pki;

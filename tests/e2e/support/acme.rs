@@ -184,7 +184,13 @@ impl Operator {
         let log = std::env::temp_dir()
             .join(format!("certsmith-operator-{}-{metrics_port}.log", std::process::id()));
         let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
-            .args(["run", "--namespace", "certsmith", "--http01-listen", &http01])
+            .args(["run", "--namespace", "certsmith"])
+            // Pebble's HTTP-01 port, unless the test puts something in front of the responder.
+            .args(if extra.contains(&"--http01-listen") {
+                vec![]
+            } else {
+                vec!["--http01-listen", &http01]
+            })
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             // Short leases, so a test's takeover takes seconds (unless the test sets its own).
             .args(if extra.iter().any(|a| a.starts_with("--leader-election")) {

@@ -5,6 +5,7 @@
 pub mod acme;
 pub mod cert_manager;
 pub mod faults;
+pub mod gateway;
 pub mod objects;
 pub mod shared;
 
