@@ -51,13 +51,15 @@ pub struct ListenerTls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate_refs: Option<Vec<SecretObjectReference>>,
+    pub certificate_refs: Option<Vec<ObjectReference>>,
 }
 
-/// A listener's certificate: a Secret (group `""`, kind `Secret` by default).
+/// A reference by group, kind, name and namespace: a listener's certificate (Gateway API's
+/// `SecretObjectReference`: group `""` and kind `Secret` by default) and a ListenerSet's parent
+/// (`ParentGatewayReference`: a Gateway by default) have the same fields.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct SecretObjectReference {
+pub struct ObjectReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,22 +82,10 @@ pub struct AllowedListeners {
 #[kube(namespaced, schema = "disabled")]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerSetSpec {
-    pub parent_ref: ParentGatewayReference,
+    /// The Gateway it attaches to.
+    pub parent_ref: ObjectReference,
     #[serde(default)]
     pub listeners: Vec<Listener>,
-}
-
-/// The Gateway a ListenerSet attaches to.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ParentGatewayReference {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
 }
 
 /// The route a solver's HTTPRoute attaches to: Gateway API's `ParentReference`, also the type

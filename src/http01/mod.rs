@@ -14,7 +14,10 @@ pub mod solver_service;
 pub const CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 
 use crate::api::Challenge;
-use kube::ResourceExt;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, DeleteParams};
+use kube::{Resource, ResourceExt};
+use serde::{Serialize, de::DeserializeOwned};
 
 /// cert-manager's labels on solver resources, so its runbooks' selectors find certsmith's too.
 pub const LABEL_SOLVER: &str = "acme.cert-manager.io/http01-solver";
@@ -40,4 +43,39 @@ pub fn solver_name(challenge: &Challenge) -> String {
     let uid = challenge.uid().unwrap_or_default();
     let input = format!("{uid}/{}/{}", challenge.spec.dns_name, challenge.spec.token);
     format!("certsmith-http01-{}", crate::naming::short_hash(&input))
+}
+
+/// Applies a solver object (the solver Ingress, the HTTPRoute) in its namespace.
+pub async fn apply_solver_object<K>(client: &kube::Client, object: &K) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let namespace = object.meta().namespace.as_deref().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    crate::ssa::apply(&api, object, crate::FIELD_MANAGER).await?;
+    Ok(())
+}
+
+/// Deletes `challenge`'s solver object of kind `K` (gone already, or a kind the cluster does
+/// not serve, is fine).
+pub async fn delete_solver_object<K>(
+    client: &kube::Client,
+    challenge: &Challenge,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &challenge.namespace().unwrap_or_default());
+    match api.delete(&solver_name(challenge), &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
 }

@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
-use kube::api::{Api, DeleteParams, ObjectMeta};
+use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 
@@ -71,23 +71,5 @@ pub fn build(
             ..Default::default()
         }),
         status: None,
-    }
-}
-
-pub async fn apply(client: &kube::Client, ingress: &Ingress) -> Result<(), kube::Error> {
-    let api: Api<Ingress> =
-        Api::namespaced(client.clone(), ingress.metadata.namespace.as_deref().unwrap_or_default());
-    crate::ssa::apply(&api, ingress, crate::FIELD_MANAGER).await?;
-    Ok(())
-}
-
-/// Deletes the solver Ingress of `challenge` (gone already is fine).
-pub async fn delete(client: &kube::Client, challenge: &Challenge) -> Result<(), kube::Error> {
-    let api: Api<Ingress> =
-        Api::namespaced(client.clone(), &challenge.namespace().unwrap_or_default());
-    match api.delete(&super::solver_name(challenge), &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e),
     }
 }

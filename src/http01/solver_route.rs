@@ -10,7 +10,7 @@ use crate::api::gateway::{
     HTTPBackendRef, HTTPPathMatch, HTTPRoute, HTTPRouteMatch, HTTPRouteRule, HTTPRouteSpec,
 };
 use crate::config::Config;
-use kube::api::{Api, DeleteParams, ObjectMeta};
+use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 
 /// The HTTPRoute for `challenge`, shaped by its solver (parents, labels). Pure.
@@ -52,25 +52,6 @@ pub fn build(
             }],
         },
         status: None,
-    }
-}
-
-pub async fn apply(client: &kube::Client, route: &HTTPRoute) -> Result<(), kube::Error> {
-    let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
-    let api: Api<HTTPRoute> = Api::namespaced(client.clone(), namespace);
-    crate::ssa::apply(&api, route, crate::FIELD_MANAGER).await?;
-    Ok(())
-}
-
-/// Deletes the solver HTTPRoute of `challenge` (gone already, or no HTTPRoute kind on the
-/// cluster, is fine).
-pub async fn delete(client: &kube::Client, challenge: &Challenge) -> Result<(), kube::Error> {
-    let api: Api<HTTPRoute> =
-        Api::namespaced(client.clone(), &challenge.namespace().unwrap_or_default());
-    match api.delete(&super::solver_name(challenge), &DeleteParams::background()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-        Err(e) => Err(e),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::api::Challenge;
 use crate::api::acme::{
     AcmeChallengeSolver, OVERRIDE_PARENT_KIND, OVERRIDE_PARENT_NAME, OVERRIDE_PARENT_NAMESPACE,
 };
-use crate::api::gateway::ParentReference;
+use crate::api::gateway::{HTTPRoute, ParentReference};
 use crate::api::order::ChallengeType;
 use crate::context::Context;
 use crate::http01::solver_route;
@@ -86,7 +86,7 @@ impl Solver for GatewaySolver {
             super::http01::ensure_service(ctx, ch).await?;
             let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.gateway_http_route.clone());
             let route = solver_route::build(&ctx.config, ch, &solver.unwrap_or_default());
-            solver_route::apply(&ctx.client, &route).await?;
+            crate::http01::apply_solver_object(&ctx.client, &route).await?;
             Ok(())
         }
         .boxed()
@@ -105,7 +105,11 @@ impl Solver for GatewaySolver {
         ctx: &'a Context,
         ch: &'a Challenge,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        async move { Ok(solver_route::delete(&ctx.client, ch).await?) }.boxed()
+        async move {
+            let client = &ctx.client;
+            Ok(crate::http01::delete_solver_object::<HTTPRoute>(client, ch).await?)
+        }
+        .boxed()
     }
 }
 

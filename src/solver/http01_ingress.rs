@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::http01::{edit_in_place, solver_ingress};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 
@@ -71,7 +72,7 @@ impl Solver for IngressSolver {
                     let solver = ch.spec.solver.http01.as_ref().and_then(|h| h.ingress.clone());
                     let ingress =
                         solver_ingress::build(&ctx.config, ch, &solver.unwrap_or_default());
-                    solver_ingress::apply(&ctx.client, &ingress).await?
+                    crate::http01::apply_solver_object(&ctx.client, &ingress).await?
                 }
             }
             Ok(())
@@ -93,7 +94,7 @@ impl Solver for IngressSolver {
         ch: &'a Challenge,
     ) -> BoxFuture<'a, Result<(), Error>> {
         async move {
-            solver_ingress::delete(&ctx.client, ch).await?;
+            crate::http01::delete_solver_object::<Ingress>(&ctx.client, ch).await?;
             // Presented, with the finalizer, naming no Ingress: an edit in place made by an
             // earlier certsmith (which kept the Ingress's name on the Certificate) — or a
             // cert-manager Challenge (all carry the finalizer), where nothing is found.
