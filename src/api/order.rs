@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 pub const ACME_GROUP: &str = "acme.cert-manager.io";
 
+/// cert-manager's Challenge finalizer, so either controller can clean up the other's
+/// Challenges: set by the Order on a Challenge whose solver leaves something behind.
+pub const CHALLENGE_FINALIZER: &str = "finalizer.acme.cert-manager.io";
+
 /// The states of orders, authorizations and challenges (RFC 8555), plus cert-manager's
 /// `errored` for a failure on the client's side.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

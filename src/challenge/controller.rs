@@ -15,8 +15,7 @@ use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// cert-manager's finalizer name, so either controller can clean up the other's Challenges.
-pub const FINALIZER: &str = "finalizer.acme.cert-manager.io";
+use crate::api::order::CHALLENGE_FINALIZER as FINALIZER;
 
 /// How a Challenge's reason begins while its solver cannot present it.
 pub const PRESENT_FAILED: &str = "presenting the challenge: ";

@@ -72,7 +72,7 @@ pub fn challenges(
         // by a finalizer it is born with: no separate write adds it.
         let made = out.last_mut().expect("just pushed");
         if found.needs_finalizer(made) {
-            made.metadata.finalizers = Some(vec![crate::challenge::controller::FINALIZER.into()]);
+            made.metadata.finalizers = Some(vec![crate::api::order::CHALLENGE_FINALIZER.into()]);
         }
     }
     Ok(out)
@@ -193,7 +193,7 @@ mod tests {
             let i = made.spec.solver.http01.unwrap().ingress.unwrap();
             (i.class, i.ingress_class_name, i.name, made.metadata.finalizers)
         };
-        let finalizer = Some(vec![crate::challenge::controller::FINALIZER.to_string()]);
+        let finalizer = Some(vec![crate::api::order::CHALLENGE_FINALIZER.to_string()]);
         // (annotations, class, ingressClassName, name, finalizers)
         let table: [(&[(&str, &str)], _, _, _, _); 5] = [
             (&[], Some("nginx"), None, None, None),

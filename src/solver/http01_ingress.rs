@@ -99,7 +99,7 @@ impl Solver for IngressSolver {
             // earlier certsmith (which kept the Ingress's name on the Certificate) — or a
             // cert-manager Challenge (all carry the finalizer), where nothing is found.
             let finalized =
-                ch.finalizers().iter().any(|f| f == crate::challenge::controller::FINALIZER);
+                ch.finalizers().iter().any(|f| f == crate::api::order::CHALLENGE_FINALIZER);
             let presented = ch.status.as_ref().and_then(|s| s.presented) == Some(true);
             let legacy = finalized && presented;
             match in_place_ingress(ch) {
