@@ -37,6 +37,10 @@ use crate::error::Error;
 /// reads ([`Source::trim`]); a source with a parent Gateway is reconciled again when that
 /// Gateway changes.
 pub async fn run<S: Source>(ctx: Arc<Context>) {
+    if !ctx.config.controller_enabled(S::CONTROLLER) {
+        tracing::info!(controller = S::CONTROLLER, "off (--controllers)");
+        return;
+    }
     let defaults = ctx.config.default_issuer();
     let client = ctx.client.clone();
     let (sources, writer) = reflector::store();

@@ -7,8 +7,9 @@
 //!   flags for the whole binary, used by `issuance`, `requests::an_external_issuers_…` and
 //!   `internal_pki::a_ca_issuer_without_…`: tests that only create namespaced objects of their
 //!   own (and ClusterIssuers of distinct names), and restart or break nothing.
-//! - `ingress_shim` and `api_server` each keep one bed for their module, as before: the shim's
-//!   operator runs with its own flags, and `api_server` needs a bed with no operator at all.
+//! - `ingress_shim`, `gateway` and `api_server` each keep one bed for their module: the
+//!   shim's operator runs with its own flags, `gateway`'s with BIND, Traefik and Gateway API's
+//!   CRDs (installed before the operator starts), and `api_server` needs no operator at all.
 //! - Every other test starts its own bed: it restarts or kills the API server, Pebble or the
 //!   operator, starts the operator with its own flags or Pebble with its own settings, or
 //!   counts what the whole cluster, the CA or the operator did (writes, orders, metrics).
