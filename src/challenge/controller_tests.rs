@@ -1,5 +1,5 @@
 //! The Challenge step's request sequences, on the mocked API (`mock_api`), where no CA is
-//! asked: a Challenge whose solver certsmith does not have.
+//! asked: a Challenge whose solver certsmith does not have, and the clean-up of decided ones.
 
 use crate::api::Challenge;
 use crate::mock_api::{context, event, events, now, ok};
@@ -68,4 +68,29 @@ async fn an_edit_in_place_from_before_the_upgrade_is_found_and_removed() {
     let calls = served.await.unwrap();
     assert_eq!(calls[3].body[1], json!({"op": "add", "path": "/spec/rules", "value": [other]}));
     assert_eq!(calls[4].body[1]["value"]["presented"], json!(false));
+}
+
+#[tokio::test]
+async fn a_decided_httproute_challenge_deletes_its_route_and_nothing_else() {
+    let ch: Challenge = serde_json::from_value(json!({
+        "metadata": {"name": "web-1-abc-3", "namespace": "team", "uid": "c-3", "resourceVersion": "9"},
+        "spec": {"url": "https://ca/chall/3", "authorizationURL": "https://ca/authz/3",
+                 "dnsName": "a.example.com", "type": "HTTP-01", "token": "tok", "key": "tok.k",
+                 "solver": {"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "gw"}]}}},
+                 "issuerRef": {"name": "le"}},
+        "status": {"state": "valid", "presented": true, "processing": false}
+    }))
+    .unwrap();
+    let routes = "/apis/gateway.networking.k8s.io/v1/namespaces/team/httproutes";
+    let route = format!("{routes}/{}", crate::http01::solver_name(&ch));
+    let status = "/apis/acme.cert-manager.io/v1/namespaces/team/challenges/web-1-abc-3/status";
+    let script = vec![
+        ok("DELETE", &route, json!({"kind": "Status", "status": "Success"})),
+        ok("PATCH", status, serde_json::to_value(&ch).unwrap()),
+    ];
+    let (ctx, _, served) = context(now, script);
+    let action = super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = served.await.unwrap();
+    assert_eq!(calls[1].body[1]["value"]["presented"], json!(false));
 }
