@@ -4,7 +4,6 @@
 //! certsmith never installs or generates them. The `gateway-api` crate (0.22) is built on an
 //! older kube than certsmith's, so its types cannot be used with certsmith's client.
 
-use super::meta::Opaque;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// The API group of every kind here.
 pub const GROUP: &str = "gateway.networking.k8s.io";
 
-/// A Gateway: listeners, and which ListenerSets may add theirs.
+/// A Gateway: its listeners.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "Gateway")]
 #[kube(namespaced, schema = "disabled")]
@@ -23,8 +22,6 @@ pub struct GatewaySpec {
     pub gateway_class_name: String,
     #[serde(default)]
     pub listeners: Vec<Listener>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_listeners: Option<AllowedListeners>,
 }
 
 /// A listener of a Gateway or of a ListenerSet (Gateway API's `ListenerEntry` has the same
@@ -69,13 +66,6 @@ pub struct ObjectReference {
     pub namespace: Option<String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AllowedListeners {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespaces: Option<Opaque>,
-}
-
 /// A ListenerSet: listeners added to a parent Gateway (Gateway API v1.6 standard channel).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "ListenerSet")]
@@ -93,11 +83,13 @@ pub struct ListenerSetSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParentReference {
-    /// Group of the parent; `gateway.networking.k8s.io` when unset.
+    /// Group of the parent (defaulted as in cert-manager's CRDs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "gateway.networking.k8s.io"))]
     pub group: Option<String>,
-    /// Kind of the parent; `Gateway` when unset.
+    /// Kind of the parent (defaulted as in cert-manager's CRDs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Gateway"))]
     pub kind: Option<String>,
     #[schemars(length(min = 1, max = 253))]
     pub name: String,

@@ -7,7 +7,6 @@ use super::annotations::{self, AnnotationError};
 use super::{Desired, Inputs, Source};
 use crate::api::acme::{OVERRIDE_PARENT_KIND, OVERRIDE_PARENT_NAME, OVERRIDE_PARENT_NAMESPACE};
 use crate::api::gateway::{Gateway, Listener};
-use crate::validation::names::dns_name_problem;
 use kube::ResourceExt;
 use kube::api::ObjectMeta;
 use std::collections::BTreeMap;
@@ -24,7 +23,6 @@ impl Source for Gateway {
 
     fn trim(&mut self) {
         trim_meta(&mut self.metadata);
-        self.spec.allowed_listeners = None;
     }
 
     fn desired(&self, inputs: &Inputs) -> Result<Option<Desired>, AnnotationError> {
@@ -63,7 +61,9 @@ pub(super) fn ignored_listeners(a: &BTreeMap<String, String>) -> Vec<String> {
 /// Secret name → the hostnames of the listeners that reference it (in listener order, each
 /// once), and a message per listener that gives none. As cert-manager: only HTTPS and TLS
 /// listeners (and `extra_protocols`) count; Passthrough ones and `ignored` ones are skipped
-/// without a word; any other listener is either valid or skipped with cert-manager's message.
+/// without a word; any other listener is either valid or skipped with cert-manager's message
+/// (the hostname itself is Gateway API's schema's to check: an IP address becomes one of the
+/// Certificate's `ipAddresses`).
 pub(super) fn by_secret(
     listeners: &[Listener],
     namespace: &str,
@@ -111,15 +111,14 @@ pub(super) fn by_secret(
 fn listener_errors(i: usize, l: &Listener, namespace: &str, mode: Option<&str>) -> Vec<String> {
     let at = format!("spec.listeners[{i}]");
     let mut errors = Vec::new();
-    match l.hostname.as_deref().unwrap_or_default() {
-        "" => errors.push(format!("{at}.hostname: Required value: the hostname cannot be empty")),
-        host => {
-            if let Some(p) = dns_name_problem(host) {
-                errors.push(format!("{at}.hostname: Invalid value: {host:?}: {p}"));
-            }
-        }
+    if l.hostname.as_deref().unwrap_or_default().is_empty() {
+        errors.push(format!("{at}.hostname: Required value: the hostname cannot be empty"));
     }
-    let refs = l.tls.as_ref().and_then(|t| t.certificate_refs.as_deref()).unwrap_or_default();
+    let Some(tls) = &l.tls else {
+        errors.push(format!("{at}.tls: Required value: the TLS block cannot be empty"));
+        return errors;
+    };
+    let refs = tls.certificate_refs.as_deref().unwrap_or_default();
     if refs.is_empty() {
         errors.push(format!(
             "{at}.tls.certificateRef: Required value: listener has no certificateRefs"

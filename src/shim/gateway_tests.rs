@@ -112,6 +112,29 @@ fn listeners_skipped_silently_or_with_cert_managers_message() {
     // --gateway-api-extra-protocols: MQTTS counts, its reference to this namespace's Secret is fine.
     let d = desired(&gw, &["MQTTS".to_string()], None).unwrap();
     assert_eq!(summary(&d).0, vec![("m".to_string(), vec!["m.example.com".to_string()])]);
+    // A listener of such a protocol without a TLS block (the schema requires one only for
+    // HTTPS and TLS): cert-manager's one message.
+    let bare = "[{name: mqtt, hostname: m.example.com, port: 8883, protocol: MQTTS}]";
+    let d = desired(&gateway(a, bare), &["MQTTS".to_string()], None).unwrap();
+    assert_eq!(
+        d.problems,
+        [
+            "Skipped a listener block: spec.listeners[0].tls: Required value: the TLS block cannot be empty"
+        ]
+    );
+}
+
+#[test]
+fn a_hostname_that_is_an_ip_address_is_one_of_the_ip_addresses() {
+    let listeners =
+        format!("[{}, {}]", https("a", "192.0.2.7", "a-tls"), https("b", "b.example.com", "a-tls"));
+    let d = desired(&gateway("cert-manager.io/issuer: ca", &listeners), &[], None).unwrap();
+    let spec = &d.certificates[0].spec;
+    assert_eq!(spec.ip_addresses.as_deref(), Some(&["192.0.2.7".to_string()][..]));
+    assert_eq!(spec.dns_names.as_deref(), Some(&["b.example.com".to_string()][..]));
+    let only_ip = format!("[{}]", https("a", "192.0.2.7", "a-tls"));
+    let d = desired(&gateway("cert-manager.io/issuer: ca", &only_ip), &[], None).unwrap();
+    assert_eq!(d.certificates[0].spec.dns_names, None);
 }
 
 #[test]

@@ -111,15 +111,26 @@ pub fn certificates<S: Source>(
 ) -> Vec<Certificate> {
     let mut labels = source.labels().clone();
     labels.remove(APPLYSET_PART_OF);
-    labels.insert(S::LABEL.to_string(), source.name_any());
+    // A label value holds 63 characters; a name, 253.
+    let name = source.name_any();
+    let value = if name.len() <= 63 { name } else { crate::naming::short_hash(&name) };
+    labels.insert(S::LABEL.to_string(), value);
     let mut out = Vec::new();
     for (secret, hosts) in by_secret {
         let mut spec = template.clone();
         spec.secret_name = secret.clone();
-        let mut names = hosts;
+        // A host that is an IP address is one of the certificate's IP addresses.
+        let (ips, mut names): (Vec<String>, Vec<String>) =
+            hosts.into_iter().partition(|h| h.parse::<std::net::IpAddr>().is_ok());
         let extra = spec.dns_names.take().unwrap_or_default();
         names.extend(extra.into_iter().filter(|n| !names.contains(n)).collect::<Vec<_>>());
-        spec.dns_names = Some(names);
+        spec.dns_names = Some(names).filter(|n| !n.is_empty());
+        if !ips.is_empty() {
+            let mut all = ips;
+            let extra = spec.ip_addresses.take().unwrap_or_default();
+            all.extend(extra.into_iter().filter(|a| !all.contains(a)).collect::<Vec<_>>());
+            spec.ip_addresses = Some(all);
+        }
         out.push(Certificate {
             metadata: ObjectMeta {
                 name: Some(secret),

@@ -40,13 +40,16 @@ impl Solver for GatewaySolver {
             return Ok(());
         };
         let parents = route.parent_refs.get_or_insert_with(Vec::new);
-        let get = |k: &str| annotations.get(k).filter(|v| !v.is_empty()).cloned();
+        // As cert-manager: name and kind by presence, the namespace when not empty.
+        let get = |k: &str| annotations.get(k).cloned();
         match (get(OVERRIDE_PARENT_NAME), get(OVERRIDE_PARENT_KIND)) {
             (None, None) => {}
             (Some(name), Some(kind)) => {
-                let namespace = get(OVERRIDE_PARENT_NAMESPACE).unwrap_or(namespace.to_string());
+                let given = get(OVERRIDE_PARENT_NAMESPACE).filter(|n| !n.is_empty());
+                let namespace = given.unwrap_or(namespace.to_string());
+                // An entry without kind is a Gateway (cert-manager's CRDs default it).
                 parents.retain(|p| {
-                    let same_kind = p.kind.as_ref().is_none_or(|k| *k == kind);
+                    let same_kind = p.kind.as_deref().unwrap_or("Gateway") == kind;
                     !(p.namespace.as_ref() == Some(&namespace) && p.name == name && same_kind)
                 });
                 parents.push(ParentReference {
@@ -152,6 +155,11 @@ mod tests {
             overridden(solver, &[(KIND, "ListenerSet"), (NAME, "team-a")]),
             s(&["/infra/edge/http", "Gateway/shop/gw/", "ListenerSet/shop/team-a/"])
         );
+        // A ListenerSet of a Gateway's name is another parent: the Gateway stays.
+        assert_eq!(
+            overridden(solver, &[(KIND, "ListenerSet"), (NAME, "edge"), (NS, "infra")]),
+            s(&["/infra/edge/http", "Gateway/shop/gw/", "ListenerSet/infra/edge/"])
+        );
         assert_eq!(
             overridden(solver, &[(KIND, "Gateway"), (NAME, "edge"), (NS, "infra")]),
             s(&["Gateway/shop/gw/", "Gateway/infra/edge/"])
@@ -167,6 +175,8 @@ mod tests {
         assert!(overridden(bare, &[]).unwrap_err().contains("has no parentRefs"));
         let half = overridden(bare, &[(NAME, "gw")]).unwrap_err();
         assert!(half.contains("set both"), "{half}");
+        let empty = overridden(bare, &[(NAME, ""), (NS, "x")]).unwrap_err();
+        assert!(empty.contains("set both"), "an empty name is still given: {empty}");
         // Another solver is left alone.
         let ingress: AcmeChallengeSolver = serde_yaml::from_str("{http01: {ingress: {}}}").unwrap();
         let mut config = ingress.clone();
