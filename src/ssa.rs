@@ -10,10 +10,26 @@ pub async fn apply<K>(api: &Api<K>, object: &K, manager: &str) -> Result<K, kube
 where
     K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + std::fmt::Debug,
 {
+    apply_with(api, object, &PatchParams::apply(manager).force()).await
+}
+
+/// [`apply`] for an object certsmith believes new: not forced, so one that another manager
+/// made meanwhile is not taken over (409: a field conflict).
+pub async fn apply_new<K>(api: &Api<K>, object: &K, manager: &str) -> Result<K, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + std::fmt::Debug,
+{
+    apply_with(api, object, &PatchParams::apply(manager)).await
+}
+
+async fn apply_with<K>(api: &Api<K>, object: &K, params: &PatchParams) -> Result<K, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + std::fmt::Debug,
+{
     let mut body = serde_json::to_value(object).map_err(kube::Error::SerdeError)?;
     body["apiVersion"] = K::api_version(&()).into();
     body["kind"] = K::kind(&()).into();
-    api.patch(&object.name_any(), &PatchParams::apply(manager).force(), &Patch::Apply(body)).await
+    api.patch(&object.name_any(), params, &Patch::Apply(body)).await
 }
 
 /// The API server's whole message for a JSON patch whose `test` op failed.

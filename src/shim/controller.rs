@@ -48,7 +48,10 @@ pub async fn run<S: Source>(ctx: Arc<Context>) {
         .backoff(crate::relist::backoff())
         .modify(S::trim)
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        // Not a status write: Gateway implementations rewrite a Gateway's status whenever a
+        // route comes or goes, which asks nothing new of the shim.
+        .predicate_filter(shaping::<S>, Default::default());
     let (owned, cert_writer) = reflector::store();
     let certs = watcher(
         Api::<PartialObjectMeta<Certificate>>::all(client),
@@ -69,7 +72,14 @@ pub async fn run<S: Source>(ctx: Arc<Context>) {
         .backoff(crate::relist::backoff())
         .modify(|g| super::gateway::trim_meta(&mut g.metadata))
         .reflect(writer)
-        .applied_objects();
+        .applied_objects()
+        // What a child inherits: the annotations, and whether the Gateway is going.
+        .predicate_filter(
+            |g: &PartialObjectMeta<Gateway>| {
+                Some(hash((&g.metadata.annotations, g.metadata.deletion_timestamp.is_some())))
+            },
+            Default::default(),
+        );
         (Some(store), Some(stream))
     } else {
         (None, None)
@@ -135,6 +145,18 @@ pub async fn run_when_served<S: Source>(ctx: Arc<Context>, enabled: bool) {
     run::<S>(ctx).await
 }
 
+/// What the Certificates of a source depend on: its spec (the generation), annotations and
+/// labels, and whether it is being deleted.
+fn shaping<S: Source>(source: &S) -> Option<u64> {
+    let m = source.meta();
+    Some(hash((m.generation, &m.annotations, &m.labels, m.deletion_timestamp.is_some())))
+}
+
+fn hash(value: impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(value)
+}
+
 pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Action, Error> {
     let ctx = &shim.ctx;
     ctx.metrics.reconciled(S::CONTROLLER);
@@ -155,7 +177,10 @@ pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Act
                 Some(g) if g.metadata.deletion_timestamp.is_none() => Some(g),
                 // As cert-manager: nothing changes until the parent is there (its arrival
                 // brings the source back).
-                _ => return Ok(Action::await_change()),
+                _ => {
+                    tracing::debug!(controller = S::CONTROLLER, source = %reference.name.as_deref().unwrap_or_default(), "waiting for its parent Gateway {ns}/{name}");
+                    return Ok(Action::await_change());
+                }
             }
         }
         _ => None,
@@ -204,7 +229,12 @@ pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Act
             ctx.event(&reference, true, "BadConfig", note).await;
             continue;
         }
-        let applied = crate::ssa::apply(&certs, cert, S::FIELD_MANAGER).await?;
+        // A new one is applied without forcing: had someone else made it since the read, the
+        // apply fails on their fields instead of taking it over (the retry reports it).
+        let applied = match existing {
+            Some(_) => crate::ssa::apply(&certs, cert, S::FIELD_MANAGER).await?,
+            None => crate::ssa::apply_new(&certs, cert, S::FIELD_MANAGER).await?,
+        };
         // cert-manager's reasons; an apply that changed the spec moved the generation (the
         // resourceVersion moves with every status write too, and the cache may lag those).
         let (reason, verb) = match existing.map(|e| e.generation) {
