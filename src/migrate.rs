@@ -168,6 +168,15 @@ pub async fn check(
             .is_some();
         lines.push(certificate_line(&cert, issuers.get(&key), exists));
     }
+    for (object, names) in crate::shim::takeover::new_certificates(client).await? {
+        let what = format!(
+            "annotated, without Certificates {}: certsmith's gateway-shim (on by default; \
+             cert-manager's only with --enable-gateway-api) will make them \
+             (--enable-gateway-api=false keeps them out)",
+            names.join(", ")
+        );
+        lines.push(line(object, true, what));
+    }
     Ok(lines)
 }
 

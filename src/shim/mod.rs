@@ -11,6 +11,7 @@ pub mod controller;
 pub mod gateway;
 pub mod ingress;
 pub mod listener_set;
+pub mod takeover;
 
 #[cfg(test)]
 mod gateway_tests;
