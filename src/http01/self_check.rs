@@ -13,6 +13,15 @@ use tokio::net::TcpStream;
 /// Let's Encrypt's validator follows at most 10 redirects, to ports 80 and 443 only.
 const MAX_REDIRECTS: usize = 10;
 
+/// The most of an answer's body the self-check reads: a key authorization is under 100 bytes,
+/// and the host is the tenant's to choose (a 300 MB answer must cost one failed check, not the
+/// operator's memory).
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Self-checks in flight at once, across all Challenges: each holds a connection and up to
+/// [`MAX_BODY`]; the rest wait their turn.
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 /// Why the challenge is not answered correctly yet, or `Ok` when it is.
 /// `address` overrides where to connect for the challenge's host on port 80 (like
 /// `curl --resolve`); by default DNS and `host:80`.
@@ -37,6 +46,7 @@ pub async fn check_with(
     resolve: &(dyn Fn(&str, u16) -> String + Sync),
 ) -> Result<(), String> {
     let url = format!("http://{host}{CHALLENGE_PATH}{token}");
+    let _turn = IN_FLIGHT.acquire().await.map_err(|e| e.to_string())?;
     let follow = async {
         let mut at: http::Uri = url.parse().map_err(|e| format!("{e}"))?;
         for _ in 0..=MAX_REDIRECTS {
@@ -128,7 +138,14 @@ async fn fetch(
         .get(hyper::header::LOCATION)
         .and_then(|l| l.to_str().ok())
         .map(str::to_string);
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let limited = http_body_util::Limited::new(response.into_body(), MAX_BODY);
+    let body = match limited.collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(format!("the answer is larger than {} KiB", MAX_BODY / 1024));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     Ok((status, location, body))
 }
 

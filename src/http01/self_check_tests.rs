@@ -22,6 +22,7 @@ fn respond(path: &str) -> String {
         "loop" => found("/.well-known/acme-challenge/loop"),
         "port" => found("http://shop.example:8080/.well-known/acme-challenge/direct"),
         "wrong" => ok("something else"),
+        "huge" => ok(&"x".repeat(1 << 20)),
         _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into(),
     }
 }
@@ -86,6 +87,7 @@ async fn redirects_are_followed_as_the_ca_follows_them() {
         ("loop", Some("more than 10 redirects")),
         ("port", Some("the CA follows redirects to ports 80 and 443 only")),
         ("wrong", Some("not this challenge's key authorization")),
+        ("huge", Some("the answer is larger than 16 KiB")),
         ("missing", Some("got HTTP 404 Not Found")),
     ];
     for (token, problem) in cases {
