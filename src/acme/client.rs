@@ -43,8 +43,33 @@ pub fn http_client(
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, BodyWrapper<bytes::Bytes>>(https);
     // Every response's Retry-After is remembered for the controllers' requeues.
-    let recording = super::retry_after::Recording(Box::new(Metered(Box::new(client))));
+    let capped = Capped(client);
+    let recording = super::retry_after::Recording(Box::new(Metered(Box::new(capped))));
     Ok(Box::new(Bounded(Box::new(recording), REQUEST_TIMEOUT)))
+}
+
+/// The most of one ACME response's body certsmith reads: an order, a directory or a chain is a
+/// few KiB. The server is whatever an Issuer's `server` names, and a tenant writes Issuers: a
+/// 300 MB answer must cost one failed request, not the operator's memory.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The HTTP client, its response bodies capped at [`MAX_BODY`].
+struct Capped<C>(hyper_util::client::legacy::Client<C, BodyWrapper<Bytes>>);
+
+impl<C> HttpClient for Capped<C>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    fn request(
+        &self,
+        req: http::Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let response = self.0.request(req);
+        Box::pin(async move {
+            let response = response.await.map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
+            Ok(BytesResponse::from(response.map(|b| http_body_util::Limited::new(b, MAX_BODY))))
+        })
+    }
 }
 
 /// How long one ACME request may take, response body included. A CA that stops answering then
@@ -63,7 +88,14 @@ impl HttpClient for Bounded {
         Box::pin(async move {
             let read = async {
                 let mut response = response.await?;
-                let body = response.body.into_bytes().await.map_err(instant_acme::Error::Other)?;
+                let body = response.body.into_bytes().await.map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        let limit = MAX_BODY / 1024;
+                        instant_acme::Error::Other(format!("answer larger than {limit} KiB").into())
+                    } else {
+                        instant_acme::Error::Other(e)
+                    }
+                })?;
                 let full = http_body_util::Full::new(body);
                 Ok(BytesResponse::from(http::Response::from_parts(response.parts, full)))
             };
@@ -189,6 +221,28 @@ mod tests {
         {
             Box::pin(std::future::pending())
         }
+    }
+
+    #[tokio::test]
+    async fn a_ca_answer_past_the_cap_fails_the_request_unread() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A server that announces 300 MB and sends until the client hangs up.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: 314572800\r\n\r\n";
+            s.write_all(head.as_bytes()).await.unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            while s.write_all(&chunk).await.is_ok() {}
+        });
+        let client = http_client(None, false).unwrap();
+        let uri = format!("http://127.0.0.1:{port}/directory");
+        let request = http::Request::get(uri).body(BodyWrapper::default()).unwrap();
+        let error = client.request(request).await.err().expect("refused past the cap");
+        assert_eq!(error.to_string(), "answer larger than 1024 KiB");
     }
 
     #[tokio::test(start_paused = true)]
