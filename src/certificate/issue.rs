@@ -317,7 +317,17 @@ async fn private_key(
             Some(pem) => Some(pem),
             None => {
                 let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-                api.get_opt(&name).await?.as_ref().and_then(secret::tls_key)
+                match api.get_opt(&name).await? {
+                    Some(s) if secret::is_next_key_of(&s, cert) => secret::tls_key(&s),
+                    Some(_) => {
+                        let note = format!(
+                            "status.nextPrivateKeySecretName names Secret {name:?}, which was not made for this Certificate's next key: it is neither used nor deleted"
+                        );
+                        ctx.event(&cert.object_ref(&()), true, "InvalidNextKey", note).await;
+                        None
+                    }
+                    None => None,
+                }
             }
         };
         if let Some(key) = pem.as_deref().and_then(fits) {

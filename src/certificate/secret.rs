@@ -110,6 +110,17 @@ pub fn next_key_secret(cert: &Certificate, key_pem: &str) -> Secret {
     }
 }
 
+/// Whether `secret` is a next-key Secret made for `cert` (by certsmith or cert-manager: the
+/// label, and `cert` as its controller). `status.nextPrivateKeySecretName` is written by
+/// whoever may write the status: any other Secret it names is neither used nor deleted.
+pub fn is_next_key_of(secret: &Secret, cert: &Certificate) -> bool {
+    let labelled =
+        kube::ResourceExt::labels(secret).get(LABEL_NEXT_PRIVATE_KEY).map(String::as_str)
+            == Some("true");
+    let owners = secret.metadata.owner_references.as_deref().unwrap_or_default();
+    labelled && crate::api::meta::controlled_by(owners, cert.metadata.uid.as_deref())
+}
+
 fn owner(cert: &Certificate) -> Option<OwnerReference> {
     cert.controller_owner_ref(&())
 }
@@ -123,4 +134,26 @@ pub fn tls_key(secret: &Secret) -> Option<String> {
 pub fn text(secret: &Secret, key: &str) -> Option<String> {
     let data = secret.data.as_ref()?.get(key)?;
     Some(String::from_utf8_lossy(&data.0).into_owned()).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_labelled_secret_the_certificate_controls_is_its_next_key() {
+        let mut cert = Certificate::new("web", Default::default());
+        cert.metadata.uid = Some("u-1".into());
+        let made = next_key_secret(&cert, "key");
+        assert!(is_next_key_of(&made, &cert));
+        let mut unlabelled = made.clone();
+        unlabelled.metadata.labels = None;
+        assert!(!is_next_key_of(&unlabelled, &cert), "an app's Secret the status names");
+        let mut other = cert.clone();
+        other.metadata.uid = Some("u-2".into());
+        assert!(!is_next_key_of(&made, &other), "another Certificate's next key");
+        let mut orphan = made;
+        orphan.metadata.owner_references = None;
+        assert!(!is_next_key_of(&orphan, &cert));
+    }
 }
