@@ -85,7 +85,7 @@ async fn by_ca(
         ocsp_servers: ca.ocsp_servers.clone().unwrap_or_default(),
         issuing_certificate_urls: ca.issuing_certificate_urls.clone().unwrap_or_default(),
     };
-    let signed = template(&cr.spec, &urls, now).and_then(|csr| pair.sign(&csr));
+    let signed = template(&cr.spec, &urls, now).and_then(|csr| pair.sign(&csr, now));
     Ok(match signed {
         Ok((chain, ca)) => Signed { outcome: Outcome::Issued { chain, ca }, warning: None },
         Err(e) => failed("SigningError", signing_message(&e)),

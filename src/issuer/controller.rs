@@ -169,7 +169,13 @@ async fn ca_key_pair(
         return Ok((false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name} not found")));
     };
     Ok(match CaKeyPair::from_secret(&secret) {
-        Ok(_) => (true, "KeyPairVerified", "Signing CA verified".into()),
+        Ok(pair) => match pair.expired(ctx.now()) {
+            None => (true, "KeyPairVerified", "Signing CA verified".into()),
+            Some(at) => {
+                let message = format!("{WORDS}the CA certificate expired at {at}: renew it");
+                (false, "ErrInvalidKeyPair", message)
+            }
+        },
         Err(e @ CaError::NotCa) => (false, "ErrInvalidKeyPair", format!("{WORDS}{e}")),
         Err(e) => (false, "ErrGetKeyPair", format!("{WORDS}secret {namespace}/{name}: {e}")),
     })

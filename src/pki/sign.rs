@@ -26,6 +26,9 @@ pub enum SignError {
     KeyMismatch,
     #[error("signing the certificate: {0}")]
     Sign(rcgen::Error),
+    /// The CA may not sign this: expired, or a CA under a path length of 0.
+    #[error("{0}")]
+    Ca(String),
 }
 
 /// Where the issued certificate points its relying parties: the issuer's URLs.
@@ -166,6 +169,9 @@ pub fn self_sign(
 pub struct CaKeyPair {
     chain: Vec<pem::Pem>,
     key: KeyPair,
+    /// The CA certificate's notAfter (Unix seconds) and path length constraint.
+    not_after: i64,
+    path_len: Option<u32>,
 }
 
 /// What is wrong with a CA issuer's key pair, in the words of its Ready condition.
@@ -199,11 +205,19 @@ impl CaKeyPair {
         if key.subject_public_key_info() != ca.public_key().raw {
             return Err(CaError::Mismatch);
         }
-        let is_ca = ca.basic_constraints().ok().flatten().is_some_and(|b| b.value.ca);
-        if !is_ca {
+        let constraints = ca.basic_constraints().ok().flatten().map(|b| b.value.clone());
+        let Some(constraints) = constraints.filter(|b| b.ca) else {
             return Err(CaError::NotCa);
-        }
-        Ok(CaKeyPair { chain, key })
+        };
+        let not_after = ca.validity().not_after.timestamp();
+        let path_len = constraints.path_len_constraint;
+        Ok(CaKeyPair { chain, key, not_after, path_len })
+    }
+
+    /// When the CA certificate expires, when it has by `now`.
+    pub fn expired(&self, now: Timestamp) -> Option<Timestamp> {
+        let at = Timestamp::from_second(self.not_after).unwrap_or(Timestamp::MIN);
+        (now >= at).then_some(at)
     }
 
     /// The key pair a CA issuer's Secret holds (`tls.crt`, `tls.key`).
@@ -212,13 +226,36 @@ impl CaKeyPair {
         CaKeyPair::read(field("tls.crt").as_deref(), field("tls.key").as_deref())
     }
 
-    /// Signs `csr`: the chain for `tls.crt` (the leaf, then the CA's chain without a
+    /// Signs `csr` at `now`: the chain for `tls.crt` (the leaf, then the CA's chain without a
     /// self-signed root, as cert-manager writes it) and the CA for `ca.crt` (the root, or the
-    /// highest certificate the Secret holds).
+    /// highest certificate the Secret holds). A certificate outlives no CA: its notAfter is
+    /// clamped to the CA's, an expired CA signs nothing, and a CA it signs gets a path length
+    /// one below its own (none under a CA of path length 0).
     pub fn sign(
         &self,
         csr: &CertificateSigningRequestParams,
+        now: Timestamp,
     ) -> Result<(String, String), SignError> {
+        if let Some(at) = self.expired(now) {
+            return Err(SignError::Ca(format!("the CA certificate expired at {at}: renew it")));
+        }
+        let mut csr = csr.clone();
+        let ca_end = time::OffsetDateTime::from_unix_timestamp(self.not_after)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        if csr.params.not_after > ca_end {
+            csr.params.not_after = ca_end;
+        }
+        if let IsCa::Ca(_) = csr.params.is_ca {
+            csr.params.is_ca = match self.path_len {
+                None => IsCa::Ca(BasicConstraints::Unconstrained),
+                Some(0) => {
+                    return Err(SignError::Ca(
+                        "the CA's path length is 0: it may not sign CA certificates".into(),
+                    ));
+                }
+                Some(n) => IsCa::Ca(BasicConstraints::Constrained((n - 1).min(255) as u8)),
+            };
+        }
         let issuer = Issuer::from_ca_cert_der(&self.chain[0].contents().into(), &self.key)
             .map_err(SignError::Sign)?;
         let leaf = csr.signed_by(&issuer).map_err(SignError::Sign)?;

@@ -68,7 +68,7 @@ fn a_ca_signs_exactly_the_requested_names_and_usages() {
         issuing_certificate_urls: vec!["http://ca.example/ca.crt".into()],
     };
     let csr = template(&cr.spec, &urls, now()).unwrap();
-    let (chain, ca_pem) = ca.sign(&csr).unwrap();
+    let (chain, ca_pem) = ca.sign(&csr, now()).unwrap();
     assert_eq!(parsed(&chain).len(), 1, "a self-signed root stays out of tls.crt");
     assert_eq!(ca_pem.trim(), root_pem.trim(), "ca.crt is the root");
     let leaf_der = &parsed(&chain)[0];
@@ -111,7 +111,7 @@ fn a_ca_signs_exactly_the_requested_names_and_usages() {
     }
     found.sort();
     assert_eq!(found, ["aia", "aki", "crl"]);
-    let again = ca.sign(&template(&cr.spec, &urls, now()).unwrap()).unwrap().0;
+    let again = ca.sign(&template(&cr.spec, &urls, now()).unwrap(), now()).unwrap().0;
     let serial = |p: &str| crate::pki::inspect::parse_chain(p).unwrap().serial;
     assert_ne!(serial(&chain), serial(&again), "serials are random");
 }
@@ -123,11 +123,12 @@ fn an_intermediate_goes_into_the_chain_and_the_root_into_ca_crt() {
     let mid_key = KeyPair::generate().unwrap();
     let cr = request("  isCA: true\n  commonName: intermediate", &mid_key);
     let (mid_chain, _) =
-        root_ca.sign(&template(&cr.spec, &Urls::default(), now()).unwrap()).unwrap();
+        root_ca.sign(&template(&cr.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
     let bundle = format!("{mid_chain}{root_pem}");
     let mid = CaKeyPair::read(Some(&bundle), Some(&mid_key.serialize_pem())).unwrap();
     let leaf = request("  dnsNames: [a.example]", &KeyPair::generate().unwrap());
-    let (chain, ca) = mid.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap()).unwrap();
+    let (chain, ca) =
+        mid.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
     let certs = parsed(&chain);
     assert_eq!(certs.len(), 2, "leaf and intermediate");
     assert_eq!(certs[1], parsed(&mid_chain)[0]);
@@ -168,7 +169,8 @@ fn a_ca_key_pair_must_be_a_matching_ca() {
     let leaf_key = KeyPair::generate().unwrap();
     let ca = CaKeyPair::read(Some(&root_pem), Some(&key_pem)).unwrap();
     let leaf_cr = request("  dnsNames: [a.example]", &leaf_key);
-    let (leaf, _) = ca.sign(&template(&leaf_cr.spec, &Urls::default(), now()).unwrap()).unwrap();
+    let (leaf, _) =
+        ca.sign(&template(&leaf_cr.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
     let other = KeyPair::generate().unwrap().serialize_pem();
     let table: [(Option<&str>, Option<&str>, CaError); 5] = [
         (None, Some(&key_pem), CaError::Missing("tls.crt")),
@@ -180,4 +182,54 @@ fn a_ca_key_pair_must_be_a_matching_ca() {
     for (crt, key, want) in table {
         assert_eq!(CaKeyPair::read(crt, key).err(), Some(want));
     }
+}
+
+/// A self-signed CA of path length `path_len`, valid until `not_after`.
+fn ca_until(not_after: Timestamp, path_len: u8) -> CaKeyPair {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+    params.not_before = to_time(now() - jiff::SignedDuration::from_hours(24));
+    params.not_after = to_time(not_after);
+    let pem = params.self_signed(&key).unwrap().pem();
+    CaKeyPair::read(Some(&pem), Some(&key.serialize_pem())).unwrap()
+}
+
+fn validity_and_path_len(chain: &str) -> (i64, Option<u32>) {
+    let der = &parsed(chain)[0];
+    let (_, c) = X509Certificate::from_der(der).unwrap();
+    let path_len = c.basic_constraints().unwrap().and_then(|b| b.value.path_len_constraint);
+    (c.validity().not_after.timestamp(), path_len)
+}
+
+#[test]
+fn nothing_a_ca_signs_outlives_it_and_path_lengths_go_down() {
+    let soon = now() + jiff::SignedDuration::from_hours(240);
+    let ca = ca_until(soon, 1);
+    // 90 days asked, 10 days left: the CA's notAfter.
+    let leaf = request("  dnsNames: [a.example]", &KeyPair::generate().unwrap());
+    let (chain, _) =
+        ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
+    assert_eq!(validity_and_path_len(&chain).0, soon.as_second());
+    // A CA under a path length of 1 gets 0, and signs no CA itself.
+    let mid_key = KeyPair::generate().unwrap();
+    let mid = request("  isCA: true\n  commonName: mid", &mid_key);
+    let (mid_chain, _) =
+        ca.sign(&template(&mid.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
+    assert_eq!(validity_and_path_len(&mid_chain).1, Some(0));
+    let mid_ca = CaKeyPair::read(Some(&mid_chain), Some(&mid_key.serialize_pem())).unwrap();
+    let sub = request("  isCA: true\n  commonName: sub", &KeyPair::generate().unwrap());
+    let refused = mid_ca.sign(&template(&sub.spec, &Urls::default(), now()).unwrap(), now());
+    assert!(matches!(refused, Err(SignError::Ca(m)) if m.contains("path length is 0")));
+    // A leaf it still signs.
+    assert!(mid_ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now()).is_ok());
+}
+
+#[test]
+fn an_expired_ca_signs_nothing() {
+    let ca = ca_until(now() - jiff::SignedDuration::from_hours(1), 0);
+    assert!(ca.expired(now()).is_some());
+    let leaf = request("  dnsNames: [a.example]", &KeyPair::generate().unwrap());
+    let refused = ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now());
+    assert!(matches!(refused, Err(SignError::Ca(m)) if m.contains("expired")), "signed");
 }
