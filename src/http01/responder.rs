@@ -118,19 +118,37 @@ fn same_name(identifier: &str, host: &str) -> bool {
     }
 }
 
-/// Serves `router` on `listener` with HTTP/1 and a 10-second limit on reading request headers,
-/// so slow or idle clients cannot hold connections open.
+/// Connections served at once; further ones wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Serves `router` on `listener` with HTTP/1, a 10-second limit on reading request headers and
+/// a minute on a connection, so slow or idle clients cannot hold connections open, and at most
+/// [`MAX_CONNECTIONS`] at once.
 pub async fn serve(listener: TcpListener, router: axum::Router) {
+    serve_at_most(listener, router, MAX_CONNECTIONS).await
+}
+
+async fn serve_at_most(listener: TcpListener, router: axum::Router, max: usize) {
     use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(max));
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of descriptors (EMFILE) or the like: accepting again at once would spin.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
+            let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(60), connection).await;
+            drop(slot);
         });
     }
 }
@@ -157,6 +175,30 @@ mod tests {
             ("2001:db8::1".into(), "tok-6".into(), "tok-6.thumb".into());
         writer.apply_watcher_event(&watcher::Event::Apply(ip));
         Challenges { store: writer.as_reader(), metrics: Default::default() }
+    }
+
+    #[tokio::test]
+    async fn connections_past_the_limit_wait_for_a_free_slot() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap();
+        tokio::spawn(serve_at_most(listener, router(challenges()), 1));
+        let request = b"GET /.well-known/acme-challenge/tok-1 HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n";
+        // The one slot, held by a client that says nothing.
+        let idle = tokio::net::TcpStream::connect(at).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut waiting = tokio::net::TcpStream::connect(at).await.unwrap();
+        waiting.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let early =
+            tokio::time::timeout(Duration::from_millis(300), waiting.read_to_end(&mut answer));
+        assert!(early.await.is_err(), "answered past the limit: {answer:?}");
+        drop(idle);
+        tokio::time::timeout(Duration::from_secs(5), waiting.read_to_end(&mut answer))
+            .await
+            .expect("answered once the slot was free")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&answer).ends_with("tok-1.thumb"), "{answer:?}");
     }
 
     #[tokio::test]
