@@ -152,7 +152,18 @@ pub fn campaign(client: kube::Client, namespace: &str, me: String, t: Timings) -
         let (mut seen, mut held) = (None, None);
         loop {
             let leading = *tx.borrow();
-            match try_once(&api, &me, &mut seen, &mut held, &t).await {
+            // As client-go: a leader's attempt may take what is left of its renew deadline, so
+            // a request that hangs cannot keep it leading past it (and beside a new leader).
+            let budget = match leading {
+                true => t.renew_deadline.saturating_sub(last_renewal.elapsed()),
+                false => t.renew_deadline,
+            };
+            let attempt = try_once(&api, &me, &mut seen, &mut held, &t);
+            let attempt = tokio::time::timeout(budget.max(Duration::from_millis(10)), attempt);
+            match attempt
+                .await
+                .unwrap_or_else(|_| Err(kube::Error::Service("no answer in time".into())))
+            {
                 Ok(now_leading) => {
                     if now_leading {
                         last_renewal = tokio::time::Instant::now();
@@ -164,7 +175,7 @@ pub fn campaign(client: kube::Client, namespace: &str, me: String, t: Timings) -
                 }
                 Err(e) => tracing::warn!(error = %e, "leader election: lease request failed"),
             }
-            if leading && last_renewal.elapsed() > t.renew_deadline {
+            if leading && last_renewal.elapsed() >= t.renew_deadline {
                 tracing::error!(identity = %me, "could not renew the lease in time; stepping down");
                 let _ = tx.send(false);
             }
@@ -248,6 +259,49 @@ async fn try_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_that_hangs_steps_down_by_the_renew_deadline() {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let client = kube::Client::new(service, "default");
+        let t = Timings {
+            lease_duration: Duration::from_secs(60),
+            renew_deadline: Duration::from_secs(40),
+            retry_period: Duration::from_secs(15),
+        };
+        let mut c = campaign(client, "certsmith", "me".into(), t);
+        let answer = |status: u16, body: serde_json::Value| {
+            Response::builder()
+                .status(status)
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap()
+        };
+        // No Lease yet: created, so this replica leads.
+        let (request, reply) = handle.next_request().await.unwrap();
+        assert_eq!(request.method(), "GET");
+        reply.send_response(answer(
+            404,
+            serde_json::json!({"kind": "Status", "code": 404, "reason": "NotFound"}),
+        ));
+        let (request, reply) = handle.next_request().await.unwrap();
+        assert_eq!(request.method(), "POST");
+        let lease = serde_json::json!({"metadata": {"name": LEASE_NAME, "resourceVersion": "1"},
+            "spec": {"holderIdentity": "me", "leaseDurationSeconds": 60}});
+        reply.send_response(answer(201, lease));
+        c.leading.changed().await.unwrap();
+        assert!(*c.leading.borrow());
+        let renewed = tokio::time::Instant::now();
+        // The renewal is never answered (a request that hangs).
+        let (request, _never) = handle.next_request().await.unwrap();
+        assert_eq!(request.method(), "PUT");
+        let stepped_down = tokio::time::timeout(Duration::from_secs(300), c.leading.changed());
+        stepped_down.await.expect("still leading 5 minutes after a hung renewal").unwrap();
+        assert!(!*c.leading.borrow());
+        let after = renewed.elapsed();
+        assert!(after <= Duration::from_secs(41), "stepped down {after:?} after the renewal");
+    }
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
     fn lease(holder: Option<&str>, renewed: Option<&str>) -> Lease {
