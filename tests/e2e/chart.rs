@@ -393,6 +393,16 @@ async fn helm_install_then_the_operator_works_as_the_chart_service_account_and_u
         };
         assert_eq!(can(certsmith, namespace, check), granted, "can-i {check} as {certsmith}");
     }
+    // Its own Lease by name; another Lease of its namespace, not.
+    for (check, granted) in [
+        ("update leases.coordination.k8s.io/certsmith", true),
+        ("get leases.coordination.k8s.io/certsmith", true),
+        ("create leases.coordination.k8s.io", true),
+        ("update leases.coordination.k8s.io/other", false),
+        ("get leases.coordination.k8s.io/other", false),
+    ] {
+        assert_eq!(can(certsmith, "--namespace=certsmith", check), granted, "can-i {check}");
+    }
 
     // A user bound to Kubernetes' own `edit` role manages Certificates (the chart's aggregated
     // roles), with that user's own token; ClusterIssuers stay out of its reach.
