@@ -10,7 +10,7 @@ use crate::api::issuer::AcmeIssuerStatus;
 use crate::events::Events;
 use crate::issuer::IssuerView;
 use base64::Engine as _;
-use instant_acme::{Account, AccountBuilder, ExternalAccountKey, Key, NewAccount};
+use instant_acme::{Account, AccountBuilder, Key};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -226,24 +226,14 @@ impl<'a> Registration<'a> {
         Ok(account)
     }
 
-    /// A new account with a new key, the key then stored in the issuer's Secret.
+    /// A new account: a new P-256 key, stored in the issuer's Secret before the CA hears of
+    /// it, then registered with it (as [`Self::existing`] registers a key the CA does not
+    /// know). A crash, an API error or a lost answer in between loses no key (nor, with
+    /// one-time EAB credentials, the binding): the next try finds the account by its key.
     async fn create(&self) -> Result<(Account, Vec<u8>), AcmeError> {
-        let eab = external_account_binding(&self.secrets, self.acme)
-            .await?
-            .map(|(kid, hmac)| ExternalAccountKey::new(kid, &hmac));
-        let contact = self.contact();
-        let new = NewAccount {
-            contact: &contact,
-            terms_of_service_agreed: true,
-            only_return_existing: false,
-        };
-        let (account, credentials) = self
-            .builder()?
-            .create(&new, self.server.clone(), eab.as_ref())
-            .await
-            .map_err(|e| AcmeError::from_acme(&self.server, e))?;
-        let pkcs8 = credentials.private_key().secret_pkcs8_der().to_vec();
-        let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.clone()));
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map_err(|e| AcmeError::Account(format!("generating the account key: {e}")))?;
+        let pkcs8 = key.serialize_der();
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(self.acme.private_key_secret_ref.name.clone()),
@@ -253,10 +243,16 @@ impl<'a> Registration<'a> {
                 )])),
                 ..Default::default()
             },
-            data: Some(BTreeMap::from([(self.field.clone(), ByteString(pem.into_bytes()))])),
+            data: Some(BTreeMap::from([(
+                self.field.clone(),
+                ByteString(key.serialize_pem().into_bytes()),
+            )])),
             ..Default::default()
         };
-        self.secrets.create(&PostParams::default(), &secret).await?;
+        let stored = self.secrets.create(&PostParams::default(), &secret).await?;
+        let signing =
+            signing_key(&stored, &self.field, &self.where_).map_err(AcmeError::Account)?;
+        let account = self.existing(&signing, &pkcs8).await?;
         Ok((account, pkcs8))
     }
 }
