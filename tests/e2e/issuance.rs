@@ -80,10 +80,15 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     // Pebble serves renewal information (ARI): the renewal time is picked inside the window it
     // suggests for this certificate, once fetched, as cert-manager does. cert-manager v1.14.7's
     // CRDs have no status.acme.ari to hold that window: there only its bounds are checked.
+    // The window is recorded in one status write and the renewal time picked in it by the next
+    // reconcile's: both are waited for.
     let cert = eventually(30, "the CA's renewal window in status.acme.ari", || async {
         let c = certs.get("web").await.unwrap();
         let stored = certsmith::certificate::ari::current(&c, &issued).is_some();
-        (stored || support::on_old_cert_manager_crds()).then_some(c)
+        let picked = certsmith::certificate::ari::renewal_time(&c, &issued);
+        let renewal = c.status.as_ref()?.renewal_time.as_ref().map(|t| t.0);
+        let applied = picked.is_none() || picked == renewal;
+        ((stored && applied) || support::on_old_cert_manager_crds()).then_some(c)
     })
     .await;
     let status = cert.status.as_ref().unwrap();
