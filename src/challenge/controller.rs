@@ -38,6 +38,22 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         }
         return Ok(Action::await_change());
     }
+    // Only a Challenge of an Order certsmith acts for (its controller, by UID): one made by
+    // hand names a solver of its own choosing, and is left untouched. A young one is looked at
+    // again for a while, in case its Order reaches the cache after it.
+    let namespace = ch.namespace().unwrap_or_default();
+    if controller_of(&ctx.cache.orders, &namespace, ch.owner_references()).is_none() {
+        let note = "No Order certsmith acts for controls this Challenge: it is left untouched \
+                    (Challenges are made by Orders)";
+        ctx.event(&ch.object_ref(&()), true, "NotOwnedByOrder", note.into()).await;
+        let born = ch.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let young = born.is_some_and(|b| ctx.now().duration_since(b).as_secs() < 120);
+        return Ok(if young {
+            Action::requeue(Duration::from_secs(5))
+        } else {
+            Action::await_change()
+        });
+    }
     let solver = match solver::for_challenge(&ch) {
         Ok(s) => s,
         Err(why) => return present_failed(&ctx, &api, &ch, &old, &why).await,

@@ -1,17 +1,60 @@
 //! The Challenge step's request sequences, on the mocked API (`mock_api`), where no CA is
 //! asked: a Challenge whose solver certsmith does not have, and the clean-up of decided ones.
 
-use crate::api::Challenge;
-use crate::mock_api::{context, event, events, now, ok};
+use crate::api::{Challenge, Order};
+use crate::mock_api::{cache, context, event, events, now, ok};
 use kube::runtime::controller::Action;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The Order `web-1-abc` of namespace `team`, and the owner reference its Challenges carry.
+fn order() -> (Order, serde_json::Value) {
+    let order: Order = serde_json::from_value(json!({
+        "metadata": {"name": "web-1-abc", "namespace": "team", "uid": "o-1"},
+        "spec": {"request": "", "issuerRef": {"name": "le"}}
+    }))
+    .unwrap();
+    let owner = json!([{"apiVersion": "acme.cert-manager.io/v1", "kind": "Order",
+                        "name": "web-1-abc", "uid": "o-1", "controller": true}]);
+    (order, owner)
+}
+
+#[tokio::test]
+async fn a_challenge_no_order_of_certsmiths_controls_is_left_untouched() {
+    let (order, owner) = order();
+    let made = |owners: serde_json::Value| -> Challenge {
+        serde_json::from_value(json!({
+            "metadata": {"name": "mine", "namespace": "team", "resourceVersion": "5",
+                         "ownerReferences": owners},
+            "spec": {"url": "https://evil/chall/1", "authorizationURL": "https://evil/authz/1",
+                     "dnsName": "bank.example", "type": "DNS-01", "token": "t", "key": "k",
+                     "solver": {"dns01": {"rfc2136": {"nameserver": "198.51.100.1"}}},
+                     "issuerRef": {"name": "le", "kind": "ClusterIssuer"}}
+        }))
+        .unwrap()
+    };
+    // Made by hand, and made to look like the Order's child with another UID: one Event each,
+    // nothing presented, no status written.
+    let mut forged = owner.clone();
+    forged[0]["uid"] = json!("o-2");
+    for ch in [made(json!([])), made(forged)] {
+        let script = vec![ok("POST", &events("team"), event())];
+        let (ctx, mut caches, served) = context(now, script);
+        cache(&mut caches.orders, order.clone());
+        let action = super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
+        assert_eq!(action, Action::await_change(), "not young: no creation time");
+        let calls = served.await.unwrap();
+        assert_eq!(calls[0].body["reason"], json!("NotOwnedByOrder"));
+    }
+}
+
 #[tokio::test]
 async fn a_challenge_without_a_solver_certsmith_has_says_so() {
+    let (order, owner) = order();
     let ch: Challenge = serde_json::from_value(json!({
-        "metadata": {"name": "web-1-abc-1", "namespace": "team", "resourceVersion": "5"},
+        "metadata": {"name": "web-1-abc-1", "namespace": "team", "resourceVersion": "5",
+                     "ownerReferences": owner},
         "spec": {"url": "https://ca/chall/1", "authorizationURL": "https://ca/authz/1",
                  "dnsName": "a.example.com", "type": "HTTP-01", "token": "t", "key": "t.k",
                  "solver": {"http01": {}}, "issuerRef": {"name": "le"}}
@@ -20,7 +63,8 @@ async fn a_challenge_without_a_solver_certsmith_has_says_so() {
     let reply = serde_json::to_value(&ch).unwrap();
     let status = "/apis/acme.cert-manager.io/v1/namespaces/team/challenges/web-1-abc-1/status";
     let script = vec![ok("POST", &events("team"), event()), ok("PATCH", status, reply)];
-    let (ctx, _, served) = context(now, script);
+    let (ctx, mut caches, served) = context(now, script);
+    cache(&mut caches.orders, order);
     let action = super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
     assert_eq!(action, Action::requeue(Duration::from_secs(10)));
     let calls = served.await.unwrap();
