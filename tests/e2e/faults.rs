@@ -29,6 +29,21 @@ fn is_ready(c: &Certificate) -> bool {
     })
 }
 
+/// Whether every Certificate in `names` turns Ready within `secs`.
+async fn ready_within(certs: &Api<Certificate>, names: &[String], secs: u64) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        let wanted = |c: &&Certificate| c.metadata.name.as_ref().is_some_and(|n| names.contains(n));
+        if let Ok(list) = certs.list(&ListParams::default()).await
+            && list.items.iter().filter(wanted).filter(|c| is_ready(c)).count() == names.len()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Seconds until every Certificate in `names` is Ready, or a panic after `secs`.
 async fn all_ready(certs: &Api<Certificate>, names: &[String], secs: u64) -> f64 {
     let start = Instant::now();
@@ -43,8 +58,9 @@ async fn all_ready(certs: &Api<Certificate>, names: &[String], secs: u64) -> f64
 }
 
 /// An API server outage of 5 s, then one of 60 s: a Certificate created right after the API
-/// server returns is Ready within 30 s, whether the operator lived through the outage or exited
-/// on its lost Lease and was started again (as a kubelet does).
+/// server returns is Ready within 50 s (a retry period and a restart included), whether the
+/// operator lived through the outage or exited on its lost Lease and was started again (as a
+/// kubelet does).
 #[tokio::test]
 async fn api_server_outages_are_recovered_from_at_once() {
     let kube = KubeBed::start();
@@ -59,13 +75,24 @@ async fn api_server_outages_are_recovered_from_at_once() {
     for down in [5, 60] {
         let mut row = Row::new(format!("API server down {down} s, then back"));
         kube.outage(down);
-        let restarted = operator.exited();
-        if restarted {
-            operator = start();
-        }
         let names = vec![format!("after-{down}s")];
         kube.kubectl_ok(&["apply", "-f", "-"], &certificates(&names, "letsencrypt-prod"));
-        let took = all_ready(&certs, &names, 30).await;
+        // The leader steps down (and the process exits, as its kubelet would restart it) at
+        // its first try after the renew deadline (40 s since its last renewal), which may come
+        // up to a retry period (15 s) after the API server is back: on a loaded machine a
+        // "5 s" outage takes longer. Started again whenever that happens.
+        let (mut restarted, start_wait) = (false, Instant::now());
+        loop {
+            if operator.exited() {
+                operator = start();
+                restarted = true;
+            }
+            if ready_within(&certs, &names, 1).await {
+                break;
+            }
+            assert!(start_wait.elapsed() < Duration::from_secs(50), "not Ready in 50 s");
+        }
+        let took = start_wait.elapsed().as_secs_f64();
         let process =
             if restarted { "exited on its lost Lease, started again" } else { "same process" };
         row.figure(format!(
