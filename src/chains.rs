@@ -121,10 +121,14 @@ pub fn order_finished(status: &OrderStatus) -> bool {
 
 /// What the cache keeps of `order`: all of it until it is finished, then what its request
 /// and the budget read (the state, URL, reason, timestamps) and an empty chain that says the
-/// chain is in the API.
+/// chain is in the API. A failed Order keeps its authorizations: its Challenges, deleted as
+/// it fails, are cleaned up as rebuilt from them (`challenge::trust`); a valid one's were
+/// cleaned up as each was decided.
 pub fn trim_order(order: &mut Order) {
     let Some(status) = order.status.as_mut().filter(|s| order_finished(s)) else { return };
-    status.authorizations = None;
+    if status.state == Some(State::Valid) {
+        status.authorizations = None;
+    }
     if let Some(chain) = status.certificate.as_mut() {
         chain.0 = Vec::new();
     }
@@ -154,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn only_finished_orders_lose_their_chain_csr_and_authorizations() {
+    fn only_finished_orders_lose_their_chain_and_csr_and_valid_ones_their_authorizations() {
         let authz = "authorizations: [{url: a, identifier: x, initialState: pending}]";
         // (status, trimmed)
         let table = [
@@ -173,7 +177,9 @@ mod tests {
             let s = cached.status.clone().unwrap_or_default();
             let before = full.status.clone().unwrap_or_default();
             assert_eq!(cached.spec.request.0.is_empty(), trimmed, "{status}");
-            assert_eq!(s.authorizations.is_none(), trimmed || before.authorizations.is_none());
+            let valid = before.state == Some(State::Valid);
+            let dropped = trimmed && valid || before.authorizations.is_none();
+            assert_eq!(s.authorizations.is_none(), dropped, "{status}");
             assert_eq!(
                 s.certificate.as_ref().is_some_and(left_out),
                 trimmed && s.certificate.is_some()

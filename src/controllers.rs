@@ -120,8 +120,11 @@ pub async fn run(client: Client, config: Config, challenges: Challenges, metrics
     ]);
     // Reconciles read issuers from the caches: not before they hold every issuer, or a
     // Certificate would be told its issuer does not exist; nor before the managed Secrets are
-    // there, or each Certificate would read its own.
+    // there, or each Certificate would read its own; nor before the requests and Orders are,
+    // or an Order or a Challenge would be taken for one certsmith did not make.
     let work = async {
+        ctx.cache.requests.wait_until_ready().await.ok();
+        ctx.cache.orders.wait_until_ready().await.ok();
         ctx.cache.issuers.wait_until_ready().await.ok();
         ctx.cache.cluster_issuers.wait_until_ready().await.ok();
         ctx.cache.secrets.wait_until_ready().await.ok();

@@ -3,6 +3,7 @@
 //! the finalizer too, so a Challenge deleted while the operator was down leaves nothing behind;
 //! a solver Ingress needs none (the Challenge owns it: the garbage collector deletes it).
 
+use super::trust::{self, Refused};
 use crate::acme::order as ca;
 use crate::api::order::State;
 use crate::api::{Challenge, ChallengeStatus};
@@ -38,22 +39,21 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         }
         return Ok(Action::await_change());
     }
-    // Only a Challenge of an Order certsmith acts for (its controller, by UID): one made by
-    // hand names a solver of its own choosing, and is left untouched. A young one is looked at
-    // again for a while, in case its Order reaches the cache after it.
-    let namespace = ch.namespace().unwrap_or_default();
-    if controller_of(&ctx.cache.orders, &namespace, ch.owner_references()).is_none() {
-        let note = "No Order certsmith acts for controls this Challenge: it is left untouched \
-                    (Challenges are made by Orders)";
-        ctx.event(&ch.object_ref(&()), true, "NotOwnedByOrder", note.into()).await;
-        let born = ch.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        let young = born.is_some_and(|b| ctx.now().duration_since(b).as_secs() < 120);
-        return Ok(if young {
-            Action::requeue(Duration::from_secs(5))
-        } else {
-            Action::await_change()
-        });
-    }
+    // Only a Challenge of an Order certsmith places, answered as that Order and the issuer's
+    // current solver say (`trust`): one made or rewritten by hand is left untouched.
+    let ch = match trust::load(&ctx, &ch).await {
+        Ok(trusted) => Arc::new(trusted),
+        Err(Refused::Stranger(why)) => {
+            let (meta, object) = (&ch.metadata, ch.object_ref(&()));
+            return Ok(
+                crate::order::load::untouched(&ctx, meta, &object, "NotOwnedByOrder", why).await
+            );
+        }
+        Err(Refused::Unsolvable(why)) => return present_failed(&ctx, &api, &ch, &old, &why).await,
+        Err(Refused::Waiting(why)) => {
+            return note(&api, &ch, &old, &why, Duration::from_secs(10)).await;
+        }
+    };
     let solver = match solver::for_challenge(&ch) {
         Ok(s) => s,
         Err(why) => return present_failed(&ctx, &api, &ch, &old, &why).await,
@@ -70,6 +70,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     // present; recorded by the next status write (presenting again is harmless), so a route
     // that works at once costs one write for presenting and accepting together
     let old = if old.presented != Some(true) {
+        trust::remember(&ch);
         if let Err(e) = solver.present(&ctx, &ch).await {
             return present_failed(&ctx, &api, &ch, &old, &e.message()).await;
         }
@@ -101,8 +102,10 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
 /// that already cleaned up said so with `presented: false`.
 async fn deleted(ctx: &Context, api: &Api<Challenge>, ch: &Challenge) -> Result<Action, Error> {
     if ch.finalizers().iter().any(|f| f == FINALIZER) {
-        let cleaned = ch.status.as_ref().and_then(|s| s.presented) == Some(false);
-        if !cleaned {
+        let presented = ch.status.as_ref().and_then(|s| s.presented);
+        // `None`: perhaps presented, the write that said so lost; what certsmith cannot
+        // rebuild it did not present (a hand-made Challenge), so nothing is removed for it.
+        if presented != Some(false) {
             clean_up(ctx, ch).await?;
         }
         let rest: Vec<_> = ch.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
@@ -178,12 +181,23 @@ async fn at_ca(
     }
 }
 
-/// Removes what the Challenge's solver presented; a solver certsmith does not have presented
-/// nothing.
+/// Removes what certsmith presented for the Challenge, as rebuilt from its Order (never as its
+/// spec says now); one it presented but can no longer rebuild is said in an Event.
 async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
-    if let Ok(solver) = solver::for_challenge(ch) {
-        solver.clean_up(ctx, ch).await?;
+    let Some(trusted) = trust::presented(ctx, ch) else {
+        if ch.status.as_ref().and_then(|s| s.presented) == Some(true) {
+            let note = "Its Order is gone and certsmith was restarted since it presented this \
+                        challenge: a TXT record or an edited Ingress rule it presented is \
+                        left in place for an administrator to remove (solver Ingresses and \
+                        routes go with the Challenge)";
+            ctx.event(&ch.object_ref(&()), true, "CleanUpSkipped", note.into()).await;
+        }
+        return Ok(());
+    };
+    if let Ok(solver) = solver::for_challenge(&trusted) {
+        solver.clean_up(ctx, &trusted).await?;
     }
+    trust::forget(ch);
     Ok(())
 }
 

@@ -3,6 +3,9 @@
 //! the Challenge does not own: a TXT record, a rule in the user's Ingress).
 
 pub mod controller;
+pub mod trust;
 
 #[cfg(test)]
 mod controller_tests;
+#[cfg(test)]
+mod fixtures;

@@ -15,7 +15,6 @@ use crate::certificate_request::sign::ANN_REPLACES;
 use crate::context::Context;
 use crate::issuer::IssuerView;
 use crate::validation::names::parse_duration;
-use crate::watches::controller_of;
 use instant_acme::Account;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
@@ -37,6 +36,9 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         ctx.budgets.finished(&budget::ledger_key(&order)).await;
         delete_challenges(&ctx, &order).await?;
         return Ok(Action::await_change());
+    }
+    if let Some(action) = super::load::gate(&ctx, &order).await {
+        return Ok(action);
     }
     let at = At { ctx: &ctx, api: &api, order: &order, old: &old };
     let (issuer, acme, account) = match at.issuer_and_account().await? {
@@ -193,7 +195,7 @@ impl At<'_> {
         };
         let solvers = acme.solvers.clone().unwrap_or_default();
         let thumbprint = account.key_thumbprint();
-        let overrides = overrides(ctx, order);
+        let overrides = super::load::overrides(ctx, order);
         let wanted =
             match plan::challenges(order, &overrides, &authorizations, &solvers, thumbprint) {
                 Ok(w) => w,
@@ -254,26 +256,6 @@ impl At<'_> {
             }
         }
     }
-}
-
-/// cert-manager's solver overrides for the Order's Challenges: its own annotations (copied from
-/// its request, as cert-manager copies them); for an Order an earlier certsmith made, which
-/// carries none, its Certificate's (through its request, from the caches), so an issuance in
-/// flight across the upgrade keeps its edit in place or class.
-pub(super) fn overrides(
-    ctx: &Context,
-    order: &Order,
-) -> std::collections::BTreeMap<String, String> {
-    let pick = crate::api::acme::solver_overrides;
-    let own = pick(order.annotations());
-    if !own.is_empty() {
-        return own;
-    }
-    let namespace = order.namespace().unwrap_or_default();
-    let cr = controller_of(&ctx.cache.requests, &namespace, order.owner_references());
-    let cert =
-        cr.and_then(|r| controller_of(&ctx.cache.certificates, &namespace, r.owner_references()));
-    cert.map(|c| pick(c.annotations())).unwrap_or_default()
 }
 
 /// Opens the order at the CA: through instant-acme, or, when it asks for a `duration`

@@ -12,16 +12,49 @@ const ORDER: &str = "/apis/acme.cert-manager.io/v1/namespaces/team/orders/web-1-
 
 fn order() -> Order {
     serde_json::from_value(json!({
-        "metadata": {"name": "web-1-abc", "namespace": "team", "uid": "o-1", "resourceVersion": "3"},
+        "metadata": {"name": "web-1-abc", "namespace": "team", "uid": "o-1", "resourceVersion": "3",
+                     "ownerReferences": [{"apiVersion": "cert-manager.io/v1", "uid": "r-1",
+                         "kind": "CertificateRequest", "name": "web-1", "controller": true}]},
         "spec": {"request": "", "issuerRef": {"name": "le"}, "dnsNames": ["a.example.com"]}
     }))
     .unwrap()
 }
 
+/// The approved request the Order is placed for.
+fn request() -> crate::api::CertificateRequest {
+    serde_json::from_value(json!({
+        "metadata": {"name": "web-1", "namespace": "team", "uid": "r-1"},
+        "spec": {"request": "", "issuerRef": {"name": "le"}},
+        "status": {"conditions": [{"type": "Approved", "status": "True"}]}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_order_no_approved_request_controls_is_left_untouched_with_an_event() {
+    let (ctx, _, served) = context(now, vec![ok("POST", &events("team"), event())]);
+    let action = super::controller::reconcile(Arc::new(order()), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let calls = served.await.unwrap();
+    assert_eq!(calls.len(), 1, "only the Event: {calls:?}");
+    assert_eq!(calls[0].body["reason"], json!("NotOwnedByRequest"));
+    let note = calls[0].body["note"].as_str().unwrap();
+    assert!(note.contains("no CertificateRequest controls this Order"), "{note}");
+    // A young one is looked at again soon, quietly: its request may reach the cache later.
+    let mut young = order();
+    young.metadata.creation_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now()));
+    let (ctx, _, served) = context(now, vec![]);
+    let action = super::controller::reconcile(Arc::new(young), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(5)));
+    assert!(served.await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn an_order_waits_for_its_missing_issuer_in_one_write() {
     let reply = serde_json::to_value(order()).unwrap();
-    let (ctx, _, served) = context(now, vec![ok("PATCH", ORDER, reply)]);
+    let (ctx, mut caches, served) = context(now, vec![ok("PATCH", ORDER, reply)]);
+    cache(&mut caches.requests, request());
     let action = super::controller::reconcile(Arc::new(order()), ctx).await.unwrap();
     assert_eq!(action, Action::requeue(Duration::from_secs(30)));
     let calls = served.await.unwrap();
@@ -38,6 +71,7 @@ async fn an_order_of_an_issuer_that_is_not_acme_ends_errored() {
     let (ctx, mut caches, served) =
         context(now, vec![ok("PATCH", ORDER, reply), ok("POST", &events("team"), event())]);
     cache(&mut caches.issuers, issuer);
+    cache(&mut caches.requests, request());
     let action = super::controller::reconcile(Arc::new(order()), ctx).await.unwrap();
     assert_eq!(action, Action::await_change());
     let calls = served.await.unwrap();
@@ -77,15 +111,15 @@ async fn an_order_from_before_the_upgrade_takes_its_certificates_overrides() {
         Some(serde_json::from_value(owned("CertificateRequest", "web-1", "r-1")).unwrap());
     let want =
         std::collections::BTreeMap::from([(OVERRIDE_INGRESS_NAME.to_string(), "web".to_string())]);
-    assert_eq!(super::controller::overrides(&ctx, &old), want);
+    assert_eq!(super::load::overrides(&ctx, &old), want);
     // One that carries them (this version's, or cert-manager's) keeps its own.
     let mut new = old.clone();
     new.metadata.annotations = Some([(OVERRIDE_CLASS.to_string(), "nginx".to_string())].into());
     let own = std::collections::BTreeMap::from([(OVERRIDE_CLASS.to_string(), "nginx".to_string())]);
-    assert_eq!(super::controller::overrides(&ctx, &new), own);
+    assert_eq!(super::load::overrides(&ctx, &new), own);
     // A request owned by another Certificate of that name (another uid) gives nothing.
     let mut stranger = old.clone();
     stranger.metadata.owner_references =
         Some(serde_json::from_value(owned("CertificateRequest", "web-1", "r-2")).unwrap());
-    assert!(super::controller::overrides(&ctx, &stranger).is_empty());
+    assert!(super::load::overrides(&ctx, &stranger).is_empty());
 }

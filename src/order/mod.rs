@@ -4,7 +4,9 @@
 pub mod budget;
 mod chain;
 pub mod controller;
+pub mod load;
 pub mod plan;
+pub mod trust;
 
 #[cfg(test)]
 mod controller_tests;

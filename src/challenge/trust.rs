@@ -1,0 +1,174 @@
+//! The Challenge step's gate: what a Challenge is answered with — its name, token, key, solver,
+//! nameserver, TSIG Secret, ingress class, routes — is rebuilt from its Order (which only
+//! certsmith writes) and the issuer's current solver, never read from the Challenge's spec, which
+//! anyone who may patch Challenges can rewrite.
+
+use crate::api::acme::AcmeChallengeSolver;
+use crate::api::{Challenge, Order};
+use crate::context::Context;
+use crate::watches::controller_of;
+use kube::ResourceExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
+
+/// The Challenge `ch` as its Order `order` makes it with the issuer's current `solvers` and the
+/// account key's `thumbprint`; `None` keeps `ch`'s own key (enough to remove what was
+/// presented when the account cannot be read). `Err` says why there is none. Pure.
+pub fn rebuild(
+    ch: &Challenge,
+    order: &Order,
+    overrides: &BTreeMap<String, String>,
+    solvers: &[AcmeChallengeSolver],
+    thumbprint: Option<&str>,
+) -> Result<Challenge, String> {
+    let authorizations = order.status.as_ref().and_then(|s| s.authorizations.as_deref());
+    let Some(authorizations) = authorizations else {
+        return Err("its Order has recorded no authorizations".into());
+    };
+    let wanted = crate::order::plan::challenges(
+        order,
+        overrides,
+        authorizations,
+        solvers,
+        thumbprint.unwrap_or_default(),
+    )?;
+    let name = ch.name_any();
+    let Some(made) = wanted.into_iter().find(|w| w.name_any() == name) else {
+        return Err(format!(
+            "its Order asks for no Challenge named {name:?} with the issuer's current solvers"
+        ));
+    };
+    let mut trusted = ch.clone();
+    trusted.spec = made.spec;
+    if thumbprint.is_none() {
+        trusted.spec.key = ch.spec.key.clone();
+    }
+    Ok(trusted)
+}
+
+/// Why a Challenge is not answered now.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// Not one certsmith made: left untouched.
+    Stranger(String),
+    /// One of certsmith's that the issuer's current solvers cannot answer.
+    Unsolvable(String),
+    /// One of certsmith's, waiting for something that may come (its issuer, its account).
+    Waiting(String),
+}
+
+/// The trusted Challenge for `ch`: controlled (by UID) by an Order certsmith places (see
+/// `order::trust`), rebuilt from it.
+pub async fn load(ctx: &Context, ch: &Challenge) -> Result<Challenge, Refused> {
+    let namespace = ch.namespace().unwrap_or_default();
+    let Some(order) = controller_of(&ctx.cache.orders, &namespace, ch.owner_references()) else {
+        return Err(Refused::Stranger(
+            "no Order certsmith acts for controls this Challenge (Challenges are made by Orders)"
+                .into(),
+        ));
+    };
+    let request = controller_of(&ctx.cache.requests, &namespace, order.owner_references());
+    if let Err(why) = crate::order::trust::acted_for(&order, request.as_deref()) {
+        return Err(Refused::Stranger(format!("its Order {:?}: {why}", order.name_any())));
+    }
+    let Some(issuer) = ctx.issuer(&order.spec.issuer_ref, &namespace) else {
+        return Err(Refused::Waiting("Referenced issuer not found".into()));
+    };
+    let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
+    let overrides = crate::order::load::overrides(ctx, &order);
+    // What the solvers make of it first: a solver that cannot need not wait for the account.
+    rebuild(ch, &order, &overrides, &solvers, None).map_err(Refused::Unsolvable)?;
+    let thumbprint = match ctx.account(&issuer).await {
+        Ok((account, _)) => account.key_thumbprint().to_string(),
+        Err(e) => return Err(Refused::Waiting(e.to_string())),
+    };
+    rebuild(ch, &order, &overrides, &solvers, Some(&thumbprint)).map_err(Refused::Unsolvable)
+}
+
+/// What `ch` presented, to be removed: rebuilt from its Order (no approval needed any more: only
+/// a Challenge that passed [`load`] was presented), else as remembered when it was presented;
+/// `None` when neither can say (its Order gone while this process was not running). The key
+/// is the Challenge's own: removing a record must not wait for the CA to read the account, and
+/// the name, server and TSIG key it is removed with are the rebuilt ones.
+pub fn presented(ctx: &Context, ch: &Challenge) -> Option<Challenge> {
+    let namespace = ch.namespace().unwrap_or_default();
+    let rebuilt = || {
+        let order = controller_of(&ctx.cache.orders, &namespace, ch.owner_references())?;
+        let issuer = ctx.issuer(&order.spec.issuer_ref, &namespace)?;
+        let solvers = issuer.spec.acme.as_ref()?.solvers.clone().unwrap_or_default();
+        let overrides = crate::order::load::overrides(ctx, &order);
+        rebuild(ch, &order, &overrides, &solvers, None).ok()
+    };
+    let remembered = || PRESENTED.lock().ok()?.get(&ch.uid()?).cloned();
+    remembered().or_else(rebuilt)
+}
+
+/// The trusted Challenges this process presented and has not cleaned up, by UID: what clean-up
+/// removes when their Order is gone before them (a Certificate deleted mid-issuance). Bounded
+/// by the Challenges in flight.
+static PRESENTED: LazyLock<Mutex<HashMap<String, Challenge>>> = LazyLock::new(Default::default);
+
+pub fn remember(trusted: &Challenge) {
+    if let (Ok(mut all), Some(uid)) = (PRESENTED.lock(), trusted.uid()) {
+        all.insert(uid, trusted.clone());
+    }
+}
+
+pub fn forget(ch: &Challenge) {
+    if let (Ok(mut all), Some(uid)) = (PRESENTED.lock(), ch.uid()) {
+        all.remove(&uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::fixtures::{THUMBPRINT, order, planned, solvers};
+
+    const DNS: &str = "[{dns01: {rfc2136: {nameserver: '10.0.0.53', tsigKeyName: k, \
+                       tsigSecretSecretRef: {name: tsig, key: key}}}}]";
+
+    #[test]
+    fn what_is_answered_comes_from_the_order_and_the_issuers_solver_not_the_spec() {
+        let made = planned(DNS);
+        let rebuilt = |ch: &Challenge, thumbprint| {
+            let overrides = BTreeMap::new();
+            rebuild(ch, &order(), &overrides, &solvers(DNS), thumbprint)
+        };
+        assert_eq!(rebuilt(&made, Some(THUMBPRINT)).unwrap().spec, made.spec);
+        // Rewritten by someone who may patch Challenges: every field of the spec is theirs.
+        let mut forged = made.clone();
+        let rfc = forged.spec.solver.dns01.as_mut().unwrap().rfc2136.as_mut().unwrap();
+        rfc.nameserver = "198.51.100.1".into();
+        rfc.tsig_key_name = Some("cluster-key".into());
+        forged.spec.dns_name = "bank.example".into();
+        forged.spec.key = "their-own-order".into();
+        forged.spec.authorization_url = "https://evil/authz".into();
+        forged.spec.issuer_ref.kind = Some("ClusterIssuer".into());
+        let trusted = rebuilt(&forged, Some(THUMBPRINT)).unwrap();
+        assert_eq!((trusted.spec, trusted.metadata), (made.spec.clone(), forged.metadata.clone()));
+        // Without the account, the key is the Challenge's own (for clean-up), the rest rebuilt.
+        let keyless = rebuilt(&forged, None).unwrap();
+        assert_eq!(keyless.spec.key, "their-own-order");
+        assert_eq!(
+            (&keyless.spec.solver, &keyless.spec.dns_name),
+            (&made.spec.solver, &made.spec.dns_name)
+        );
+    }
+
+    #[test]
+    fn a_challenge_its_order_does_not_ask_for_has_no_rebuild() {
+        let mut renamed = planned(DNS);
+        renamed.metadata.name = Some("web-1-abc-other".into());
+        let overrides = BTreeMap::new();
+        let why = rebuild(&renamed, &order(), &overrides, &solvers(DNS), None).unwrap_err();
+        assert!(why.contains("asks for no Challenge named \"web-1-abc-other\""), "{why}");
+        let mut unrecorded = order();
+        unrecorded.status = None;
+        let why = rebuild(&planned(DNS), &unrecorded, &overrides, &solvers(DNS), None);
+        assert_eq!(why.unwrap_err(), "its Order has recorded no authorizations");
+        // The issuer's solvers changed to HTTP-01: the DNS-01 Challenge is no longer asked for.
+        let http = solvers("[{http01: {ingress: {}}}]");
+        assert!(rebuild(&planned(DNS), &order(), &overrides, &http, None).is_err());
+    }
+}
