@@ -1,19 +1,22 @@
 //! The DNS-01 solver (RFC 8555 §8.4), the Challenge step for names HTTP-01 cannot prove
 //! (wildcards among them): the TXT record `_acme-challenge.<name>` written to its zone's primary
-//! by an RFC 2136 update signed with TSIG, checked on every authoritative server (or on
-//! `--dns01-recursive-nameservers` only) before the CA is told, removed afterwards.
+//! by an RFC 2136 update signed with TSIG (its answer believed only when signed back), checked
+//! on every authoritative server (or on `--dns01-recursive-nameservers` only) before the CA is
+//! told, removed afterwards.
 
 pub mod dns;
+#[cfg(test)]
+mod testing;
 pub mod tsig;
+pub mod verify;
+pub mod wire;
 
 use crate::api::Challenge;
 use crate::api::acme::{AcmeIssuerDnsRfc2136, CnameStrategy};
 use crate::context::Context;
-use hickory_proto::op::MessageFinalizer;
 use hickory_proto::rr::{Name, RecordType};
 use kube::ResourceExt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -29,6 +32,13 @@ pub enum Error {
     Refused { server: SocketAddr, what: String, rcode: String },
     #[error("the DNS server {server} did not answer: {why}")]
     Unreachable { server: SocketAddr, why: String },
+    /// The answer to a signed request does not prove it came from the key's holder (a forger
+    /// on the path, or a server that does not sign): not believed, and not transient: the
+    /// Challenge shows it (a presented record's removal is still tried again).
+    #[error("the DNS server {server} answered {what} without a valid TSIG signature: {why}")]
+    Unverified { server: SocketAddr, what: String, why: verify::Rejection },
+    #[error("a DNS message certsmith cannot write: {0}")]
+    Unwritable(String),
     #[error("API request failed: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -38,6 +48,12 @@ impl Error {
     /// wait for the user to change the issuer or its Secret.
     pub fn transient(&self) -> bool {
         matches!(self, Error::Unreachable { .. } | Error::Kube(_))
+    }
+
+    /// The server turned the request down, or its answer was not believed: what was asked for
+    /// may not have been done.
+    fn unanswered(&self) -> bool {
+        matches!(self, Error::Refused { .. } | Error::Unverified { .. })
     }
 }
 
@@ -61,7 +77,7 @@ struct Target {
     server: SocketAddr,
     zone: Name,
     fqdn: Name,
-    signer: Option<Arc<dyn MessageFinalizer>>,
+    key: Option<tsig::Key>,
     /// Updates over TCP (`protocol: TCP`), else UDP.
     tcp: bool,
 }
@@ -75,18 +91,18 @@ async fn target(ctx: &Context, ch: &Challenge) -> Result<Target, Error> {
     let rfc = provider(ch)?;
     let server = dns::server(&rfc.nameserver).await?;
     let fqdn = followed(ctx, ch).await?;
-    let signer = signer(ctx, ch, rfc).await?;
+    let key = key(ctx, ch, rfc).await?;
     let zone = dns::zone_of(server, &fqdn).await?;
     let tcp = rfc.protocol == Some(crate::api::acme::Rfc2136Protocol::TCP);
-    Ok(Target { server, zone, fqdn, signer, tcp })
+    Ok(Target { server, zone, fqdn, key, tcp })
 }
 
-/// The TSIG signer the issuer's `rfc2136` names, its secret read from the issuer's namespace.
-async fn signer(
+/// The TSIG key the issuer's `rfc2136` names, its secret read from the issuer's namespace.
+async fn key(
     ctx: &Context,
     ch: &Challenge,
     rfc: &AcmeIssuerDnsRfc2136,
-) -> Result<Option<Arc<dyn MessageFinalizer>>, Error> {
+) -> Result<Option<tsig::Key>, Error> {
     let Some(key_name) = rfc.tsig_key_name.as_deref().filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
@@ -110,7 +126,7 @@ async fn signer(
         .as_ref()
         .and_then(|s| crate::certificate::secret::text(s, key))
         .ok_or_else(|| Error::Secret(format!("Secret {ns}/{} has no entry {key:?}", r.name)))?;
-    tsig::signer(rfc.tsig_algorithm.as_deref(), key_name, &value).map(Some)
+    tsig::Key::new(rfc.tsig_algorithm.as_deref(), key_name, &value).map(Some)
 }
 
 /// The recursive nameservers: `--dns01-recursive-nameservers`, else /etc/resolv.conf's.
@@ -156,21 +172,22 @@ async fn followed(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
 /// Writes the challenge's TXT value.
 pub async fn present(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     let t = target(ctx, ch).await?;
-    dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, true, t.signer, t.tcp).await
+    dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, true, t.key.as_ref(), t.tcp).await
 }
 
 /// Removes the challenge's TXT value (the other values at that name stay). A solver that can
 /// no longer say where (the issuer or its Secret gone) leaves the record, with a warning; so
-/// does a refusal for a challenge that was never presented (its record was never written), so
-/// that a wrong TSIG key never holds up a deletion.
+/// does a refusal (or an answer without a valid TSIG) for a challenge that was never presented
+/// (its record was never written), so that a wrong TSIG key never holds up a deletion; for a
+/// presented one it is an error, tried again: the record may still be there.
 pub async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     let removed = async {
         let t = target(ctx, ch).await?;
-        dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, false, t.signer, t.tcp).await
+        dns::update(t.server, &t.zone, &t.fqdn, &ch.spec.key, false, t.key.as_ref(), t.tcp).await
     };
     let presented = ch.status.as_ref().and_then(|s| s.presented) == Some(true);
     match removed.await {
-        Err(e) if !e.transient() && (!presented || !matches!(e, Error::Refused { .. })) => {
+        Err(e) if !e.transient() && (!presented || !e.unanswered()) => {
             tracing::warn!(challenge = %ch.name_any(), error = %e, "the DNS-01 record cannot be removed");
             Ok(())
         }
