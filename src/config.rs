@@ -19,8 +19,10 @@ pub struct Config {
     #[arg(long, env = "CERTSMITH_CLUSTER_RESOURCE_NAMESPACE")]
     pub cluster_resource_namespace: Option<String>,
     /// Reconcile nothing while this Lease (`namespace/name`, cert-manager's leader Lease by
-    /// default) is held and renewed by someone: certsmith and cert-manager never both act on
-    /// the same objects. Empty turns the check off.
+    /// default) is held and renewed by someone, nor while cert-manager's controllers change
+    /// Certificates, CertificateRequests, Orders or Challenges (their field managers in
+    /// `managedFields`, within one lease period), whatever their Lease: certsmith and
+    /// cert-manager never both act on the same objects. Empty turns both checks off.
     #[arg(
         long,
         env = "CERTSMITH_DEFER_TO_LEASE",

@@ -84,8 +84,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
                 name: Some(crate::leader::LEASE_NAME.into()),
                 ..Default::default()
             };
-            let period = config.leader_election_retry_period;
-            crate::defer::watch(client.clone(), lease, own, period)
+            crate::defer::watch(client.clone(), lease, own, &config.leader_timings())
         }
         None => never,
     };

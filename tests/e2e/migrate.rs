@@ -1,5 +1,6 @@
 //! Taking over from a running cert-manager, on cert-manager's own CRDs: certsmith stands by
-//! while cert-manager's leader Lease is renewed, then adopts its account (an RSA key rolled over
+//! while cert-manager's leader Lease is renewed, or while its controllers change Certificates
+//! (its Lease elsewhere, or none), then adopts its account (an RSA key rolled over
 //! to P-256, same account URL), its Certificate, request and Secret without a new order; an EAB
 //! account is never registered again and no crash mid-rollover loses a key; `migrate --check`
 //! plans it all and `migrate --back` rolls the accounts back for cert-manager.
@@ -73,6 +74,94 @@ fn run_cert_manager_lease(client: kube::Client) -> tokio::sync::watch::Sender<bo
     stop
 }
 
+/// cert-manager's readiness controller changing Certificate `default/web`'s status every second,
+/// under its field manager, until `stop` is set; returns once the first change is made.
+async fn run_cert_manager_writes(client: kube::Client) -> tokio::sync::watch::Sender<bool> {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let certs: Api<Certificate> = Api::namespaced(client, "default");
+    let change = move || {
+        let certs = certs.clone();
+        async move {
+            // A new message each time: an unchanged field would not move the manager's stamp.
+            let now = jiff::Timestamp::now();
+            let status = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                "metadata": {"name": "web"},
+                "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "DoesNotExist",
+                    "message": format!("Issuing certificate as Secret does not exist ({now})"),
+                    "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}]}});
+            let pp = PatchParams::apply("cert-manager-certificates-readiness").force();
+            certs.patch_status("web", &pp, &Patch::Apply(&status)).await.unwrap();
+        }
+    };
+    change().await;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => change().await,
+                _ = stopped.changed() => return,
+            }
+        }
+    });
+    stop
+}
+
+/// certsmith's writes but those to Leases and Events.
+fn writes(kube: &KubeBed) -> Vec<String> {
+    let by = kube.writes_by("certsmith/").into_iter();
+    by.filter(|w| !w.contains("/leases") && !w.contains("/events")).collect()
+}
+
+/// cert-manager run with its Lease in another namespace (`--leader-election-namespace`) or
+/// without leader election: no Lease where `--defer-to-lease` looks, but its controllers'
+/// changes to a Certificate keep certsmith standing by, saying which; certsmith takes over one
+/// lease period after the last change, and stands by again at the next.
+#[tokio::test]
+async fn certsmith_stands_by_while_cert_manager_changes_certificates_whatever_its_lease() {
+    let kube = KubeBed::start();
+    if !cm::install_crds(&kube) {
+        return;
+    }
+    let client = kube.client().await;
+    let pebble = PebbleBed::start(&[]);
+    kube.kubectl_ok(&["apply", "-f", "-"], &support::objects::certificate("web").yaml());
+    let cert_manager = run_cert_manager_writes(client.clone()).await;
+    let op = Operator::start(&kube, &pebble, &[]);
+    let standby = eventually(20, "/readyz saying cert-manager runs", || async {
+        op.get("/readyz").filter(|b| b.contains("standing by: cert-manager is running"))
+    })
+    .await;
+    let why = "Certificate default/web was changed by cert-manager-certificates-readiness";
+    assert!(standby.contains(why), "{standby}");
+    // Longer than a lease period (4 s): still standing by, having written nothing.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(op.get("/readyz").is_some_and(|b| b.contains(why)), "no longer standing by");
+    assert_eq!(writes(&kube), Vec::<String>::new(), "writes while cert-manager ran");
+
+    // cert-manager stopped: certsmith takes over and acts (the Certificate's issuer is missing,
+    // which it writes in its status).
+    drop(cert_manager);
+    let stopped = Instant::now();
+    eventually(20, "/readyz without standing by", || async {
+        op.get("/readyz").filter(|b| b == "ready")
+    })
+    .await;
+    println!("took over {:?} after cert-manager's last change", stopped.elapsed());
+    eventually(20, "certsmith writing the Certificate", || async {
+        writes(&kube).iter().any(|w| w.contains("/certificates/web")).then_some(())
+    })
+    .await;
+
+    // cert-manager back: certsmith stops acting at its first change.
+    let _cert_manager = run_cert_manager_writes(client.clone()).await;
+    eventually(10, "/readyz standing by again", || async {
+        op.get("/readyz").filter(|b| b.contains(why))
+    })
+    .await;
+    let before = writes(&kube).len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(writes(&kube)[before..], [] as [String; 0], "writes after cert-manager came back");
+}
+
 #[tokio::test]
 async fn certsmith_takes_over_from_a_running_cert_manager_without_a_new_order() {
     let kube = KubeBed::start();
@@ -105,8 +194,10 @@ async fn certsmith_takes_over_from_a_running_cert_manager_without_a_new_order() 
 
     // cert-manager runs: certsmith stands by, writes nothing, and says why.
     let op = Operator::start(&kube, &pebble, &["--cluster-resource-namespace=cert-manager"]);
-    let standby = eventually(20, "/readyz saying it stands by", || async {
-        op.get("/readyz").filter(|b| b.contains("standing by"))
+    // (Before that, while the Lease is read and cert-manager's kinds listed, it stands by
+    // saying what it has yet to read.)
+    let standby = eventually(20, "/readyz saying it stands by for the Lease", || async {
+        op.get("/readyz").filter(|b| b.contains("is held by"))
     })
     .await;
     assert!(standby.contains("kube-system/cert-manager-controller"), "{standby}");
