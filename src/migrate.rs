@@ -70,15 +70,18 @@ pub fn issuer_line(issuer: &IssuerView, account_secret: Option<&Secret>) -> Line
         Ok(key) if key.is_p256() => {
             line(who, true, format!("{account} adopted as it is (ECDSA P-256 key){eab}"))
         }
-        Ok(key) => line(
-            who,
-            true,
-            format!(
-                "{account} adopted: its {} key will be rolled over to ECDSA P-256, same account \
-                 URL, the old key kept for `certsmith migrate --back`{eab}",
-                key.describe()
+        Ok(key) => match crate::acme::adopt::adoptable(secret, &field, &where_) {
+            Err(why) => line(who, false, format!("{account} not adopted: {why}")),
+            Ok(()) => line(
+                who,
+                true,
+                format!(
+                    "{account} adopted: its {} key will be rolled over to ECDSA P-256, same \
+                     account URL, the old key kept for `certsmith migrate --back`{eab}",
+                    key.describe()
+                ),
             ),
-        ),
+        },
     }
 }
 
@@ -273,8 +276,11 @@ mod tests {
         let p256 = rcgen::KeyPair::generate().unwrap().serialize_pem();
         let acme = issuer(ACME);
         let no_keygen = issuer(&format!("{ACME}    disableAccountKeyGeneration: true\n"));
-        let table: [(&IssuerView, Option<Secret>, bool, &str); 9] = [
+        let mut tls = secret(&rsa);
+        tls.type_ = Some("kubernetes.io/tls".into());
+        let table: [(&IssuerView, Option<Secret>, bool, &str); 10] = [
             (&acme, Some(secret(&rsa)), true, "RSA-2048 key will be rolled over to ECDSA P-256"),
+            (&acme, Some(tls), false, "not adopted: Secret cert-manager/le is not an ACME account"),
             (&acme, Some(secret(&p256)), true, "adopted as it is"),
             (
                 &acme,

@@ -190,6 +190,8 @@ impl<'a> Registration<'a> {
         secret: &Secret,
         signing: &SigningKey,
     ) -> Result<adopt::Adopted, AcmeError> {
+        // Refused before the CA is asked anything (`roll_over` checks again before it writes).
+        adopt::adoptable(secret, &self.field, &self.where_).map_err(AcmeError::Account)?;
         let mut ca = LegacyClient::new(for_issuer(self.acme)?, &self.server).await?;
         adopt::roll_over(&self.secrets, secret, &self.field, signing, &mut ca).await
     }

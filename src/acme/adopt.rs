@@ -6,6 +6,10 @@
 //! before the CA hears of it; it replaces the old one only once the CA answers to it; the old
 //! key is kept beside it (cert-manager signs with RSA only: `migrate --back` rolls the account
 //! back to it). A crash between any two steps loses neither key.
+//!
+//! Only a Secret that is an account key and nothing else is rolled over (`adoptable`): an
+//! Issuer's `privateKeySecretRef` is whatever a namespace's editor writes, and a rollover pointed
+//! at an app's TLS Secret by a CA of theirs would replace that app's key.
 
 use super::AcmeError;
 use super::jws::SigningKey;
@@ -27,6 +31,40 @@ pub struct Adopted {
     pub pkcs8: Vec<u8>,
     /// What happened, for the issuer's Event.
     pub note: String,
+}
+
+/// Whether the account key under `field` of `secret` (`where_` in messages) may be rolled over:
+/// the Secret must hold that key and nothing else but what a rollover adds beside it, as
+/// cert-manager and certsmith create account key Secrets (type Opaque, the one entry, no
+/// controlling owner). A TLS Secret, a CA's key pair, a Certificate's next private key, or a
+/// Secret another controller keeps in step (its rollover undone) is refused, and left
+/// untouched. Pure.
+pub fn adoptable(secret: &Secret, field: &str, where_: &str) -> Result<(), String> {
+    let refuse = |why: String| {
+        Err(format!(
+            "{where_} is not an ACME account key Secret: {why}; certsmith rolls over the key of a \
+             Secret that holds an account key and nothing else (type Opaque, the one entry \
+             {field:?}, controlled by no other object), and leaves this one untouched: point \
+             privateKeySecretRef at the account's own Secret (a missing one is created with a \
+             new account)"
+        ))
+    };
+    let type_ = secret.type_.as_deref().unwrap_or_default();
+    if !type_.is_empty() && type_ != "Opaque" {
+        return refuse(format!("it is of type {type_}"));
+    }
+    let mut owners = secret.metadata.owner_references.iter().flatten();
+    if let Some(o) = owners.find(|o| o.controller == Some(true)) {
+        return refuse(format!("it is controlled by {} {}", o.kind, o.name));
+    }
+    let ours =
+        [field.to_string(), format!("{field}{NEXT_SUFFIX}"), format!("{field}{PREVIOUS_SUFFIX}")];
+    let entries = secret.data.iter().flatten().map(|(k, _)| k);
+    let others: Vec<&str> = entries.filter(|k| !ours.contains(k)).map(String::as_str).collect();
+    if !others.is_empty() {
+        return refuse(format!("it also holds {}", others.join(", ")));
+    }
+    Ok(())
 }
 
 fn pem_of(tag: &str, der: &[u8]) -> String {
@@ -60,6 +98,8 @@ pub async fn roll_over(
 ) -> Result<Adopted, AcmeError> {
     let name = secret.name_any();
     let where_ = format!("Secret {}/{name}", secret.namespace().unwrap_or_default());
+    // Before anything is written or signed with the key.
+    adoptable(secret, field, &where_).map_err(AcmeError::Account)?;
     let next_field = format!("{field}{NEXT_SUFFIX}");
     let old_pem = super::account::secret_field(secret, field).unwrap_or_default();
     let mut version = secret.resource_version();
@@ -146,4 +186,100 @@ pub async fn roll_back(
     });
     write(secrets, &name, secret.resource_version(), data).await?;
     Ok(account)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+
+    /// A Secret `le` with `yaml` (its own `metadata` when it needs owners).
+    fn secret(yaml: &str) -> Secret {
+        let meta = if yaml.starts_with("metadata:") { "" } else { "metadata: {name: le}\n" };
+        serde_yaml::from_str(&format!("apiVersion: v1\nkind: Secret\n{meta}{yaml}")).unwrap()
+    }
+
+    #[test]
+    fn only_a_secret_holding_an_account_key_and_nothing_else_is_rolled_over() {
+        let key = "a2V5"; // base64 of anything: the predicate reads no key
+        let table: [(String, &str, Result<(), &str>); 11] = [
+            // As cert-manager creates it (type unset is Opaque), and as certsmith leaves it
+            // mid-rollover or after one.
+            (format!("data: {{tls.key: {key}}}"), "tls.key", Ok(())),
+            (format!("type: Opaque\ndata: {{tls.key: {key}}}"), "tls.key", Ok(())),
+            (
+                format!(
+                    "data: {{tls.key: {key}, tls.key.certsmith-next: {key}, tls.key.certsmith-previous: {key}}}"
+                ),
+                "tls.key",
+                Ok(()),
+            ),
+            (format!("data: {{account: {key}}}"), "account", Ok(())),
+            // A non-controlling owner (kept by an app's chart, say) changes nothing.
+            (
+                format!(
+                    "metadata: {{name: le, ownerReferences: [{{apiVersion: v1, kind: ConfigMap, name: c, uid: u}}]}}\ndata: {{tls.key: {key}}}"
+                ),
+                "tls.key",
+                Ok(()),
+            ),
+            // An app's TLS Secret, and the same data in an Opaque one.
+            (
+                format!("type: kubernetes.io/tls\ndata: {{tls.crt: {key}, tls.key: {key}}}"),
+                "tls.key",
+                Err("it is of type kubernetes.io/tls"),
+            ),
+            (
+                format!("data: {{tls.crt: {key}, tls.key: {key}, ca.crt: {key}}}"),
+                "tls.key",
+                Err("it also holds ca.crt, tls.crt"),
+            ),
+            (
+                format!("data: {{tls.key: {key}, password: {key}}}"),
+                "tls.key",
+                Err("it also holds password"),
+            ),
+            // The key asked for is another entry of a bigger Secret.
+            (
+                format!("data: {{tls.key: {key}, other: {key}}}"),
+                "other",
+                Err("it also holds tls.key"),
+            ),
+            // A Certificate's next private key; one that sealed-secrets or external-secrets
+            // would put back.
+            (
+                format!(
+                    "metadata: {{name: le, ownerReferences: [{{apiVersion: cert-manager.io/v1, kind: Certificate, name: web, uid: u, controller: true}}]}}\ndata: {{tls.key: {key}}}"
+                ),
+                "tls.key",
+                Err("it is controlled by Certificate web"),
+            ),
+            (
+                format!("type: bootstrap.kubernetes.io/token\ndata: {{tls.key: {key}}}"),
+                "tls.key",
+                Err("of type bootstrap"),
+            ),
+        ];
+        for (yaml, field, want) in table {
+            let s = secret(&yaml);
+            assert!(
+                s.data
+                    .as_ref()
+                    .is_some_and(|d| d.values().all(|v| v == &ByteString(b"key".to_vec())))
+            );
+            let got = adoptable(&s, field, "Secret default/le");
+            match (&got, want) {
+                (Ok(()), Ok(())) => {}
+                (Err(why), Err(words)) => {
+                    assert!(why.contains(words), "{yaml}: {why}");
+                    assert!(
+                        why.starts_with("Secret default/le is not an ACME account key Secret: "),
+                        "{why}"
+                    );
+                    assert!(why.contains("leaves this one untouched"), "{why}");
+                }
+                _ => panic!("{yaml}: {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

@@ -1,11 +1,17 @@
 //! ACME accounts against a Pebble that requires External Account Binding: EAB, caBundle,
-//! skipTLSVerify and disableAccountKeyGeneration, each as the issuer's Ready condition shows it.
+//! skipTLSVerify and disableAccountKeyGeneration, each as the issuer's Ready condition shows it;
+//! an app's TLS Secret never taken for an account key; and an operator killed as the CA
+//! registers its account loses no key.
 
+use crate::ca_proxy::CaProxy;
 use crate::support;
 
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, PebbleBed, eventually};
 use crate::support::faults::Row;
+use certsmith::api::{Certificate, ClusterIssuer};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 
 /// The HMAC key Pebble is given, base64url as a CA hands it out.
 const HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
@@ -33,6 +39,30 @@ fn ready(kube: &KubeBed, ns: &str, name: &str) -> Option<(String, String, String
     let mut parts = text.splitn(3, '|').map(str::to_string);
     let (s, r, m) = (parts.next()?, parts.next()?, parts.next()?);
     (!s.is_empty()).then_some((s, r, m))
+}
+
+/// An app's TLS Secret `app-tls` in `default`, with an RSA key; its resourceVersion and data.
+fn app_tls_secret(kube: &KubeBed) -> String {
+    let dir = std::env::temp_dir().join(format!("certsmith-app-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, crt) = (dir.join("tls.key"), dir.join("tls.crt"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=app"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (key, crt) = (format!("--key={}", key.display()), format!("--cert={}", crt.display()));
+    kube.kubectl_ok(&["create", "secret", "tls", "app-tls", &key, &crt], "");
+    app_tls_secret_now(kube)
+}
+
+fn app_tls_secret_now(kube: &KubeBed) -> String {
+    let path = "jsonpath={.metadata.resourceVersion} {.data}";
+    kube.kubectl_ok(&["get", "secret", "app-tls", "-o", path], "")
 }
 
 #[tokio::test]
@@ -91,7 +121,18 @@ async fn account_registration_follows_the_issuer_spec() {
             "False",
             "does not exist and disableAccountKeyGeneration is set",
         ),
+        // An app's TLS Secret (an RSA key, which an account would have rolled over) named as
+        // the account key: refused before the CA hears of it, and left as it is.
+        (
+            "app-tls",
+            issuer(&pebble, "app-tls", "default", eab, true),
+            "False",
+            "Secret default/app-tls is not an ACME account key Secret: it is of type \
+             kubernetes.io/tls; certsmith rolls over the key of a Secret that holds an account \
+             key and nothing else",
+        ),
     ];
+    let app_tls = app_tls_secret(&kube);
     for (_, yaml, _, _) in &cases {
         kube.kubectl_ok(&["apply", "-f", "-"], yaml);
     }
@@ -125,6 +166,11 @@ async fn account_registration_follows_the_issuer_spec() {
     let events =
         kube.kubectl_ok(&["get", "events", "-o", "custom-columns=R:.reason,O:.regarding.name"], "");
     assert!(events.contains("ErrRegisterACMEAccount"), "{events}");
+    let columns = "custom-columns=R:.reason,O:.regarding.name";
+    let events = kube.kubectl_ok(&["get", "events.events.k8s.io", "-o", columns], "");
+    let refused = |l: &str| l.starts_with("ErrRegisterACMEAccount") && l.ends_with(" app-tls");
+    assert!(events.lines().any(refused), "no Event on the app-tls Issuer:\n{events}");
+    assert_eq!(app_tls_secret_now(&kube), app_tls, "the app's TLS Secret was written");
 
     // Solver fields that mean something only with cert-manager's solver pods: the Issuer is
     // Ready all the same, and names them in its own condition and an Event until they go.
@@ -212,4 +258,72 @@ async fn a_ca_that_forgot_the_account_gets_it_registered_again() {
     let orders = operator.metric("certsmith_acme_orders_created");
     row.figure(format!("account registered again; {orders} orders for 3 issuances"));
     assert_eq!(orders, 3.0, "orders thrown away");
+}
+
+/// The crash the order of account creation is for: the operator SIGKILLed once the CA has
+/// registered its new account, before the CA's answer reaches it (so before anything it would
+/// do with that answer, as storing the key once was). The key was stored before the CA heard
+/// of it: the restarted operator finds the same account by that key, registers none, and
+/// issues through it.
+#[tokio::test]
+async fn an_operator_killed_as_the_ca_registers_its_account_loses_no_key() {
+    let kube = KubeBed::start();
+    kube.install_crds();
+    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+    let pebble = PebbleBed::start(&[]);
+    let proxy = CaProxy::start(&pebble).await;
+    let client = kube.client().await;
+    let mut row =
+        Row::new("operator SIGKILLed between the CA registering its account and its answer");
+    let mut first = Operator::start(&kube, &pebble, &[]);
+    proxy.kill_on_registration(first.pid());
+    let issuer = pebble.issuer_yaml("ClusterIssuer", "letsencrypt-prod", None);
+    kube.kubectl_ok(
+        &["apply", "-f", "-"],
+        &issuer.replace(&pebble.directory_url, &proxy.directory_url),
+    );
+    let account = eventually(30, "the CA registering an account", || async {
+        proxy.registered().first().cloned()
+    })
+    .await;
+    let killed = std::time::Instant::now();
+    while !first.exited() {
+        assert!(killed.elapsed().as_secs() < 5, "the operator still runs after registering");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // What the killed operator left: the key, and no word of the account.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "certsmith");
+    let key_of = |s: Secret| s.data.and_then(|d| d.get("tls.key").cloned()).expect("tls.key");
+    let key = key_of(secrets.get("letsencrypt-prod").await.expect("the account key Secret"));
+    let issuers: Api<ClusterIssuer> = Api::all(client.clone());
+    let status = issuers.get("letsencrypt-prod").await.unwrap().status.unwrap_or_default();
+    assert_eq!(status.acme.and_then(|a| a.uri), None, "the killed operator recorded the account");
+
+    let second = Operator::start(&kube, &pebble, &[]);
+    let uri = eventually(30, "the ClusterIssuer Ready with its account", || async {
+        let status = issuers.get("letsencrypt-prod").await.ok()?.status?;
+        let ready =
+            status.conditions.iter().flatten().any(|c| {
+                c.type_ == "Ready" && c.status == certsmith::api::meta::ConditionStatus::True
+            });
+        ready.then(|| status.acme?.uri).flatten()
+    })
+    .await;
+    assert_eq!(uri, account, "the restarted operator uses another account");
+    let now = key_of(secrets.get("letsencrypt-prod").await.unwrap());
+    assert_eq!(now, key, "the account key changed");
+    // The CA binds that key to that account (looked up by the key alone).
+    let bundle = std::fs::read(&pebble.ca_pem).unwrap();
+    let http = certsmith::acme::client::http_client(Some(&bundle), false).unwrap();
+    let mut ca =
+        certsmith::acme::legacy::LegacyClient::new(http, &proxy.directory_url).await.unwrap();
+    let pem = String::from_utf8(now.0).unwrap();
+    let signing = certsmith::acme::jws::SigningKey::from_pem(&pem).unwrap();
+    assert_eq!(ca.lookup(&signing).await.unwrap().as_deref(), Some(account.as_str()));
+    // And issues through it, registering nothing more.
+    let certs: Api<Certificate> = Api::namespaced(client, "default");
+    kube.kubectl_ok(&["apply", "-f", "-"], &support::objects::certificate("after-crash").yaml());
+    support::acme::ready(&certs, "after-crash", 1, &second).await;
+    assert_eq!(proxy.registered(), std::slice::from_ref(&account), "accounts registered");
+    row.figure(format!("1 account registered ({account}), the same after the restart; a Certificate issued through it"));
 }

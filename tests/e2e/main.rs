@@ -20,6 +20,7 @@ mod accounts;
 mod api_server;
 mod ari;
 mod budget;
+mod ca_proxy;
 mod chart;
 mod dns01;
 mod fan_out;
