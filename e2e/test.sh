@@ -17,7 +17,7 @@ export DEPRECATED_LOG=$PWD/$tmp/deprecated-requests.tsv
 stage() { printf '\ntest.sh: %s (%ss)\n' "$*" "$SECONDS"; }
 # The end-to-end tests are one binary (tests/e2e/); a module path selects a subject's tests.
 issuing=(issuance:: resume:: ingress_shim:: gateway:: leader:: accounts:: requests:: ari:: internal_pki::
-         dns01::)
+         dns01:: chart_admission::a_tenant chart_identity::)
 
 stage "the suite on Kubernetes $(. e2e/testbed/env.sh && echo "$KUBE_VERSION")"
 cargo test --locked
@@ -37,9 +37,11 @@ for release in v1.21.1 v1.14.7; do
 done
 stage "the smoke set on Kubernetes v1.33, the oldest supported"
 # The chart installed and the operator working as its ServiceAccount, the seed's Ingress issued,
-# short-lived certificates renewed, hand-made CertificateRequests signed.
+# short-lived certificates renewed, hand-made CertificateRequests signed; the admission policies
+# as v1.33 has them (no MutatingAdmissionPolicy: requests an external approver approved held).
 KUBE_VERSION=v1.33.13 cargo test --locked --test e2e -- chart::helm_install \
-  ingress_shim::the_seed_ingress renewal::short_lived requests::hand_made_requests
+  ingress_shim::the_seed_ingress renewal::short_lived requests::hand_made_requests \
+  chart_admission::a_tenant chart_identity::
 
 # A bed stops within a second of its test binary (WATCH_PID): wait for the last one's report.
 for _ in $(seq 100); do

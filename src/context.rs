@@ -30,6 +30,8 @@ pub struct Context {
     pub budgets: Budgets,
     /// The namespaces whose responder Service was made sure of lately (the HTTP-01 solver's).
     pub solver_services: crate::http01::solver_service::Ensured,
+    /// Whether requests carry their requester's identity (the CertificateRequest step's).
+    pub identities: crate::admission::Identities,
     pub metrics: Metrics,
     pub events: crate::events::Events,
     pub clock: fn() -> Timestamp,
@@ -63,6 +65,7 @@ impl Context {
             cache: stores,
             chains: Default::default(),
             solver_services: Default::default(),
+            identities: Default::default(),
             budgets: Budgets::default(),
             certificates: Default::default(),
             metrics,

@@ -182,7 +182,13 @@ fn request(
         w.requests.controller(workers.clone()).owns_shared_stream(w.orders.subscribe());
     let controller =
         woken_by_issuers(controller, (&mut w.issuers, &mut w.cluster_issuers), since, waiting_on);
-    run_controller(controller, "certificaterequests", requests::reconcile, ctx).boxed()
+    let requests = run_controller(controller, "certificaterequests", requests::reconcile, ctx);
+    // Says whether requests carry their requester's identity (see `admission`).
+    let announce = crate::admission::announce(ctx.clone());
+    async move {
+        tokio::join!(announce, requests);
+    }
+    .boxed()
 }
 
 /// Orders, woken by their Challenges and by their account's order budget.

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acme;
+pub mod admission;
 pub mod api;
 pub mod api_client;
 pub mod certificate;

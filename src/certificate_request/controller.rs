@@ -1,8 +1,10 @@
 //! The CertificateRequest controller, as stages: load (the request, its issuer) → approve
-//! (built-in approver) → decide (pure: `sign`) → create the Order / copy its result → status.
+//! (built-in approver; or, approved by another, a requester that can be trusted: `admission`)
+//! → decide (pure: `sign`) → create the Order / copy its result → status.
 //! Requests for issuer groups certsmith does not serve are left to their external issuer.
 
 use super::{approve, local, sign};
+use crate::admission::Verdict;
 use crate::api::meta::{ConditionStatus, set_condition};
 use crate::api::{CertificateRequest, CertificateRequestStatus, IssuerKind, Order};
 use crate::context::Context;
@@ -55,6 +57,14 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
             None,
             ctx.now(),
         );
+    }
+    if !ctx.config.approver_enabled() {
+        let created = cr.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        match ctx.identities.judge(&ctx.client, created, ctx.now()).await {
+            Verdict::Trusted => {}
+            Verdict::Wait(wait) => return Ok(Action::requeue(wait)),
+            Verdict::Distrusted(why) => return untrusted(&ctx, &api, &cr, &stored, &why).await,
+        }
     }
     let namespace = cr.namespace().unwrap_or_default();
     let issuer = match ctx.issuer(&cr.spec.issuer_ref, &namespace) {
@@ -160,6 +170,26 @@ async fn sign_here(
         }
         local::Outcome::Failed { reason, message } => failed(ctx, api, cr, reason, &message).await,
     }
+}
+
+/// Approved by an external approver, on an identity that cannot be trusted (see `admission`):
+/// not signed. Pending, not failed: the Certificate does not retry into the same refusal, and
+/// the request is signed once the policy is in place, if it was made after. Looked at again
+/// every minute, as that needs no event of its own.
+async fn untrusted(
+    ctx: &Context,
+    api: &Api<CertificateRequest>,
+    cr: &CertificateRequest,
+    stored: &Option<CertificateRequestStatus>,
+    why: &str,
+) -> Result<Action, Error> {
+    let message = format!("Not signing: approved by an external approver, but {why}");
+    let said = cr.condition("Ready").and_then(|c| c.message.as_deref()) == Some(&message);
+    if !said {
+        let reason = crate::admission::REASON;
+        ctx.event(&cr.object_ref(&()), true, reason, message.clone()).await;
+    }
+    pending(ctx, api, cr, stored, &message, Some(Duration::from_secs(60))).await
 }
 
 /// A condition to set on a request.

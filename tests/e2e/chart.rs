@@ -3,47 +3,21 @@
 
 use crate::support;
 
+// Re-exported: other modules reach these through `chart` too.
+pub(crate) use crate::chart_support::{
+    can_i, chart, client_of, helm, render, service_account_kubeconfig,
+};
 use crate::support::acme::{Operator, PebbleBed, eventually};
 use crate::support::{KubeBed, fixture, repo};
 use certsmith::api::Certificate;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
-use std::process::Command;
-
-fn helm(args: &[&str]) -> (bool, String) {
-    let venv = support::kube_bin_dir().parent().unwrap().join("venv/bin/python");
-    let out =
-        Command::new(venv).arg(repo().join("e2e/helm.py")).args(args).output().expect("helm.py");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() || args[0] == "lint",
-        "helm.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn chart() -> String {
-    repo().join("charts/certsmith").display().to_string()
-}
 
 const CUSTOM: &str = r#"{"replicaCount": 3, "defaultIssuer": {"name": "letsencrypt-prod"},
   "metrics": {"serviceMonitor": {"enabled": true}}, "networkPolicy": {"enabled": true},
   "http01": {"serviceType": "NodePort"}, "nodeSelector": {"kubernetes.io/os": "linux"},
   "tolerations": [{"key": "infra", "operator": "Exists"}], "extraArgs": ["--http01-self-check=false"]}"#;
-
-fn render(values: &str) -> Vec<Value> {
-    let (_, yaml) = helm(&["render", &chart(), values]);
-    serde_yaml::Deserializer::from_str(&yaml)
-        // A document that does not parse fails here (serde_yaml would repeat its error forever).
-        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("rendered YAML: {e}\n{yaml}")))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-use serde::Deserialize;
 
 #[test]
 fn the_chart_lints_clean_and_renders_least_privilege() {
@@ -218,68 +192,6 @@ fn cert_manager_values_map_and_unknown_values_fail_naming_the_key_to_use() {
         let (ok, report) = helm(&["lint", &chart(), values]);
         assert!(!ok && report.contains(says), "{values}: expected '{says}' in:\n{report}");
     }
-}
-
-/// Whether `who` may do `check` (`kubectl auth can-i` words: a verb, a resource, flags) in
-/// `namespace` (a flag: `--namespace=x`, `--all-namespaces`), as RBAC answers; the kinds need
-/// not be served.
-fn can_i(bed: &KubeBed, who: &str, namespace: &str, check: &str) -> bool {
-    let mut args = vec!["auth", "can-i", namespace];
-    let as_ = format!("--as={who}");
-    args.push(&as_);
-    args.extend(check.split(' '));
-    let out = bed.kubectl(&args, "");
-    let answer = String::from_utf8_lossy(&out.stdout);
-    match answer.split_whitespace().next() {
-        Some("yes") => true,
-        Some("no") => false,
-        _ => panic!("kubectl {args:?}: {answer}{}", String::from_utf8_lossy(&out.stderr)),
-    }
-}
-
-/// A client as the kubeconfig at `path` says.
-async fn client_of(path: &std::path::Path) -> kube::Client {
-    let file = kube::config::Kubeconfig::read_from(path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.unwrap();
-    kube::Client::try_from(config).unwrap()
-}
-
-/// A kubeconfig that authenticates as the ServiceAccount, the way a pod does: a bound token.
-async fn service_account_kubeconfig(
-    bed: &KubeBed,
-    namespace: &str,
-    name: &str,
-) -> std::path::PathBuf {
-    let client = bed.client().await;
-    let sas: Api<ServiceAccount> = Api::namespaced(client, namespace);
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec!["https://kubernetes.default.svc".into()],
-            expiration_seconds: Some(3600),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let token = sas
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .token;
-    let admin: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(bed.kubeconfig()).unwrap()).unwrap();
-    let cluster = &admin["clusters"][0]["cluster"];
-    let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: {}, certificate-authority-data: {}}}\n\
-         users:\n- name: {name}\n  user: {{token: {token}}}\ncontexts:\n- name: sa\n  context: {{cluster: c, user: {name}, namespace: {namespace}}}\n\
-         current-context: sa\n",
-        cluster["server"].as_str().unwrap(),
-        cluster["certificate-authority-data"].as_str().unwrap()
-    );
-    let path = bed.dir.join(format!("{namespace}-{name}-sa.kubeconfig"));
-    std::fs::write(&path, kubeconfig).unwrap();
-    path
 }
 
 #[tokio::test]

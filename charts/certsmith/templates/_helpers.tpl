@@ -33,3 +33,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "certsmith.serviceMonitor" -}}
 {{- if or .Values.metrics.serviceMonitor.enabled (and .Values.prometheus.enabled .Values.prometheus.servicemonitor.enabled) }}true{{ end -}}
 {{- end -}}
+
+{{/* Non-empty when certsmith's built-in approver is off: cert-manager's disableAutoApproval, or
+the approver turned off by hand in extraArgs (--controllers=...,-certificaterequests-approver). */}}
+{{- define "certsmith.approverOff" -}}
+{{- if or .Values.disableAutoApproval (regexMatch "[=,]-certificaterequests-approver" (join " " .Values.extraArgs)) }}true{{ end -}}
+{{- end -}}
