@@ -41,3 +41,4 @@ mod prometheus;
 mod renewal;
 mod requests;
 mod resume;
+mod tenant;

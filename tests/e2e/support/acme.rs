@@ -397,8 +397,7 @@ impl Operator {
         let _ = Command::new("kill").args(["-STOP", &self.child.id().to_string()]).status();
     }
 
-    /// The process id, for /proc (the scale benchmark reads RSS, descriptors, sockets).
-    #[allow(dead_code)] // the scale benchmark's alone (benches/scale/), no test's
+    /// The process id: to signal it, or for /proc (RSS, descriptors, sockets).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -6,6 +6,7 @@ pub mod acme;
 pub mod cert_manager;
 pub mod faults;
 pub mod gateway;
+pub mod hostile;
 pub mod objects;
 pub mod shared;
 
