@@ -6,20 +6,11 @@
 use crate::support;
 
 use crate::support::acme::{Operator, eventually, issuing_bed_with, ready};
-use crate::support::{KubeBed, start, state_var, verifies};
+use crate::support::{KubeBed, start, state_var, txt, verifies};
 use certsmith::api::{Certificate, Challenge};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use std::process::Command;
-
-/// `dig +short` for `name`'s TXT record at BIND.
-fn txt(port: &str, name: &str) -> String {
-    let out = Command::new("dig")
-        .args(["+short", "+time=2", "+tries=1", "@127.0.0.1", "-p", port, name, "TXT"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A ClusterIssuer for `pebble` with HTTP-01 for everything, RFC 2136 for `example.test`
 /// (TSIG `zone_key`), and RFC 2136 following the CNAME for the one name `alias.http.test` (TSIG

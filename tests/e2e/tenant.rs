@@ -9,23 +9,14 @@
 use crate::chart::{client_of, render, service_account_kubeconfig};
 use crate::support::acme::{Operator, eventually, issuing_bed_with, ready};
 use crate::support::hostile::Hostile;
-use crate::support::{KubeBed, start, state_var};
+use crate::support::{KubeBed, start, state_var, txt};
 use certsmith::api::{Certificate, CertificateRequest, Challenge, Issuer, Order};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
-use std::process::Command;
 
 /// The chart's memory limit for the operator (values.yaml `resources.limits.memory`).
 const CHART_LIMIT_KIB: u64 = 256 * 1024;
-
-fn txt(port: &str, name: &str) -> String {
-    let out = Command::new("dig")
-        .args(["+short", "+time=2", "+tries=1", "@127.0.0.1", "-p", port, name, "TXT"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// The operator's peak resident memory (VmHWM), in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {

@@ -189,6 +189,15 @@ pub fn kube_bin_dir() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap())
 }
 
+/// `dig +short` for `name`'s TXT record at the bed's BIND (listening on `port`).
+pub fn txt(port: &str, name: &str) -> String {
+    let out = Command::new("dig")
+        .args(["+short", "+time=2", "+tries=1", "@127.0.0.1", "-p", port, name, "TXT"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The YAML file under `e2e/fixtures/`.
 pub fn fixture(name: &str) -> String {
     let path = repo().join("e2e/fixtures").join(name);
