@@ -174,7 +174,7 @@ async fn keep_secret_metadata(
     Ok(())
 }
 
-/// Deletes finished requests beyond `spec.revisionHistoryLimit`.
+/// Deletes the requests beyond `spec.revisionHistoryLimit` (1 when unset, as cert-manager v1.18+).
 async fn prune(
     ctx: &Context,
     cert: &Certificate,

@@ -2,7 +2,7 @@
 //! the current certificate still matches the spec (cert-manager's `RequestChanged`). Pure.
 
 use crate::api::certificate::KeyUsage;
-use crate::api::meta::controlled_by;
+use crate::api::meta::{ConditionStatus, controlled_by};
 use crate::api::request::{ANN_CERTIFICATE_NAME, ANN_PRIVATE_KEY_SECRET, ANN_REVISION};
 use crate::api::{Certificate, CertificateRequest, CertificateRequestSpec};
 use crate::pki::request::{Requested, read};
@@ -136,22 +136,38 @@ pub fn owned<'a>(
     all.iter().filter(|r| controlled_by(r.owner_references(), uid.as_deref())).collect()
 }
 
-/// The finished requests beyond `spec.revisionHistoryLimit`, oldest first (cert-manager keeps
-/// all when the limit is unset).
+/// `spec.revisionHistoryLimit` when it is unset: cert-manager v1.18+ keeps one revision.
+pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 1;
+
+/// The requests to delete, oldest revision first, by cert-manager v1.18+'s revision manager
+/// rule: only for a Ready Certificate not being deleted; every owned request counts, finished
+/// or not (nothing goes while they number at most the limit, 1 when unset); of those with a
+/// revision, all but the `limit` newest go. The newest, possibly in flight, always stays.
 pub fn to_prune<'a>(
     cert: &Certificate,
     owned: &[&'a Arc<CertificateRequest>],
 ) -> Vec<&'a Arc<CertificateRequest>> {
-    let Some(limit) = cert.spec.revision_history_limit.filter(|l| *l > 0) else { return vec![] };
-    let mut finished: Vec<_> = owned.iter().copied().filter(|r| r.finished()).collect();
-    finished.sort_by_key(|r| r.revision().unwrap_or(0));
-    let excess = finished.len().saturating_sub(limit as usize);
-    finished.into_iter().take(excess).collect()
+    let limit = cert.spec.revision_history_limit.unwrap_or(DEFAULT_REVISION_HISTORY_LIMIT);
+    // Validation refuses a limit below 1; a CRD that let one through still keeps the newest.
+    let limit = limit.max(1) as usize;
+    let ready =
+        cert.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+            c.iter().any(|c| c.type_ == "Ready" && c.status == ConditionStatus::True)
+        });
+    if !ready || cert.metadata.deletion_timestamp.is_some() || owned.len() <= limit {
+        return vec![];
+    }
+    // A request without a readable revision is not cert-manager's to order, nor deleted.
+    let mut numbered: Vec<_> = owned.iter().copied().filter(|r| r.revision().is_some()).collect();
+    numbered.sort_by_key(|r| r.revision());
+    let excess = numbered.len().saturating_sub(limit);
+    numbered.into_iter().take(excess).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn cert(extra: &str) -> Certificate {
         serde_yaml::from_str(&format!(
@@ -193,19 +209,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn old_finished_requests_beyond_the_limit_are_pruned() {
-        let c = cert("  revisionHistoryLimit: 2");
+    /// Web's requests: revisions 1 to 3 signed, 4 in flight, and one whose revision annotation
+    /// someone removed.
+    fn history(c: &Certificate) -> Vec<Arc<CertificateRequest>> {
         let mut all = Vec::new();
-        for revision in 1..=4 {
-            let mut r = build(&c, revision, None, "");
-            r.metadata.owner_references = c.controller_owner_ref(&()).map(|o| vec![o]);
+        for revision in 1..=5 {
+            let mut r = build(c, revision, None, "");
+            if revision == 5 {
+                r.metadata.name = Some("web-unnumbered".into());
+                r.metadata.annotations.as_mut().unwrap().remove(ANN_REVISION);
+            }
             let mut status = crate::api::CertificateRequestStatus::default();
-            if revision < 4 {
+            if revision != 4 {
                 crate::api::meta::set_condition(
                     &mut status.conditions,
                     "Ready",
-                    crate::api::meta::ConditionStatus::True,
+                    ConditionStatus::True,
                     "Issued",
                     "",
                     None,
@@ -215,9 +234,32 @@ mod tests {
             r.status = Some(status);
             all.push(Arc::new(r));
         }
-        let owned = owned(&c, &all);
-        let pruned: Vec<_> = to_prune(&c, &owned).iter().map(|r| r.name_any()).collect();
-        assert_eq!(pruned, ["web-1"], "3 finished, limit 2, the in-flight one never counts");
-        assert!(to_prune(&cert(""), &owned).is_empty(), "no limit, no pruning");
+        all
+    }
+
+    #[test]
+    fn requests_beyond_the_limit_are_pruned_as_cert_manager_prunes_them() {
+        let ready = "[{type: Ready, status: 'True'}]";
+        let table: [(&str, bool, &str, &[&str]); 7] = [
+            // cert-manager v1.18+: unset means 1, and unfinished requests count too.
+            (ready, false, "", &["web-1", "web-2", "web-3"]),
+            (ready, false, "  revisionHistoryLimit: 2", &["web-1", "web-2"]),
+            (ready, false, "  revisionHistoryLimit: 4", &[]),
+            (ready, false, "  revisionHistoryLimit: 5", &[]),
+            ("[{type: Ready, status: 'False'}]", false, "", &[]),
+            ("[]", false, "", &[]),
+            (ready, true, "", &[]),
+        ];
+        for (conditions, deleted, spec, want) in table {
+            let mut c = cert(&format!("{spec}\nstatus: {{conditions: {conditions}}}"));
+            if deleted {
+                c.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
+            }
+            let all = history(&c);
+            let owned = owned(&c, &all);
+            assert_eq!(owned.len(), 5, "all owned by the Certificate");
+            let pruned: Vec<_> = to_prune(&c, &owned).iter().map(|r| r.name_any()).collect();
+            assert_eq!(pruned, want, "{conditions} deleted={deleted} {spec:?}");
+        }
     }
 }

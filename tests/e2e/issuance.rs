@@ -237,6 +237,7 @@ async fn renew_issues_revision_two_with_a_new_serial_and_never_rotation_keeps_th
     );
     let client = bed.kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), &ns);
+    let requests: Api<certsmith::api::CertificateRequest> = Api::namespaced(client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(client, &ns);
     for name in ["always", "never"] {
         ready(&certs, name, 1).await;
@@ -257,6 +258,14 @@ async fn renew_issues_revision_two_with_a_new_serial_and_never_rotation_keeps_th
             "{name}: rotationPolicy decides whether the key changes"
         );
         assert!(new.matches_key(&parse_pem(&key2).unwrap()));
+        // No revisionHistoryLimit: cert-manager v1.18+ keeps one revision, the newest.
+        eventually(30, &format!("{name}'s revision 1 pruned"), || async {
+            let left = requests.list(&ListParams::default()).await.ok()?.items;
+            let left: Vec<_> = left.iter().filter_map(|r| r.metadata.name.as_deref()).collect();
+            let mine: Vec<_> = left.into_iter().filter(|n| n.starts_with(name)).collect();
+            (mine == [format!("{name}-2")]).then_some(())
+        })
+        .await;
     }
     // One renew is one issuance: nothing keeps re-issuing afterwards.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
