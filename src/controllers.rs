@@ -25,12 +25,12 @@ use std::sync::Arc;
 /// Objects per list page of the operator's watches.
 const LIST_PAGE: u32 = 100;
 
-/// Drops the Certificate cache from the metrics when the controllers stop, however they stop.
+/// Drops the caches from the metrics when the controllers stop, however they stop.
 struct Unwatch(Metrics);
 
 impl Drop for Unwatch {
     fn drop(&mut self) {
-        self.0.watch_certificates(None);
+        self.0.watch(None);
     }
 }
 
@@ -68,6 +68,16 @@ impl Watches {
         }
     }
 
+    /// What the cache-read gauges read (README "Metrics").
+    fn metrics(&self) -> crate::metrics::Watched {
+        crate::metrics::Watched {
+            certificates: self.certificates.store.clone(),
+            challenges: self.challenges.store.clone(),
+            issuers: self.issuers.store.clone(),
+            cluster_issuers: self.cluster_issuers.store.clone(),
+        }
+    }
+
     fn stores(&self) -> crate::context::Stores {
         crate::context::Stores {
             certificates: self.certificates.store.clone(),
@@ -86,9 +96,9 @@ type Run = BoxFuture<'static, ()>;
 pub async fn run(client: Client, config: Config, challenges: Challenges, metrics: Metrics) {
     let mut w = Watches::new(&client);
     let ctx = Arc::new(Context::new(client, config, challenges, w.stores(), metrics));
-    // The Certificate gauges read this cache while the controllers run; a replica that stops
-    // leading exports none.
-    ctx.metrics.watch_certificates(Some(w.certificates.store.clone()));
+    // The Certificate, Challenge and issuer gauges read these caches while the controllers
+    // run; a replica that stops leading exports none.
+    ctx.metrics.watch(Some(w.metrics()));
     let _unwatch = Unwatch(ctx.metrics.clone());
     let workers = controller::Config::default().concurrency(ctx.config.concurrent_workers);
     let since = jiff::Timestamp::now();

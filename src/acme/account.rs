@@ -9,6 +9,7 @@ use crate::api::acme::AcmeIssuer;
 use crate::api::issuer::AcmeIssuerStatus;
 use crate::events::Events;
 use crate::issuer::IssuerView;
+use crate::metrics::acme_action;
 use base64::Engine as _;
 use instant_acme::{Account, AccountBuilder, Key};
 use k8s_openapi::ByteString;
@@ -180,7 +181,8 @@ impl<'a> Registration<'a> {
     /// An account whose URL is known, with its P-256 key: no lookup at the CA.
     async fn restore(&self, url: String, pkcs8: &[u8]) -> Result<Account, AcmeError> {
         let key = PrivatePkcs8KeyDer::from(pkcs8);
-        let made = self.builder()?.from_parts(url, key, self.server.clone()).await;
+        let made = self.builder()?.from_parts(url, key, self.server.clone());
+        let made = acme_action("discover", made).await;
         made.map_err(|e| AcmeError::from_acme(&self.server, e))
     }
 
@@ -205,7 +207,8 @@ impl<'a> Registration<'a> {
         let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(pkcs8))
             .map_err(|e| AcmeError::Account(format!("{}: {e}", self.where_)))?;
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec()));
-        let account = match self.builder()?.from_key((key, der), server.clone()).await {
+        let found = self.builder()?.from_key((key, der), server.clone());
+        let account = match acme_action("get_registration", found).await {
             Ok((account, _)) => account,
             Err(e) => {
                 let e = AcmeError::from_acme(server, e);
@@ -222,7 +225,8 @@ impl<'a> Registration<'a> {
         };
         let contact = self.contact();
         if !contact.is_empty() {
-            let updated = account.update_contacts(&contact).await;
+            let updated =
+                acme_action("update_registration", account.update_contacts(&contact)).await;
             updated.map_err(|e| AcmeError::from_acme(server, e))?;
         }
         Ok(account)

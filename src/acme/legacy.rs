@@ -5,6 +5,7 @@
 
 use super::AcmeError;
 use super::jws::SigningKey;
+use crate::metrics::acme_action;
 use bytes::Bytes;
 use http::{Method, Request, header};
 use instant_acme::{BodyWrapper, HttpClient, Problem};
@@ -34,7 +35,7 @@ impl LegacyClient {
     pub async fn new(http: Box<dyn HttpClient>, server: &str) -> Result<LegacyClient, AcmeError> {
         let mut client =
             LegacyClient { http, server: server.to_string(), directory: Value::Null, nonce: None };
-        let directory = client.send(Method::GET, server, None).await?;
+        let directory = acme_action("discover", client.send(Method::GET, server, None)).await?;
         if directory.status >= 400 {
             return Err(AcmeError::Unreachable {
                 server: server.to_string(),
@@ -150,7 +151,7 @@ impl LegacyClient {
     pub async fn lookup(&mut self, key: &SigningKey) -> Result<Option<String>, AcmeError> {
         let url = self.url("newAccount")?;
         let payload = json!({"onlyReturnExisting": true});
-        match self.post(key, None, &url, Some(&payload)).await {
+        match acme_action("get_registration", self.post(key, None, &url, Some(&payload))).await {
             Ok(r) => Ok(Some(r.location.ok_or_else(|| {
                 AcmeError::Account("the ACME server named no account URL".into())
             })?)),
@@ -177,7 +178,9 @@ impl LegacyClient {
         if let Some((kid, hmac)) = eab {
             payload["externalAccountBinding"] = super::jws::eab(kid, hmac, &url, &key.jwk());
         }
-        let response = self.post(key, None, &url, Some(&payload)).await?;
+        let registered =
+            acme_action("register_account", self.post(key, None, &url, Some(&payload)));
+        let response = registered.await?;
         response.location.ok_or_else(|| AcmeError::Account("no account URL".into()))
     }
 
@@ -197,6 +200,9 @@ impl LegacyClient {
                 Some(&json!({"account": account, "oldKey": old.jwk()})),
             )
             .map_err(AcmeError::Account)?;
-        self.post(old, Some(account), &url, Some(&inner)).await.map(|_| ())
+        // Not a cert-manager action (it never rolls keys over): certsmith's own name.
+        let rolled =
+            acme_action("account_key_rollover", self.post(old, Some(account), &url, Some(&inner)));
+        rolled.await.map(|_| ())
     }
 }

@@ -5,6 +5,7 @@
 use super::AcmeError;
 use crate::api::State;
 use crate::api::order::{AcmeAuthorization, AcmeChallenge};
+use crate::metrics::acme_action;
 use instant_acme::{
     Account, AuthorizationState, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier,
     NewOrder, Order, OrderStatus,
@@ -22,7 +23,8 @@ pub async fn create(
     if let Some(p) = profile {
         new = new.profile(p);
     }
-    account.new_order(&new).await.map_err(|e| AcmeError::from_acme(server, e))
+    let created = acme_action("authorize_order", account.new_order(&new)).await;
+    created.map_err(|e| AcmeError::from_acme(server, e))
 }
 
 /// `identifiers` as ACME identifiers: an IP address (RFC 8738) or else a DNS name.
@@ -38,7 +40,8 @@ pub fn ids(identifiers: &[String]) -> Vec<Identifier> {
 
 /// Re-opens the order at `url` with its current state (one request).
 pub async fn open(account: &Account, server: &str, url: &str) -> Result<Order, AcmeError> {
-    account.order(url.to_string()).await.map_err(|e| AcmeError::from_acme(server, e))
+    let opened = acme_action("get_order", account.order(url.to_string())).await;
+    opened.map_err(|e| AcmeError::from_acme(server, e))
 }
 
 pub fn order_state(order: &mut Order) -> State {
@@ -78,7 +81,7 @@ pub async fn authorizations(
 ) -> Result<Vec<AcmeAuthorization>, AcmeError> {
     let mut found = Vec::new();
     let mut authorizations = order.authorizations();
-    while let Some(authz) = authorizations.next().await {
+    while let Some(authz) = acme_action("get_authorization", authorizations.next()).await {
         let authz = authz.map_err(|e| AcmeError::from_acme(server, e))?;
         let identifier = authz.identifier();
         let name = match identifier.identifier {
@@ -124,7 +127,7 @@ pub async fn authorization(
     let err = |e| AcmeError::from_acme(server, e);
     let mut order = open(account, server, order_url).await?;
     let mut authorizations = order.authorizations();
-    while let Some(authz) = authorizations.next().await {
+    while let Some(authz) = acme_action("get_authorization", authorizations.next()).await {
         let mut authz = authz.map_err(err)?;
         if authz.url() != authz_url {
             continue;
@@ -136,7 +139,7 @@ pub async fn authorization(
             .any(|c| c.r#type == kind && c.status == ChallengeStatus::Pending);
         if accept && pending && untouched {
             if let Some(mut challenge) = authz.challenge(kind.clone()) {
-                challenge.set_ready().await.map_err(err)?;
+                acme_action("accept_challenge", challenge.set_ready()).await.map_err(err)?;
             }
             return Ok((State::Processing, None));
         }
@@ -148,12 +151,14 @@ pub async fn authorization(
 
 /// Finalizes a `ready` order with the DER `csr`.
 pub async fn finalize(order: &mut Order, server: &str, csr: &[u8]) -> Result<(), AcmeError> {
-    order.finalize_csr(csr).await.map_err(|e| AcmeError::from_acme(server, e))
+    let finalized = acme_action("create_order_cert", order.finalize_csr(csr)).await;
+    finalized.map_err(|e| AcmeError::from_acme(server, e))
 }
 
 /// The PEM chain of a `valid` order, or `None` while it is still `processing`.
 pub async fn certificate(order: &mut Order, server: &str) -> Result<Option<String>, AcmeError> {
-    order.certificate().await.map_err(|e| AcmeError::from_acme(server, e))
+    let fetched = acme_action("fetch_cert", order.certificate()).await;
+    fetched.map_err(|e| AcmeError::from_acme(server, e))
 }
 
 /// The CA's words for why an order failed: its own error, else the first failed challenge's.
@@ -163,7 +168,7 @@ pub async fn failure(order: &mut Order) -> String {
     }
     let mut detail = String::from("the CA gave no reason");
     let mut authorizations = order.authorizations();
-    while let Some(Ok(authz)) = authorizations.next().await {
+    while let Some(Ok(authz)) = acme_action("get_authorization", authorizations.next()).await {
         if let Some(p) = problem(&authz) {
             detail = p;
         }

@@ -7,6 +7,7 @@ use super::jws::SigningKey;
 use super::legacy::LegacyClient;
 use super::{AcmeError, account};
 use crate::issuer::IssuerView;
+use crate::metrics::acme_action;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -65,15 +66,20 @@ impl Signed {
             Some(id) => {
                 let mut with = payload.clone();
                 with["replaces"] = json!(id);
-                match self.ca.post(&self.key, Some(&self.kid), &url, Some(&with)).await {
+                let post = self.ca.post(&self.key, Some(&self.kid), &url, Some(&with));
+                match acme_action("authorize_order", post).await {
                     Err(AcmeError::Refused(e)) => {
                         tracing::info!(replaces = id, error = %e, "the CA refused replaces; ordering without it");
-                        self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload)).await?
+                        let post = self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload));
+                        acme_action("authorize_order", post).await?
                     }
                     other => other?,
                 }
             }
-            None => self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload)).await?,
+            None => {
+                let post = self.ca.post(&self.key, Some(&self.kid), &url, Some(&payload));
+                acme_action("authorize_order", post).await?
+            }
         };
         response.location.ok_or_else(|| AcmeError::Account("the new order has no Location".into()))
     }
@@ -81,10 +87,13 @@ impl Signed {
     /// The chains the CA offers for the certificate at `url`: its default first, then each
     /// alternate it links to.
     pub async fn chains(&mut self, url: &str) -> Result<Vec<String>, AcmeError> {
-        let default = self.ca.post(&self.key, Some(&self.kid), url, None).await?;
+        let default =
+            acme_action("fetch_cert", self.ca.post(&self.key, Some(&self.kid), url, None));
+        let default = default.await?;
         let mut chains = vec![default.text];
         for alternate in default.alternates {
-            chains.push(self.ca.post(&self.key, Some(&self.kid), &alternate, None).await?.text);
+            let post = self.ca.post(&self.key, Some(&self.kid), &alternate, None);
+            chains.push(acme_action("fetch_cert", post).await?.text);
         }
         Ok(chains)
     }

@@ -69,7 +69,7 @@ pub async fn fetch(
     }
     let Some(id) = leaf_id(secret) else { return Ok(None) };
     let (account, _) = ctx.account(issuer).await.map_err(|_| ())?;
-    match account.renewal_info(&id).await {
+    match crate::metrics::acme_action("get_renewal_info", account.renewal_info(&id)).await {
         Ok((info, retry_after)) => {
             // Asked again when the CA says (RFC 9773 §4.3), within 10 s to a day.
             let retry = SignedDuration::try_from(retry_after)

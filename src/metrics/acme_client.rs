@@ -1,11 +1,29 @@
-//! The ACME client's requests, counted and timed under cert-manager's names
-//! (`certmanager_http_acme_client_request_*`), whichever issuer or client made them.
+//! The ACME client's requests, counted and timed under cert-manager v1.19+'s names and labels
+//! (`certmanager_http_acme_client_request_*`), whichever issuer or client made them. The
+//! `action` label is the logical ACME operation the request belongs to, set by the caller with
+//! [`acme_action`] as cert-manager sets it in the request's context: the nonce and directory
+//! requests made on the way carry the action they serve.
 
 use prometheus::{CounterVec, HistogramOpts, HistogramVec, Opts};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-const LABELS: [&str; 5] = ["scheme", "host", "path", "method", "status"];
+const LABELS: [&str; 5] = ["scheme", "host", "action", "method", "status"];
+
+/// cert-manager's label for a request made outside any named action.
+const UNNAMED: &str = "unnamed_action";
+
+tokio::task_local! {
+    static ACTION: &'static str;
+}
+
+/// Runs `request`, labelling the ACME requests it makes with `action`: cert-manager's names
+/// (`authorize_order`, `get_order`, `get_authorization`, `accept_challenge`,
+/// `create_order_cert`, `fetch_cert`, `register_account`, `get_registration`,
+/// `update_registration`, `discover`, `get_renewal_info`, ...).
+pub async fn acme_action<F: Future>(action: &'static str, request: F) -> F::Output {
+    ACTION.scope(action, request).await
+}
 
 /// The two families; one per process, because ACME clients are built wherever an issuer is
 /// used, far from the operator's wiring. Every registry that wants them registers them.
@@ -21,7 +39,7 @@ pub fn acme_client() -> &'static AcmeClientMetrics {
         count: CounterVec::new(
             Opts::new(
                 "acme_client_request_count",
-                "The number of requests made by the ACME client.",
+                "Total number of outbound ACME HTTP requests. Labels: scheme (http/https), host (ACME host), action (logical ACME operation), method (HTTP verb), status (HTTP status code).",
             )
             .namespace("certmanager")
             .subsystem("http"),
@@ -33,7 +51,7 @@ pub fn acme_client() -> &'static AcmeClientMetrics {
         duration: HistogramVec::new(
             HistogramOpts::new(
                 "acme_client_request_duration_seconds",
-                "The HTTP request latencies in seconds for the ACME client.",
+                "Latency of outbound ACME HTTP requests in seconds. Labels: scheme (http/https), host (ACME host), action (logical ACME operation), method (HTTP verb), status (HTTP status code). Use with acme_client_request_count for rate/error analysis.",
             )
             .namespace("certmanager")
             .subsystem("http"),
@@ -44,7 +62,8 @@ pub fn acme_client() -> &'static AcmeClientMetrics {
 }
 
 impl AcmeClientMetrics {
-    /// One request: `status` None when no response came (cert-manager's 999).
+    /// One request: `status` None when no response came (cert-manager's 999). Called while the
+    /// request's future is polled, so inside its caller's [`acme_action`].
     pub fn observe(
         &self,
         uri: &http::Uri,
@@ -56,7 +75,7 @@ impl AcmeClientMetrics {
         let labels = [
             uri.scheme_str().unwrap_or(""),
             uri.host().unwrap_or(""),
-            &path_label(uri.path()),
+            ACTION.try_with(|a| *a).unwrap_or(UNNAMED),
             method.as_str(),
             &status,
         ];
@@ -65,48 +84,43 @@ impl AcmeClientMetrics {
     }
 }
 
-/// The path's first two segments, as cert-manager labels it: an order's or authorization's
-/// own URL would make a series per object. Where the second is itself an object's ID (Pebble's
-/// `/my-order/<id>`, `/authZ/<id>`), it goes too: each order would add series that are never
-/// dropped, some KiB of memory per issuance for as long as the process lives.
-fn path_label(path: &str) -> String {
-    let mut segments: Vec<&str> = path.split('/').take(3).collect();
-    if segments.len() == 3 && is_id(segments[2]) {
-        segments.pop();
-    }
-    segments.join("/")
-}
-
-/// A path segment that names one object rather than a kind of resource: a number, or a long
-/// token with digits in it (resource names such as `new-order` or `authz-v3` are neither).
-fn is_id(segment: &str) -> bool {
-    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
-    digits > 0 && (digits == segment.len() || segment.len() >= 16)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::path_label;
+    use super::*;
 
-    #[test]
-    fn paths_keep_two_segments() {
-        for (path, label) in [
-            ("/directory", "/directory"),
-            ("/acme/new-order", "/acme/new-order"),
-            ("/acme/order/12/34", "/acme/order"),
-            ("/my-order/Xy1", "/my-order/Xy1"),
-            ("/acme/authz-v3/123", "/acme/authz-v3"),
-            ("/acme/acct/123", "/acme/acct"),
-            ("/acct/123", "/acct"),
-            // Pebble's: the object's ID is the second segment.
-            ("/my-order/4nXbT0-qzL3Vq9pRZ2yX8A6kQmE1cW7uJ5sHfDgOaIv", "/my-order"),
-            ("/certZ/2f0a9c3e51b7d4866e1f", "/certZ"),
-            ("/draft-ietf-acme-ari-03/renewalInfo/aBc.123", "/draft-ietf-acme-ari-03/renewalInfo"),
-            ("/sign-me-up", "/sign-me-up"),
-            ("/", "/"),
-            ("", ""),
+    #[tokio::test]
+    async fn requests_carry_the_action_they_serve() {
+        // The metrics are the process's: the host is this test's own, so other tests' requests
+        // do not count here.
+        let registry = prometheus::Registry::new();
+        let metrics = acme_client();
+        registry.register(Box::new(metrics.count.clone())).unwrap();
+        let observe = |path: &str, method: http::Method, status| {
+            let uri: http::Uri = format!("https://ca.action-test{path}").parse().unwrap();
+            metrics.observe(&uri, &method, status, Duration::from_millis(5));
+        };
+        acme_action("authorize_order", async {
+            observe("/nonce-plz", http::Method::HEAD, Some(200));
+            observe("/order-plz", http::Method::POST, Some(201));
+        })
+        .await;
+        acme_action("get_order", async { observe("/my-order/4nXbT0", http::Method::POST, None) })
+            .await;
+        observe("/directory", http::Method::GET, Some(200));
+        let text = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
+        let series = |action: &str, method: &str, status: &str, n: u32| {
+            format!(
+                r#"certmanager_http_acme_client_request_count{{action="{action}",host="ca.action-test",method="{method}",scheme="https",status="{status}"}} {n}"#
+            )
+        };
+        for line in [
+            series("authorize_order", "HEAD", "200", 1),
+            series("authorize_order", "POST", "201", 1),
+            series("get_order", "POST", "999", 1),
+            series("unnamed_action", "GET", "200", 1),
         ] {
-            assert_eq!(path_label(path), label, "{path}");
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
         }
+        assert!(!text.contains("path="), "v1.19+ has no path label: {text}");
     }
 }

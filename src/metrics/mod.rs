@@ -4,14 +4,17 @@
 
 mod acme_client;
 mod certificates;
+mod challenges;
+mod gauges;
+mod issuers;
 
-pub use acme_client::{AcmeClientMetrics, acme_client};
-pub use certificates::CertificateMetrics;
+pub use acme_client::{AcmeClientMetrics, acme_action, acme_client};
+pub use gauges::{CacheMetrics, Watched};
 
 use futures::FutureExt as _;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{CounterVec, Gauge, IntCounter, IntGaugeVec, Opts, Registry};
+use prometheus::{CounterVec, IntCounter, IntGaugeVec, Opts, Registry};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,8 +27,9 @@ pub struct Metrics {
     acme_orders: IntCounter,
     orders_held: CounterVec,
     syncs: CounterVec,
+    sync_errors: CounterVec,
     in_flight: IntGaugeVec,
-    certificates: CertificateMetrics,
+    caches: CacheMetrics,
     ready: Arc<AtomicBool>,
     /// Why this replica reconciles nothing right now, for `/readyz` (it stays ready: probes
     /// must not restart a replica that is standing by on purpose).
@@ -63,7 +67,13 @@ impl Default for Metrics {
         let syncs = counters(
             "certmanager",
             "controller_sync_call_count",
-            "The number of sync() calls made by a controller.",
+            "The number of sync() calls made by a controller. Label: controller (fixed small set of controller names).",
+            "controller",
+        );
+        let sync_errors = counters(
+            "certmanager",
+            "controller_sync_error_count",
+            "The number of errors encountered during controller sync(). Label: controller. Use with controller_sync_call_count to derive error rates.",
             "controller",
         );
         let in_flight = IntGaugeVec::new(
@@ -85,8 +95,8 @@ impl Default for Metrics {
         let acme = acme_client();
         register(Box::new(acme.count.clone()));
         register(Box::new(acme.duration.clone()));
-        let certificates = CertificateMetrics::default();
-        register(Box::new(certificates.clone()));
+        let caches = CacheMetrics::default();
+        register(Box::new(caches.clone()));
         register(Box::<Clock>::default());
         Metrics {
             registry,
@@ -95,8 +105,9 @@ impl Default for Metrics {
             acme_orders,
             orders_held,
             syncs,
+            sync_errors,
             in_flight,
-            certificates,
+            caches,
             ready: Arc::default(),
             standby: Arc::default(),
         }
@@ -113,28 +124,63 @@ impl Drop for InFlight {
 }
 
 /// `certmanager_clock_time_seconds_gauge`: the process's clock at scrape time, which
-/// cert-manager's dashboards subtract expiry times from.
-struct Clock(Gauge);
+/// cert-manager's dashboards subtract expiry times from; and v1.21's still exported
+/// `certmanager_clock_time_seconds`, the same value typed as a counter, which older dashboards
+/// query.
+struct Clock {
+    gauge: Desc,
+    counter: Desc,
+}
 
 impl Default for Clock {
     fn default() -> Self {
-        let opts = Opts::new(
-            "clock_time_seconds_gauge",
-            "The clock time given in seconds (from 1970/01/01 UTC).",
-        )
-        .namespace("certmanager");
-        Clock(Gauge::with_opts(opts).expect("valid metric"))
+        let desc = |name: &str, help: &str| {
+            Desc::new(name.into(), help.into(), vec![], Default::default()).expect("valid metric")
+        };
+        Clock {
+            gauge: desc(
+                "certmanager_clock_time_seconds_gauge",
+                "The clock time given in seconds (from 1970/01/01 UTC). Gauge form of the deprecated clock_time_seconds counter. No labels.",
+            ),
+            counter: desc(
+                "certmanager_clock_time_seconds",
+                "DEPRECATED: use clock_time_seconds_gauge instead. The clock time given in seconds (from 1970/01/01 UTC).",
+            ),
+        }
     }
 }
 
 impl Collector for Clock {
     fn desc(&self) -> Vec<&Desc> {
-        self.0.desc()
+        vec![&self.gauge, &self.counter]
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        self.0.set(jiff::Timestamp::now().as_millisecond() as f64 / 1000.0);
-        self.0.collect()
+        use prometheus::proto::{Counter, Gauge, Metric, MetricType};
+        // Whole seconds, as cert-manager's `Now().Unix()`.
+        let now = jiff::Timestamp::now().as_second() as f64;
+        let family = |desc: &Desc, kind: MetricType| {
+            let mut metric = Metric::default();
+            match kind {
+                MetricType::COUNTER => {
+                    let mut counter = Counter::default();
+                    counter.set_value(now);
+                    metric.set_counter(counter);
+                }
+                _ => {
+                    let mut gauge = Gauge::default();
+                    gauge.set_value(now);
+                    metric.set_gauge(gauge);
+                }
+            }
+            let mut family = MetricFamily::default();
+            family.set_name(desc.fq_name.clone());
+            family.set_help(desc.help.clone());
+            family.set_field_type(kind);
+            family.set_metric(vec![metric]);
+            family
+        };
+        vec![family(&self.gauge, MetricType::GAUGE), family(&self.counter, MetricType::COUNTER)]
     }
 }
 
@@ -153,6 +199,12 @@ impl Metrics {
         self.syncs.with_label_values(&[controller]).inc();
     }
 
+    /// A reconcile of `controller` that failed, other than on a conflict (cert-manager does not
+    /// count those either: the next try, on a fresh cache, is expected to pass).
+    fn sync_failed(&self, controller: &str) {
+        self.sync_errors.with_label_values(&[sync_label(controller)]).inc();
+    }
+
     /// A reconcile of `controller` running until the guard is dropped.
     pub fn in_flight(&self, controller: &str) -> InFlight {
         let gauge = self.in_flight.with_label_values(&[controller]);
@@ -169,13 +221,10 @@ impl Metrics {
         self.orders_held.with_label_values(&[reason]).inc();
     }
 
-    /// The Certificate cache the Certificate gauges are read from; `None` when the controllers
-    /// stop (a replica standing by exports none, as cert-manager's).
-    pub fn watch_certificates(
-        &self,
-        store: Option<kube::runtime::reflector::Store<crate::api::Certificate>>,
-    ) {
-        self.certificates.watch(store);
+    /// The caches the Certificate, Challenge and issuer gauges are read from; `None` when the
+    /// controllers stop (a replica standing by exports none, as cert-manager's).
+    pub fn watch(&self, watched: Option<Watched>) {
+        self.caches.watch(watched);
     }
 
     /// `/readyz` answers 200 once the responder's view of the challenges is loaded.
@@ -227,7 +276,32 @@ impl Metrics {
     }
 }
 
-/// `reconcile`, counted in `certsmith_controller_reconciles_in_flight` while it runs.
+/// The `controller` label a controller's reconciles are counted under
+/// ([`Metrics::reconciled`]): certsmith's one CertificateRequest controller counts as
+/// cert-manager's ACME one, the others by the name they run under.
+fn sync_label(controller: &str) -> &str {
+    match controller {
+        "certificaterequests" => "certificaterequests-issuer-acme",
+        other => other,
+    }
+}
+
+/// Whether `error`, or any error it wraps, is the API server's 409 Conflict.
+fn conflict(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>()
+            && status.code == 409
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// `reconcile`, counted in `certsmith_controller_reconciles_in_flight` while it runs and, when
+/// it fails other than on a conflict, in `certmanager_controller_sync_error_count`.
 pub fn counted<K, C, E, F, Fut>(
     controller: &'static str,
     reconcile: F,
@@ -237,17 +311,26 @@ pub fn counted<K, C, E, F, Fut>(
 ) -> futures::future::BoxFuture<'static, Result<kube::runtime::controller::Action, E>>
 where
     C: AsRef<Metrics> + Send + Sync + 'static,
+    E: std::error::Error + 'static,
     F: Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut,
     Fut: Future<Output = Result<kube::runtime::controller::Action, E>> + Send + 'static,
 {
     move |object, ctx| {
         let running = (*ctx).as_ref().in_flight(controller);
-        let reconciled = reconcile(object, ctx);
+        let reconciled = reconcile(object, ctx.clone());
         async move {
             let result = reconciled.await;
+            if let Err(e) = &result
+                && !conflict(e)
+            {
+                (*ctx).as_ref().sync_failed(controller);
+            }
             drop(running);
             result
         }
         .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests;
