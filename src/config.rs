@@ -91,10 +91,14 @@ pub struct Config {
     /// such as approver-policy.
     #[arg(long, env = "CERTSMITH_CONTROLLERS", default_value = "*", value_delimiter = ',')]
     pub controllers: Vec<String>,
-    /// New orders one ACME account (one issuer) may open per `--acme-order-budget-window`;
-    /// Let's Encrypt allows 300 per 3 hours. Orders past it wait, and their status says until when.
-    #[arg(long, env = "CERTSMITH_ACME_ORDER_BUDGET", default_value_t = 300)]
-    pub acme_order_budget: usize,
+    /// New orders one ACME account (one issuer) may open per `--acme-order-budget-window`, on
+    /// every ACME server; `0` holds none back. Unset: Let's Encrypt's limit on its servers
+    /// (300 per 3 hours; 1,500 on staging) and none elsewhere. An issuer's
+    /// `acme.certsmith.io/order-budget` annotation wins over both. Orders past it wait, and
+    /// their status says until when.
+    #[arg(long, env = "CERTSMITH_ACME_ORDER_BUDGET")]
+    pub acme_order_budget: Option<usize>,
+    /// The window of `--acme-order-budget` (only with it).
     #[arg(long, env = "CERTSMITH_ACME_ORDER_BUDGET_WINDOW", default_value = "3h", value_parser = go_duration)]
     pub acme_order_budget_window: Duration,
     /// Orders one ACME account keeps open at the CA at once; the rest wait their turn.
@@ -119,10 +123,16 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn order_limits(&self) -> crate::order::budget::Limits {
+    /// The order limits of an issuer on the ACME server `server` whose
+    /// `acme.certsmith.io/order-budget` annotation is `annotation`.
+    pub fn order_limits(
+        &self,
+        server: &str,
+        annotation: Option<&str>,
+    ) -> crate::order::budget::Limits {
+        let flag = self.acme_order_budget.map(|n| (n, self.acme_order_budget_window));
         crate::order::budget::Limits {
-            orders: self.acme_order_budget,
-            window: self.acme_order_budget_window,
+            budget: crate::order::budget::budget_for(server, flag, annotation),
             concurrent: self.acme_max_concurrent_orders,
         }
     }

@@ -1,6 +1,10 @@
 //! The Order step's rate-limit safety: how many orders one ACME account may open, shared by
-//! every Certificate of its issuer. Let's Encrypt allows 300 new orders per account per 3 hours;
-//! a mass renewal of 1,000 Certificates must queue for that budget, not burn it and fail.
+//! every Certificate of its issuer. Let's Encrypt allows 300 new orders per account per 3 hours
+//! (1,500 on its staging server); a mass renewal of 1,000 Certificates must queue for that
+//! budget, not burn it and fail. Other ACME servers (step-ca, Pebble, a corporate CA) have
+//! limits of their own or none, so they are held back only when configured: the issuer's
+//! `acme.certsmith.io/order-budget` annotation, else `--acme-order-budget` for every server,
+//! else Let's Encrypt's limit for Let's Encrypt's servers and none for the rest.
 //!
 //! The ledger of one issuer starts from the Orders stored in the cluster (so a restarted
 //! operator knows what it opened before) and then records every order it opens. The decision
@@ -16,14 +20,94 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc};
 
-/// The limits of one account, from the flags.
+/// The issuer annotation (certsmith's own: cert-manager's schema has no field for it) that
+/// sets the issuer's order budget: `<orders>/<window>` (`100/1h`), or `unlimited`.
+pub const ANN_ORDER_BUDGET: &str = "acme.certsmith.io/order-budget";
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+const THREE_HOURS: Duration = Duration::from_secs(3 * 3600);
+
+/// How many new orders one account may open, and who said so.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Budget {
+    /// No count holds orders back (the CA's own `rateLimited` still pauses them).
+    Unlimited,
+    /// `orders` per `window`; `from` names the setting, for the waiting orders' message.
+    Per { orders: usize, window: Duration, from: &'static str },
+    /// The issuer's annotation cannot be read: no order opens until it is fixed, as a typo
+    /// must neither spend a CA's limit nor lift one silently. The message says what is wrong.
+    Invalid(String),
+}
+
+/// The limits of one account.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
-    /// New orders per `window`.
-    pub orders: usize,
-    pub window: Duration,
-    /// Orders open at the CA at once (created, not yet valid or failed).
+    pub budget: Budget,
+    /// Orders open at the CA at once (created, not yet valid or failed), on every server: it
+    /// bounds the operator's and the cluster's work in flight, not a CA's quota.
     pub concurrent: usize,
+}
+
+/// The budget of an issuer whose ACME server is `server`: its `annotation` when it has one,
+/// else the flag (`--acme-order-budget`, `0` for none, with its window) on every server, else
+/// Let's Encrypt's new-orders limit on Let's Encrypt's servers and none elsewhere. Pure.
+pub fn budget_for(
+    server: &str,
+    flag: Option<(usize, Duration)>,
+    annotation: Option<&str>,
+) -> Budget {
+    if let Some(value) = annotation {
+        return parse_annotation(value);
+    }
+    let per = |orders, window, from| match orders {
+        0 => Budget::Unlimited,
+        orders => Budget::Per { orders, window, from },
+    };
+    if let Some((orders, window)) = flag {
+        return per(orders, window, "--acme-order-budget");
+    }
+    // Let's Encrypt's "New Orders per Account" (letsencrypt.org/docs/rate-limits and
+    // /staging-environment); its servers are named by their directory URLs exactly.
+    match server.trim_end_matches('/').to_ascii_lowercase() {
+        s if s == LETS_ENCRYPT => per(300, THREE_HOURS, "Let's Encrypt's limit"),
+        s if s == LETS_ENCRYPT_STAGING => per(1500, THREE_HOURS, "Let's Encrypt staging's limit"),
+        _ => Budget::Unlimited,
+    }
+}
+
+fn parse_annotation(value: &str) -> Budget {
+    let value = value.trim();
+    if value == "unlimited" {
+        return Budget::Unlimited;
+    }
+    let parsed = value.split_once('/').and_then(|(orders, window)| {
+        let orders = orders.trim().parse::<usize>().ok().filter(|n| *n > 0)?;
+        let window = crate::validation::names::parse_duration(window.trim()).ok()?;
+        Some((orders, window)).filter(|(_, w)| !w.is_zero())
+    });
+    match parsed {
+        Some((orders, window)) => Budget::Per { orders, window, from: ANN_ORDER_BUDGET },
+        None => Budget::Invalid(format!(
+            "the issuer's {ANN_ORDER_BUDGET} annotation is {value:?}, not <orders>/<window> \
+             (such as 100/1h) nor \"unlimited\": no new order opens until it is fixed"
+        )),
+    }
+}
+
+/// The issuer's [`ANN_ORDER_BUDGET`] of `order`, from the cache.
+pub fn issuer_annotation(ctx: &crate::context::Context, order: &Order) -> Option<String> {
+    let r = &order.spec.issuer_ref;
+    let annotations = match crate::issuer::referenced_kind(r)? {
+        "ClusterIssuer" => {
+            ctx.cache.cluster_issuers.get(&ObjectRef::new(&r.name))?.annotations().clone()
+        }
+        _ => {
+            let namespace = order.namespace().unwrap_or_default();
+            let at = ObjectRef::new(&r.name).within(&namespace);
+            ctx.cache.issuers.get(&at)?.annotations().clone()
+        }
+    };
+    annotations.get(ANN_ORDER_BUDGET).cloned()
 }
 
 /// Whether an order may be opened now.
@@ -70,20 +154,27 @@ pub fn admit(
             ),
         };
     }
-    let window = SignedDuration::try_from(limits.window).unwrap_or(SignedDuration::MAX);
-    let start = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let (orders, window, from) = match &limits.budget {
+        Budget::Unlimited => return Verdict::Open,
+        // Looked at again a minute later, when the annotation may have been fixed.
+        Budget::Invalid(why) => {
+            return Verdict::Wait { retry: Duration::from_secs(60), why: why.clone() };
+        }
+        Budget::Per { orders, window, from } => (*orders, *window, *from),
+    };
+    let span = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
+    let start = now.checked_sub(span).unwrap_or(Timestamp::MIN);
     let recent: Vec<&Timestamp> = opened.iter().filter(|t| **t > start).collect();
-    if recent.len() >= limits.orders {
+    if recent.len() >= orders {
         // The slot frees when the oldest order in the window leaves it.
         let oldest = recent.iter().min().copied().copied().unwrap_or(now);
-        let free_at = oldest.checked_add(window).unwrap_or(Timestamp::MAX);
+        let free_at = oldest.checked_add(span).unwrap_or(Timestamp::MAX);
         return Verdict::Wait {
             retry: wait(now, free_at),
             why: format!(
-                "waiting for the account's order budget: it opened {} orders in the last {} \
-                 (--acme-order-budget); the next may open at {}",
-                limits.orders,
-                humanize(limits.window),
+                "waiting for the account's order budget: it opened {orders} orders in the last \
+                 {} ({from}); the next may open at {}",
+                humanize(window),
                 free_at.round(jiff::Unit::Second).unwrap_or(free_at)
             ),
         };
@@ -219,7 +310,14 @@ impl Budgets {
         }
         let admitted_here: BTreeSet<String> = ledger.open.keys().cloned().collect();
         let open_now = open_in_cluster.union(&admitted_here).count();
-        let window = SignedDuration::try_from(limits.window).unwrap_or(SignedDuration::MAX);
+        // Orders older than the window count no more. Without a budget they are kept for
+        // Let's Encrypt's 3 h all the same, so a budget set later (an issuer's annotation)
+        // counts what was opened just before.
+        let window = match &limits.budget {
+            Budget::Per { window, .. } => *window,
+            _ => THREE_HOURS,
+        };
+        let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
         let start = now.checked_sub(window).unwrap_or(Timestamp::MIN);
         while ledger.opened.front().is_some_and(|t| *t <= start) {
             ledger.opened.pop_front();

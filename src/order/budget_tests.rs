@@ -7,7 +7,76 @@ fn t(s: &str) -> Timestamp {
 }
 
 fn limits(orders: usize, window_secs: u64, concurrent: usize) -> Limits {
-    Limits { orders, window: Duration::from_secs(window_secs), concurrent }
+    let window = Duration::from_secs(window_secs);
+    Limits { budget: Budget::Per { orders, window, from: "--acme-order-budget" }, concurrent }
+}
+
+fn per(orders: usize, hours: u64, from: &'static str) -> Budget {
+    Budget::Per { orders, window: Duration::from_secs(hours * 3600), from }
+}
+
+#[test]
+fn only_lets_encrypt_is_budgeted_by_default_and_flags_and_annotations_win() {
+    let pebble = "https://pebble.test:14000/dir";
+    let flag = Some((10, Duration::from_secs(20)));
+    let invalid = |b: &Budget| matches!(b, Budget::Invalid(_));
+    type Flag = Option<(usize, Duration)>;
+    let table: [(&str, Flag, Option<&str>, Budget); 11] = [
+        // (server, --acme-order-budget with its window, annotation, budget)
+        (LETS_ENCRYPT, None, None, per(300, 3, "Let's Encrypt's limit")),
+        (
+            "https://ACME-v02.api.letsencrypt.org/directory/",
+            None,
+            None,
+            per(300, 3, "Let's Encrypt's limit"),
+        ),
+        (LETS_ENCRYPT_STAGING, None, None, per(1500, 3, "Let's Encrypt staging's limit")),
+        // Pebble, step-ca, a corporate CA: not held back unless configured.
+        (pebble, None, None, Budget::Unlimited),
+        ("https://ca.internal/acme/acme/directory", None, None, Budget::Unlimited),
+        // The flag holds on every server, Let's Encrypt's included; 0 is none at all.
+        (
+            pebble,
+            flag,
+            None,
+            Budget::Per {
+                orders: 10,
+                window: Duration::from_secs(20),
+                from: "--acme-order-budget",
+            },
+        ),
+        (LETS_ENCRYPT, Some((0, Duration::from_secs(60))), None, Budget::Unlimited),
+        // The issuer's annotation wins over both.
+        (pebble, flag, Some("100/1h"), per(100, 1, ANN_ORDER_BUDGET)),
+        (LETS_ENCRYPT, None, Some(" unlimited "), Budget::Unlimited),
+        (pebble, None, Some("100"), Budget::Invalid(String::new())),
+        (pebble, None, Some("0/1h"), Budget::Invalid(String::new())),
+    ];
+    for (i, (server, flag, annotation, want)) in table.into_iter().enumerate() {
+        let got = budget_for(server, flag, annotation);
+        match invalid(&want) {
+            true => assert!(invalid(&got), "row {i}: {got:?}"),
+            false => assert_eq!(got, want, "row {i}"),
+        }
+    }
+}
+
+#[test]
+fn no_budget_opens_any_number_and_an_unreadable_one_opens_none() {
+    let now = t("2026-01-01T03:00:00Z");
+    let opened: VecDeque<_> = (0..1000).map(|_| now).collect();
+    let unlimited = Limits { budget: Budget::Unlimited, concurrent: 50 };
+    assert_eq!(admit(&opened, 0, None, now, &unlimited), Verdict::Open);
+    // The bound on orders open at once holds without a budget.
+    assert!(matches!(admit(&opened, 50, None, now, &unlimited), Verdict::Wait { .. }));
+    let budget = budget_for(LETS_ENCRYPT, None, Some("ten per hour"));
+    let Verdict::Wait { retry, why } =
+        admit(&VecDeque::new(), 0, None, now, &Limits { budget, concurrent: 50 })
+    else {
+        panic!("an unreadable annotation opened an order");
+    };
+    assert_eq!(retry.as_secs(), 60);
+    assert!(why.contains("acme.certsmith.io/order-budget annotation is \"ten per hour\""), "{why}");
 }
 
 #[test]
@@ -138,5 +207,25 @@ async fn admitted_orders_count_until_they_finish_and_refunds_give_the_slot_back(
     match budgets.admit("ci", &d, &stored, t("2026-01-01T04:30:00Z"), &l).await {
         Verdict::Wait { why, .. } => assert!(why.contains("rate limit to lift"), "{why}"),
         other => panic!("paused: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_budget_set_later_counts_the_orders_opened_without_one() {
+    let budgets = Budgets::default();
+    let now = t("2026-01-01T03:00:00Z");
+    let unlimited = Limits { budget: Budget::Unlimited, concurrent: 50 };
+    let stored: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|uid| order(uid, "2026-01-01T03:00:00Z", false, None))
+        .collect();
+    for o in &stored[..3] {
+        assert_eq!(budgets.admit("ci", o, &stored, now, &unlimited).await, Verdict::Open);
+    }
+    // The issuer is annotated 3 per hour half an hour later: the three opened count.
+    let later = t("2026-01-01T03:30:00Z");
+    match budgets.admit("ci", &stored[3], &stored, later, &limits(3, 3600, 50)).await {
+        Verdict::Wait { retry, .. } => assert_eq!(retry.as_secs(), 30 * 60),
+        other => panic!("over the budget set later: {other:?}"),
     }
 }

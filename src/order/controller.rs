@@ -129,7 +129,8 @@ impl At<'_> {
             .into_iter()
             .filter(|o| budget::ledger_key(o) == ledger)
             .collect();
-        let limits = ctx.config.order_limits();
+        let annotation = budget::issuer_annotation(ctx, order);
+        let limits = ctx.config.order_limits(server, annotation.as_deref());
         match ctx.budgets.admit(&ledger, order, &stored, ctx.now(), &limits).await {
             Verdict::Open => {}
             Verdict::Stale => return Ok(Action::requeue(Duration::from_secs(1))),
