@@ -2,8 +2,15 @@
 //! certificate, fetched again when the CA's Retry-After says, kept in `status.acme.ari` where
 //! cert-manager keeps it; the renewal time is picked inside the window. A CA without ARI keeps
 //! the 2/3-of-lifetime rule.
+//!
+//! A CA's window alone never renews a certificate younger than [`floor`], and never one issued
+//! after the window ended (the window was about the certificate it replaced): a CA that answers
+//! every certificate, fresh ones included, with "renew now" costs one order per floor, not one
+//! per reconcile. When the CA's "renew now" is held so, the Certificate says it in the
+//! `certsmith.io/RenewNowHeld` condition and a `RenewNowHeld` Event.
 
 use crate::api::certificate::{AriStatus, CertificateAcmeStatus, SuggestedWindow};
+use crate::api::meta::{self, ConditionStatus};
 use crate::api::{Certificate, CertificateStatus};
 use crate::context::Context;
 use crate::issuer::IssuerView;
@@ -21,17 +28,116 @@ pub fn current<'a>(cert: &'a Certificate, issued: &Issued) -> Option<&'a AriStat
     (ari.last_checked.as_ref()?.0 >= issued.not_before).then_some(ari)
 }
 
-/// The renewal time the CA's window gives for `issued`, if it gave one: a window that had
-/// already begun when it was fetched means now (RFC 9773 §4.2: the CA wants it replaced, as
-/// before a mass revocation); else a point inside it. Pure.
-pub fn renewal_time(cert: &Certificate, issued: &Issued) -> Option<Timestamp> {
+/// The condition (certsmith's own: cert-manager has no word for it) that says the CA asks to
+/// renew now and certsmith holds it; removed when the CA stops asking or the hold ends.
+pub const RENEW_NOW_HELD: &str = "certsmith.io/RenewNowHeld";
+
+/// The youngest a certificate is renewed at on its CA's window alone: a third of its life,
+/// at least 1 h and at most 24 h. Without it, a CA that says "renew now" to every certificate,
+/// fresh ones included, costs an order per Retry-After (10 s: 8,640 a day per Certificate);
+/// with it, at most three per lifetime up to 3-day certificates and one a day beyond (6-day
+/// "shortlived" and 90-day ones alike). The cap keeps ARI's purpose: a CA announces a mass
+/// revocation through it, and the Baseline Requirements give it 5 days (24 h for a key
+/// compromise) to revoke, so even a fresh 90-day certificate is replaced within a day, not
+/// after 30 as a bare third would have it. The 1 h minimum only matters below 3 h of life,
+/// where the 2/3-of-lifetime rule renews first anyway.
+pub fn floor(issued: &Issued) -> SignedDuration {
+    let life = issued.not_after.duration_since(issued.not_before);
+    (life / 3).clamp(SignedDuration::from_hours(1), SignedDuration::from_hours(24))
+}
+
+fn earliest(issued: &Issued) -> Timestamp {
+    issued.not_before.checked_add(floor(issued)).unwrap_or(Timestamp::MAX)
+}
+
+/// The current window and when it was fetched.
+fn window<'a>(cert: &'a Certificate, issued: &Issued) -> Option<(&'a SuggestedWindow, Timestamp)> {
     let ari = current(cert, issued)?;
-    let window = ari.suggested_window.as_ref()?;
-    let checked = ari.last_checked.as_ref()?.0;
-    if window.start.0 <= checked {
-        return Some(window.start.0);
+    Some((ari.suggested_window.as_ref()?, ari.last_checked.as_ref()?.0))
+}
+
+/// The renewal time the CA's window gives for `issued`, if it gives one: a window that had
+/// already begun when it was fetched means now (RFC 9773 §4.2: the CA wants it replaced, as
+/// before a mass revocation); else a point inside it; never before [`floor`]. A window that
+/// ended before the certificate was issued gives none: it was about the certificate this one
+/// replaced, and renewing for it again is how a renewal storm starts. Pure.
+pub fn renewal_time(cert: &Certificate, issued: &Issued) -> Option<Timestamp> {
+    let (window, checked) = window(cert, issued)?;
+    if window.end.0 <= issued.not_before {
+        return None;
     }
-    Some(crate::renewal::ari_pick(window.start.0, window.end.0, &issued.serial))
+    let at = match window.start.0 <= checked {
+        true => window.start.0,
+        false => crate::renewal::ari_pick(window.start.0, window.end.0, &issued.serial),
+    };
+    Some(at.max(earliest(issued)))
+}
+
+/// When the CA's window says "renew now" and certsmith does not (yet): the reason and message
+/// of [`RENEW_NOW_HELD`]. Pure.
+pub fn renew_now_held(cert: &Certificate, issued: &Issued) -> Option<(&'static str, String)> {
+    let (window, checked) = window(cert, issued)?;
+    if window.start.0 > checked {
+        return None;
+    }
+    let (start, end, issued_at) = (window.start.0, window.end.0, issued.not_before);
+    if end <= issued_at {
+        let message = format!(
+            "The ACME server's renewal window ({start} to {end}) asks to renew now, but it ended \
+             before this certificate was issued ({issued_at}): it was about the certificate this \
+             one replaced, so it renews nothing; the renewal time is 2/3 of the lifetime"
+        );
+        return Some(("WindowEndedBeforeIssuance", message));
+    }
+    let at = earliest(issued);
+    (start < at).then(|| {
+        let message = format!(
+            "The ACME server's renewal window ({start} to {end}) asks to renew now a \
+             certificate issued at {issued_at}; certsmith renews on the window alone no sooner \
+             than {at} (a third of the lifetime, within 1 h to 24 h), so a server that asks \
+             this of every new certificate cannot cause a renewal storm"
+        );
+        ("YoungerThanFloor", message)
+    })
+}
+
+/// `new` with [`RENEW_NOW_HELD`] set or removed for `issued`; an Event when it is set anew: for
+/// a new reason, or for a new certificate (the CA repeating "renew now" to the replacement is
+/// what a user must hear of). A restart finds it in the status and says nothing again.
+pub async fn note_renew_now(
+    ctx: &Context,
+    cert: &Certificate,
+    issued: &Issued,
+    old: &CertificateStatus,
+    mut new: CertificateStatus,
+    now: Timestamp,
+) -> CertificateStatus {
+    let held = renew_now_held(cert, issued);
+    let (stale, announce) = held_anew(old, held.as_ref().map(|h| h.0), issued);
+    if (held.is_none() || stale)
+        && let Some(cs) = new.conditions.as_mut()
+    {
+        cs.retain(|c| c.type_ != RENEW_NOW_HELD);
+    }
+    let Some((reason, message)) = held else { return new };
+    if announce {
+        let object = kube::Resource::object_ref(cert, &());
+        ctx.event(&object, true, "RenewNowHeld", message.clone()).await;
+    }
+    let (generation, status) = (cert.metadata.generation, ConditionStatus::True);
+    let conditions = &mut new.conditions;
+    meta::set_condition(conditions, RENEW_NOW_HELD, status, reason, &message, generation, now);
+    new
+}
+
+/// Whether the stored hold is stale (set before `issued` was issued: about the certificate it
+/// replaced, so it starts anew) and whether a hold for `reason` is news (an Event). Pure.
+fn held_anew(old: &CertificateStatus, reason: Option<&str>, issued: &Issued) -> (bool, bool) {
+    let was = old.conditions.iter().flatten().find(|c| c.type_ == RENEW_NOW_HELD);
+    let stale = was
+        .is_some_and(|c| c.last_transition_time.as_ref().is_none_or(|t| t.0 < issued.not_before));
+    let news = reason.is_some_and(|r| stale || was.and_then(|c| c.reason.as_deref()) != Some(r));
+    (stale, news)
 }
 
 /// Whether the window must be fetched (again) at `now`. Pure.
@@ -124,103 +230,5 @@ pub fn with(old: &CertificateStatus, ari: AriStatus) -> CertificateStatus {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
-
-    fn cert_with(ari: Option<AriStatus>) -> Certificate {
-        let mut c: Certificate = serde_yaml::from_str(
-            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\n\
-             spec: {secretName: s, issuerRef: {name: i}}",
-        )
-        .unwrap();
-        c.status = Some(CertificateStatus {
-            acme: Some(CertificateAcmeStatus { ari }),
-            ..Default::default()
-        });
-        c
-    }
-
-    fn ari(checked: &str, next: &str, start: &str, end: &str) -> Option<AriStatus> {
-        Some(AriStatus {
-            last_checked: Some(Time(t(checked))),
-            next_check: Some(Time(t(next))),
-            suggested_window: Some(SuggestedWindow { start: Time(t(start)), end: Time(t(end)) }),
-        })
-    }
-
-    #[test]
-    fn the_window_decides_the_renewal_of_the_certificate_it_was_fetched_for() {
-        let issued = Issued {
-            not_before: t("2026-01-01T00:00:00Z"),
-            not_after: t("2026-03-01T00:00:00Z"),
-            serial: "0a".into(),
-            subject: String::new(),
-            issuer: String::new(),
-            common_name: None,
-            dns_names: vec![],
-            ip_addresses: vec![],
-            uris: vec![],
-            emails: vec![],
-            public_key: vec![],
-            chain_ends_in_root: false,
-            last_in_chain: String::new(),
-        };
-        let now = t("2026-01-02T00:00:00Z");
-        // (status, renewal time wanted, due at now)
-        let table = [
-            (None, None, true),
-            // Fetched before this certificate was issued: about an earlier one.
-            (
-                ari(
-                    "2025-12-31T00:00:00Z",
-                    "2026-01-03T00:00:00Z",
-                    "2026-02-01T00:00:00Z",
-                    "2026-02-01T00:00:00Z",
-                ),
-                None,
-                true,
-            ),
-            // A future window of a point: that point; re-checked at next_check.
-            (
-                ari(
-                    "2026-01-01T12:00:00Z",
-                    "2026-01-03T00:00:00Z",
-                    "2026-02-01T00:00:00Z",
-                    "2026-02-01T00:00:00Z",
-                ),
-                Some("2026-02-01T00:00:00Z"),
-                false,
-            ),
-            (
-                ari(
-                    "2026-01-01T12:00:00Z",
-                    "2026-01-01T18:00:00Z",
-                    "2026-02-01T00:00:00Z",
-                    "2026-02-01T00:00:00Z",
-                ),
-                Some("2026-02-01T00:00:00Z"),
-                true,
-            ),
-            // A window that had begun when fetched: now (its start).
-            (
-                ari(
-                    "2026-01-01T12:00:00Z",
-                    "2026-01-03T00:00:00Z",
-                    "2026-01-01T06:00:00Z",
-                    "2026-01-05T00:00:00Z",
-                ),
-                Some("2026-01-01T06:00:00Z"),
-                false,
-            ),
-        ];
-        for (i, (status, want, due_now)) in table.into_iter().enumerate() {
-            let cert = cert_with(status);
-            assert_eq!(renewal_time(&cert, &issued), want.map(t), "row {i}");
-            assert_eq!(due(&cert, &issued, now), due_now, "row {i}");
-        }
-    }
-}
+#[path = "ari_tests.rs"]
+mod tests;

@@ -129,6 +129,7 @@ async fn up_to_date(
         true => status::issued(&old, issued, renewal_time, generation, now),
         false => status::up_to_date(&old, issued, renewal_time, generation, now),
     };
+    let new = ari::note_renew_now(ctx, cert, issued, &old, new, now).await;
     if new != old {
         write::status(&ctx.client, cert, &new).await?;
     }

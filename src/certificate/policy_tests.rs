@@ -192,3 +192,31 @@ fn decisions_carry_times_and_messages() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A CA saying "renew now" to a certificate issued minutes ago (a window from a year before
+/// its end to its end): up to date until the ARI floor (a day for a 90-day certificate), then
+/// renewed; the 2/3 rule would say March 2.
+#[test]
+fn a_renew_now_window_does_not_renew_a_fresh_certificate_before_the_floor() {
+    use crate::api::certificate::{AriStatus, CertificateAcmeStatus, SuggestedWindow};
+    let key = rsa();
+    let mut cert = certificate("");
+    let good = secret_for(&cert, &["a.example.com"], &key);
+    let ari = AriStatus {
+        last_checked: Some(Time(ts("2026-01-01T00:05:00Z"))),
+        next_check: Some(Time(ts("2026-01-01T00:05:10Z"))),
+        suggested_window: Some(SuggestedWindow {
+            start: Time(ts("2025-04-01T00:00:00Z")),
+            end: Time(ts("2026-04-01T00:00:00Z")),
+        }),
+    };
+    cert.status.get_or_insert_default().acme = Some(CertificateAcmeStatus { ari: Some(ari) });
+    match decide(&cert, Some(&good), None, ts("2026-01-01T00:10:00Z")) {
+        Decision::UpToDate { renewal_time, .. } => {
+            assert_eq!(renewal_time, ts("2026-01-02T00:00:00Z"))
+        }
+        other => panic!("renewed a fresh certificate on ARI alone: {other:?}"),
+    }
+    let d = decide(&cert, Some(&good), None, ts("2026-01-02T00:00:00Z"));
+    assert_eq!(reason(&d), "Renewing", "{d:?}");
+}

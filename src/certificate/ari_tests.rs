@@ -1,0 +1,217 @@
+use super::*;
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn cert_with(ari: Option<AriStatus>) -> Certificate {
+    let mut c: Certificate = serde_yaml::from_str(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\n\
+         spec: {secretName: s, issuerRef: {name: i}}",
+    )
+    .unwrap();
+    c.status =
+        Some(CertificateStatus { acme: Some(CertificateAcmeStatus { ari }), ..Default::default() });
+    c
+}
+
+fn ari(checked: &str, next: &str, start: &str, end: &str) -> Option<AriStatus> {
+    Some(AriStatus {
+        last_checked: Some(Time(t(checked))),
+        next_check: Some(Time(t(next))),
+        suggested_window: Some(SuggestedWindow { start: Time(t(start)), end: Time(t(end)) }),
+    })
+}
+
+fn issued(not_before: &str, not_after: &str) -> Issued {
+    Issued {
+        not_before: t(not_before),
+        not_after: t(not_after),
+        serial: "0a".into(),
+        subject: String::new(),
+        issuer: String::new(),
+        common_name: None,
+        dns_names: vec![],
+        ip_addresses: vec![],
+        uris: vec![],
+        emails: vec![],
+        public_key: vec![],
+        chain_ends_in_root: false,
+        last_in_chain: String::new(),
+    }
+}
+
+#[test]
+fn the_window_decides_the_renewal_of_the_certificate_it_was_fetched_for() {
+    let issued = issued("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z");
+    let now = t("2026-01-02T00:00:00Z");
+    // (status, renewal time wanted, due at now)
+    let table = [
+        (None, None, true),
+        // Fetched before this certificate was issued: about an earlier one.
+        (
+            ari(
+                "2025-12-31T00:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "2026-02-01T00:00:00Z",
+                "2026-02-01T00:00:00Z",
+            ),
+            None,
+            true,
+        ),
+        // A future window of a point: that point; re-checked at next_check.
+        (
+            ari(
+                "2026-01-01T12:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "2026-02-01T00:00:00Z",
+                "2026-02-01T00:00:00Z",
+            ),
+            Some("2026-02-01T00:00:00Z"),
+            false,
+        ),
+        (
+            ari(
+                "2026-01-01T12:00:00Z",
+                "2026-01-01T18:00:00Z",
+                "2026-02-01T00:00:00Z",
+                "2026-02-01T00:00:00Z",
+            ),
+            Some("2026-02-01T00:00:00Z"),
+            true,
+        ),
+        // A window that had begun when fetched: now (its start), but the certificate is
+        // 12 h old: not before it is a day old (the floor of a 59-day certificate).
+        (
+            ari(
+                "2026-01-01T12:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "2026-01-01T06:00:00Z",
+                "2026-01-05T00:00:00Z",
+            ),
+            Some("2026-01-02T00:00:00Z"),
+            false,
+        ),
+        // Begun, and fetched when the certificate was past the floor: its start.
+        (
+            ari(
+                "2026-01-10T12:00:00Z",
+                "2026-01-11T00:00:00Z",
+                "2026-01-10T06:00:00Z",
+                "2026-01-15T00:00:00Z",
+            ),
+            Some("2026-01-10T06:00:00Z"),
+            false,
+        ),
+        // A window that ended before the certificate was issued: none (2/3 of the life).
+        (
+            ari(
+                "2026-01-01T12:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "2025-12-30T00:00:00Z",
+                "2025-12-31T00:00:00Z",
+            ),
+            None,
+            false,
+        ),
+    ];
+    for (i, (status, want, due_now)) in table.into_iter().enumerate() {
+        let cert = cert_with(status);
+        assert_eq!(renewal_time(&cert, &issued), want.map(t), "row {i}");
+        assert_eq!(due(&cert, &issued, now), due_now, "row {i}");
+    }
+}
+
+#[test]
+fn the_floor_is_a_third_of_the_life_within_an_hour_and_a_day() {
+    let table = [
+        // (lifetime, floor)
+        ("2026-01-01T02:00:00Z", SignedDuration::from_hours(1)),
+        ("2026-01-02T00:00:00Z", SignedDuration::from_hours(8)),
+        ("2026-01-03T00:00:00Z", SignedDuration::from_hours(16)),
+        // Let's Encrypt's 6-day "shortlived" and 90-day certificates: a day.
+        ("2026-01-07T00:00:00Z", SignedDuration::from_hours(24)),
+        ("2026-04-01T00:00:00Z", SignedDuration::from_hours(24)),
+    ];
+    for (not_after, want) in table {
+        assert_eq!(floor(&issued("2026-01-01T00:00:00Z", not_after)), want, "{not_after}");
+    }
+}
+
+/// A CA that answers every certificate, fresh ones included, with "renew now" (as
+/// acme2certifier's renewal_force: from a year before the end to the end): the fresh
+/// certificate is renewed at its floor, said in the condition; a window about the certificate
+/// it replaced renews nothing; past the floor the CA is followed at once and nothing is held.
+#[test]
+fn renew_now_is_held_for_a_young_certificate_and_ignored_when_it_predates_it() {
+    let six_days = issued("2026-01-01T00:00:00Z", "2026-01-07T00:00:00Z");
+    let table = [
+        // (checked, window start, window end, renewal time, held reason)
+        (
+            "2026-01-01T00:01:00Z",
+            "2025-01-07T00:00:00Z",
+            "2026-01-07T00:00:00Z",
+            Some("2026-01-02T00:00:00Z"),
+            Some("YoungerThanFloor"),
+        ),
+        (
+            "2026-01-03T00:00:00Z",
+            "2026-01-02T12:00:00Z",
+            "2026-01-07T00:00:00Z",
+            Some("2026-01-02T12:00:00Z"),
+            None,
+        ),
+        (
+            "2026-01-01T00:01:00Z",
+            "2025-12-30T00:00:00Z",
+            "2025-12-31T23:59:00Z",
+            None,
+            Some("WindowEndedBeforeIssuance"),
+        ),
+        // A window still to come is no "renew now": picked inside it, nothing held.
+        (
+            "2026-01-01T00:01:00Z",
+            "2026-01-04T00:00:00Z",
+            "2026-01-04T00:00:00Z",
+            Some("2026-01-04T00:00:00Z"),
+            None,
+        ),
+    ];
+    for (i, (checked, start, end, want, held)) in table.into_iter().enumerate() {
+        let cert = cert_with(ari(checked, "2026-01-08T00:00:00Z", start, end));
+        assert_eq!(renewal_time(&cert, &six_days), want.map(t), "row {i}");
+        let got = renew_now_held(&cert, &six_days);
+        assert_eq!(got.as_ref().map(|h| h.0), held, "row {i}");
+        if let Some((_, message)) = got {
+            assert!(message.contains(&format!("{start} to {end}")), "row {i}: {message}");
+        }
+    }
+}
+
+#[test]
+fn a_hold_is_news_once_per_certificate_and_reason() {
+    let issued = issued("2026-01-02T00:00:00Z", "2026-01-08T00:00:00Z");
+    let with = |reason: &str, since: &str| {
+        let mut status = CertificateStatus::default();
+        let (held, at) = (ConditionStatus::True, t(since));
+        meta::set_condition(&mut status.conditions, RENEW_NOW_HELD, held, reason, "m", None, at);
+        status
+    };
+    let none = CertificateStatus::default();
+    let (young, ended) = (Some("YoungerThanFloor"), Some("WindowEndedBeforeIssuance"));
+    let (this, before) = ("2026-01-02T00:01:00Z", "2026-01-01T00:01:00Z");
+    let table = [
+        // (stored, reason now, (stale, news))
+        (none.clone(), young, (false, true)),
+        (none, None, (false, false)),
+        (with("YoungerThanFloor", this), young, (false, false)),
+        (with("YoungerThanFloor", this), ended, (false, true)),
+        (with("YoungerThanFloor", this), None, (false, false)),
+        // Set for the certificate this one replaced: the CA repeats itself to the new one.
+        (with("YoungerThanFloor", before), young, (true, true)),
+        (with("YoungerThanFloor", before), None, (true, false)),
+    ];
+    for (i, (stored, reason, want)) in table.into_iter().enumerate() {
+        assert_eq!(held_anew(&stored, reason, &issued), want, "row {i}");
+    }
+}
