@@ -20,8 +20,8 @@ pub struct Config {
     pub cluster_resource_namespace: Option<String>,
     /// Reconcile nothing while this Lease (`namespace/name`, cert-manager's leader Lease by
     /// default) is held and renewed by someone, nor while cert-manager's controllers change
-    /// Certificates, CertificateRequests, Orders or Challenges (their field managers in
-    /// `managedFields`, within one lease period), whatever their Lease: certsmith and
+    /// Orders (their field managers in `managedFields`, within one lease period), whatever
+    /// their Lease: certsmith and
     /// cert-manager never both act on the same objects. Empty turns both checks off.
     #[arg(
         long,

@@ -9,7 +9,7 @@
 
 pub mod activity;
 
-use crate::api::{Certificate, CertificateRequest, Challenge, Order};
+use crate::api::Order;
 use crate::leader::{Seen, Timings};
 use activity::{Activity, Write};
 use futures::StreamExt;
@@ -25,8 +25,13 @@ use tokio::sync::{Notify, watch};
 /// cert-manager's default `--leader-election-lease-duration`, for a Lease that does not say.
 const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(60);
 
-/// The kinds cert-manager's controllers change while they work, watched for its changes.
-const KINDS: [&str; 4] = ["Certificate", "CertificateRequest", "Order", "Challenge"];
+/// The kinds watched for cert-manager's changes: only Orders. `managedFields` (managers and
+/// their stamps) are whatever the last writer sent, so a kind a namespace editor may write
+/// (Certificates and their status, CertificateRequests, Challenges) would let any tenant stop
+/// certsmith cluster-wide by writing as `cert-manager-…` (or blind it with a stamp from the
+/// future); editors may not write Orders. cert-manager changes an Order at every step of an
+/// ACME issuance.
+const KINDS: [&str; 1] = ["Order"];
 
 /// Who holds `lease` at `now` (see `leader::held_by`); a Lease without a duration lasts
 /// cert-manager's default.
@@ -54,10 +59,7 @@ pub fn watch(
     let events = crate::events::Events::new(client.clone());
     let found = Arc::new(Mutex::new(Activity::new(timings.lease_duration, &KINDS)));
     let wake = Arc::new(Notify::new());
-    tokio::spawn(changes::<Certificate>(client.clone(), found.clone(), wake.clone()));
-    tokio::spawn(changes::<CertificateRequest>(client.clone(), found.clone(), wake.clone()));
-    tokio::spawn(changes::<Order>(client.clone(), found.clone(), wake.clone()));
-    tokio::spawn(changes::<Challenge>(client, found.clone(), wake.clone()));
+    tokio::spawn(changes::<Order>(client, found.clone(), wake.clone()));
     let window = timings.lease_duration;
     tokio::spawn(async move {
         let mut seen = None;
@@ -292,8 +294,8 @@ mod tests {
         let s = Duration::from_secs;
         let held = Some(message("kube-system", "cert-manager-controller", "cm-1"));
         let change = Write {
-            object: "Certificate default/web".into(),
-            manager: "cert-manager-certificates-issuing".into(),
+            object: "Order default/web-1".into(),
+            manager: "cert-manager-orders".into(),
             at: wall,
         };
         let mut found = Activity::new(s(60), &KINDS);
@@ -302,13 +304,7 @@ mod tests {
         type Row<'a> = (Option<Option<String>>, bool, bool, u64, Result<Option<&'a str>, &'a str>);
         let table: [Row; 7] = [
             (None, false, false, 0, Err("not read yet")),
-            (
-                Some(None),
-                false,
-                false,
-                0,
-                Err("Certificate, CertificateRequest, Challenge, Order not listed"),
-            ),
+            (Some(None), false, false, 0, Err("Order not listed")),
             (Some(held.clone()), true, false, 1, Ok(Some("is held by \"cm-1\""))),
             (Some(None), true, false, 2, Ok(None)),
             // cert-manager with its Lease elsewhere (or none): its change alone keeps certsmith
@@ -318,9 +314,7 @@ mod tests {
                 true,
                 true,
                 3,
-                Ok(Some(
-                    "Certificate default/web was changed by cert-manager-certificates-issuing",
-                )),
+                Ok(Some("Order default/web-1 was changed by cert-manager-orders")),
             ),
             (Some(held), true, false, 4, Ok(Some("is held by"))),
             (Some(None), true, false, 64, Ok(None)),

@@ -6,8 +6,8 @@
 //! certsmith also looks for its writes. Each cert-manager controller writes through a client
 //! whose user agent is `cert-manager-<controller>/<version> …`, and the API server files each
 //! change under that manager in the object's `managedFields`, stamped with the time of its
-//! manager's last change. A Certificate, CertificateRequest, Order or Challenge changed by one
-//! of cert-manager's controllers within the last lease period means cert-manager is running.
+//! manager's last change. An Order changed by one of cert-manager's controllers within the last
+//! lease period means cert-manager is running (only Orders: see `defer::KINDS`).
 //!
 //! A change seen on a watch counts from when certsmith saw it: clock skew cannot hide a running
 //! cert-manager. A change found by a list (at start, or a watch's re-list) counts from the API

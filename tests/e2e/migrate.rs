@@ -74,23 +74,25 @@ fn run_cert_manager_lease(client: kube::Client) -> tokio::sync::watch::Sender<bo
     stop
 }
 
-/// cert-manager's readiness controller changing Certificate `default/web`'s status every second,
+/// cert-manager's orders controller changing Order `default/web-1-cm`'s status every second,
 /// under its field manager, until `stop` is set; returns once the first change is made.
 async fn run_cert_manager_writes(client: kube::Client) -> tokio::sync::watch::Sender<bool> {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let certs: Api<Certificate> = Api::namespaced(client, "default");
+    let orders: Api<Order> = Api::namespaced(client, "default");
+    let order = json!({"apiVersion": "acme.cert-manager.io/v1", "kind": "Order",
+        "metadata": {"name": "web-1-cm"},
+        "spec": {"request": "Q1NS", "issuerRef": {"name": "letsencrypt-prod"}}});
+    let pp = PatchParams::apply("cert-manager-orders").force();
+    orders.patch("web-1-cm", &pp, &Patch::Apply(&order)).await.unwrap();
     let change = move || {
-        let certs = certs.clone();
+        let (orders, pp) = (orders.clone(), pp.clone());
         async move {
-            // A new message each time: an unchanged field would not move the manager's stamp.
+            // A new reason each time: an unchanged field would not move the manager's stamp.
             let now = jiff::Timestamp::now();
-            let status = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-                "metadata": {"name": "web"},
-                "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "DoesNotExist",
-                    "message": format!("Issuing certificate as Secret does not exist ({now})"),
-                    "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}]}});
-            let pp = PatchParams::apply("cert-manager-certificates-readiness").force();
-            certs.patch_status("web", &pp, &Patch::Apply(&status)).await.unwrap();
+            let status = json!({"apiVersion": "acme.cert-manager.io/v1", "kind": "Order",
+                "metadata": {"name": "web-1-cm"},
+                "status": {"state": "pending", "reason": format!("waiting ({now})")}});
+            orders.patch_status("web-1-cm", &pp, &Patch::Apply(&status)).await.unwrap();
         }
     };
     change().await;
@@ -116,7 +118,7 @@ fn writes(kube: &KubeBed) -> Vec<String> {
 /// changes to a Certificate keep certsmith standing by, saying which; certsmith takes over one
 /// lease period after the last change, and stands by again at the next.
 #[tokio::test]
-async fn certsmith_stands_by_while_cert_manager_changes_certificates_whatever_its_lease() {
+async fn certsmith_stands_by_while_cert_manager_changes_orders_whatever_its_lease() {
     let kube = KubeBed::start();
     if !cm::install_crds(&kube) {
         return;
@@ -130,7 +132,7 @@ async fn certsmith_stands_by_while_cert_manager_changes_certificates_whatever_it
         op.get("/readyz").filter(|b| b.contains("standing by: cert-manager is running"))
     })
     .await;
-    let why = "Certificate default/web was changed by cert-manager-certificates-readiness";
+    let why = "Order default/web-1-cm was changed by cert-manager-orders";
     assert!(standby.contains(why), "{standby}");
     // Longer than a lease period (4 s): still standing by, having written nothing.
     tokio::time::sleep(Duration::from_secs(6)).await;
