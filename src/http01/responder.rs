@@ -47,10 +47,13 @@ impl Challenges {
         let _ = self.store.wait_until_ready().await;
     }
 
-    /// The key authorization for `token` requested for `host`.
+    /// The key authorization for `token` requested for `host`, from a Challenge whose spec is
+    /// as it was made: namespace editors may patch Challenges (not make them), and a patched
+    /// spec (its `generation` past 1) could name any host, token and key.
     pub fn lookup(&self, host: &str, token: &str) -> Option<String> {
         self.store.state().iter().find_map(|c| {
             (c.spec.type_ == ChallengeType::Http01
+                && c.metadata.generation == Some(1)
                 && c.spec.token == token
                 && same_name(&c.spec.dns_name, host))
             .then(|| c.spec.key.clone())
@@ -162,7 +165,7 @@ mod tests {
 
     fn challenges() -> Challenges {
         let challenge: Challenge = serde_yaml::from_str(
-            "apiVersion: acme.cert-manager.io/v1\nkind: Challenge\nmetadata: {name: a, namespace: default}\n\
+            "apiVersion: acme.cert-manager.io/v1\nkind: Challenge\nmetadata: {name: a, namespace: default, generation: 1}\n\
              spec: {url: 'https://ca/chall/1', authorizationURL: 'https://ca/authz/1', dnsName: app.example.com,\
              type: HTTP-01, token: tok-1, key: tok-1.thumb, solver: {http01: {ingress: {}}}, issuerRef: {name: i}}",
         )
@@ -173,7 +176,14 @@ mod tests {
         ip.metadata.name = Some("b".into());
         (ip.spec.dns_name, ip.spec.token, ip.spec.key) =
             ("2001:db8::1".into(), "tok-6".into(), "tok-6.thumb".into());
-        writer.apply_watcher_event(&watcher::Event::Apply(ip));
+        writer.apply_watcher_event(&watcher::Event::Apply(ip.clone()));
+        // One whose spec someone patched since it was made (a tenant's own host, token, key).
+        let mut patched = ip;
+        patched.metadata.name = Some("c".into());
+        patched.metadata.generation = Some(2);
+        (patched.spec.dns_name, patched.spec.token, patched.spec.key) =
+            ("app.example.com".into(), "tok-9".into(), "tok-9.theirs".into());
+        writer.apply_watcher_event(&watcher::Event::Apply(patched));
         Challenges { store: writer.as_reader(), metrics: Default::default() }
     }
 
@@ -217,6 +227,8 @@ mod tests {
             ("GET", "other.example.com", "/.well-known/acme-challenge/tok-1", 404, ""),
             ("GET", "", "/.well-known/acme-challenge/tok-1", 404, ""),
             ("GET", "app.example.com", "/.well-known/acme-challenge/tok-2", 404, ""),
+            // A Challenge whose spec was patched after it was made is never answered.
+            ("GET", "app.example.com", "/.well-known/acme-challenge/tok-9", 404, ""),
             ("GET", "app.example.com", "/.well-known/acme-challenge/tok-1/x", 404, ""),
             ("GET", "app.example.com", "/.well-known/acme-challenge/", 404, ""),
             ("GET", "app.example.com", "/", 404, ""),
