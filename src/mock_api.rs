@@ -23,6 +23,18 @@ pub fn ok(method: &'static str, path: &str, reply: serde_json::Value) -> Step {
     Step { method, path: path.into(), status: 200, reply }
 }
 
+/// A PEM CSR for `names` (the first also its commonName), base64 as a request's spec holds it.
+pub fn csr(names: &[&str]) -> String {
+    use base64::Engine as _;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, names[0]);
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    base64::engine::general_purpose::STANDARD.encode(pem)
+}
+
 /// The clock of the mocked tier's tests.
 pub fn now() -> jiff::Timestamp {
     "2026-06-01T00:00:00Z".parse().unwrap()

@@ -36,6 +36,8 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
             clean_up(&ctx, &ch).await?;
             let new = ChallengeStatus { presented: Some(false), processing: Some(false), ..old };
             crate::ssa::replace_status(&api, &*ch, &new).await?;
+        } else {
+            trust::forget(&ch);
         }
         return Ok(Action::await_change());
     }
@@ -70,7 +72,9 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     // present; recorded by the next status write (presenting again is harmless), so a route
     // that works at once costs one write for presenting and accepting together
     let old = if old.presented != Some(true) {
-        trust::remember(&ch);
+        if solver.needs_finalizer(&ch) {
+            trust::remember(&ch);
+        }
         if let Err(e) = solver.present(&ctx, &ch).await {
             return present_failed(&ctx, &api, &ch, &old, &e.message()).await;
         }
@@ -111,6 +115,7 @@ async fn deleted(ctx: &Context, api: &Api<Challenge>, ch: &Challenge) -> Result<
         let rest: Vec<_> = ch.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
         set_finalizers(api, ch, rest).await?;
     }
+    trust::forget(ch);
     Ok(Action::await_change())
 }
 
@@ -186,12 +191,14 @@ async fn at_ca(
 async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     let Some(trusted) = trust::presented(ctx, ch) else {
         if ch.status.as_ref().and_then(|s| s.presented) == Some(true) {
-            let note = "Its Order is gone and certsmith was restarted since it presented this \
-                        challenge: a TXT record or an edited Ingress rule it presented is \
-                        left in place for an administrator to remove (solver Ingresses and \
-                        routes go with the Challenge)";
+            let note = "certsmith cannot rebuild what it presented for this challenge (its \
+                        Order is gone and certsmith was restarted since, or its spec was \
+                        changed since it was made): a TXT record or an edited Ingress rule it \
+                        presented is left in place for an administrator to remove (solver \
+                        Ingresses and routes go with the Challenge)";
             ctx.event(&ch.object_ref(&()), true, "CleanUpSkipped", note.into()).await;
         }
+        trust::forget(ch);
         return Ok(());
     };
     if let Ok(solver) = solver::for_challenge(&trusted) {

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 const CHALLENGES: &str = "/apis/acme.cert-manager.io/v1/namespaces/team/challenges";
 
+/// An RFC 2136 solver (its server is never reached: nothing here is cleaned up through it).
+const DNS: &str = "[{dns01: {rfc2136: {nameserver: '192.0.2.53'}}}]";
+
 fn owner(uid: &str) -> serde_json::Value {
     json!([{"apiVersion": "acme.cert-manager.io/v1", "kind": "Order", "name": "web-1-abc",
             "uid": uid, "controller": true}])
@@ -82,14 +85,12 @@ async fn a_challenge_its_issuers_solvers_cannot_answer_says_so() {
 
 #[tokio::test]
 async fn an_edit_in_place_from_before_the_upgrade_is_found_and_removed() {
-    // Made by the previous certsmith: the finalizer, no Ingress name in its solver, decided;
-    // rewritten since (another host, a class): removed as the Order and issuer made it.
+    // Made by the previous certsmith: the finalizer, no Ingress name in its solver, decided:
+    // removed as the Order and issuer made it.
     let solvers = "[{http01: {ingress: {}}}]";
     let mut ch = planned(solvers);
     let made = ch.clone();
     ch.metadata.finalizers = Some(vec!["finalizer.acme.cert-manager.io".into()]);
-    ch.spec.dns_name = "bank.example".into();
-    ch.spec.solver.http01.as_mut().unwrap().ingress.as_mut().unwrap().class = Some("x".into());
     ch.status = serde_json::from_value(json!({"state": "valid", "presented": true})).unwrap();
     let rule = crate::http01::solver_ingress::rule(&crate::mock_api::config(), &made);
     let other = json!({"host": "b.example.com"});
@@ -151,18 +152,28 @@ async fn what_cannot_be_rebuilt_is_not_cleaned_up_as_its_spec_says() {
     assert_eq!(action, Action::await_change());
     let calls = served.await.unwrap();
     assert_eq!(calls[0].body["metadata"]["finalizers"], json!([]));
-    // One presented whose Order went while certsmith was down: said, and left in place.
+    // One presented whose Order went while certsmith was down; one of certsmith's Order whose
+    // spec (its TXT value among it) was patched since: said, and left in place.
     ch.metadata.deletion_timestamp = None;
     ch.metadata.uid = Some("c-9".into());
     ch.status = serde_json::from_value(json!({"state": "valid", "presented": true})).unwrap();
-    let reply = serde_json::to_value(&ch).unwrap();
-    let script = vec![
-        ok("POST", &events("team"), event()),
-        ok("PATCH", &format!("{CHALLENGES}/mine/status"), reply),
-    ];
-    let (ctx, _, served) = context(now, script);
-    super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
-    let calls = served.await.unwrap();
-    assert_eq!(calls[0].body["reason"], json!("CleanUpSkipped"));
-    assert_eq!(calls[1].body[1]["value"]["presented"], json!(false));
+    let mut patched = planned(DNS);
+    patched.metadata.generation = Some(2);
+    patched.spec.key = "another-challenges-value".into();
+    patched.status = ch.status.clone();
+    for ch in [ch, patched] {
+        let name = ch.metadata.name.clone().unwrap();
+        let reply = serde_json::to_value(&ch).unwrap();
+        let script = vec![
+            ok("POST", &events("team"), event()),
+            ok("PATCH", &format!("{CHALLENGES}/{name}/status"), reply),
+        ];
+        let (ctx, mut caches, served) = context(now, script);
+        cache(&mut caches.orders, order());
+        cache(&mut caches.issuers, issuer(DNS));
+        super::controller::reconcile(Arc::new(ch), ctx).await.unwrap();
+        let calls = served.await.unwrap();
+        assert_eq!(calls[0].body["reason"], json!("CleanUpSkipped"), "{name}");
+        assert_eq!(calls[1].body[1]["value"]["presented"], json!(false));
+    }
 }

@@ -5,6 +5,10 @@ use crate::api::acme::AcmeChallengeSolver;
 use crate::api::{CertificateRequest, Challenge, Issuer, Order};
 use serde_json::json;
 
+/// The CSR of the request and its Order.
+static CSR: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::mock_api::csr(&["a.example.com"]));
+
 /// The thumbprint the fixtures' keys are made with.
 pub const THUMBPRINT: &str = "thumb";
 
@@ -15,7 +19,8 @@ pub fn order() -> Order {
         "metadata": {"name": "web-1-abc", "namespace": "team", "uid": "o-1",
                      "ownerReferences": [{"apiVersion": "cert-manager.io/v1", "uid": "r-1",
                          "kind": "CertificateRequest", "name": "web-1", "controller": true}]},
-        "spec": {"request": "", "issuerRef": {"name": "le"}},
+        "spec": {"request": *CSR, "issuerRef": {"name": "le"}, "commonName": "a.example.com",
+                 "dnsNames": ["a.example.com"]},
         "status": {"authorizations": [{
             "url": "https://ca/authz/1", "identifier": "a.example.com", "initialState": "pending",
             "challenges": [{"type": "http-01", "url": "https://ca/chall/1", "token": "tok"},
@@ -28,7 +33,7 @@ pub fn order() -> Order {
 pub fn request() -> CertificateRequest {
     serde_json::from_value(json!({
         "metadata": {"name": "web-1", "namespace": "team", "uid": "r-1"},
-        "spec": {"request": "", "issuerRef": {"name": "le"}},
+        "spec": {"request": *CSR, "issuerRef": {"name": "le"}},
         "status": {"conditions": [{"type": "Approved", "status": "True"}]}
     }))
     .unwrap()
@@ -64,5 +69,6 @@ pub fn planned(solvers_yaml: &str) -> Challenge {
     let mut ch = made.unwrap().remove(0);
     ch.metadata.uid = Some("c-1".into());
     ch.metadata.resource_version = Some("9".into());
+    ch.metadata.generation = Some(1);
     ch
 }

@@ -74,6 +74,9 @@ pub async fn load(ctx: &Context, ch: &Challenge) -> Result<Challenge, Refused> {
     let Some(issuer) = ctx.issuer(&order.spec.issuer_ref, &namespace) else {
         return Err(Refused::Waiting("Referenced issuer not found".into()));
     };
+    if order.status.as_ref().and_then(|s| s.authorizations.as_ref()).is_none() {
+        return Err(Refused::Waiting("Waiting for the Order to record its authorizations".into()));
+    }
     let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
     let overrides = crate::order::load::overrides(ctx, &order);
     // What the solvers make of it first: a solver that cannot need not wait for the account.
@@ -87,12 +90,17 @@ pub async fn load(ctx: &Context, ch: &Challenge) -> Result<Challenge, Refused> {
 
 /// What `ch` presented, to be removed: rebuilt from its Order (no approval needed any more: only
 /// a Challenge that passed [`load`] was presented), else as remembered when it was presented;
-/// `None` when neither can say (its Order gone while this process was not running). The key
-/// is the Challenge's own: removing a record must not wait for the CA to read the account, and
-/// the name, server and TSIG key it is removed with are the rebuilt ones.
+/// `None` when neither can say (its Order gone while this process was not running, or its spec
+/// patched since it was made). The key is the Challenge's own: removing a record must not wait
+/// for the CA to read the account, and the name, server and TSIG key it is removed with are the
+/// rebuilt ones; a spec someone patched (`generation` past 1) could name another Challenge's
+/// value, so it is used only as made.
 pub fn presented(ctx: &Context, ch: &Challenge) -> Option<Challenge> {
     let namespace = ch.namespace().unwrap_or_default();
     let rebuilt = || {
+        if ch.metadata.generation != Some(1) {
+            return None;
+        }
         let order = controller_of(&ctx.cache.orders, &namespace, ch.owner_references())?;
         let issuer = ctx.issuer(&order.spec.issuer_ref, &namespace)?;
         let solvers = issuer.spec.acme.as_ref()?.solvers.clone().unwrap_or_default();
@@ -104,8 +112,9 @@ pub fn presented(ctx: &Context, ch: &Challenge) -> Option<Challenge> {
 }
 
 /// The trusted Challenges this process presented and has not cleaned up, by UID: what clean-up
-/// removes when their Order is gone before them (a Certificate deleted mid-issuance). Bounded
-/// by the Challenges in flight.
+/// removes when their Order is gone before them (a Certificate deleted mid-issuance). Only
+/// those with certsmith's finalizer are kept (the others leave nothing to remove), and every
+/// clean-up forgets its own, so it is bounded by the Challenges in flight.
 static PRESENTED: LazyLock<Mutex<HashMap<String, Challenge>>> = LazyLock::new(Default::default);
 
 pub fn remember(trusted: &Challenge) {

@@ -15,16 +15,21 @@ fn order() -> Order {
         "metadata": {"name": "web-1-abc", "namespace": "team", "uid": "o-1", "resourceVersion": "3",
                      "ownerReferences": [{"apiVersion": "cert-manager.io/v1", "uid": "r-1",
                          "kind": "CertificateRequest", "name": "web-1", "controller": true}]},
-        "spec": {"request": "", "issuerRef": {"name": "le"}, "dnsNames": ["a.example.com"]}
+        "spec": {"request": *CSR, "issuerRef": {"name": "le"}, "dnsNames": ["a.example.com"],
+                 "commonName": "a.example.com"}
     }))
     .unwrap()
 }
+
+/// The CSR of the request and its Order.
+static CSR: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::mock_api::csr(&["a.example.com"]));
 
 /// The approved request the Order is placed for.
 fn request() -> crate::api::CertificateRequest {
     serde_json::from_value(json!({
         "metadata": {"name": "web-1", "namespace": "team", "uid": "r-1"},
-        "spec": {"request": "", "issuerRef": {"name": "le"}},
+        "spec": {"request": *CSR, "issuerRef": {"name": "le"}},
         "status": {"conditions": [{"type": "Approved", "status": "True"}]}
     }))
     .unwrap()
