@@ -1,3 +1,6 @@
+//! The renewal step's ARI rules, as tables: the window chosen, the floor under a CA's "renew
+//! now", and what is said while it is held.
+
 use super::*;
 
 fn t(s: &str) -> Timestamp {

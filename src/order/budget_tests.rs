@@ -1,3 +1,6 @@
+//! The Order step's budget, as tables: each server's default, the precedence of flag and
+//! annotation, and the ledger over time.
+
 use super::*;
 use crate::api::OrderStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
