@@ -46,8 +46,12 @@ pub fn floor(issued: &Issued) -> SignedDuration {
     (life / 3).clamp(SignedDuration::from_hours(1), SignedDuration::from_hours(24))
 }
 
-fn earliest(issued: &Issued) -> Timestamp {
-    issued.not_before.checked_add(floor(issued)).unwrap_or(Timestamp::MAX)
+/// The soonest the window alone renews `issued` for `cert`: past the floor, but never later
+/// than the Certificate's own schedule (2/3 of the lifetime, or its renewBefore), so a
+/// certificate shorter than the floor (a 90-second one) renews as if its CA had no ARI.
+fn earliest(cert: &Certificate, issued: &Issued) -> Timestamp {
+    let floored = issued.not_before.checked_add(floor(issued)).unwrap_or(Timestamp::MAX);
+    floored.min(crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after))
 }
 
 /// The current window and when it was fetched.
@@ -70,7 +74,7 @@ pub fn renewal_time(cert: &Certificate, issued: &Issued) -> Option<Timestamp> {
         true => window.start.0,
         false => crate::renewal::ari_pick(window.start.0, window.end.0, &issued.serial),
     };
-    Some(at.max(earliest(issued)))
+    Some(at.max(earliest(cert, issued)))
 }
 
 /// When the CA's window says "renew now" and certsmith does not (yet): the reason and message
@@ -89,13 +93,14 @@ pub fn renew_now_held(cert: &Certificate, issued: &Issued) -> Option<(&'static s
         );
         return Some(("WindowEndedBeforeIssuance", message));
     }
-    let at = earliest(issued);
+    let at = earliest(cert, issued);
     (start < at).then(|| {
         let message = format!(
             "The ACME server's renewal window ({start} to {end}) asks to renew now a \
              certificate issued at {issued_at}; certsmith renews on the window alone no sooner \
-             than {at} (a third of the lifetime, within 1 h to 24 h), so a server that asks \
-             this of every new certificate cannot cause a renewal storm"
+             than {at} (a third of the lifetime, within 1 h to 24 h, or its own schedule if \
+             sooner), so a server that asks this of every new certificate cannot cause a \
+             renewal storm"
         );
         ("YoungerThanFloor", message)
     })

@@ -192,6 +192,27 @@ fn renew_now_is_held_for_a_young_certificate_and_ignored_when_it_predates_it() {
 }
 
 #[test]
+fn a_certificate_shorter_than_the_floor_renews_on_its_own_schedule() {
+    // 90 seconds (the renewal test's Pebble): the floor (1 h) is past its end, so "renew now"
+    // renews at 2/3 of its life, as without ARI; never held until it has expired.
+    let short = issued("2026-01-01T00:00:00Z", "2026-01-01T00:01:30Z");
+    let cert = cert_with(ari(
+        "2026-01-01T00:00:01Z",
+        "2026-01-01T00:01:00Z",
+        "2025-12-31T00:00:00Z",
+        "2026-01-01T00:01:30Z",
+    ));
+    assert_eq!(renewal_time(&cert, &short), Some(t("2026-01-01T00:01:00Z")));
+    let later = cert_with(ari(
+        "2026-01-01T00:00:01Z",
+        "2026-01-01T00:01:00Z",
+        "2026-01-01T00:01:10Z",
+        "2026-01-01T00:01:10Z",
+    ));
+    assert_eq!(renewal_time(&later, &short), Some(t("2026-01-01T00:01:10Z")), "a later window");
+}
+
+#[test]
 fn a_hold_is_news_once_per_certificate_and_reason() {
     let issued = issued("2026-01-02T00:00:00Z", "2026-01-08T00:00:00Z");
     let with = |reason: &str, since: &str| {
