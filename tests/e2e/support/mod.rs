@@ -23,14 +23,26 @@ pub fn testbed_script(name: &str) -> PathBuf {
 }
 
 /// Runs a start script; its stdout is the bed's state directory. `WATCH_PID` ties the bed's
-/// life to this test process, so a panic or a kill leaves nothing running.
+/// life to this test process, so a panic or a kill leaves nothing running. A script that fails
+/// is run again, twice at most: it picks free ports at start, and a test beside it may take one
+/// before its server binds it (CI saw etcd's "address already in use").
 pub fn start(script: &str, env: &[(&str, &str)]) -> PathBuf {
-    let out = Command::new(testbed_script(script))
-        .env("WATCH_PID", std::process::id().to_string())
-        .envs(env.iter().copied())
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("running {script}: {e}"));
+    let run = || {
+        Command::new(testbed_script(script))
+            .env("WATCH_PID", std::process::id().to_string())
+            .envs(env.iter().copied())
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("running {script}: {e}"))
+    };
+    let mut out = run();
+    for _ in 0..2 {
+        if out.status.success() {
+            break;
+        }
+        eprintln!("[{script}] failed; starting it again on other ports");
+        out = run();
+    }
     assert!(out.status.success(), "{script} failed (run e2e/testbed/install.sh first?)");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
