@@ -67,8 +67,7 @@ pub async fn load(ctx: &Context, ch: &Challenge) -> Result<Challenge, Refused> {
                 .into(),
         ));
     };
-    let request = controller_of(&ctx.cache.requests, &namespace, order.owner_references());
-    if let Err(why) = crate::order::trust::acted_for(&order, request.as_deref()) {
+    if let Err(why) = crate::order::load::placed(ctx, &order) {
         return Err(Refused::Stranger(format!("its Order {:?}: {why}", order.name_any())));
     }
     let Some(issuer) = ctx.issuer(&order.spec.issuer_ref, &namespace) else {

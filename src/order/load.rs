@@ -17,13 +17,19 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// `None` when `order` is one certsmith places (see [`trust::acted_for`]); else it is left
 /// untouched, looked at again while it is young, then said why in an Event.
 pub async fn gate(ctx: &Context, order: &Order) -> Option<Action> {
-    let namespace = order.namespace().unwrap_or_default();
-    let cr = controller_of(&ctx.cache.requests, &namespace, order.owner_references());
-    let why = trust::acted_for(order, cr.as_deref()).err()?;
+    let why = placed(ctx, order).err()?;
     Some(
         untouched(ctx, &order.meta().clone(), &order.object_ref(&()), "NotOwnedByRequest", why)
             .await,
     )
+}
+
+/// Whether certsmith places `order`: [`trust::acted_for`] with the CertificateRequest that
+/// controls it, from the cache (the Order step's gate and the Challenge step's share it).
+pub fn placed(ctx: &Context, order: &Order) -> Result<(), String> {
+    let namespace = order.namespace().unwrap_or_default();
+    let cr = controller_of(&ctx.cache.requests, &namespace, order.owner_references());
+    trust::acted_for(order, cr.as_deref())
 }
 
 /// An object certsmith leaves untouched: looked at again in 5 s while it is young, else an
