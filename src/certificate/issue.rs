@@ -346,7 +346,7 @@ async fn private_key(
         .await
         .map_err(|e| PkiError::Unsupported(format!("key generation panicked: {e}")))??;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let pem = to_pem(&key, None)?;
+    let pem = to_pem(&key, Some(crate::api::certificate::PrivateKeyEncoding::PKCS8))?;
     let made = api.create(&Default::default(), &secret::next_key_secret(cert, &pem)).await?;
     ctx.certificates.remember_key(format!("{namespace}/{}", made.name_any()), Some(pem));
     Ok((key, Some(made.name_any()), true))

@@ -91,15 +91,57 @@ impl KeySpec {
     }
 }
 
-/// Reads a PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
-pub fn parse_pem(pem: &str) -> Result<KeyPair, PkiError> {
-    KeyPair::from_pem(pem).map_err(PkiError::ParseKey)
+/// Reads a PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC). The pair always holds the key
+/// as PKCS#8 (rcgen keeps a PKCS#1 or SEC1 key's DER as given, and what is written from it, a
+/// keystore or another encoding, wants PKCS#8).
+pub fn parse_pem(pem_text: &str) -> Result<KeyPair, PkiError> {
+    let key = KeyPair::from_pem(pem_text).map_err(PkiError::ParseKey)?;
+    let tag = pem::parse(pem_text).map(|b| b.tag().to_string()).unwrap_or_default();
+    if tag != "RSA PRIVATE KEY" && tag != "EC PRIVATE KEY" {
+        return Ok(key);
+    }
+    let pkcs8 = pkcs8_of(&key, &key.serialize_der())?;
+    KeyPair::try_from(pkcs8.as_slice()).map_err(PkiError::ParseKey)
+}
+
+/// The PKCS#8 form of `der`, the PKCS#1 (RSA) or SEC1 (EC) encoding of `key`.
+fn pkcs8_of(key: &KeyPair, der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+        ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair,
+    };
+    let failed =
+        |e: &dyn std::fmt::Display| PkiError::Unsupported(format!("re-encoding the key: {e}"));
+    let alg = key.algorithm();
+    let ec = if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
+        Some(&ECDSA_P256_SHA256_ASN1_SIGNING)
+    } else if alg == &rcgen::PKCS_ECDSA_P384_SHA384 {
+        Some(&ECDSA_P384_SHA384_ASN1_SIGNING)
+    } else if alg == &rcgen::PKCS_ECDSA_P521_SHA512 {
+        Some(&ECDSA_P521_SHA512_ASN1_SIGNING)
+    } else {
+        None
+    };
+    let pkcs8 = match ec {
+        Some(alg) => {
+            let pair = EcdsaKeyPair::from_private_key_der(alg, der).map_err(|e| failed(&e))?;
+            pair.to_pkcs8v1().map_err(|e| failed(&e))?.as_ref().to_vec()
+        }
+        None => {
+            let pair = aws_lc_rs::rsa::KeyPair::from_der(der).map_err(|e| failed(&e))?;
+            let encoded: Pkcs8V1Der = pair.as_der().map_err(|e| failed(&e))?;
+            encoded.as_ref().to_vec()
+        }
+    };
+    Ok(pkcs8)
 }
 
 /// The key as PEM in the requested encoding: PKCS#8 (`PRIVATE KEY`), or PKCS#1 for RSA
-/// (`RSA PRIVATE KEY`) and SEC1 for EC (`EC PRIVATE KEY`) as cert-manager writes `PKCS1`.
+/// (`RSA PRIVATE KEY`) and SEC1 for EC (`EC PRIVATE KEY`) as cert-manager writes `PKCS1`, its
+/// default.
 pub fn to_pem(key: &KeyPair, encoding: Option<PrivateKeyEncoding>) -> Result<String, PkiError> {
-    if encoding != Some(PrivateKeyEncoding::PKCS1) {
+    if encoding == Some(PrivateKeyEncoding::PKCS8) {
         return Ok(key.serialize_pem());
     }
     let pkcs8 = key.serialize_der();
@@ -177,6 +219,15 @@ mod tests {
                     key.subject_public_key_info(),
                     "{spec:?} {enc:?}"
                 );
+                // A key read back from any encoding is written again in any (a Secret's
+                // PKCS#1 key reused under rotationPolicy: Never; keystores want PKCS#8).
+                assert_eq!(back.serialize_der(), key.serialize_der(), "PKCS#8 inside");
+                for again in [PrivateKeyEncoding::PKCS1, PrivateKeyEncoding::PKCS8] {
+                    assert_eq!(
+                        to_pem(&back, Some(again)).unwrap(),
+                        to_pem(&key, Some(again)).unwrap()
+                    );
+                }
             }
         }
     }
@@ -188,6 +239,10 @@ mod tests {
             to_pem(&rsa, Some(PrivateKeyEncoding::PKCS1))
                 .unwrap()
                 .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+        );
+        assert!(
+            to_pem(&rsa, None).unwrap().starts_with("-----BEGIN RSA PRIVATE KEY-----"),
+            "PKCS#1 is cert-manager's default"
         );
         let ec = KeySpec::Ecdsa(256).generate().unwrap();
         assert!(
