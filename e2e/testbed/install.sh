@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install.sh — everything the test bed needs on a fresh Debian machine, idempotent.
-#   apt: prometheus, bind9, openssl, curl, python3-venv;
+#   apt: prometheus, bind9, openssl, curl, python3-venv, default-jre-headless (keytool);
 #   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), and
 #        acme2certifier (an ACME server that serves ARI for the ARI fault tests);
 #   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
@@ -31,6 +31,13 @@ if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'install ok i
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   service prometheus stop >/dev/null 2>&1 || true
+fi
+
+# keytool (Debian's JDK): the keystore test reads the JKS and PKCS#12 keystores back with it.
+if ! command -v keytool >/dev/null; then
+  log "apt-get install default-jre-headless"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
 fi
 
 # BIND 9 (named, and dig from bind9-dnsutils): the authoritative DNS server the DNS-01 tests

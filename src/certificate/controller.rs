@@ -93,12 +93,18 @@ async fn up_to_date(
     let now = ctx.now();
     let old = cert.status.clone().unwrap_or_default();
     let generation = cert.metadata.generation;
-    if let Some(target) = target {
-        keep_secret_metadata(ctx, cert, target, issued).await?;
-    }
+    // A keystore password that cannot be read holds the Secret's upkeep: looked at again soon
+    // (the password Secret is not watched).
+    let held = match target {
+        Some(target) => keep_secret(ctx, cert, target, issued).await?,
+        None => false,
+    };
     // The CA's renewal window, when due: recorded, then decided again with it. A CA
     // that could not answer is asked again within a minute (nothing is written).
     let mut next_look = renewal_time;
+    if held {
+        next_look = next_look.min(now + PASSWORD_RETRY);
+    }
     if let (Some(issuer), Some(target)) = (issuer, target)
         && ari::due(cert, issued, now)
     {
@@ -139,41 +145,50 @@ async fn up_to_date(
     Ok(requeue_at(next_look, now))
 }
 
-/// A `secretTemplate` change reaches the Secret at once, without a new certificate: the Secret
-/// is applied again from what it holds when a template label or annotation is missing from it.
-async fn keep_secret_metadata(
+/// The Secret kept as the spec says without a new certificate: it is applied again from what
+/// it holds when a `secretTemplate` label or annotation is missing from it, or its additional
+/// output formats or keystores no longer fit the spec (cert-manager's post-issuance checks).
+/// True when it could not be, for want of a keystore password (the Event says which).
+async fn keep_secret(
     ctx: &Context,
     cert: &Certificate,
     target: &Secret,
     issued: &crate::pki::inspect::Issued,
-) -> Result<(), kube::Error> {
+) -> Result<bool, kube::Error> {
     let template = cert.spec.secret_template.clone().unwrap_or_default();
     let has = |want: &Option<std::collections::BTreeMap<String, String>>,
                got: &Option<std::collections::BTreeMap<String, String>>| {
         want.iter().flatten().all(|(k, v)| got.as_ref().and_then(|g| g.get(k)) == Some(v))
     };
-    if has(&template.labels, &target.metadata.labels)
-        && has(&template.annotations, &target.metadata.annotations)
-    {
-        return Ok(());
+    let metadata_kept = has(&template.labels, &target.metadata.labels)
+        && has(&template.annotations, &target.metadata.annotations);
+    let outputs = super::outputs::mismatch(&cert.spec, target);
+    if metadata_kept && outputs.is_none() {
+        return Ok(false);
     }
     let field = |k: &str| secret::text(target, k);
-    let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(()) };
+    let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(false) };
     let ca = field("ca.crt");
-    let updated = secret::tls_secret(cert, &chain, &key, issued, ca.as_deref());
+    let mut updated = secret::tls_secret(cert, &chain, &key, issued, ca.as_deref());
+    let object = cert.object_ref(&());
+    if let Err(missing) = super::passwords::complete(&ctx.client, cert, &mut updated).await? {
+        ctx.event(&object, true, missing.reason, missing.message).await;
+        return Ok(true);
+    }
     write::secret(&ctx.client, &updated).await?;
-    ctx.event(
-        &cert.object_ref(&()),
-        false,
-        "UpdateSecret",
-        format!(
+    let note = match outputs {
+        Some(why) => format!("Updated Secret {:?}: {why}", cert.spec.secret_name),
+        None => format!(
             "Updated the labels and annotations of Secret {:?} from spec.secretTemplate",
             cert.spec.secret_name
         ),
-    )
-    .await;
-    Ok(())
+    };
+    ctx.event(&object, false, "UpdateSecret", note).await;
+    Ok(false)
 }
+
+/// How soon a keystore password that could not be read is looked for again.
+pub const PASSWORD_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
 /// Deletes the requests beyond `spec.revisionHistoryLimit` (1 when unset, as cert-manager v1.18+).
 async fn prune(

@@ -251,7 +251,19 @@ async fn store(
     let ca = ca.map(|c| String::from_utf8_lossy(&c.0).into_owned());
     let encoding = cert.spec.private_key.as_ref().and_then(|k| k.encoding);
     let pem = to_pem(key.pair, encoding)?;
-    let tls = secret::tls_secret(cert, &chain, &pem, &issued, ca.as_deref());
+    let mut tls = secret::tls_secret(cert, &chain, &pem, &issued, ca.as_deref());
+    if let Err(missing) = super::passwords::complete(&ctx.client, cert, &mut tls).await? {
+        // Nothing is written without the keystores asked for (as cert-manager): the issuance
+        // waits, saying why, and looks again soon (the password Secret is not watched).
+        let reason = status::issuing_reason(started).unwrap_or("Issuing").to_string();
+        let message = format!("Waiting to write the Secret: {}", missing.message);
+        let generation = cert.metadata.generation;
+        let waiting = status::issuing(started, &reason, &message, generation, ctx.now());
+        record(ctx, cert, &waiting, events).await?;
+        ctx.event(&cert.object_ref(&()), true, missing.reason, missing.message).await;
+        let retry = super::controller::PASSWORD_RETRY.unsigned_abs();
+        return Ok(Action::requeue(retry));
+    }
     write::secret(&ctx.client, &tls).await?;
     let namespace = cert.namespace().unwrap_or_default();
     if let Some(next) = key.secret {

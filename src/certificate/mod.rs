@@ -6,7 +6,10 @@ pub mod controller;
 #[cfg(test)]
 mod controller_tests;
 pub mod issue;
+pub mod keystores;
 pub mod memory;
+pub mod outputs;
+pub mod passwords;
 pub mod policy;
 pub mod request;
 pub mod secret;

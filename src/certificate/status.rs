@@ -51,6 +51,12 @@ pub fn issuing_for(status: &CertificateStatus, reason: &str) -> bool {
     })
 }
 
+/// The reason of the issuance under way, if one is.
+pub fn issuing_reason(status: &CertificateStatus) -> Option<&str> {
+    let issuing = status.conditions.iter().flatten().find(|c| c.type_ == "Issuing");
+    issuing.filter(|c| c.status == ConditionStatus::True).and_then(|c| c.reason.as_deref())
+}
+
 /// Just issued: as up to date, plus a new revision, and the attempt bookkeeping cleared.
 pub fn issued(
     old: &CertificateStatus,

@@ -30,15 +30,14 @@ pub fn unsupported(
             "spec.literalSubject is not supported by certsmith yet",
         ),
         (
-            spec.keystores.as_ref().is_some_and(|k| {
-                k.jks.as_ref().is_some_and(|j| j.create)
-                    || k.pkcs12.as_ref().is_some_and(|p| p.create)
+            spec.keystores.as_ref().and_then(|k| k.pkcs12.as_ref()).is_some_and(|p| {
+                p.create
+                    && p.profile.as_deref().is_some_and(|p| {
+                        !p.is_empty() && !super::keystores::PKCS12_PROFILES.contains(&p)
+                    })
             }),
-            "spec.keystores (JKS, PKCS#12) are not supported by certsmith yet",
-        ),
-        (
-            spec.additional_output_formats.as_ref().is_some_and(|f| !f.is_empty()),
-            "spec.additionalOutputFormats are not supported by certsmith yet",
+            "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES \
+             and Modern2023; Modern2026 (a PBMAC1 integrity check) is not supported yet",
         ),
         (
             spec.renewal.is_some(),

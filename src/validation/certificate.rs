@@ -46,6 +46,29 @@ pub fn validate_certificate(spec: &CertificateSpec) -> Vec<FieldError> {
             }
         }
     }
+    if let Some(stores) = &spec.keystores {
+        let each = [("jks", "JKS", &stores.jks), ("pkcs12", "PKCS#12", &stores.pkcs12)];
+        for (field, words, store) in each {
+            let Some(store) = store else { continue };
+            let path = format!("spec.keystores.{field}");
+            let by_ref = store.password_secret_ref.as_ref().is_some_and(|r| !r.name.is_empty());
+            match (by_ref, store.password.as_deref()) {
+                (true, Some(_)) => errs.push(FieldError::forbidden(
+                    path,
+                    format!("exactly one of passwordSecretRef and password must be provided for {words} keystores; cannot set both"),
+                )),
+                (false, None) => errs.push(FieldError::forbidden(
+                    path,
+                    format!("must set exactly one of passwordSecretRef and password must for {words} keystores"),
+                )),
+                (false, Some("")) => errs.push(FieldError::forbidden(
+                    format!("{path}.password"),
+                    format!("literal password cannot be empty if set on {words} keystores"),
+                )),
+                _ => {}
+            }
+        }
+    }
     let mut formats = HashSet::new();
     for f in spec.additional_output_formats.iter().flatten() {
         if !formats.insert(f.type_) {

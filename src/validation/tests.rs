@@ -107,6 +107,19 @@ fn certificates() {
             r#"spec.additionalOutputFormats[type]: Duplicate value: "DER""#,
         ),
         (
+            "dnsNames: [a.example.com]\nkeystores: {jks: {create: true, password: p, passwordSecretRef: {name: s}}}",
+            "spec.keystores.jks: Forbidden: exactly one of passwordSecretRef and password must be provided for JKS keystores; cannot set both",
+        ),
+        (
+            "dnsNames: [a.example.com]\nkeystores: {pkcs12: {create: false}}",
+            "spec.keystores.pkcs12: Forbidden: must set exactly one of passwordSecretRef and password must for PKCS#12 keystores",
+        ),
+        (
+            "dnsNames: [a.example.com]\nkeystores: {pkcs12: {create: true, password: ''}}",
+            "spec.keystores.pkcs12.password: Forbidden: literal password cannot be empty if set on PKCS#12 keystores",
+        ),
+        ("dnsNames: [a.example.com]\nkeystores: {pkcs12: {create: true, password: p}}", ""),
+        (
             "dnsNames: [a.example.com]\nuris: [not-absolute]",
             r#"spec.uris[0]: Invalid value: "not-absolute": must be an absolute URI with a scheme, as in spiffe://cluster.local/ns/a"#,
         ),

@@ -21,13 +21,7 @@ enum Verdict {
 use Verdict::*;
 
 const CERTIFICATE: &[(&str, Verdict)] = &[
-    (
-        "spec.additionalOutputFormats",
-        Reported {
-            sample: "additionalOutputFormats: [{type: DER}]",
-            words: "spec.additionalOutputFormats",
-        },
-    ),
+    ("spec.additionalOutputFormats", Honoured),
     ("spec.commonName", Honoured),
     ("spec.dnsNames", Honoured),
     ("spec.duration", Honoured),
@@ -36,11 +30,13 @@ const CERTIFICATE: &[(&str, Verdict)] = &[
     ("spec.ipAddresses", Honoured),
     ("spec.isCA", Honoured),
     ("spec.issuerRef", Honoured),
+    ("spec.keystores", Honoured),
+    // LegacyRC2, LegacyDES and Modern2023 are written; Modern2026 (PBMAC1) is reported.
     (
-        "spec.keystores",
+        "spec.keystores.pkcs12.profile",
         Reported {
-            sample: "keystores: {pkcs12: {create: true, passwordSecretRef: {name: p, key: k}}}",
-            words: "spec.keystores",
+            sample: "keystores: {pkcs12: {create: true, profile: Modern2026, password: p}}",
+            words: "Modern2026 (a PBMAC1 integrity check) is not supported",
         },
     ),
     (

@@ -37,6 +37,7 @@ mod issuance;
 mod leader;
 mod migrate;
 mod operations;
+mod outputs;
 mod prometheus;
 mod renewal;
 mod requests;

@@ -1,0 +1,189 @@
+//! The Secret's extra outputs on the bed: `additionalOutputFormats` and `keystores`, read back
+//! with `openssl pkcs12` and `keytool` (Debian's JDK) using the password from the Secret; a
+//! format taken out of the spec leaves the Secret without a new certificate; a keystore whose
+//! password Secret is gone is said with cert-manager's Event and comes back with it.
+
+use crate::support;
+
+use crate::support::acme::{eventually, ready};
+use certsmith::api::Certificate;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use std::path::Path;
+use std::process::Command;
+
+const PASSWORD: &str = "s3cret-pass";
+
+/// A namespace's own CA (a SelfSigned Issuer, a CA Certificate, a CA Issuer) and a leaf asking
+/// for every output. Passwords come from a Secret: v1.14.7's CRDs have no literal `password`.
+fn objects(ns: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {{name: store-password, namespace: {ns}}}
+stringData: {{password: {PASSWORD}}}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {{name: selfsigned, namespace: {ns}}}
+spec: {{selfSigned: {{}}}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: root, namespace: {ns}}}
+spec:
+  isCA: true
+  commonName: outputs test CA
+  secretName: root
+  privateKey: {{algorithm: ECDSA, size: 256}}
+  issuerRef: {{name: selfsigned}}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {{name: ca, namespace: {ns}}}
+spec: {{ca: {{secretName: root}}}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: app, namespace: {ns}}}
+spec:
+  secretName: app-tls
+  dnsNames: [app.outputs.example]
+  issuerRef: {{name: ca}}
+  additionalOutputFormats: [{{type: CombinedPEM}}, {{type: DER}}]
+  keystores:
+    pkcs12:
+      create: true
+      profile: Modern2023
+      passwordSecretRef: {{name: store-password, key: password}}
+    jks:
+      create: true
+      alias: app
+      passwordSecretRef: {{name: store-password, key: password}}
+"#
+    )
+}
+
+fn field(secret: &Secret, key: &str) -> Vec<u8> {
+    secret.data.as_ref().and_then(|d| d.get(key)).map(|b| b.0.clone()).unwrap_or_default()
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).current_dir(dir).output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{program} {args:?}: {said}");
+    said
+}
+
+/// The public key of a PEM private key, as openssl prints it.
+fn public_key(dir: &Path, key_file: &str, inform: &str) -> String {
+    run(dir, "openssl", &["pkey", "-inform", inform, "-in", key_file, "-pubout"])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keystores_and_output_formats_open_with_openssl_and_keytool() {
+    let bed = support::shared::issuing();
+    let ns = "outputs";
+    bed.kube.kubectl_ok(&["create", "namespace", ns], "");
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &objects(ns));
+    let client = bed.kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), ns);
+    ready(&certs, "app", 1, &bed.operator).await;
+    let secrets: Api<Secret> = Api::namespaced(client, ns);
+    let secret = secrets.get("app-tls").await.unwrap();
+
+    let dir = std::env::temp_dir().join(format!("certsmith-outputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for key in ["tls.crt", "tls.key", "ca.crt", "key.der", "tls-combined.pem"] {
+        std::fs::write(dir.join(key), field(&secret, key)).unwrap();
+    }
+    for key in ["keystore.p12", "truststore.p12", "keystore.jks", "truststore.jks"] {
+        assert!(!field(&secret, key).is_empty(), "{key} written");
+        std::fs::write(dir.join(key), field(&secret, key)).unwrap();
+    }
+    let (key, chain) = (field(&secret, "tls.key"), field(&secret, "tls.crt"));
+    assert!(key.starts_with(b"-----BEGIN RSA PRIVATE KEY-----"), "PKCS#1, cert-manager's default");
+    assert_eq!(field(&secret, "tls-combined.pem"), [&key[..], b"\n", &chain[..]].concat());
+    let public = public_key(&dir, "tls.key", "PEM");
+    assert_eq!(public_key(&dir, "key.der", "DER"), public, "key.der is tls.key");
+
+    // PKCS#12 (Modern2023): the key and the leaf open with the password; the CA is trusted.
+    let pass = format!("pass:{PASSWORD}");
+    let p12 = ["pkcs12", "-in", "keystore.p12", "-passin", &pass, "-nodes"];
+    let opened = run(&dir, "openssl", &p12);
+    std::fs::write(dir.join("p12.pem"), &opened).unwrap();
+    assert_eq!(public_key(&dir, "p12.pem", "PEM"), public, "the keystore's key");
+    let leaf = pem::parse(&chain).unwrap();
+    assert!(opened.contains(&pem::encode(&leaf).replace("\r\n", "\n")), "the leaf: {opened}");
+    let wrong = Command::new("openssl")
+        .args(["pkcs12", "-in", "keystore.p12", "-passin", "pass:wrong", "-nodes"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password opens nothing");
+    let ca = pem::parse(field(&secret, "ca.crt")).unwrap();
+    let trust =
+        run(&dir, "openssl", &["pkcs12", "-in", "truststore.p12", "-passin", &pass, "-nokeys"]);
+    assert!(trust.contains(&pem::encode(&ca).replace("\r\n", "\n")), "the CA: {trust}");
+
+    // JKS and PKCS#12 through Java's own reader.
+    let keytool = |file: &str, kind: &str| {
+        let args = ["-list", "-v", "-keystore", file, "-storetype", kind, "-storepass", PASSWORD];
+        run(&dir, "keytool", &args)
+    };
+    let jks = keytool("keystore.jks", "JKS");
+    assert!(
+        jks.contains("Alias name: app") && jks.contains("Entry type: PrivateKeyEntry"),
+        "{jks}"
+    );
+    assert!(
+        jks.contains("Alias name: ca") && jks.contains("Entry type: trustedCertEntry"),
+        "{jks}"
+    );
+    assert!(jks.contains("Certificate chain length: 1"), "{jks}");
+    let jks_trust = keytool("truststore.jks", "JKS");
+    assert!(jks_trust.contains("Your keystore contains 1 entry"), "{jks_trust}");
+    let p12_java = keytool("keystore.p12", "PKCS12");
+    assert!(p12_java.contains("Entry type: PrivateKeyEntry"), "{p12_java}");
+    assert!(p12_java.contains("Certificate chain length: 2"), "the leaf and the CA: {p12_java}");
+
+    // A format taken out of the spec leaves the Secret, not the certificate.
+    let patch = r#"{"spec":{"additionalOutputFormats":[{"type":"CombinedPEM"}]}}"#;
+    bed.kube
+        .kubectl_ok(&["patch", "certificate", "app", "-n", ns, "--type=merge", "-p", patch], "");
+    eventually(30, "key.der to leave the Secret", || async {
+        let s = secrets.get("app-tls").await.ok()?;
+        field(&s, "key.der").is_empty().then_some(())
+    })
+    .await;
+    let kept = secrets.get("app-tls").await.unwrap();
+    assert_eq!(field(&kept, "tls.crt"), chain, "no new certificate");
+    assert!(!field(&kept, "tls-combined.pem").is_empty());
+
+    // The password Secret gone and a keystore lost: said with cert-manager's Event; the
+    // keystore comes back once the password does, with the same certificate.
+    bed.kube.kubectl_ok(&["delete", "secret", "store-password", "-n", ns], "");
+    let remove = r#"[{"op":"remove","path":"/data/keystore.jks"}]"#;
+    bed.kube.kubectl_ok(&["patch", "secret", "app-tls", "-n", ns, "--type=json", "-p", remove], "");
+    eventually(30, "a KeystorePasswordSecretNotFound Event", || async {
+        let selector = "reason=KeystorePasswordSecretNotFound";
+        let args = ["get", "events", "-n", ns, "--field-selector", selector, "-o", "name"];
+        (!bed.kube.kubectl_ok(&args, "").trim().is_empty()).then_some(())
+    })
+    .await;
+    // Only the password comes back: nothing certsmith watches changes, so it must look again.
+    let password = objects(ns).split("---").next().unwrap().to_string();
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &password);
+    eventually(60, "keystore.jks to be written again", || async {
+        let s = secrets.get("app-tls").await.ok()?;
+        (!field(&s, "keystore.jks").is_empty()).then_some(())
+    })
+    .await;
+    let back = secrets.get("app-tls").await.unwrap();
+    assert_eq!(field(&back, "tls.crt"), chain, "still no new certificate");
+    let cert = certs.get("app").await.unwrap();
+    assert_eq!(cert.status.unwrap().revision, Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
