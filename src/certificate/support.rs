@@ -85,15 +85,11 @@ pub fn unsupported(
     None
 }
 
-/// A `signatureAlgorithm` other than the one certsmith signs with for the spec's key (the key
-/// type's usual digest: SHA-256 for RSA, the curve's for ECDSA) would be silently not honoured.
+/// A `signatureAlgorithm` certsmith cannot sign the request with for the spec's key (a P-256
+/// key with SHA-384, say, or an algorithm of another key type), which would be silently not
+/// honoured.
 fn signature_algorithm(spec: &CertificateSpec) -> Option<String> {
-    let asked = spec.signature_algorithm?;
-    let used = crate::pki::key::KeySpec::from_spec(spec).ok()?.signature_algorithm_name();
-    (asked != used).then(|| {
-        format!(
-            "spec.signatureAlgorithm {asked:?} is not supported by certsmith yet: it signs with \
-             {used:?} for this key"
-        )
-    })
+    spec.signature_algorithm?;
+    let key = crate::pki::key::KeySpec::from_spec(spec).ok()?;
+    key.algorithm_named(spec.signature_algorithm?).err()
 }

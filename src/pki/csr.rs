@@ -73,7 +73,19 @@ pub fn build(spec: &CertificateSpec, key: &KeyPair, sans: Sans) -> Result<Vec<u8
         // The request says what is issued.
         (params.key_usages, params.extended_key_usages) = purposes(spec.usages.as_deref(), is_ca);
     }
-    let csr = params.serialize_request(key).map_err(PkiError::Csr)?;
+    // Signed as the spec asks (signatureAlgorithm, else the key's default, as cert-manager).
+    let key = match spec.signature_algorithm {
+        Some(asked) => {
+            let of = super::key::KeySpec::of(key)
+                .ok_or_else(|| PkiError::Unsupported("a private key of an unknown type".into()))?;
+            super::key::signing_with(
+                key,
+                of.algorithm_named(asked).map_err(PkiError::Unsupported)?,
+            )?
+        }
+        None => super::key::signing_by_default(key)?,
+    };
+    let csr = params.serialize_request(&key).map_err(PkiError::Csr)?;
     Ok(csr.der().to_vec())
 }
 

@@ -27,10 +27,14 @@ impl KeySpec {
         spec.signature_algorithm().map(|_| spec)
     }
 
-    /// The signature algorithm rcgen uses with such a key (and so what certsmith can make).
+    /// The signature algorithm cert-manager signs with for such a key when none is asked for
+    /// (its signatureAlgorithmFromPublicKey): RSA by size (SHA-512 from 4096 bits, SHA-384 from
+    /// 3072, else SHA-256), ECDSA by curve, Ed25519. Errs for a size certsmith does not make.
     pub fn signature_algorithm(self) -> Result<&'static SignatureAlgorithm, PkiError> {
         match self {
-            KeySpec::Rsa(2048 | 3072 | 4096) => Ok(&rcgen::PKCS_RSA_SHA256),
+            KeySpec::Rsa(2048) => Ok(&rcgen::PKCS_RSA_SHA256),
+            KeySpec::Rsa(3072) => Ok(&rcgen::PKCS_RSA_SHA384),
+            KeySpec::Rsa(4096) => Ok(&rcgen::PKCS_RSA_SHA512),
             KeySpec::Ecdsa(256) => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
             KeySpec::Ecdsa(384) => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
             KeySpec::Ecdsa(521) => Ok(&rcgen::PKCS_ECDSA_P521_SHA512),
@@ -44,10 +48,52 @@ impl KeySpec {
         }
     }
 
-    /// That algorithm as cert-manager's `signatureAlgorithm` names it.
+    /// The algorithm `asked` (cert-manager's name) for a key of this spec, if certsmith can
+    /// sign with it: SHA-256/384/512 with any RSA key; with ECDSA, the curve's own digest (and
+    /// SHA-256 or SHA-384 with P-521 too), as rcgen signs.
+    pub fn algorithm_named(
+        self,
+        asked: crate::api::certificate::SignatureAlgorithm,
+    ) -> Result<&'static SignatureAlgorithm, String> {
+        use crate::api::certificate::SignatureAlgorithm::*;
+        match (self, asked) {
+            (KeySpec::Rsa(_), SHA256WithRSA) => Ok(&rcgen::PKCS_RSA_SHA256),
+            (KeySpec::Rsa(_), SHA384WithRSA) => Ok(&rcgen::PKCS_RSA_SHA384),
+            (KeySpec::Rsa(_), SHA512WithRSA) => Ok(&rcgen::PKCS_RSA_SHA512),
+            (KeySpec::Ecdsa(256), ECDSAWithSHA256) => Ok(&rcgen::PKCS_ECDSA_P256_SHA256),
+            (KeySpec::Ecdsa(384), ECDSAWithSHA384) => Ok(&rcgen::PKCS_ECDSA_P384_SHA384),
+            (KeySpec::Ecdsa(521), ECDSAWithSHA256) => Ok(&rcgen::PKCS_ECDSA_P521_SHA256),
+            (KeySpec::Ecdsa(521), ECDSAWithSHA384) => Ok(&rcgen::PKCS_ECDSA_P521_SHA384),
+            (KeySpec::Ecdsa(521), ECDSAWithSHA512) => Ok(&rcgen::PKCS_ECDSA_P521_SHA512),
+            (KeySpec::Ed25519, PureEd25519) => Ok(&rcgen::PKCS_ED25519),
+            (KeySpec::Ecdsa(bits), ECDSAWithSHA256 | ECDSAWithSHA384 | ECDSAWithSHA512) => {
+                Err(format!(
+                    "spec.signatureAlgorithm {asked:?} with an ECDSA P-{bits} key is not supported \
+                     by certsmith: it signs P-{bits} with {:?}",
+                    self.signature_algorithm_name()
+                ))
+            }
+            _ => Err(format!(
+                "spec.signatureAlgorithm {asked:?} does not fit the private key ({})",
+                self.describe()
+            )),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            KeySpec::Rsa(n) => format!("RSA {n}"),
+            KeySpec::Ecdsa(n) => format!("ECDSA P-{n}"),
+            KeySpec::Ed25519 => "Ed25519".into(),
+        }
+    }
+
+    /// That default algorithm as cert-manager's `signatureAlgorithm` names it.
     pub fn signature_algorithm_name(self) -> crate::api::certificate::SignatureAlgorithm {
         use crate::api::certificate::SignatureAlgorithm::*;
         match self {
+            KeySpec::Rsa(4096..) => SHA512WithRSA,
+            KeySpec::Rsa(3072..) => SHA384WithRSA,
             KeySpec::Rsa(_) => SHA256WithRSA,
             KeySpec::Ecdsa(384) => ECDSAWithSHA384,
             KeySpec::Ecdsa(521) => ECDSAWithSHA512,
@@ -83,12 +129,30 @@ impl KeySpec {
             Some(KeySpec::Ecdsa(521))
         } else if alg == &rcgen::PKCS_ED25519 {
             Some(KeySpec::Ed25519)
-        } else if key.is_compatible(&rcgen::PKCS_RSA_SHA256) {
+        } else if alg == &rcgen::PKCS_ECDSA_P521_SHA256 || alg == &rcgen::PKCS_ECDSA_P521_SHA384 {
+            Some(KeySpec::Ecdsa(521))
+        } else if [&rcgen::PKCS_RSA_SHA256, &rcgen::PKCS_RSA_SHA384, &rcgen::PKCS_RSA_SHA512]
+            .contains(&alg)
+        {
             rsa_bits(key).map(KeySpec::Rsa)
         } else {
             None
         }
     }
+}
+
+/// `key`, signing with `alg` (rcgen ties a pair to one algorithm).
+pub fn signing_with(key: &KeyPair, alg: &'static SignatureAlgorithm) -> Result<KeyPair, PkiError> {
+    let der = key.serialize_der();
+    KeyPair::from_pkcs8_der_and_sign_algo(&der.as_slice().into(), alg).map_err(PkiError::ParseKey)
+}
+
+/// `key`, signing as cert-manager's CA and SelfSigned signers do: with the default algorithm
+/// of its own type and size (see [`KeySpec::signature_algorithm`]).
+pub fn signing_by_default(key: &KeyPair) -> Result<KeyPair, PkiError> {
+    let spec = KeySpec::of(key)
+        .ok_or_else(|| PkiError::Unsupported("a signing key of an unknown type".into()))?;
+    signing_with(key, spec.signature_algorithm()?)
 }
 
 /// Reads a PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC). The pair always holds the key
@@ -255,6 +319,44 @@ mod tests {
                 .unwrap()
                 .starts_with("-----BEGIN PRIVATE KEY-----")
         );
+    }
+
+    #[test]
+    fn signature_algorithms_by_key_and_by_name() {
+        use crate::api::certificate::SignatureAlgorithm::*;
+        let defaults = [
+            (KeySpec::Rsa(2048), &rcgen::PKCS_RSA_SHA256),
+            (KeySpec::Rsa(3072), &rcgen::PKCS_RSA_SHA384),
+            (KeySpec::Rsa(4096), &rcgen::PKCS_RSA_SHA512),
+            (KeySpec::Ecdsa(384), &rcgen::PKCS_ECDSA_P384_SHA384),
+            (KeySpec::Ed25519, &rcgen::PKCS_ED25519),
+        ];
+        for (key, want) in defaults {
+            assert_eq!(key.signature_algorithm().unwrap(), want, "{key:?}");
+        }
+        let named = [
+            (KeySpec::Rsa(2048), SHA512WithRSA, Ok(&rcgen::PKCS_RSA_SHA512)),
+            (KeySpec::Ecdsa(521), ECDSAWithSHA256, Ok(&rcgen::PKCS_ECDSA_P521_SHA256)),
+            (
+                KeySpec::Ecdsa(256),
+                ECDSAWithSHA384,
+                Err(
+                    "spec.signatureAlgorithm ECDSAWithSHA384 with an ECDSA P-256 key is not supported by certsmith: it signs P-256 with ECDSAWithSHA256",
+                ),
+            ),
+            (
+                KeySpec::Ed25519,
+                SHA256WithRSA,
+                Err("spec.signatureAlgorithm SHA256WithRSA does not fit the private key (Ed25519)"),
+            ),
+        ];
+        for (key, asked, want) in named {
+            assert_eq!(
+                key.algorithm_named(asked),
+                want.map_err(str::to_string),
+                "{key:?} {asked:?}"
+            );
+        }
     }
 
     #[test]

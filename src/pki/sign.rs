@@ -161,7 +161,9 @@ pub fn self_sign(
     if key.der_bytes() != csr.public_key.der_bytes() {
         return Err(SignError::KeyMismatch);
     }
-    Ok(csr.params.self_signed(key).map_err(SignError::Sign)?.pem())
+    // As cert-manager's signer: the key's own default algorithm, whatever the request's was.
+    let key = super::key::signing_by_default(key).map_err(|e| SignError::Ca(e.to_string()))?;
+    Ok(csr.params.self_signed(&key).map_err(SignError::Sign)?.pem())
 }
 
 /// A CA key pair as a CA issuer's Secret holds it: `tls.crt` (the CA certificate first, then
@@ -201,7 +203,9 @@ impl CaKeyPair {
         let first = chain.first().ok_or(CaError::Certificate("no CERTIFICATE block".into()))?;
         let (_, ca) = X509Certificate::from_der(first.contents())
             .map_err(|e| CaError::Certificate(e.to_string()))?;
-        let key = super::key::parse_pem(key_pem).map_err(|e| CaError::Key(e.to_string()))?;
+        let key = super::key::parse_pem(key_pem)
+            .and_then(|k| super::key::signing_by_default(&k))
+            .map_err(|e| CaError::Key(e.to_string()))?;
         if key.subject_public_key_info() != ca.public_key().raw {
             return Err(CaError::Mismatch);
         }

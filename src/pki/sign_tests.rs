@@ -233,3 +233,57 @@ fn an_expired_ca_signs_nothing() {
     let refused = ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now());
     assert!(matches!(refused, Err(SignError::Ca(m)) if m.contains("expired")), "signed");
 }
+
+/// The signature algorithm OID of a DER CSR or certificate.
+fn signed_with_csr(der: &[u8]) -> String {
+    use x509_parser::certification_request::X509CertificationRequest;
+    let (_, csr) = X509CertificationRequest::from_der(der).unwrap();
+    csr.signature_algorithm.algorithm.to_id_string()
+}
+
+fn signed_with_cert(pem_text: &str) -> String {
+    let der = &parsed(pem_text)[0];
+    let (_, c) = X509Certificate::from_der(der).unwrap();
+    c.signature_algorithm.algorithm.to_id_string()
+}
+
+const SHA256_RSA: &str = "1.2.840.113549.1.1.11";
+const SHA384_RSA: &str = "1.2.840.113549.1.1.12";
+const SHA512_RSA: &str = "1.2.840.113549.1.1.13";
+const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+
+#[test]
+fn requests_are_signed_as_the_spec_asks_and_certificates_as_the_signer_key_says() {
+    use crate::pki::key::KeySpec;
+    let rsa3072 = KeySpec::Rsa(3072).generate().unwrap();
+    let rsa2048 = KeySpec::Rsa(2048).generate().unwrap();
+    let p384 = KeySpec::Ecdsa(384).generate().unwrap();
+    // (spec, key, the request's algorithm)
+    let table = [
+        ("  commonName: a\n  privateKey: {size: 3072}\n", &rsa3072, SHA384_RSA),
+        ("  commonName: a\n", &rsa2048, SHA256_RSA),
+        ("  commonName: a\n  signatureAlgorithm: SHA512WithRSA\n", &rsa2048, SHA512_RSA),
+        ("  commonName: a\n  privateKey: {algorithm: ECDSA, size: 384}\n", &p384, ECDSA_SHA384),
+    ];
+    for (spec, key, want) in table {
+        let der = build(&cert(spec).spec, key, Sans::AsWritten).unwrap();
+        assert_eq!(signed_with_csr(&der), want, "{spec}");
+    }
+    // A self-signed certificate of an RSA 3072 key is signed with SHA-384 whatever its
+    // request asked (cert-manager's signer: the signing key's default).
+    let cr = request(
+        "  commonName: a\n  signatureAlgorithm: SHA256WithRSA\n  privateKey: {size: 3072}\n",
+        &rsa3072,
+    );
+    let csr = template(&cr.spec, &Urls::default(), now()).unwrap();
+    assert_eq!(signed_with_cert(&self_sign(&csr, &rsa3072).unwrap()), SHA384_RSA);
+    // A CA with an RSA 3072 key signs its leaves with SHA-384.
+    let ca_req = request("  isCA: true\n  commonName: ca\n  privateKey: {size: 3072}\n", &rsa3072);
+    let ca_csr = template(&ca_req.spec, &Urls::default(), now()).unwrap();
+    let ca_pem = self_sign(&ca_csr, &rsa3072).unwrap();
+    let ca = CaKeyPair::read(Some(&ca_pem), Some(&rsa3072.serialize_pem())).unwrap();
+    let leaf = request("  commonName: leaf\n", &rsa2048);
+    let (chain, _) =
+        ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
+    assert_eq!(signed_with_cert(&chain), SHA384_RSA);
+}

@@ -58,10 +58,14 @@ const CERTIFICATE: &[(&str, Verdict)] = &[
     ("spec.revisionHistoryLimit", Honoured),
     ("spec.secretName", Honoured),
     ("spec.secretTemplate", Honoured),
-    // certsmith signs with the key type's usual digest; another one is reported.
+    // Honoured for RSA (SHA-256/384/512), Ed25519 and each curve's own digest; an ECDSA
+    // digest rcgen cannot pair with the curve is reported.
     (
         "spec.signatureAlgorithm",
-        Reported { sample: "signatureAlgorithm: SHA384WithRSA", words: "spec.signatureAlgorithm" },
+        Reported {
+            sample: "signatureAlgorithm: ECDSAWithSHA384\nprivateKey: {algorithm: ECDSA}",
+            words: "with an ECDSA P-256 key is not supported by certsmith",
+        },
     ),
     ("spec.subject", Honoured),
     ("spec.uris", Honoured),
