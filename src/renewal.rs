@@ -1,5 +1,7 @@
 //! Renewal schedule: when a certificate is renewed, and how long a failed issuance waits.
 
+pub mod windows;
+
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 
@@ -31,8 +33,8 @@ pub fn renewal_time(
 }
 
 /// The renewal time of a certificate valid from `not_before` to `not_after` issued for `spec`
-/// (its `renewBefore` or `renewBeforePercentage`).
-pub fn for_spec(
+/// by its `renewBefore` or `renewBeforePercentage` alone (no policy, no windows).
+pub fn base_for_spec(
     spec: &crate::api::CertificateSpec,
     not_before: Timestamp,
     not_after: Timestamp,
@@ -40,6 +42,53 @@ pub fn for_spec(
     let renew_before =
         spec.renew_before.as_deref().and_then(|s| crate::validation::names::parse_duration(s).ok());
     renewal_time(not_before, not_after, renew_before, spec.renew_before_percentage)
+}
+
+/// "Never": the renewal time of a certificate under `renewal.policy: Disabled` (status has no
+/// renewalTime then, and nothing is renewed for its age).
+pub const NEVER: Timestamp = Timestamp::MAX;
+
+/// The renewal time of a certificate issued for `spec`, valid from `not_before` to
+/// `not_after`: its renewBefore rule (`base_for_spec`), within its renewal windows.
+pub fn for_spec(
+    spec: &crate::api::CertificateSpec,
+    not_before: Timestamp,
+    not_after: Timestamp,
+) -> Timestamp {
+    gated(spec, not_before, not_after, base_for_spec(spec, not_before, not_after)).0
+}
+
+/// When a renewal due at `due` (the renewBefore rule, or the CA's ARI window) happens under
+/// `spec.renewal` (cert-manager v1.21): never under `Disabled`; with windows, at `due` when one
+/// is open then, else when the next one opens. A window that opens too late (or cannot be read:
+/// validation refuses that first) leaves `due`, with why.
+pub fn gated(
+    spec: &crate::api::CertificateSpec,
+    not_before: Timestamp,
+    not_after: Timestamp,
+    due: Timestamp,
+) -> (Timestamp, Option<String>) {
+    use crate::api::certificate::RenewalPolicy;
+    let Some(renewal) = &spec.renewal else { return (due, None) };
+    if renewal.policy == Some(RenewalPolicy::Disabled) {
+        return (NEVER, None);
+    }
+    let windows = renewal.windows.iter().flatten().map(windows::parse);
+    let windows = match windows.collect::<Result<Vec<_>, _>>() {
+        Ok(w) if w.is_empty() => return (due, None),
+        Ok(w) => w,
+        Err(e) => return (due, Some(format!("error parsing window: {}", e.detail()))),
+    };
+    match windows::start(due, not_before, not_after, &windows) {
+        Ok(at) => (at, None),
+        Err(why) => (due, Some(why)),
+    }
+}
+
+/// Whether `spec` turns renewal for age off (`renewal.policy: Disabled`).
+pub fn disabled(spec: &crate::api::CertificateSpec) -> bool {
+    spec.renewal.as_ref().and_then(|r| r.policy)
+        == Some(crate::api::certificate::RenewalPolicy::Disabled)
 }
 
 /// How long to wait after the `failed_attempts`-th consecutive failure, as Let's Encrypt's

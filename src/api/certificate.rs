@@ -91,9 +91,10 @@ pub struct CertificateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 99))]
     pub renew_before_percentage: Option<i32>,
-    /// Renewal policy and windows; accepted as given, not implemented yet.
+    /// How the certificate is renewed (cert-manager v1.21): `RenewBefore` (as renewBefore and
+    /// renewBeforePercentage say, within `windows` when given) or `Disabled` (never for its age).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renewal: Option<Opaque>,
+    pub renewal: Option<CertificateRenewal>,
     #[serde(rename = "isCA", default, skip_serializing_if = "Option::is_none")]
     pub is_ca: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +319,52 @@ pub enum KeyUsage {
     MicrosoftSgc,
     #[serde(rename = "netscape sgc")]
     NetscapeSgc,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = renewal_rules)]
+pub struct CertificateRenewal {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<RenewalPolicy>,
+    /// When renewals may start; a renewal due outside them waits for the next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub windows: Option<Vec<RenewalWindow>>,
+}
+
+/// A policy, and no windows beside `Disabled`, as cert-manager's webhook says.
+fn renewal_rules(schema: &mut Schema) {
+    cel_rules(
+        schema,
+        &[
+            ("has(self.policy)", "policy must be one of Disabled, RenewBefore"),
+            (
+                "!has(self.policy) || self.policy != 'Disabled' || !has(self.windows)",
+                "windows cannot be set when `renewal.policy` is set to Disabled",
+            ),
+        ],
+    );
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RenewalPolicy {
+    RenewBefore,
+    Disabled,
+}
+
+/// A renewal window: opens at each time the 5-field `cron` (or a descriptor such as `@daily`)
+/// names, in `timezone` (IANA; UTC when unset), for `windowDuration`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalWindow {
+    #[schemars(length(min = 1))]
+    pub cron: String,
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"))]
+    pub window_duration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub timezone: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]

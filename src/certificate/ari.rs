@@ -51,7 +51,7 @@ pub fn floor(issued: &Issued) -> SignedDuration {
 /// certificate shorter than the floor (a 90-second one) renews as if its CA had no ARI.
 fn earliest(cert: &Certificate, issued: &Issued) -> Timestamp {
     let floored = issued.not_before.checked_add(floor(issued)).unwrap_or(Timestamp::MAX);
-    floored.min(crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after))
+    floored.min(crate::renewal::base_for_spec(&cert.spec, issued.not_before, issued.not_after))
 }
 
 /// The current window and when it was fetched.

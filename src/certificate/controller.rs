@@ -99,6 +99,15 @@ async fn up_to_date(
         Some(target) => keep_secret(ctx, cert, target, issued).await?,
         None => false,
     };
+    // Renewal windows that open too late for this certificate: said (cert-manager's reason);
+    // it renews when due as if there were none.
+    let base = crate::renewal::base_for_spec(&cert.spec, issued.not_before, issued.not_after);
+    let (_, window_error) =
+        crate::renewal::gated(&cert.spec, issued.not_before, issued.not_after, base);
+    if let Some(why) = window_error {
+        let note = format!("Could not calculate renewal time: {why}");
+        ctx.event(&cert.object_ref(&()), true, "WindowError", note).await;
+    }
     // The CA's renewal window, when due: recorded, then decided again with it. A CA
     // that could not answer is asked again within a minute (nothing is written).
     let mut next_look = renewal_time;

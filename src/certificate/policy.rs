@@ -122,23 +122,29 @@ fn check(
         );
         return Err(Some(("RequestChanged", message)));
     }
-    if now >= issued.not_after {
+    // Under `renewal.policy: Disabled` nothing is renewed for its age, expired or not (as
+    // cert-manager); the checks above (the Secret, the spec) still issue.
+    let disabled = renewal::disabled(&cert.spec);
+    if now >= issued.not_after && !disabled {
         return Err(Some((
             "Expired",
             format!("Issuing certificate as the certificate expired at {}", issued.not_after),
         )));
     }
-    // The CA's renewal window (ARI) when it gave one for this certificate; else 2/3 of its life.
-    let at = super::ari::renewal_time(cert, &issued)
-        .unwrap_or_else(|| renewal::for_spec(&cert.spec, issued.not_before, issued.not_after));
+    // The CA's renewal window (ARI) when it gave one for this certificate; else 2/3 of its
+    // life; then the Certificate's renewal windows, if any, decide when it may start.
+    let due = super::ari::renewal_time(cert, &issued)
+        .unwrap_or_else(|| renewal::base_for_spec(&cert.spec, issued.not_before, issued.not_after));
+    let (at, window_error) = renewal::gated(&cert.spec, issued.not_before, issued.not_after, due);
     if manually_triggered(cert) {
         return Err(Some((MANUALLY_TRIGGERED, "Re-issuance manually requested".into())));
     }
     if now >= at {
-        return Err(Some((
-            "Renewing",
-            format!("Renewing certificate as renewal was scheduled at {at}"),
-        )));
+        let message = match window_error {
+            Some(_) => format!("Renewing certificate without satisfying renewal windows at: {at}"),
+            None => format!("Renewing certificate as renewal was scheduled at {at}"),
+        };
+        return Err(Some(("Renewing", message)));
     }
     Ok(Decision::UpToDate { issued: Box::new(issued), renewal_time: at })
 }

@@ -220,3 +220,57 @@ fn a_renew_now_window_does_not_renew_a_fresh_certificate_before_the_floor() {
     let d = decide(&cert, Some(&good), None, ts("2026-01-02T00:00:00Z"));
     assert_eq!(reason(&d), "Renewing", "{d:?}");
 }
+
+/// cert-manager v1.21's `spec.renewal`: `Disabled` never renews for age, even expired, but a
+/// spec change still issues; windows move a renewal due on Monday 2 March (2/3 of the life) to
+/// the Saturday window, and one due inside a window stays.
+#[test]
+fn renewal_policy_and_windows_decide_when_a_renewal_starts() {
+    let key = rsa();
+    let disabled = certificate("  renewal: {policy: Disabled}\n");
+    let good = secret_for(&disabled, &["a.example.com"], &key);
+    for now in ["2026-03-02T00:00:01Z", "2026-04-02T00:00:00Z"] {
+        match decide(&disabled, Some(&good), None, ts(now)) {
+            Decision::UpToDate { renewal_time, .. } => {
+                assert_eq!(renewal_time, crate::renewal::NEVER, "{now}")
+            }
+            other => panic!("{now}: {other:?}"),
+        }
+    }
+    let fewer = secret_for(&disabled, &["b.example.com"], &key);
+    assert_eq!(
+        reason(&decide(&disabled, Some(&fewer), None, ts("2026-02-01T00:00:00Z"))),
+        "SecretMismatch"
+    );
+
+    let saturdays =
+        "  renewal: {policy: RenewBefore, windows: [{cron: '0 2 * * 6', windowDuration: 4h}]}\n";
+    let windowed = certificate(saturdays);
+    let good = secret_for(&windowed, &["a.example.com"], &key);
+    match decide(&windowed, Some(&good), None, ts("2026-03-02T00:00:01Z")) {
+        Decision::UpToDate { renewal_time, .. } => {
+            assert_eq!(renewal_time, ts("2026-03-07T02:00:00Z"), "the next Saturday window")
+        }
+        other => panic!("{other:?}"),
+    }
+    match decide(&windowed, Some(&good), None, ts("2026-03-07T02:00:00Z")) {
+        Decision::Issue { reason, message } => {
+            assert_eq!(reason, "Renewing");
+            assert_eq!(
+                message,
+                "Renewing certificate as renewal was scheduled at 2026-03-07T02:00:00Z"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mondays =
+        "  renewal: {policy: RenewBefore, windows: [{cron: '0 0 * * MON', windowDuration: 2h}]}\n";
+    let open = certificate(mondays);
+    let d = decide(
+        &open,
+        Some(&secret_for(&open, &["a.example.com"], &key)),
+        None,
+        ts("2026-03-02T00:00:01Z"),
+    );
+    assert_eq!(reason(&d), "Renewing", "due inside an open window: {d:?}");
+}

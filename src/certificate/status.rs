@@ -35,7 +35,8 @@ pub fn up_to_date(
     let mut s = old.clone();
     s.not_before = Some(Time(issued.not_before));
     s.not_after = Some(Time(issued.not_after));
-    s.renewal_time = Some(Time(renewal));
+    // Under `renewal.policy: Disabled` there is no renewal time, as cert-manager leaves it.
+    s.renewal_time = (renewal != crate::renewal::NEVER).then_some(Time(renewal));
     let message = "Certificate is up to date and has not expired";
     set_condition(&mut s, "Ready", ConditionStatus::True, "Ready", message, generation, now);
     remove_condition(&mut s, "Issuing");

@@ -39,10 +39,6 @@ pub fn unsupported(
             "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES \
              and Modern2023; Modern2026 (a PBMAC1 integrity check) is not supported yet",
         ),
-        (
-            spec.renewal.is_some(),
-            "spec.renewal (renewal policy and windows) is not supported by certsmith yet",
-        ),
         (spec.name_constraints.is_some(), "spec.nameConstraints is not supported by certsmith yet"),
     ];
     if let Some((_, why)) = everywhere.iter().find(|(hit, _)| *hit) {

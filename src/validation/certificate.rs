@@ -46,6 +46,7 @@ pub fn validate_certificate(spec: &CertificateSpec) -> Vec<FieldError> {
             }
         }
     }
+    renewal(spec, &mut errs);
     if let Some(stores) = &spec.keystores {
         let each = [("jks", "JKS", &stores.jks), ("pkcs12", "PKCS#12", &stores.pkcs12)];
         for (field, words, store) in each {
@@ -294,4 +295,41 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
         );
     }
     None
+}
+
+/// `spec.renewal` as cert-manager v1.21's webhook checks it: a policy, no windows beside
+/// `Disabled`, and windows that parse.
+fn renewal(spec: &CertificateSpec, errs: &mut Vec<FieldError>) {
+    use crate::api::certificate::RenewalPolicy;
+    let Some(renewal) = &spec.renewal else { return };
+    match renewal.policy {
+        None => errs.push(FieldError::not_supported(
+            "spec.renewal.policy",
+            "",
+            &["Disabled", "RenewBefore"],
+        )),
+        Some(RenewalPolicy::Disabled) if renewal.windows.is_some() => {
+            errs.push(FieldError::forbidden(
+                "spec.renewal.windows",
+                "windows cannot be set when `renewal.policy` is set to Disabled",
+            ))
+        }
+        Some(_) => {}
+    }
+    for (i, window) in renewal.windows.iter().flatten().enumerate() {
+        if let Err(e) = crate::renewal::windows::parse(window) {
+            let path = format!("spec.renewal.windows[{i}].{}", e.field());
+            let value = match e.field() {
+                "cron" => window.cron.clone(),
+                "timezone" => window.timezone.clone().unwrap_or_default(),
+                _ => window.window_duration.clone(),
+            };
+            errs.push(match e {
+                crate::renewal::windows::Invalid::Duration => {
+                    FieldError::required(path, e.detail())
+                }
+                _ => FieldError::invalid(path, &value, e.detail()),
+            });
+        }
+    }
 }

@@ -120,6 +120,26 @@ fn certificates() {
         ),
         ("dnsNames: [a.example.com]\nkeystores: {pkcs12: {create: true, password: p}}", ""),
         (
+            "dnsNames: [a.example.com]\nrenewal: {policy: Disabled, windows: [{cron: '@daily', windowDuration: 1h}]}",
+            "spec.renewal.windows: Forbidden: windows cannot be set when `renewal.policy` is set to Disabled",
+        ),
+        (
+            "dnsNames: [a.example.com]\nrenewal: {}",
+            r#"spec.renewal.policy: Unsupported value: "": supported values: "Disabled", "RenewBefore""#,
+        ),
+        (
+            "dnsNames: [a.example.com]\nrenewal: {policy: RenewBefore, windows: [{cron: '0 2 * * 6', windowDuration: 4h, timezone: Mars/Olympus}]}",
+            r#"spec.renewal.windows[0].timezone: Invalid value: "Mars/Olympus": invalid value for timezone. timezone must be IANA compliant"#,
+        ),
+        (
+            "dnsNames: [a.example.com]\nrenewal: {policy: RenewBefore, windows: [{cron: '0 2 * *', windowDuration: 4h}]}",
+            r#"spec.renewal.windows[0].cron: Invalid value: "0 2 * *": invalid cron syntax: expected exactly 5 fields, found 4: [0 2 * *]. cron needs to follow: cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow"#,
+        ),
+        (
+            "dnsNames: [a.example.com]\nrenewal: {policy: RenewBefore, windows: [{cron: '0 2 * * SAT', windowDuration: 4h, timezone: Europe/Paris}]}",
+            "",
+        ),
+        (
             "dnsNames: [a.example.com]\nuris: [not-absolute]",
             r#"spec.uris[0]: Invalid value: "not-absolute": must be an absolute URI with a scheme, as in spiffe://cluster.local/ns/a"#,
         ),

@@ -54,7 +54,7 @@ const CERTIFICATE: &[(&str, Verdict)] = &[
     ("spec.privateKey", Honoured),
     ("spec.renewBefore", Honoured),
     ("spec.renewBeforePercentage", Honoured),
-    ("spec.renewal", Reported { sample: "renewal: {policy: Disabled}", words: "spec.renewal" }),
+    ("spec.renewal", Honoured),
     ("spec.revisionHistoryLimit", Honoured),
     ("spec.secretName", Honoured),
     ("spec.secretTemplate", Honoured),

@@ -40,6 +40,7 @@ mod operations;
 mod outputs;
 mod prometheus;
 mod renewal;
+mod renewal_policy;
 mod requests;
 mod resume;
 mod tenant;
