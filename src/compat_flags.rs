@@ -42,7 +42,6 @@ cert_manager_only! {
     kube_api_qps = "kube-api-qps": NO_CLIENT_LIMIT,
     kube_api_burst = "kube-api-burst": NO_CLIENT_LIMIT,
     feature_gates = "feature-gates": "certsmith has no feature gates",
-    owner_ref = "enable-certificate-owner-ref": "not supported yet: a Certificate's Secret outlives it",
     auto_annotations = "auto-certificate-annotations": "certsmith always reads the kubernetes.io/tls-acme annotation",
     issuer_ambient = "issuer-ambient-credentials": NO_AMBIENT,
     cluster_issuer_ambient = "cluster-issuer-ambient-credentials": NO_AMBIENT,
@@ -79,7 +78,7 @@ mod tests {
             "--v=2",
             "--logging-format=json",
             "--max-concurrent-challenges=60",
-            "--enable-certificate-owner-ref",
+            "--auto-certificate-annotations",
             "--acme-http01-solver-image",
             "quay.io/jetstack/cert-manager-acmesolver:v1.14.7",
             "--metrics-listen-address=0.0.0.0:9402",
@@ -91,7 +90,7 @@ mod tests {
             [
                 "acme-http01-solver-image",
                 "max-concurrent-challenges",
-                "enable-certificate-owner-ref"
+                "auto-certificate-annotations"
             ]
         );
         assert_eq!(run.config.logging.verbosity, Some(2));

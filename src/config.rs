@@ -75,6 +75,19 @@ pub struct Config {
     pub gateway_api_extra_protocols: Vec<String>,
     /// Reconcile only while holding the Lease `certsmith` in the operator's namespace; every
     /// replica serves challenges, metrics and probes regardless.
+    /// The signers whose requests the built-in approver approves (the chart passes its
+    /// `approveSignerNames`, which also bounds its `approve` grant): signer names or
+    /// `<resource>.<group>/*`; empty means every signer.
+    #[arg(long, env = "CERTSMITH_APPROVE_SIGNER_NAMES", value_delimiter = ',', default_value = crate::certificate_request::approve::DEFAULT_SIGNER_NAMES)]
+    pub approve_signer_names: Vec<String>,
+    /// cert-manager's `--extra-certificate-annotations` (v1.18): the annotations of an Ingress,
+    /// Gateway or ListenerSet copied onto the Certificates the shim makes for it.
+    #[arg(long, env = "CERTSMITH_EXTRA_CERTIFICATE_ANNOTATIONS", value_delimiter = ',')]
+    pub extra_certificate_annotations: Vec<String>,
+    /// cert-manager's `--enable-certificate-owner-ref`: a Certificate's Secret is owned (and so
+    /// garbage-collected) by it. Turned off again, the reference is taken away.
+    #[arg(long, env = "CERTSMITH_ENABLE_CERTIFICATE_OWNER_REF", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
+    pub enable_certificate_owner_ref: bool,
     #[arg(long, env = "CERTSMITH_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
     /// How long a Lease lasts without renewal before another replica may take it.

@@ -172,7 +172,9 @@ async fn keep_secret(
     let metadata_kept = has(&template.labels, &target.metadata.labels)
         && has(&template.annotations, &target.metadata.annotations);
     let outputs = super::outputs::mismatch(&cert.spec, target);
-    if metadata_kept && outputs.is_none() {
+    let owner_wanted = ctx.config.enable_certificate_owner_ref;
+    let owner_kept = secret::owned_by(target, cert) == owner_wanted;
+    if metadata_kept && outputs.is_none() && owner_kept {
         return Ok(false);
     }
     let field = |k: &str| secret::text(target, k);
@@ -184,9 +186,22 @@ async fn keep_secret(
         ctx.event(&object, true, missing.reason, missing.message).await;
         return Ok(true);
     }
+    secret::set_owner(&mut updated, cert, owner_wanted);
+    if !owner_kept && !owner_wanted {
+        // The reference may be another manager's (cert-manager's, before a switch): taken over
+        // first, so that the apply without it removes it.
+        let mut taken = updated.clone();
+        secret::set_owner(&mut taken, cert, true);
+        write::secret(&ctx.client, &taken).await?;
+    }
     write::secret(&ctx.client, &updated).await?;
     let note = match outputs {
         Some(why) => format!("Updated Secret {:?}: {why}", cert.spec.secret_name),
+        None if !owner_kept => format!(
+            "Updated Secret {:?}: its owner reference to the Certificate follows \
+             --enable-certificate-owner-ref={owner_wanted}",
+            cert.spec.secret_name
+        ),
         None => format!(
             "Updated the labels and annotations of Secret {:?} from spec.secretTemplate",
             cert.spec.secret_name

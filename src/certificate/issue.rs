@@ -252,6 +252,7 @@ async fn store(
     let encoding = cert.spec.private_key.as_ref().and_then(|k| k.encoding);
     let pem = to_pem(key.pair, encoding)?;
     let mut tls = secret::tls_secret(cert, &chain, &pem, &issued, ca.as_deref());
+    secret::set_owner(&mut tls, cert, ctx.config.enable_certificate_owner_ref);
     if let Err(missing) = super::passwords::complete(&ctx.client, cert, &mut tls).await? {
         // Nothing is written without the keystores asked for (as cert-manager): the issuance
         // waits, saying why, and looks again soon (the password Secret is not watched).

@@ -82,6 +82,18 @@ pub fn tls_secret(
     }
 }
 
+/// `--enable-certificate-owner-ref`: the Secret is controlled by `cert` (garbage-collected with
+/// it), as cert-manager sets it; else it has no reference to it.
+pub fn set_owner(secret: &mut Secret, cert: &Certificate, enabled: bool) {
+    secret.metadata.owner_references = enabled.then(|| owner(cert)).flatten().map(|o| vec![o]);
+}
+
+/// Whether `secret` is controlled by `cert`.
+pub fn owned_by(secret: &Secret, cert: &Certificate) -> bool {
+    let owners = secret.metadata.owner_references.as_deref().unwrap_or_default();
+    crate::api::meta::controlled_by(owners, cert.metadata.uid.as_deref())
+}
+
 /// cert-manager's label on the Secret that holds the private key of an issuance in flight.
 pub const LABEL_NEXT_PRIVATE_KEY: &str = "cert-manager.io/next-private-key";
 

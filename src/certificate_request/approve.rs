@@ -1,20 +1,48 @@
-//! The built-in approver, as cert-manager's: requests for certsmith's own issuer kinds
-//! (`cert-manager.io` Issuer and ClusterIssuer) are approved unless someone already decided.
+//! The built-in approver, as cert-manager's: undecided requests whose signer is among
+//! `--approve-signer-names` (the chart's `approveSignerNames`; cert-manager's Issuer and
+//! ClusterIssuer by default, every signer when empty) are approved, external issuers' too.
 //! External approvers (approver-policy) take over when it is turned off. Pure.
 
 use crate::api::CertificateRequest;
 use crate::api::meta::ConditionStatus;
-use crate::issuer::referenced_kind;
 
 pub const REASON: &str = "cert-manager.io";
 pub const MESSAGE: &str = "Certificate request has been approved by cert-manager.io";
 
-/// Whether the built-in approver approves `cr` now.
-pub fn should_approve(cr: &CertificateRequest) -> bool {
+/// cert-manager's approver's default signer names.
+pub const DEFAULT_SIGNER_NAMES: &str = "issuers.cert-manager.io/*,clusterissuers.cert-manager.io/*";
+
+/// The request's signer, as cert-manager names it (and the admission policy checks it):
+/// `<resource>.<group>/<namespace>.<name>`, or `<resource>.<group>/<name>` for a cluster-scoped
+/// issuer (a kind ending in ClusterIssuer); the resource is the kind, lower case, plus `s`.
+pub fn signer_name(cr: &CertificateRequest) -> String {
+    let r = &cr.spec.issuer_ref;
+    let group = r.group.as_deref().filter(|g| !g.is_empty()).unwrap_or(crate::api::meta::GROUP);
+    let kind = r.kind.as_deref().filter(|k| !k.is_empty()).unwrap_or("Issuer");
+    let scope = match kind.ends_with("ClusterIssuer") {
+        true => String::new(),
+        false => format!("{}.", cr.metadata.namespace.as_deref().unwrap_or_default()),
+    };
+    format!("{}s.{group}/{scope}{}", kind.to_lowercase(), r.name)
+}
+
+/// Whether the built-in approver approves `cr` now: undecided, not finished, and its signer
+/// named in `names` (each a signer name, or `<resource>.<group>/*`; none given means any).
+pub fn should_approve(cr: &CertificateRequest, names: &[String]) -> bool {
     let decided = cr.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| {
         matches!(c.type_.as_str(), "Approved" | "Denied") && c.status == ConditionStatus::True
     });
-    !decided && referenced_kind(&cr.spec.issuer_ref).is_some()
+    let finished =
+        cr.status.iter().flat_map(|s| s.conditions.iter().flatten()).any(|c| {
+            c.type_ == "Ready" && matches!(c.reason.as_deref(), Some("Failed" | "Issued"))
+        });
+    let signer = signer_name(cr);
+    let named = |n: &String| match n.strip_suffix("/*") {
+        Some(signers) => signer.split_once('/').is_some_and(|(s, _)| s == signers),
+        None => *n == signer,
+    };
+    let names: Vec<&String> = names.iter().filter(|n| !n.is_empty()).collect();
+    !decided && !finished && (names.is_empty() || names.into_iter().any(named))
 }
 
 #[cfg(test)]
@@ -30,18 +58,36 @@ mod tests {
     }
 
     #[test]
-    fn approves_only_undecided_requests_for_certsmith_issuers() {
-        let table = [
-            ("{name: le, kind: ClusterIssuer}", "[]", true),
-            ("{name: le}", "[]", true),
-            ("{name: le, kind: Issuer, group: cert-manager.io}", "[]", true),
-            ("{name: step, kind: StepIssuer, group: certmanager.step.sm}", "[]", false),
-            ("{name: le}", "[{type: Denied, status: 'True'}]", false),
-            ("{name: le}", "[{type: Approved, status: 'True'}]", false),
-            ("{name: le}", "[{type: Ready, status: 'False'}]", true),
+    fn approves_undecided_requests_whose_signer_is_named() {
+        let defaults: Vec<String> = DEFAULT_SIGNER_NAMES.split(',').map(String::from).collect();
+        let step = vec!["stepissuers.certmanager.step.sm/*".to_string()];
+        let exact = vec!["clusterissuers.cert-manager.io/le".to_string()];
+        let table: [(&str, &str, &[String], bool); 11] = [
+            ("{name: le, kind: ClusterIssuer}", "[]", &defaults, true),
+            ("{name: le}", "[]", &defaults, true),
+            ("{name: le, kind: Issuer, group: cert-manager.io}", "[]", &defaults, true),
+            ("{name: step, kind: StepIssuer, group: certmanager.step.sm}", "[]", &defaults, false),
+            ("{name: step, kind: StepIssuer, group: certmanager.step.sm}", "[]", &step, true),
+            ("{name: step, kind: StepIssuer, group: certmanager.step.sm}", "[]", &[], true),
+            ("{name: le, kind: ClusterIssuer}", "[]", &exact, true),
+            ("{name: other, kind: ClusterIssuer}", "[]", &exact, false),
+            ("{name: le}", "[{type: Denied, status: 'True'}]", &defaults, false),
+            ("{name: le}", "[{type: Approved, status: 'True'}]", &defaults, false),
+            ("{name: le}", "[{type: Ready, status: 'False', reason: Failed}]", &defaults, false),
         ];
-        for (issuer, conditions, want) in table {
-            assert_eq!(should_approve(&request(issuer, conditions)), want, "{issuer} {conditions}");
+        for (issuer, conditions, names, want) in table {
+            let got = should_approve(&request(issuer, conditions), names);
+            assert_eq!(got, want, "{issuer} {conditions} {names:?}");
         }
+    }
+
+    #[test]
+    fn signer_names_are_cert_managers() {
+        let mut cr = request("{name: le}", "[]");
+        cr.metadata.namespace = Some("shop".into());
+        assert_eq!(signer_name(&cr), "issuers.cert-manager.io/shop.le");
+        let cr =
+            request("{name: pca, kind: AWSPCAClusterIssuer, group: awspca.cert-manager.io}", "[]");
+        assert_eq!(signer_name(&cr), "awspcaclusterissuers.awspca.cert-manager.io/pca");
     }
 }

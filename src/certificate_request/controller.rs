@@ -23,6 +23,20 @@ use crate::error::Error;
 pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciled("certificaterequests-issuer-acme");
     let Some(kind) = referenced_kind(&cr.spec.issuer_ref) else {
+        // An external issuer's request: approved when its signer is named (cert-manager's
+        // approver does the same), then signed by that issuer.
+        let names = &ctx.config.approve_signer_names;
+        if ctx.config.approver_enabled() && !cr.approved() && approve::should_approve(&cr, names) {
+            let api: Api<CertificateRequest> =
+                Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+            let change = Change {
+                type_: "Approved",
+                status: ConditionStatus::True,
+                reason: approve::REASON,
+                message: approve::MESSAGE,
+            };
+            write(&ctx, &api, &cr, change, None, None).await?;
+        }
         return Ok(Action::await_change());
     };
     if cr.finished() {
@@ -41,7 +55,8 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
     let stored = cr.status.clone();
     let mut cr = (*cr).clone();
     if !cr.approved() {
-        if !(ctx.config.approver_enabled() && approve::should_approve(&cr)) {
+        let names = &ctx.config.approve_signer_names;
+        if !(ctx.config.approver_enabled() && approve::should_approve(&cr, names)) {
             // Signing waits for an approval from someone else (an external approver).
             return Ok(Action::await_change());
         }

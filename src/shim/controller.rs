@@ -46,7 +46,7 @@ pub async fn run<S: Source>(ctx: Arc<Context>) {
     let (sources, writer) = reflector::store();
     let source_stream = watcher(Api::<S>::all(client.clone()), watcher::Config::default())
         .backoff(crate::relist::backoff())
-        .modify(S::trim)
+        .modify(trim_keeping::<S>(ctx.config.extra_certificate_annotations.clone()))
         .reflect(writer)
         .applied_objects()
         // Not a status write: Gateway implementations rewrite a Gateway's status whenever a
@@ -203,7 +203,13 @@ pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Act
             for problem in &d.problems {
                 ctx.event(&reference, true, "BadConfig", problem.clone()).await;
             }
-            d.certificates
+            let mut certificates = d.certificates;
+            copy_extra_annotations(
+                source.as_ref(),
+                &mut certificates,
+                &ctx.config.extra_certificate_annotations,
+            );
+            certificates
         }
     };
     for cert in &wanted {
@@ -257,4 +263,34 @@ pub async fn reconcile<S: Source>(source: Arc<S>, shim: Arc<Shim>) -> Result<Act
         .await;
     }
     Ok(Action::await_change())
+}
+
+/// The cache's trim for `S`, keeping the annotations `--extra-certificate-annotations` names.
+fn trim_keeping<S: Source>(extra: Vec<String>) -> impl FnMut(&mut S) {
+    move |o: &mut S| {
+        let kept: Vec<(String, String)> = extra
+            .iter()
+            .filter_map(|k| o.annotations().get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        o.trim();
+        if !kept.is_empty() {
+            o.annotations_mut().extend(kept);
+        }
+    }
+}
+
+/// cert-manager's `--extra-certificate-annotations`: the source's annotations of those names
+/// on each of its Certificates (applied, so one taken off the source leaves them too).
+fn copy_extra_annotations<S: Source>(
+    source: &S,
+    certificates: &mut [Certificate],
+    extra: &[String],
+) {
+    for key in extra {
+        let Some(value) = source.annotations().get(key) else { continue };
+        for cert in certificates.iter_mut() {
+            let annotations = cert.metadata.annotations.get_or_insert_default();
+            annotations.insert(key.clone(), value.clone());
+        }
+    }
 }

@@ -150,8 +150,19 @@ fn the_policies_render_by_default_and_the_mutating_one_where_it_is_served() {
     assert_eq!(approver(r#"{"disableAutoApproval": true}"#), (None, true));
     let by_hand = r#"{"extraArgs": ["--controllers=*,-certificaterequests-approver"]}"#;
     assert_eq!(approver(by_hand), (None, true));
-    let (ok, report) = helm(&["lint", &chart(), r#"{"approveSignerNames": ["x/*"]}"#]);
-    assert!(!ok && report.contains("set disableAutoApproval"), "{report}");
+    // cert-manager's approveSignerNames: the grant and what the approver approves; none
+    // named means every signer.
+    let step = r#"{"approveSignerNames": ["stepissuers.certmanager.step.sm/*"]}"#;
+    let (role, _) = approver(step);
+    let names = json!(["stepissuers.certmanager.step.sm/*"]);
+    assert_eq!(role.as_ref().map(|r| &r["resourceNames"]), Some(&names));
+    let args = render(step).into_iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let args = args["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(args.contains("--approve-signer-names=stepissuers.certmanager.step.sm/*"), "{args}");
+    let (role, _) = approver(r#"{"approveSignerNames": []}"#);
+    assert_eq!(role.as_ref().map(|r| &r["resourceNames"]), Some(&serde_json::Value::Null));
+    let (ok, report) = helm(&["lint", &chart(), r#"{"approveSignerNames": ["not a signer"]}"#]);
+    assert!(!ok && report.contains("approveSignerNames"), "{report}");
 }
 
 #[tokio::test]

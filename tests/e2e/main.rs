@@ -26,6 +26,7 @@ mod chart_admission;
 mod chart_identity;
 mod chart_solver;
 mod chart_support;
+mod controller_flags;
 mod dns01;
 mod fan_out;
 mod faults;
