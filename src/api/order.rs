@@ -222,6 +222,10 @@ pub struct ChallengeStatus {
     /// The solver resources exist (solver Ingress, or the rule in an edited Ingress).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presented: Option<bool>,
+    /// When the solver first presented it (cert-manager v1.21): `waitInsteadOfSelfCheck`
+    /// counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presented_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -83,6 +83,7 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         ctx.event(&ch.object_ref(&()), false, "Presented", note).await;
         ChallengeStatus {
             presented: Some(true),
+            presented_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ctx.now())),
             processing: Some(true),
             state: Some(State::Pending),
             reason: None,
@@ -91,8 +92,25 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         old
     };
 
-    // self-check, then accept; accepted challenges are `processing` until the CA decides
+    // self-check (or the solver's waitInsteadOfSelfCheck), then accept; accepted challenges
+    // are `processing` until the CA decides
+    let waits = wait_instead_of_self_check(&ch);
     if old.state != Some(State::Processing)
+        && let Some(wait) = waits
+    {
+        // Without presentedAt (a CRD older than v1.21 prunes it): from the Challenge's birth,
+        // which its presentation follows at once.
+        let presented_at = old.presented_at.as_ref().map(|t| t.0);
+        let born = ch.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        if let Some(left) = waited(presented_at.or(born), wait, ctx.now()) {
+            let message = format!(
+                "Waiting {} after the challenge was presented instead of self-checking it \
+                 (waitInsteadOfSelfCheck)",
+                crate::validation::names::go_duration(wait)
+            );
+            return note(&api, &ch, &old, &message, left).await;
+        }
+    } else if old.state != Some(State::Processing)
         && let Some(problem) = solver.check(&ctx, &ch).await?
     {
         let how = solver.challenge_type().as_str();
@@ -248,6 +266,7 @@ async fn verdict(
         reason: Some(reason.to_string()),
         presented: Some(false),
         processing: Some(false),
+        presented_at: ch.status.as_ref().and_then(|s| s.presented_at.clone()),
     };
     crate::ssa::replace_status(api, ch, &new).await?;
     let failed = state != State::Valid;
@@ -269,4 +288,44 @@ async fn set_finalizers(
     let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": ch.resource_version()}});
     api.patch(&ch.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     Ok(())
+}
+
+/// The solver's `waitInsteadOfSelfCheck`, when set (0 accepts at once).
+fn wait_instead_of_self_check(ch: &Challenge) -> Option<Duration> {
+    let wait = ch.spec.solver.wait_instead_of_self_check.as_deref()?;
+    crate::validation::names::parse_duration(wait).ok()
+}
+
+/// How much longer to wait after a presentation at `presented_at` (none known: all of it), or
+/// `None` once `wait` has passed. Pure.
+fn waited(
+    presented_at: Option<jiff::Timestamp>,
+    wait: Duration,
+    now: jiff::Timestamp,
+) -> Option<Duration> {
+    let Some(at) = presented_at else { return Some(wait).filter(|w| !w.is_zero()) };
+    let since = Duration::try_from(now.duration_since(at)).unwrap_or_default();
+    wait.checked_sub(since).filter(|left| !left.is_zero())
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::*;
+
+    #[test]
+    fn waiting_instead_of_self_checking_counts_from_the_presentation() {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let now = t("2026-01-01T00:01:00Z");
+        let s = Duration::from_secs;
+        let table = [
+            (Some("2026-01-01T00:00:30Z"), s(60), Some(s(30))),
+            (Some("2026-01-01T00:00:00Z"), s(60), None),
+            (Some("2026-01-01T00:00:59Z"), s(0), None),
+            (None, s(45), Some(s(45))),
+            (None, s(0), None),
+        ];
+        for (at, wait, want) in table {
+            assert_eq!(waited(at.map(t), wait, now), want, "{at:?} {wait:?}");
+        }
+    }
 }

@@ -14,12 +14,6 @@ pub fn ignored(spec: &IssuerSpec) -> Vec<String> {
     let solvers = spec.acme.as_ref().and_then(|a| a.solvers.as_deref()).unwrap_or_default();
     for (i, solver) in solvers.iter().enumerate() {
         let path = format!("spec.acme.solvers[{i}]");
-        if solver.wait_instead_of_self_check.is_some() {
-            found.push(format!(
-                "{path}.waitInsteadOfSelfCheck has no effect: certsmith checks each challenge \
-                 itself before telling the CA (--http01-self-check=false turns that off for HTTP-01)"
-            ));
-        }
         let Some(http01) = solver.http01.as_ref() else { continue };
         if let Some(ingress) = &http01.ingress {
             let (pods, service) = (&ingress.pod_template, &ingress.service_type);
@@ -78,10 +72,8 @@ mod tests {
                     "spec.acme.solvers[1].http01.ingress.serviceType",
                 ],
             ),
-            (
-                "[{dns01: {rfc2136: {nameserver: 1.2.3.4}}, waitInsteadOfSelfCheck: 30s}]",
-                vec!["spec.acme.solvers[0].waitInsteadOfSelfCheck"],
-            ),
+            // Honoured (cert-manager v1.21): the challenge step waits instead of self-checking.
+            ("[{dns01: {rfc2136: {nameserver: 1.2.3.4}}, waitInsteadOfSelfCheck: 30s}]", vec![]),
         ];
         for (solvers, want) in table {
             let got = ignored(&spec(solvers));

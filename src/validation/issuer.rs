@@ -98,10 +98,13 @@ fn validate_solver(path: &str, solver: &AcmeChallengeSolver, errs: &mut Vec<Fiel
         )),
         _ => {}
     }
-    if let Some(wait) = &solver.wait_instead_of_self_check
-        && let Err(p) = parse_duration(wait)
-    {
-        errs.push(FieldError::invalid(format!("{path}.waitInsteadOfSelfCheck"), wait, p));
+    if let Some(wait) = &solver.wait_instead_of_self_check {
+        let field = format!("{path}.waitInsteadOfSelfCheck");
+        if wait.trim_start().starts_with('-') {
+            errs.push(FieldError::invalid(field, wait, "must be greater than or equal to 0"));
+        } else if let Err(p) = parse_duration(wait) {
+            errs.push(FieldError::invalid(field, wait, p));
+        }
     }
     let Some(http01) = &solver.http01 else { return };
     let path = format!("{path}.http01");

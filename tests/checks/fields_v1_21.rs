@@ -162,13 +162,7 @@ const ISSUER: &[(&str, Verdict)] = &[
             words: "spec.acme.solvers[0].http01.ingress.serviceType has no effect",
         },
     ),
-    (
-        "spec.acme.solvers[].waitInsteadOfSelfCheck",
-        Reported {
-            sample: "[{http01: {ingress: {}}, waitInsteadOfSelfCheck: 30s}]}",
-            words: "spec.acme.solvers[0].waitInsteadOfSelfCheck has no effect",
-        },
-    ),
+    ("spec.acme.solvers[].waitInsteadOfSelfCheck", Honoured),
     ("spec.ca", Honoured),
     ("spec.selfSigned", Honoured),
     (

@@ -101,3 +101,36 @@ async fn extra_annotations_reach_the_certificate_and_the_secret_goes_with_it() {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(approved(&requests.get("bar").await.unwrap()), None, "not a named signer");
 }
+
+/// cert-manager v1.21's `waitInsteadOfSelfCheck`: the Challenge says it waits instead of
+/// self-checking, records `presentedAt`, and is accepted at the CA no sooner than the wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solver_that_waits_instead_of_self_checking_waits() {
+    let bed = crate::support::shared::issuing();
+    let ns = "solver-wait";
+    bed.kube.kubectl_ok(&["create", "namespace", ns], "");
+    let issuer = bed.pebble.issuer_yaml("Issuer", "waits", Some(ns));
+    let issuer =
+        issuer.replace("    - http01:\n", "    - waitInsteadOfSelfCheck: 4s\n      http01:\n");
+    let certificate = format!(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: waited, namespace: {ns}}}\n\
+         spec: {{secretName: waited, dnsNames: [waited.example.com], issuerRef: {{name: waits}}}}\n"
+    );
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &format!("{issuer}---\n{certificate}"));
+    let client = bed.kube.client().await;
+    let challenges: Api<certsmith::api::Challenge> = Api::namespaced(client.clone(), ns);
+    let said = eventually(30, "the Challenge to say it waits", || async {
+        let list = challenges.list(&Default::default()).await.ok()?;
+        let status = list.items.first()?.status.clone()?;
+        let reason = status.reason.clone()?;
+        reason.contains("instead of self-checking").then_some((reason, status.presented_at))
+    })
+    .await;
+    assert_eq!(
+        said.0,
+        "Waiting 4s after the challenge was presented instead of self-checking it (waitInsteadOfSelfCheck)"
+    );
+    assert!(said.1.is_some(), "presentedAt recorded");
+    let certs: Api<Certificate> = Api::namespaced(client, ns);
+    ready(&certs, "waited", 1, &bed.operator).await;
+}
