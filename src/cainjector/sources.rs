@@ -161,7 +161,8 @@ mod tests {
     fn the_first_present_annotation_names_the_source() {
         let secret = |n: &str, s: &str| Source::Secret { namespace: n.into(), name: s.into() };
         let cert = |n: &str, s: &str| Source::Certificate { namespace: n.into(), name: s.into() };
-        let table: [(&[(&str, &str)], Option<Result<Source, &str>>); 10] = [
+        type Row<'a> = (&'a [(&'a str, &'a str)], Option<Result<Source, &'a str>>);
+        let table: [Row; 10] = [
             (&[], None),
             (&[("other", "x")], None),
             (&[(ANN_FROM_SECRET, "ns/ca")], Some(Ok(secret("ns", "ca")))),

@@ -21,6 +21,7 @@ mod api_server;
 mod ari;
 mod budget;
 mod ca_proxy;
+mod cainjector;
 mod chart;
 mod chart_admission;
 mod chart_identity;
