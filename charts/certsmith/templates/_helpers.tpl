@@ -36,6 +36,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Non-empty when certsmith's built-in approver is off: cert-manager's disableAutoApproval, or
 the approver turned off by hand in extraArgs (--controllers=...,-certificaterequests-approver). */}}
+{{/* The cainjector runs, and gets its grants: cert-manager's cainjector.enabled, unless
+     extraArgs turn it off by hand. */}}
+{{- define "certsmith.cainjectorOn" -}}
+{{- if and .Values.cainjector.enabled (not (regexMatch "[=,]-cainjector\\b" (join " " .Values.extraArgs))) }}true{{ end -}}
+{{- end -}}
 {{- define "certsmith.approverOff" -}}
 {{- if or .Values.disableAutoApproval (regexMatch "[=,]-certificaterequests-approver" (join " " .Values.extraArgs)) }}true{{ end -}}
 {{- end -}}
