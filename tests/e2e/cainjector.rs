@@ -337,3 +337,75 @@ fn the_chart_grants_the_cainjector_only_when_it_is_enabled() {
     let (ok, report) = helm(&["lint", &chart(), r#"{"cainjector": {"replicaCount": 2}}"#]);
     assert!(!ok && report.contains("only cainjector.enabled applies"), "{report}");
 }
+
+/// A bed of its own (it holds cert-manager's cainjector Lease): nothing is injected while that
+/// Lease is renewed, and the CA is injected once it lapses.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cainjector_stands_by_while_cert_managers_cainjector_holds_its_lease() {
+    use crate::support::acme::{Operator, issuing_bed};
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use kube::api::{Patch, PatchParams, PostParams};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let kube = KubeBed::start();
+    let pebble = issuing_bed(&kube);
+    let client = kube.client().await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
+    let lease: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "cert-manager-cainjector-leader-election", "namespace": "kube-system"},
+        "spec": {"holderIdentity": "cert-manager-cainjector-0", "leaseDurationSeconds": 3,
+                 "renewTime": MicroTime(jiff::Timestamp::now())},
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    // cert-manager's cainjector, renewing its Lease until told to stop.
+    let renewing = Arc::new(AtomicBool::new(true));
+    let renewer = {
+        let (leases, renewing) = (leases.clone(), renewing.clone());
+        tokio::spawn(async move {
+            while renewing.load(Ordering::SeqCst) {
+                let patch =
+                    serde_json::json!({"spec": {"renewTime": MicroTime(jiff::Timestamp::now())}});
+                let name = "cert-manager-cainjector-leader-election";
+                let _ = leases.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let operator = Operator::start(&kube, &pebble, &[]);
+    let objects = format!(
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: cainjector-e2e-standby
+  annotations: {{cert-manager.io/inject-apiserver-ca: "true"}}
+webhooks:{}
+"#,
+        webhook("s.cainjector.example.com", "s"),
+    );
+    kube.kubectl_ok(&["apply", "-f", "-"], &objects);
+    let hooks: Api<MutatingWebhookConfiguration> = Api::all(client);
+    let bundle = || async {
+        let found = hooks.get("cainjector-e2e-standby").await.unwrap();
+        found.webhooks.unwrap().pop().unwrap().client_config.ca_bundle.map(|b| b.0)
+    };
+    eventually(30, "the operator's log to say the cainjector stands by", || async {
+        let log = operator.logs();
+        log.contains("cainjector: Lease kube-system/cert-manager-cainjector-leader-election is held by \"cert-manager-cainjector-0\"")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(bundle().await, None, "injected while cert-manager's cainjector leads");
+
+    renewing.store(false, Ordering::SeqCst);
+    renewer.await.unwrap();
+    eventually(30, "the CA injected once the Lease lapsed", || async {
+        bundle().await.map(|_| ())
+    })
+    .await;
+    assert!(operator.logs().contains("is not held: certsmith injects"), "{}", operator.logs());
+}
