@@ -79,7 +79,7 @@ pub async fn secret_changes(client: kube::Client, changes: broadcast::Sender<Sec
 
 /// Whether certsmith may list `K`; when not (a chart without `cainjector.enabled`, or RBAC of
 /// one's own), says so once and the kind is left alone.
-async fn permitted<K: Target>(client: &kube::Client) -> bool {
+pub async fn permitted<K: Target>(client: &kube::Client) -> bool {
     let api = Api::<K>::all(client.clone());
     match api.list_metadata(&ListParams::default().limit(1)).await {
         Err(kube::Error::Api(e)) if e.code == 403 => {
@@ -97,11 +97,8 @@ async fn permitted<K: Target>(client: &kube::Client) -> bool {
     }
 }
 
-/// Injects into every `K` annotated for it until the process stops.
+/// Injects into every `K` annotated for it until the process stops (once `permitted`).
 pub async fn run<K: Target>(ctx: Arc<Injector>, changes: broadcast::Receiver<SecretChange>) {
-    if !permitted::<K>(&ctx.client).await {
-        return;
-    }
     let (reader, writer) = reflector::store();
     let api = Api::<PartialObjectMeta<K>>::all(ctx.client.clone());
     let config = watcher::Config::default().page_size(PAGE).any_semantic();

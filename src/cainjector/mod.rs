@@ -98,16 +98,33 @@ pub async fn run(
     }
 }
 
-/// The four target controllers and the Secret watch that wakes them.
+/// The target controllers certsmith may run, and the Secret watch that wakes them; nothing at
+/// all when it may list none of the four kinds.
 async fn inject(ctx: Arc<Injector>) {
+    use controller::{permitted, run};
+    let client = &ctx.client;
+    let allowed = tokio::join!(
+        permitted::<ValidatingWebhookConfiguration>(client),
+        permitted::<MutatingWebhookConfiguration>(client),
+        permitted::<APIService>(client),
+        permitted::<CustomResourceDefinition>(client),
+    );
+    if allowed == (false, false, false, false) {
+        return;
+    }
     let (changes, _) = broadcast::channel::<SecretChange>(1024);
-    let c = || ctx.clone();
+    let when = |allowed: bool, run: futures::future::BoxFuture<'static, ()>| async move {
+        if allowed {
+            run.await
+        }
+    };
+    let (c, rx) = (|| ctx.clone(), || changes.subscribe());
     tokio::join!(
         controller::secret_changes(ctx.client.clone(), changes.clone()),
-        controller::run::<ValidatingWebhookConfiguration>(c(), changes.subscribe()),
-        controller::run::<MutatingWebhookConfiguration>(c(), changes.subscribe()),
-        controller::run::<APIService>(c(), changes.subscribe()),
-        controller::run::<CustomResourceDefinition>(c(), changes.subscribe()),
+        when(allowed.0, Box::pin(run::<ValidatingWebhookConfiguration>(c(), rx()))),
+        when(allowed.1, Box::pin(run::<MutatingWebhookConfiguration>(c(), rx()))),
+        when(allowed.2, Box::pin(run::<APIService>(c(), rx()))),
+        when(allowed.3, Box::pin(run::<CustomResourceDefinition>(c(), rx()))),
     );
 }
 
