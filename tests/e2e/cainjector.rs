@@ -2,8 +2,9 @@
 //! Certificate's CA injected into a ValidatingWebhookConfiguration and merged with the next one
 //! when the CA is renewed with a new key; a CRD's conversion webhook refused a Secret that does
 //! not allow direct injection, then filled once it does; the API server's CA injected into a
-//! MutatingWebhookConfiguration. Every webhook here matches only a made-up group, with
-//! failurePolicy Ignore, so the bed's other tests never meet it.
+//! MutatingWebhookConfiguration and an APIService, but only once cert-manager's cainjector Lease
+//! lapses. Every webhook here matches only a made-up group, with failurePolicy Ignore, so the
+//! bed's other tests never meet it.
 
 use crate::support::KubeBed;
 use crate::support::acme::{eventually, ready};
@@ -344,13 +345,15 @@ fn the_chart_grants_the_cainjector_only_when_it_is_enabled() {
     assert!(!ok && report.contains("only cainjector.enabled applies"), "{report}");
 }
 
-/// A bed of its own (it holds cert-manager's cainjector Lease): nothing is injected while that
-/// Lease is renewed, and the CA is injected once it lapses.
+/// A bed of its own (it holds cert-manager's cainjector Lease, and adds an APIService nobody
+/// serves): nothing is injected while that Lease is renewed, and the API server's CA is
+/// injected into a webhook and the APIService once it lapses.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cainjector_stands_by_while_cert_managers_cainjector_holds_its_lease() {
     use crate::support::acme::{Operator, issuing_bed};
     use k8s_openapi::api::coordination::v1::Lease;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
     use kube::api::{Patch, PatchParams, PostParams};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -389,11 +392,29 @@ metadata:
   name: cainjector-e2e-standby
   annotations: {{cert-manager.io/inject-apiserver-ca: "true"}}
 webhooks:{}
+---
+# An aggregated API nobody serves (its bed is this test's own: discovery misses it).
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1.aggregated.cainjector.example.com
+  annotations: {{cert-manager.io/inject-apiserver-ca: "true"}}
+spec:
+  group: aggregated.cainjector.example.com
+  version: v1
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+  service: {{namespace: default, name: nobody, port: 443}}
 "#,
         webhook("s.cainjector.example.com", "s"),
     );
     kube.kubectl_ok(&["apply", "-f", "-"], &objects);
-    let hooks: Api<MutatingWebhookConfiguration> = Api::all(client);
+    let hooks: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let services: Api<APIService> = Api::all(client);
+    let service_bundle = || async {
+        let found = services.get("v1.aggregated.cainjector.example.com").await.unwrap();
+        found.spec.unwrap().ca_bundle.map(|b| b.0)
+    };
     let bundle = || async {
         let found = hooks.get("cainjector-e2e-standby").await.unwrap();
         found.webhooks.unwrap().pop().unwrap().client_config.ca_bundle.map(|b| b.0)
@@ -406,6 +427,7 @@ webhooks:{}
     .await;
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     assert_eq!(bundle().await, None, "injected while cert-manager's cainjector leads");
+    assert_eq!(service_bundle().await, None, "injected while cert-manager's cainjector leads");
 
     renewing.store(false, Ordering::SeqCst);
     renewer.await.unwrap();
@@ -414,4 +436,12 @@ webhooks:{}
     })
     .await;
     assert!(operator.logs().contains("is not held: certsmith injects"), "{}", operator.logs());
+    let kubeconfig = kube::config::Kubeconfig::read_from(kube.kubeconfig()).unwrap();
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    let want = config.root_cert.unwrap();
+    eventually(30, "the APIService's caBundle to be the API server's CA", || async {
+        service_bundle().await.filter(|b| ders(b) == want).map(|_| ())
+    })
+    .await;
 }
