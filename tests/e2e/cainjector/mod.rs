@@ -2,9 +2,12 @@
 //! Certificate's CA injected into a ValidatingWebhookConfiguration and merged with the next one
 //! when the CA is renewed with a new key; a CRD's conversion webhook refused a Secret that does
 //! not allow direct injection, then filled once it does; the API server's CA injected into a
-//! MutatingWebhookConfiguration and an APIService, but only once cert-manager's cainjector Lease
-//! lapses. Every webhook here matches only a made-up group, with failurePolicy Ignore, so the
-//! bed's other tests never meet it.
+//! MutatingWebhookConfiguration. Every webhook here matches only a made-up group, with
+//! failurePolicy Ignore, so the bed's other tests never meet it. `standby`: on a bed of its
+//! own, standing by for cert-manager's cainjector; `chart`: what the chart grants it.
+
+mod chart;
+mod standby;
 
 use crate::support::KubeBed;
 use crate::support::acme::{eventually, ready};
@@ -20,7 +23,7 @@ use std::process::Command;
 
 const NAMESPACE: &str = "cainjector-e2e";
 
-fn ders(pem: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn ders(pem: &[u8]) -> Vec<Vec<u8>> {
     pem::parse_many(pem).unwrap().into_iter().map(pem::Pem::into_contents).collect()
 }
 
@@ -28,7 +31,7 @@ fn ca_crt(secret: &Secret) -> Vec<u8> {
     secret.data.as_ref().unwrap()["ca.crt"].0.clone()
 }
 
-fn webhook(name: &str, path: &str) -> String {
+pub(crate) fn webhook(name: &str, path: &str) -> String {
     format!(
         r#"
 - name: {name}
@@ -264,184 +267,4 @@ webhooks:{}
     .await;
     bed.kube
         .kubectl_ok(&["delete", "mutatingwebhookconfiguration", "cainjector-e2e-apiserver"], "");
-}
-
-/// The chart grants the cainjector its four kinds and cert-manager's cainjector Lease only with
-/// `cainjector.enabled` (the default), and turns it off in `--controllers` without; a
-/// cert-manager value for its Deployment is refused, naming what applies.
-#[test]
-fn the_chart_grants_the_cainjector_only_when_it_is_enabled() {
-    use crate::chart::{chart, helm, render};
-    use serde_json::Value;
-    let grants = |values: &str| {
-        let docs = render(values);
-        let role = docs
-            .iter()
-            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "certsmith");
-        let kinds: Vec<String> = role.unwrap()["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["verbs"].as_array().unwrap().contains(&Value::from("patch")))
-            .flat_map(|r| r["resources"].as_array().unwrap().clone())
-            .filter_map(|r| r.as_str().map(str::to_string))
-            .filter(|r| {
-                r.ends_with("configurations")
-                    || r == "apiservices"
-                    || r == "customresourcedefinitions"
-            })
-            .collect();
-        let lease = docs
-            .iter()
-            .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "certsmith-defer-to-lease")
-            .map(|r| r["rules"][0]["resourceNames"].clone());
-        let deploy = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
-        let args: Vec<String> = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect();
-        (kinds, lease, args)
-    };
-    let (kinds, lease, args) = grants("");
-    assert_eq!(
-        kinds,
-        [
-            "validatingwebhookconfigurations",
-            "mutatingwebhookconfigurations",
-            "apiservices",
-            "customresourcedefinitions"
-        ]
-    );
-    let names =
-        serde_json::json!(["cert-manager-controller", "cert-manager-cainjector-leader-election"]);
-    assert_eq!(lease, Some(names));
-    assert!(
-        args.contains(
-            &"--cainjector-defer-to-lease=kube-system/cert-manager-cainjector-leader-election"
-                .into()
-        ),
-        "{args:?}"
-    );
-    assert!(!args.iter().any(|a| a.starts_with("--controllers")), "{args:?}");
-
-    let (ok, report) = helm(&["lint", &chart(), r#"{"cainjector": {"enabled": false}}"#]);
-    assert!(ok, "{report}");
-    let (kinds, lease, args) = grants(r#"{"cainjector": {"enabled": false}}"#);
-    assert!(kinds.is_empty(), "{kinds:?}");
-    assert_eq!(lease, Some(serde_json::json!(["cert-manager-controller"])));
-    assert!(args.contains(&"--controllers=*,-cainjector".into()), "{args:?}");
-    let (_, _, args) = grants(r#"{"cainjector": {"enabled": false}, "disableAutoApproval": true}"#);
-    assert!(
-        args.contains(&"--controllers=*,-certificaterequests-approver,-cainjector".into()),
-        "{args:?}"
-    );
-    // Turned off by hand: no grant either.
-    let (kinds, _, _) = grants(r#"{"extraArgs": ["--controllers=*,-cainjector"]}"#);
-    assert!(kinds.is_empty(), "{kinds:?}");
-
-    let (ok, report) = helm(&["lint", &chart(), r#"{"cainjector": {"replicaCount": 2}}"#]);
-    assert!(!ok && report.contains("only cainjector.enabled applies"), "{report}");
-}
-
-/// A bed of its own (it holds cert-manager's cainjector Lease, and adds an APIService nobody
-/// serves): nothing is injected while that Lease is renewed, and the API server's CA is
-/// injected into a webhook and the APIService once it lapses.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_cainjector_stands_by_while_cert_managers_cainjector_holds_its_lease() {
-    use crate::support::acme::{Operator, issuing_bed};
-    use k8s_openapi::api::coordination::v1::Lease;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
-    use kube::api::{Patch, PatchParams, PostParams};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    let kube = KubeBed::start();
-    let pebble = issuing_bed(&kube);
-    let client = kube.client().await;
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
-    let lease: Lease = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "cert-manager-cainjector-leader-election", "namespace": "kube-system"},
-        "spec": {"holderIdentity": "cert-manager-cainjector-0", "leaseDurationSeconds": 3,
-                 "renewTime": MicroTime(jiff::Timestamp::now())},
-    }))
-    .unwrap();
-    leases.create(&PostParams::default(), &lease).await.unwrap();
-    // cert-manager's cainjector, renewing its Lease until told to stop.
-    let renewing = Arc::new(AtomicBool::new(true));
-    let renewer = {
-        let (leases, renewing) = (leases.clone(), renewing.clone());
-        tokio::spawn(async move {
-            while renewing.load(Ordering::SeqCst) {
-                let patch =
-                    serde_json::json!({"spec": {"renewTime": MicroTime(jiff::Timestamp::now())}});
-                let name = "cert-manager-cainjector-leader-election";
-                let _ = leases.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await;
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-        })
-    };
-    let operator = Operator::start(&kube, &pebble, &[]);
-    let objects = format!(
-        r#"
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata:
-  name: cainjector-e2e-standby
-  annotations: {{cert-manager.io/inject-apiserver-ca: "true"}}
-webhooks:{}
----
-# An aggregated API nobody serves (its bed is this test's own: discovery misses it).
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata:
-  name: v1.aggregated.cainjector.example.com
-  annotations: {{cert-manager.io/inject-apiserver-ca: "true"}}
-spec:
-  group: aggregated.cainjector.example.com
-  version: v1
-  groupPriorityMinimum: 1000
-  versionPriority: 15
-  service: {{namespace: default, name: nobody, port: 443}}
-"#,
-        webhook("s.cainjector.example.com", "s"),
-    );
-    kube.kubectl_ok(&["apply", "-f", "-"], &objects);
-    let hooks: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    let services: Api<APIService> = Api::all(client);
-    let service_bundle = || async {
-        let found = services.get("v1.aggregated.cainjector.example.com").await.unwrap();
-        found.spec.unwrap().ca_bundle.map(|b| b.0)
-    };
-    let bundle = || async {
-        let found = hooks.get("cainjector-e2e-standby").await.unwrap();
-        found.webhooks.unwrap().pop().unwrap().client_config.ca_bundle.map(|b| b.0)
-    };
-    eventually(30, "the operator's log to say the cainjector stands by", || async {
-        let log = operator.logs();
-        log.contains("cainjector: Lease kube-system/cert-manager-cainjector-leader-election is held by \"cert-manager-cainjector-0\"")
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    assert_eq!(bundle().await, None, "injected while cert-manager's cainjector leads");
-    assert_eq!(service_bundle().await, None, "injected while cert-manager's cainjector leads");
-
-    renewing.store(false, Ordering::SeqCst);
-    renewer.await.unwrap();
-    eventually(30, "the CA injected once the Lease lapsed", || async {
-        bundle().await.map(|_| ())
-    })
-    .await;
-    assert!(operator.logs().contains("is not held: certsmith injects"), "{}", operator.logs());
-    let kubeconfig = kube::config::Kubeconfig::read_from(kube.kubeconfig()).unwrap();
-    let options = kube::config::KubeConfigOptions::default();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
-    let want = config.root_cert.unwrap();
-    eventually(30, "the APIService's caBundle to be the API server's CA", || async {
-        service_bundle().await.filter(|b| ders(b) == want).map(|_| ())
-    })
-    .await;
 }
