@@ -202,7 +202,7 @@ fn reference<K: Target>(object: &PartialObjectMeta<K>) -> ObjectReference {
     }
 }
 
-async fn reconcile<K: Target>(
+pub(super) async fn reconcile<K: Target>(
     object: Arc<PartialObjectMeta<K>>,
     ctx: Arc<Injector>,
 ) -> Result<Action, Error> {

@@ -9,6 +9,8 @@
 //! may stop cert-manager's controller and its cainjector at different times.
 
 pub mod controller;
+#[cfg(test)]
+mod controller_tests;
 pub mod merge;
 pub mod sources;
 pub mod targets;
