@@ -29,6 +29,14 @@ pub struct Config {
         default_value = "kube-system/cert-manager-controller"
     )]
     pub defer_to_lease: String,
+    /// The cainjector stands by while this Lease (`namespace/name`: cert-manager's cainjector's
+    /// by default) is held and renewed, so the two never inject at once. Empty turns it off.
+    #[arg(
+        long,
+        env = "CERTSMITH_CAINJECTOR_DEFER_TO_LEASE",
+        default_value = "kube-system/cert-manager-cainjector-leader-election"
+    )]
+    pub cainjector_defer_to_lease: String,
     /// Where the HTTP-01 challenge responder listens.
     #[arg(long, env = "CERTSMITH_HTTP01_LISTEN", default_value = "0.0.0.0:8089")]
     pub http01_listen: SocketAddr,
@@ -135,6 +143,12 @@ pub struct Config {
     pub cert_manager_only: crate::compat_flags::CertManagerOnly,
 }
 
+/// `namespace/name` as a pair; `None` when either is empty.
+fn lease_name(value: &str) -> Option<(String, String)> {
+    let (ns, name) = value.split_once('/')?;
+    Some((ns.to_string(), name.to_string())).filter(|(n, m)| !n.is_empty() && !m.is_empty())
+}
+
 impl Config {
     /// The order limits of an issuer on the ACME server `server` whose
     /// `acme.certsmith.io/order-budget` annotation is `annotation`.
@@ -171,8 +185,12 @@ impl Config {
 
     /// The Lease to defer to, as (namespace, name); `None` when off or malformed.
     pub fn deferred_lease(&self) -> Option<(String, String)> {
-        let (ns, name) = self.defer_to_lease.split_once('/')?;
-        Some((ns.to_string(), name.to_string())).filter(|(n, m)| !n.is_empty() && !m.is_empty())
+        lease_name(&self.defer_to_lease)
+    }
+
+    /// The Lease the cainjector defers to, as (namespace, name); `None` when off or malformed.
+    pub fn cainjector_deferred_lease(&self) -> Option<(String, String)> {
+        lease_name(&self.cainjector_defer_to_lease)
     }
 
     pub fn leader_timings(&self) -> crate::leader::Timings {

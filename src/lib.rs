@@ -13,6 +13,7 @@ pub mod acme;
 pub mod admission;
 pub mod api;
 pub mod api_client;
+pub mod cainjector;
 pub mod certificate;
 pub mod certificate_request;
 pub mod chains;

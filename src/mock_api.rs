@@ -88,12 +88,9 @@ pub fn config() -> crate::config::Config {
     Flags::try_parse_from(["certsmith"]).expect("the default flags").config
 }
 
-/// A Context on a scripted API server, its clock at `now`; `script` answers the requests in
-/// order and returns them. A request the script does not expect fails the test.
-pub fn context(
-    now: fn() -> jiff::Timestamp,
-    script: Vec<Step>,
-) -> (Arc<Context>, Caches, tokio::task::JoinHandle<Vec<Call>>) {
+/// A client of a scripted API server: `script` answers the requests in order and returns them.
+/// A request the script does not expect fails the test.
+pub fn scripted(script: Vec<Step>) -> (kube::Client, tokio::task::JoinHandle<Vec<Call>>) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let served = tokio::spawn(async move {
@@ -119,6 +116,15 @@ pub fn context(
         }
         calls
     });
+    (client, served)
+}
+
+/// A Context on a scripted API server (`scripted`), its clock at `now`.
+pub fn context(
+    now: fn() -> jiff::Timestamp,
+    script: Vec<Step>,
+) -> (Arc<Context>, Caches, tokio::task::JoinHandle<Vec<Call>>) {
+    let (client, served) = scripted(script);
     let config = config();
     let metrics = crate::metrics::Metrics::default();
     let (challenges, _) =

@@ -88,6 +88,13 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         }
         None => never,
     };
+    // The cainjector leads with the others but stands by on its own Lease (see `cainjector`).
+    tokio::spawn(crate::cainjector::run(
+        client.clone(),
+        config.clone(),
+        leading.clone(),
+        metrics.clone(),
+    ));
     let result =
         act_while_leading(&client, &config, leading, deferred, &challenges, &metrics).await;
     // Given back on every way out, so the next replica leads at once.

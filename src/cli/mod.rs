@@ -94,6 +94,7 @@ pub async fn connect(
         .map_err(|_| Error::Usage(format!("{agent:?} is not a valid User-Agent")))?;
     config.headers.push((http::header::USER_AGENT, agent));
     let namespace = config.default_namespace.clone();
+    crate::cainjector::remember_api_server_ca(&config);
     let client =
         crate::api_client::build(config).map_err(|e| Error::Unreachable(root_cause(&e)))?;
     Ok((client, namespace))

@@ -4,9 +4,10 @@
 //!
 //! Beds, started on first use and stopped with the process (WATCH_PID):
 //! - `support::shared::issuing()`: one API server, one Pebble and one operator with default
-//!   flags for the whole binary, used by `issuance`, `requests::an_external_issuers_…` and
-//!   `internal_pki::a_ca_issuer_without_…`: tests that only create namespaced objects of their
-//!   own (and ClusterIssuers of distinct names), and restart or break nothing.
+//!   flags for the whole binary, used by `issuance`, `requests::an_external_issuers_…`,
+//!   `internal_pki::a_ca_issuer_without_…` and `cainjector`: tests that only create namespaced
+//!   objects of their own (and cluster-scoped ones of distinct names: ClusterIssuers, webhook
+//!   configurations and CRDs of made-up groups), and restart or break nothing.
 //! - `ingress_shim`, `gateway` and `api_server` each keep one bed for their module: the
 //!   shim's operator runs with its own flags, `gateway`'s with BIND, Traefik and Gateway API's
 //!   CRDs (installed before the operator starts), and `api_server` needs no operator at all.
@@ -21,6 +22,7 @@ mod api_server;
 mod ari;
 mod budget;
 mod ca_proxy;
+mod cainjector;
 mod chart;
 mod chart_admission;
 mod chart_identity;

@@ -34,6 +34,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if or .Values.metrics.serviceMonitor.enabled (and .Values.prometheus.enabled .Values.prometheus.servicemonitor.enabled) }}true{{ end -}}
 {{- end -}}
 
+{{/* Non-empty when the cainjector runs, and gets its grants: cert-manager's cainjector.enabled, unless
+     extraArgs turn it off by hand. */}}
+{{- define "certsmith.cainjectorOn" -}}
+{{- if and .Values.cainjector.enabled (not (regexMatch "[=,]-cainjector\\b" (join " " .Values.extraArgs))) }}true{{ end -}}
+{{- end -}}
 {{/* Non-empty when certsmith's built-in approver is off: cert-manager's disableAutoApproval, or
 the approver turned off by hand in extraArgs (--controllers=...,-certificaterequests-approver). */}}
 {{- define "certsmith.approverOff" -}}
