@@ -40,7 +40,7 @@ fi
 
 say "running the operator (responder on 127.0.0.1:$HTTP01_PORT, where Pebble validates)"
 log=$(mktemp /tmp/certsmith-demo.XXXXXX.log)
-target/debug/certsmith run --namespace certsmith \
+target/debug/certsmith run --operator-namespace certsmith \
   --http01-listen "127.0.0.1:$HTTP01_PORT" --metrics-listen 127.0.0.1:0 \
   --http01-self-check-address "127.0.0.1:$HTTP01_PORT" >"$log" 2>&1 &
 op_pid=$!

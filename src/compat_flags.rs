@@ -28,6 +28,10 @@ const NO_SOLVER_PODS: &str = "certsmith answers HTTP-01 itself, with no solver p
 const NO_AMBIENT: &str = "certsmith's issuers use no ambient credentials";
 const NO_PROFILER: &str = "certsmith has no profiler endpoint";
 const NO_CLIENT_LIMIT: &str = "certsmith's Kubernetes client is not rate-limited client-side";
+const BACKOFF: &str = "certsmith retries a failed issuance after 1 min, 10 min, 100 min, then daily (Let's Encrypt's integration guide)";
+const OWN_BOUNDS: &str = "certsmith bounds what it reads itself (1 MiB ACME answers, 16 KiB self-checks, the API server's 1 MiB objects)";
+const PLAIN_METRICS: &str =
+    "certsmith serves metrics over plain HTTP on --metrics-listen; terminate TLS in front of it";
 
 cert_manager_only! {
     dns01_check_period = "dns01-check-retry-period": "certsmith checks a DNS-01 record every 2 seconds",
@@ -45,10 +49,31 @@ cert_manager_only! {
     auto_annotations = "auto-certificate-annotations": "certsmith always reads the kubernetes.io/tls-acme annotation",
     issuer_ambient = "issuer-ambient-credentials": NO_AMBIENT,
     cluster_issuer_ambient = "cluster-issuer-ambient-credentials": NO_AMBIENT,
-    leader_election_namespace = "leader-election-namespace": "certsmith's Lease lives in its own namespace (--namespace)",
+    leader_election_namespace = "leader-election-namespace": "certsmith's Lease lives in its own namespace (--operator-namespace)",
     profiling = "enable-profiling": NO_PROFILER,
     profiler_address = "profiler-address": NO_PROFILER,
     healthz_address = "healthz-listen-address": "/healthz is served on the metrics address (--metrics-listen)",
+    internal_healthz_address = "internal-healthz-listen-address": "/healthz and /livez are served on the metrics address (--metrics-listen)",
+    internal_healthz_timeout = "internal-healthz-leader-election-timeout": "certsmith exits when it loses its Lease, so a stuck leader restarts",
+    solver_labels = "acme-http01-solver-extra-labels": NO_SOLVER_PODS,
+    solver_runtime_class = "acme-http01-solver-runtime-class-name": NO_SOLVER_PODS,
+    request_min_backoff = "certificate-request-minimum-backoff-duration": BACKOFF,
+    request_max_backoff = "certificate-request-maximum-backoff-duration": BACKOFF,
+    copied_annotations = "copied-annotation-prefixes": "certsmith copies no Certificate annotations to its requests and Orders",
+    config_file = "config": "certsmith takes flags, not a config file",
+    master = "master": "certsmith reads the API server's address from KUBECONFIG or the pod's ServiceAccount",
+    max_bundle_size = "max-certificate-bundle-size": OWN_BOUNDS,
+    max_chain_length = "max-certificate-chain-length": OWN_BOUNDS,
+    max_certificate_size = "max-certificate-size": OWN_BOUNDS,
+    max_private_key_size = "max-private-key-size": OWN_BOUNDS,
+    metrics_ca_name = "metrics-dynamic-serving-ca-secret-name": PLAIN_METRICS,
+    metrics_ca_namespace = "metrics-dynamic-serving-ca-secret-namespace": PLAIN_METRICS,
+    metrics_dns_names = "metrics-dynamic-serving-dns-names": PLAIN_METRICS,
+    metrics_leaf_duration = "metrics-dynamic-serving-leaf-duration": PLAIN_METRICS,
+    metrics_cert = "metrics-tls-cert-file": PLAIN_METRICS,
+    metrics_key = "metrics-tls-private-key-file": PLAIN_METRICS,
+    metrics_ciphers = "metrics-tls-cipher-suites": PLAIN_METRICS,
+    metrics_min_version = "metrics-tls-min-version": PLAIN_METRICS,
 }
 
 impl CertManagerOnly {

@@ -11,8 +11,13 @@ fn go_duration(s: &str) -> Result<Duration, String> {
 pub struct Config {
     /// The operator's namespace: its Lease and the responder Service live here (and ClusterIssuer
     /// Secrets, unless `--cluster-resource-namespace` says otherwise).
-    #[arg(long, env = "POD_NAMESPACE", default_value = "certsmith")]
+    #[arg(long = "operator-namespace", env = "POD_NAMESPACE", default_value = "certsmith")]
     pub namespace: String,
+    /// cert-manager's `--namespace`: its single-namespace mode (one namespace watched, no
+    /// ClusterIssuers), which certsmith does not have. Given, certsmith refuses to start rather
+    /// than act on every namespace of a cluster whose owner asked for one.
+    #[arg(long = "namespace", hide = true)]
+    pub single_namespace: Option<String>,
     /// Where ClusterIssuers' Secrets (account keys, EAB keys) are read and written: cert-manager's
     /// flag and meaning. Defaults to the operator's namespace; set it to `cert-manager` to take
     /// over the account Secrets cert-manager registered.

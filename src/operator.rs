@@ -13,6 +13,12 @@ pub enum Error {
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("lost the leader Lease; exiting so that a fresh process follows")]
     LostLease,
+    #[error(
+        "--namespace={0}: cert-manager's single-namespace mode is not supported by certsmith, \
+         which watches every namespace; remove the flag (certsmith's own namespace is \
+         --operator-namespace, or POD_NAMESPACE)"
+    )]
+    SingleNamespace(String),
 }
 
 /// Binds `addr`. The responder binds with SO_REUSEPORT (`shared`), so that several processes on
@@ -42,6 +48,9 @@ async fn shutdown_signal() {
 
 /// Runs until the process is told to stop (SIGTERM/SIGINT).
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
+    if let Some(namespace) = config.single_namespace.clone() {
+        return Err(Error::SingleNamespace(namespace));
+    }
     let metrics = Metrics::default();
     let listen = |addr, shared| bind(addr, shared).map_err(|source| Error::Listen { addr, source });
     let http01 = listen(config.http01_listen, true)?;

@@ -184,7 +184,7 @@ impl Operator {
         let log = std::env::temp_dir()
             .join(format!("certsmith-operator-{}-{metrics_port}.log", std::process::id()));
         let child = Command::new(env!("CARGO_BIN_EXE_certsmith"))
-            .args(["run", "--namespace", "certsmith"])
+            .args(["run", "--operator-namespace", "certsmith"])
             // Pebble's HTTP-01 port, unless the test puts something in front of the responder.
             .args(if extra.contains(&"--http01-listen") {
                 vec![]
