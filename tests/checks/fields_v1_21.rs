@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// What certsmith does with the fields under a path (the longest matching path decides).
-enum Verdict {
+pub(crate) enum Verdict {
     /// Modelled field by field (certsmith's own schema has each of its leaves) and acted on.
     Honoured,
     /// Accepted, and when set, named in a condition and an Event: `sample` (YAML) sets it on
@@ -18,9 +18,9 @@ enum Verdict {
     /// Ignored by cert-manager itself (deprecated there), so ignored alike.
     AsCertManager,
 }
-use Verdict::*;
+pub(crate) use Verdict::*;
 
-const CERTIFICATE: &[(&str, Verdict)] = &[
+pub(crate) const CERTIFICATE: &[(&str, Verdict)] = &[
     ("spec.additionalOutputFormats", Honoured),
     ("spec.commonName", Honoured),
     ("spec.dnsNames", Honoured),
@@ -74,7 +74,7 @@ const CERTIFICATE: &[(&str, Verdict)] = &[
 
 const ACME: &str = "acme: {server: 'https://ca/dir', privateKeySecretRef: {name: k}, solvers: ";
 
-const ISSUER: &[(&str, Verdict)] = &[
+pub(crate) const ISSUER: &[(&str, Verdict)] = &[
     ("spec.acme", Honoured),
     ("spec.acme.externalAccountBinding.keyAlgorithm", AsCertManager),
     (

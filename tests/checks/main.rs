@@ -4,3 +4,4 @@
 
 mod crds_drift;
 mod fields_v1_21;
+mod parity;
