@@ -62,6 +62,21 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
         Decision::Issue { reason, message } => {
+            // A manual re-issue whose certificate is in the Secret already: the status write
+            // that ended it was lost (a conflict), and the trigger it clears is still there.
+            // Finished, not issued again (with an ACME issuer, a second order).
+            let in_secret = target.as_ref().and_then(|t| secret::text(t, "tls.crt"));
+            let in_secret = in_secret.and_then(|c| crate::pki::inspect::parse_chain(&c).ok());
+            if reason == super::policy::MANUALLY_TRIGGERED
+                && let Some(issued) = in_secret
+                && signed_into_secret(&ctx, &old, &owned, &issued).await?
+            {
+                let renewal =
+                    crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
+                let loaded =
+                    Loaded { issuer: issuer.as_ref(), target: target.as_ref(), owned: &owned };
+                return up_to_date(&ctx, &mut cert, loaded, &issued, renewal).await;
+            }
             let kind = issuer.as_ref().map(|i| i.spec.kind());
             let acme = matches!(kind, Some(crate::api::IssuerKind::Acme(_)));
             let sans = if acme { Sans::Acme } else { Sans::AsWritten };
@@ -131,15 +146,7 @@ async fn up_to_date(
     // The Secret holds what the next revision's request was signed with: that
     // issuance's last write (its status) was lost, e.g. to a conflict after the Secret
     // was written. It is finished here rather than issued again.
-    let next = old.revision.unwrap_or(0) + 1;
-    let signed = owned.iter().find(|r| r.revision() == Some(next));
-    let finished = match signed {
-        Some(r) => {
-            let chain = ctx.chains.of_request(&ctx.client, r).await?;
-            chain.and_then(|c| request::signed_serial(&c)) == Some(issued.serial.clone())
-        }
-        None => false,
-    };
+    let finished = signed_into_secret(ctx, &old, owned, issued).await?;
     let new = match finished {
         true => status::issued(&old, issued, renewal_time, generation, now),
         false => status::up_to_date(&old, issued, renewal_time, generation, now),
@@ -152,6 +159,20 @@ async fn up_to_date(
     let next_check = ari::current(cert, issued).and_then(|a| a.next_check.clone());
     let next_look = next_check.map_or(next_look, |t| t.0.min(next_look));
     Ok(requeue_at(next_look, now))
+}
+
+/// Whether the Secret holds (`issued`) what the request of the next revision was signed with:
+/// that issuance's last write, its status, was lost.
+async fn signed_into_secret(
+    ctx: &Context,
+    old: &CertificateStatus,
+    owned: &[&Arc<CertificateRequest>],
+    issued: &crate::pki::inspect::Issued,
+) -> Result<bool, kube::Error> {
+    let next = old.revision.unwrap_or(0) + 1;
+    let Some(signed) = owned.iter().find(|r| r.revision() == Some(next)) else { return Ok(false) };
+    let chain = ctx.chains.of_request(&ctx.client, signed).await?;
+    Ok(chain.and_then(|c| request::signed_serial(&c)) == Some(issued.serial.clone()))
 }
 
 /// The Secret kept as the spec says without a new certificate: it is applied again from what
