@@ -86,8 +86,6 @@ pub struct Config {
     /// Certificates (case-sensitive, comma-separated).
     #[arg(long, env = "CERTSMITH_GATEWAY_API_EXTRA_PROTOCOLS", value_delimiter = ',')]
     pub gateway_api_extra_protocols: Vec<String>,
-    /// Reconcile only while holding the Lease `certsmith` in the operator's namespace; every
-    /// replica serves challenges, metrics and probes regardless.
     /// The signers whose requests the built-in approver approves (the chart passes its
     /// `approveSignerNames`, which also bounds its `approve` grant): signer names or
     /// `<resource>.<group>/*`; empty means every signer.
@@ -101,6 +99,8 @@ pub struct Config {
     /// garbage-collected) by it. Turned off again, the reference is taken away.
     #[arg(long, env = "CERTSMITH_ENABLE_CERTIFICATE_OWNER_REF", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub enable_certificate_owner_ref: bool,
+    /// Reconcile only while holding the Lease `certsmith` in the operator's namespace; every
+    /// replica serves challenges, metrics and probes regardless.
     #[arg(long, env = "CERTSMITH_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
     /// How long a Lease lasts without renewal before another replica may take it.

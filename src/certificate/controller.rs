@@ -176,57 +176,76 @@ async fn signed_into_secret(
 }
 
 /// The Secret kept as the spec says without a new certificate: it is applied again from what
-/// it holds when a `secretTemplate` label or annotation is missing from it, or its additional
-/// output formats or keystores no longer fit the spec (cert-manager's post-issuance checks).
-/// True when it could not be, for want of a keystore password (the Event says which).
+/// it holds when a `secretTemplate` label or annotation is missing from it, its additional output formats or keystores no longer fit the spec, or its owner
+/// reference does not follow `--enable-certificate-owner-ref` (cert-manager's post-issuance
+/// checks). Keystores that fit are carried over as they are: written again, their bytes would
+/// change and wake the Certificate for nothing. True when it could not be kept, for want of a
+/// keystore password (the Event says which).
 async fn keep_secret(
     ctx: &Context,
     cert: &Certificate,
     target: &Secret,
     issued: &crate::pki::inspect::Issued,
 ) -> Result<bool, kube::Error> {
-    let template = cert.spec.secret_template.clone().unwrap_or_default();
-    let has = |want: &Option<std::collections::BTreeMap<String, String>>,
-               got: &Option<std::collections::BTreeMap<String, String>>| {
-        want.iter().flatten().all(|(k, v)| got.as_ref().and_then(|g| g.get(k)) == Some(v))
-    };
-    let metadata_kept = has(&template.labels, &target.metadata.labels)
-        && has(&template.annotations, &target.metadata.annotations);
-    let outputs = super::outputs::mismatch(&cert.spec, target);
-    let owner_wanted = ctx.config.enable_certificate_owner_ref;
-    let owner_kept = secret::owned_by(target, cert) == owner_wanted;
-    if metadata_kept && outputs.is_none() && owner_kept {
-        return Ok(false);
-    }
     let field = |k: &str| secret::text(target, k);
     let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(false) };
     let ca = field("ca.crt");
     let mut updated = secret::tls_secret(cert, &chain, &key, issued, ca.as_deref());
-    let object = cert.object_ref(&());
-    if let Err(missing) = super::passwords::complete(&ctx.client, cert, &mut updated).await? {
-        ctx.event(&object, true, missing.reason, missing.message).await;
-        return Ok(true);
-    }
+    let owner_wanted = ctx.config.enable_certificate_owner_ref;
     secret::set_owner(&mut updated, cert, owner_wanted);
-    if !owner_kept && !owner_wanted {
-        // The reference may be another manager's (cert-manager's, before a switch): taken over
-        // first, so that the apply without it removes it.
-        let mut taken = updated.clone();
-        secret::set_owner(&mut taken, cert, true);
-        write::secret(&ctx.client, &taken).await?;
+    // The template's labels and annotations, as certsmith sets them (its own win over a
+    // template's, e.g. a chart's `app.kubernetes.io/managed-by`): what else the Secret says
+    // (a cert-manager Secret taken over) is not a reason to write it.
+    type Map = Option<std::collections::BTreeMap<String, String>>;
+    let kept = |template: &Map, want: &Map, got: &Map| {
+        let value = |m: &Map, k: &String| m.as_ref().and_then(|m| m.get(k)).cloned();
+        template.iter().flatten().all(|(k, _)| value(want, k) == value(got, k))
+    };
+    let template = cert.spec.secret_template.clone().unwrap_or_default();
+    let metadata_kept = kept(&template.labels, &updated.metadata.labels, &target.metadata.labels)
+        && kept(&template.annotations, &updated.metadata.annotations, &target.metadata.annotations);
+    let spec = &cert.spec;
+    let stores = super::outputs::keystores_mismatch(spec, target);
+    let outputs = super::outputs::formats_mismatch(spec, target).or(stores);
+    let owner_kept = secret::owned_by(target, cert) == owner_wanted;
+    if metadata_kept && outputs.is_none() && owner_kept {
+        return Ok(false);
     }
-    write::secret(&ctx.client, &updated).await?;
+    let object = cert.object_ref(&());
+    match stores {
+        None => {
+            super::outputs::add_formats(&mut updated, spec);
+            super::outputs::carry_keystores(&mut updated, target, spec);
+        }
+        Some(_) => {
+            let completed = super::passwords::complete(&ctx.client, cert, &mut updated).await?;
+            if let Err(missing) = completed {
+                ctx.event(&object, true, missing.reason, missing.message).await;
+                return Ok(true);
+            }
+        }
+    }
+    let applied = write::secret(&ctx.client, &updated).await?;
+    // What another manager wrote (cert-manager, before a switch) outlives certsmith's apply:
+    // an owner reference to the Certificate, and outputs no longer asked for.
+    let uid = cert.metadata.uid.clone().unwrap_or_default();
+    let refs = applied.metadata.owner_references.clone().unwrap_or_default();
+    let owner = refs.iter().position(|r| r.uid == uid).filter(|_| !owner_wanted);
+    let leftovers = super::outputs::leftovers(&applied, &updated);
+    if owner.is_some() || !leftovers.is_empty() {
+        let namespace = applied.metadata.namespace.clone().unwrap_or_default();
+        let owner = owner.map(|i| (i, uid.as_str()));
+        write::remove_from_secret(&ctx.client, &namespace, &spec.secret_name, &leftovers, owner)
+            .await?;
+    }
+    let name = &spec.secret_name;
     let note = match outputs {
-        Some(why) => format!("Updated Secret {:?}: {why}", cert.spec.secret_name),
+        Some(why) => format!("Updated Secret {name:?}: {why}"),
         None if !owner_kept => format!(
-            "Updated Secret {:?}: its owner reference to the Certificate follows \
-             --enable-certificate-owner-ref={owner_wanted}",
-            cert.spec.secret_name
+            "Updated Secret {name:?}: its owner reference to the Certificate follows \
+             --enable-certificate-owner-ref={owner_wanted}"
         ),
-        None => format!(
-            "Updated the labels and annotations of Secret {:?} from spec.secretTemplate",
-            cert.spec.secret_name
-        ),
+        None => format!("Updated the labels and annotations of Secret {name:?}"),
     };
     ctx.event(&object, false, "UpdateSecret", note).await;
     Ok(false)

@@ -117,26 +117,38 @@ pub fn formats(
 }
 
 /// Why `secret`'s outputs no longer fit `spec`, in cert-manager's words, when they do not: the
-/// Secret is then written again from what it holds (no new certificate). A keystore's content
-/// is not compared (it is encrypted with fresh salt each time): only whether it is there.
+/// Secret is then written again from what it holds (no new certificate).
 pub fn mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str> {
+    formats_mismatch(spec, secret).or_else(|| keystores_mismatch(spec, secret))
+}
+
+/// The additional output formats differ from what the Secret's key and chain give.
+pub fn formats_mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str> {
     let empty = BTreeMap::new();
     let data = secret.data.as_ref().unwrap_or(&empty);
     let field = |k: &str| data.get(k).map(|b| b.0.as_slice()).unwrap_or_default();
     let want = formats(spec, field("tls.key"), field("tls.crt"));
-    let formats_differ = [COMBINED_PEM, KEY_DER]
+    let differ = [COMBINED_PEM, KEY_DER]
         .iter()
         .any(|k| want.get(k).map(Vec::as_slice) != data.get(*k).map(|b| b.0.as_slice()));
-    if formats_differ {
-        return Some("Certificate's AdditionalOutputFormats doesn't match Secret Data");
-    }
+    differ.then_some("Certificate's AdditionalOutputFormats doesn't match Secret Data")
+}
+
+/// A keystore asked for is missing, or one not asked for is there. Its content is not
+/// compared (it is encrypted with fresh salt each time): only whether it is there.
+pub fn keystores_mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str> {
+    let empty = BTreeMap::new();
+    let data = secret.data.as_ref().unwrap_or(&empty);
+    let field = |k: &str| data.get(k).map(|b| b.0.as_slice()).unwrap_or_default();
     let has = |k: &str| !field(k).is_empty();
     let stores = [Store::Pkcs12, Store::Jks];
     if spec.keystores.is_none() && stores.iter().flat_map(|s| s.keys()).any(has) {
         return Some("Keystore is not defined");
     }
-    // cert-manager asks for a truststore whenever the Secret has a `ca.crt` entry at all.
-    let issuer_provides_ca = data.contains_key("ca.crt");
+    // A truststore is written when `ca.crt` holds a certificate (the writer's own test).
+    let ca = field("ca.crt");
+    let issuer_provides_ca =
+        pem::parse_many(ca).is_ok_and(|b| b.iter().any(|b| b.tag() == "CERTIFICATE"));
     for store in stores {
         let [keystore, truststore] = store.keys();
         let present = has(keystore) || has(truststore);
@@ -160,6 +172,37 @@ pub fn mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str>
         return Some(why);
     }
     None
+}
+
+/// Adds the additional output formats only (no keystore: no password needed).
+pub fn add_formats(secret: &mut Secret, spec: &CertificateSpec) {
+    let data = secret.data.get_or_insert_with(BTreeMap::new);
+    let field = |k: &str| data.get(k).map(|b| b.0.clone()).unwrap_or_default();
+    let out = formats(spec, &field("tls.key"), &field("tls.crt"));
+    data.extend(out.into_iter().map(|(k, v)| (k.to_string(), ByteString(v))));
+}
+
+/// Keeps the keystores `from` holds for those `spec` asks for: rewriting them would change
+/// their bytes (fresh salt, a new timestamp) and wake the Certificate again for nothing.
+pub fn carry_keystores(secret: &mut Secret, from: &Secret, spec: &CertificateSpec) {
+    let data = secret.data.get_or_insert_with(BTreeMap::new);
+    let held = from.data.as_ref();
+    for (store, _) in wanted(spec) {
+        for key in store.keys() {
+            if let Some(bytes) = held.and_then(|d| d.get(key)) {
+                data.insert(key.to_string(), bytes.clone());
+            }
+        }
+    }
+}
+
+/// The output keys `target` holds that `updated` does not: left by another writer (cert-manager
+/// before a switch), so certsmith's apply does not remove them; they are removed by name.
+pub fn leftovers(target: &Secret, updated: &Secret) -> Vec<&'static str> {
+    let has = |s: &Secret, k: &str| s.data.as_ref().is_some_and(|d| d.contains_key(k));
+    let all =
+        [COMBINED_PEM, KEY_DER, PKCS12_KEYSTORE, PKCS12_TRUSTSTORE, JKS_KEYSTORE, JKS_TRUSTSTORE];
+    all.into_iter().filter(|k| has(target, k) && !has(updated, k)).collect()
 }
 
 #[cfg(test)]

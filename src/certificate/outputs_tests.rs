@@ -152,3 +152,42 @@ fn which_secrets_no_longer_fit_their_keystores() {
         assert_eq!(mismatch(&spec(&[], stores), secret), want, "row {i}");
     }
 }
+
+#[test]
+fn keystores_that_fit_are_carried_over_and_leftovers_named() {
+    let stores = CertificateKeystores { pkcs12: store(true, None), jks: None };
+    let spec = spec(&[OutputFormatType::DER], Some(stores));
+    let mut written = secret();
+    let passwords = Passwords { pkcs12: Some("p".into()), jks: None };
+    add(&mut written, &spec, &passwords).unwrap();
+    // Rebuilt without a password: the formats made again, the keystores carried as they are.
+    // The Secret's own key, chain and CA, without the outputs (what tls_secret rebuilds).
+    let bare = |s: &Secret| {
+        let mut bare = s.clone();
+        let data = bare.data.as_mut().unwrap();
+        data.retain(|k, _| ["tls.key", "tls.crt", "ca.crt"].contains(&k.as_str()));
+        bare
+    };
+    let mut again = bare(&written);
+    add_formats(&mut again, &spec);
+    carry_keystores(&mut again, &written, &spec);
+    assert_eq!(field(&again, PKCS12_KEYSTORE), field(&written, PKCS12_KEYSTORE), "same bytes");
+    assert_eq!(field(&again, KEY_DER), field(&written, KEY_DER));
+    assert_eq!(mismatch(&spec, &again), None);
+    // The formats and stores left by another writer that the spec no longer asks for.
+    let fewer = super::tests::spec(&[], None);
+    let mut rebuilt = bare(&written);
+    add_formats(&mut rebuilt, &fewer);
+    assert_eq!(leftovers(&written, &rebuilt), [KEY_DER, PKCS12_KEYSTORE, PKCS12_TRUSTSTORE]);
+}
+
+#[test]
+fn a_ca_crt_without_a_certificate_asks_for_no_truststore() {
+    let stores = CertificateKeystores { pkcs12: store(true, None), jks: None };
+    let spec = spec(&[], Some(stores));
+    let mut s = secret();
+    s.data.as_mut().unwrap().insert("ca.crt".into(), ByteString(b" \n".to_vec()));
+    add(&mut s, &spec, &Passwords { pkcs12: Some("p".into()), jks: None }).unwrap();
+    assert!(field(&s, PKCS12_TRUSTSTORE).is_empty(), "no CA, no truststore");
+    assert_eq!(mismatch(&spec, &s), None, "and none is asked for: no rewrite loop");
+}

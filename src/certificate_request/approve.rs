@@ -14,12 +14,14 @@ pub const DEFAULT_SIGNER_NAMES: &str = "issuers.cert-manager.io/*,clusterissuers
 
 /// The request's signer, as cert-manager names it (and the admission policy checks it):
 /// `<resource>.<group>/<namespace>.<name>`, or `<resource>.<group>/<name>` for a cluster-scoped
-/// issuer (a kind ending in ClusterIssuer); the resource is the kind, lower case, plus `s`.
+/// issuer (a kind that starts with Cluster or ends in ClusterIssuer); the resource is the kind,
+/// lower case, plus `s`.
 pub fn signer_name(cr: &CertificateRequest) -> String {
     let r = &cr.spec.issuer_ref;
     let group = r.group.as_deref().filter(|g| !g.is_empty()).unwrap_or(crate::api::meta::GROUP);
     let kind = r.kind.as_deref().filter(|k| !k.is_empty()).unwrap_or("Issuer");
-    let scope = match kind.ends_with("ClusterIssuer") {
+    // Cluster-scoped kinds are named so (ClusterIssuer, cloudflare's ClusterOriginIssuer).
+    let scope = match kind.starts_with("Cluster") || kind.ends_with("ClusterIssuer") {
         true => String::new(),
         false => format!("{}.", cr.metadata.namespace.as_deref().unwrap_or_default()),
     };
@@ -89,5 +91,10 @@ mod tests {
         let cr =
             request("{name: pca, kind: AWSPCAClusterIssuer, group: awspca.cert-manager.io}", "[]");
         assert_eq!(signer_name(&cr), "awspcaclusterissuers.awspca.cert-manager.io/pca");
+        let cr = request(
+            "{name: cf, kind: ClusterOriginIssuer, group: cert-manager.k8s.cloudflare.com}",
+            "[]",
+        );
+        assert_eq!(signer_name(&cr), "clusteroriginissuers.cert-manager.k8s.cloudflare.com/cf");
     }
 }

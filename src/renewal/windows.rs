@@ -81,14 +81,21 @@ pub fn start(
 ) -> Result<Timestamp, String> {
     let mut next: Option<Timestamp> = None;
     for w in windows {
-        let search_min = not_before - w.duration;
-        let opened =
-            w.first_start_after(due - w.duration - SignedDuration::from_nanos(1), search_min);
+        // A window longer than the time a Timestamp spans (a tenant's 100000000h) opens
+        // nothing; jiff's plain arithmetic would panic.
+        let (Ok(search_min), Ok(search_max), Ok(back)) = (
+            not_before.checked_sub(w.duration),
+            not_after.checked_add(w.duration),
+            due.checked_sub(w.duration + SignedDuration::from_nanos(1)),
+        ) else {
+            continue;
+        };
+        let opened = w.first_start_after(back, search_min);
         if opened.is_some_and(|s| s <= due) {
             return Ok(due);
         }
         let Some(start) = w.first_start_after(due, search_min) else { continue };
-        if start <= not_after + w.duration && next.is_none_or(|n| start < n) {
+        if start <= search_max && next.is_none_or(|n| start < n) {
             next = Some(start);
         }
     }
@@ -108,7 +115,7 @@ impl Window {
                 let k =
                     if since.is_negative() { 1 } else { since.as_nanos() / every.as_nanos() + 1 };
                 let k = i32::try_from(k).ok()?;
-                origin.checked_add(*every * k).ok()
+                origin.checked_add(every.checked_mul(k)?).ok()
             }
             Starts::Cron(schedules) => {
                 let from = after.to_zoned(self.tz.clone());

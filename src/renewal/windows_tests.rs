@@ -96,3 +96,21 @@ fn windows_that_cannot_be_read_say_which_field() {
     assert_eq!(bad("@fortnightly", "1h", None), Some("cron"));
     assert_eq!(bad("0 2 * * 6", "4h", Some("Europe/Berlin")), None);
 }
+
+#[test]
+fn windows_longer_than_time_itself_open_nothing_and_do_not_panic() {
+    let (nb, na, due) =
+        (t("2026-01-01T00:00:00Z"), t("2026-04-01T00:00:00Z"), t("2026-03-02T00:00:00Z"));
+    for duration in ["100000000h", "999999999999999h"] {
+        let w = window("0 2 * * 6", duration, None);
+        assert!(start(due, nb, na, &[w]).is_err(), "{duration}");
+    }
+    let w = window("@every 1000000h", "1h", None);
+    let _ = start(due, nb, na, &[w]);
+    let huge = RenewalWindow {
+        cron: "0 2 * * 6".into(),
+        window_duration: "99999999999999999999h".into(),
+        timezone: None,
+    };
+    assert_eq!(parse(&huge).err(), Some(Invalid::Duration));
+}

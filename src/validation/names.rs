@@ -64,6 +64,16 @@ pub fn uri_problem(uri: &str) -> Option<String> {
 
 /// A Go `time.ParseDuration` string (`2160h`, `1h30m`) as a duration; negative ones are errors.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    // kube's parser multiplies in f64 and panics past what a Duration holds: a tenant's
+    // `99999999999999999999h` must be refused, not crash the reconcile. 15 digits in a row is
+    // beyond any duration a certificate needs (and what an f64 holds exactly).
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run > 15 {
+            return Err("is too long: at most 15 digits in a row".into());
+        }
+    }
     let d: kube::core::Duration = s
         .parse()
         .map_err(|_| "must be a duration such as 2160h or 1h30m (units h, m, s, ms, us, ns)")?;
