@@ -100,6 +100,23 @@ async fn extra_annotations_reach_the_certificate_and_the_secret_goes_with_it() {
     .await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(approved(&requests.get("bar").await.unwrap()), None, "not a named signer");
+
+    // The flag turned off again: the Secret's owner reference is taken away, the Secret kept.
+    let kept = "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: kept, namespace: default}\n\
+                spec: {secretName: kept, commonName: kept.flags.example, issuerRef: {name: selfsigned}}\n";
+    kube.kubectl_ok(&["apply", "-f", "-"], kept);
+    ready(&certs, "kept", 1, &operator).await;
+    let owners = |s: Secret| s.metadata.owner_references.unwrap_or_default().len();
+    assert_eq!(owners(secrets.get("kept").await.unwrap()), 1);
+    operator.kill();
+    let operator = Operator::start(&kube, &pebble, &[]);
+    eventually(60, "the owner reference to go", || async {
+        (owners(secrets.get("kept").await.ok()?) == 0).then_some(())
+    })
+    .await;
+    let cert = certs.get("kept").await.unwrap();
+    assert_eq!(cert.status.unwrap().revision, Some(1), "the same certificate");
+    drop(operator);
 }
 
 /// cert-manager v1.21's `waitInsteadOfSelfCheck`: the Challenge says it waits instead of
