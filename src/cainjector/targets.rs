@@ -58,33 +58,27 @@ fn webhook_fields(slots: &[Slot]) -> Value {
     json!({ "webhooks": webhooks })
 }
 
-impl Target for ValidatingWebhookConfiguration {
-    const CONTROLLER: &'static str = "cainjector-validatingwebhookconfiguration";
+/// Both webhook configuration kinds keep a caBundle per webhook, keyed by its name.
+macro_rules! webhook_target {
+    ($kind:ty, $controller:literal) => {
+        impl Target for $kind {
+            const CONTROLLER: &'static str = $controller;
 
-    fn slots(&self) -> Vec<Slot> {
-        let hooks = self.webhooks.iter().flatten();
-        let slot = |name: &str, b| Slot { webhook: Some(name.into()), bundle: bytes(b) };
-        hooks.map(|w| slot(&w.name, w.client_config.ca_bundle.as_ref())).collect()
-    }
+            fn slots(&self) -> Vec<Slot> {
+                let hooks = self.webhooks.iter().flatten();
+                let slot = |name: &str, b| Slot { webhook: Some(name.into()), bundle: bytes(b) };
+                hooks.map(|w| slot(&w.name, w.client_config.ca_bundle.as_ref())).collect()
+            }
 
-    fn fields(slots: &[Slot]) -> Value {
-        webhook_fields(slots)
-    }
+            fn fields(slots: &[Slot]) -> Value {
+                webhook_fields(slots)
+            }
+        }
+    };
 }
 
-impl Target for MutatingWebhookConfiguration {
-    const CONTROLLER: &'static str = "cainjector-mutatingwebhookconfiguration";
-
-    fn slots(&self) -> Vec<Slot> {
-        let hooks = self.webhooks.iter().flatten();
-        let slot = |name: &str, b| Slot { webhook: Some(name.into()), bundle: bytes(b) };
-        hooks.map(|w| slot(&w.name, w.client_config.ca_bundle.as_ref())).collect()
-    }
-
-    fn fields(slots: &[Slot]) -> Value {
-        webhook_fields(slots)
-    }
-}
+webhook_target!(ValidatingWebhookConfiguration, "cainjector-validatingwebhookconfiguration");
+webhook_target!(MutatingWebhookConfiguration, "cainjector-mutatingwebhookconfiguration");
 
 impl Target for APIService {
     const CONTROLLER: &'static str = "cainjector-apiservice";

@@ -4,8 +4,8 @@
 
 use crate::support;
 
-use crate::support::KubeBed;
 use crate::support::acme::{Operator, eventually, issuing_bed, ready};
+use crate::support::{KubeBed, renew};
 use certsmith::api::meta::ConditionStatus;
 use certsmith::api::{Certificate, ClusterIssuer};
 use k8s_openapi::api::core::v1::Secret;
@@ -98,15 +98,6 @@ async fn issuer_ready(
         Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
     })
     .await
-}
-
-async fn renew(kube: &KubeBed, namespace: &str, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_certsmith"))
-        .args(["renew", name, "-n", namespace])
-        .env("KUBECONFIG", kube.kubeconfig())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,9 +9,9 @@
 mod chart;
 mod standby;
 
-use crate::support::KubeBed;
 use crate::support::acme::{eventually, ready};
 use crate::support::shared::issuing;
+use crate::support::{KubeBed, renew};
 use certsmith::api::Certificate;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
@@ -19,7 +19,6 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
-use std::process::Command;
 
 const NAMESPACE: &str = "cainjector-e2e";
 
@@ -57,15 +56,6 @@ spec: {{selfSigned: {{}}}}
 "#
     );
     kube.kubectl_ok(&["apply", "-f", "-"], &objects);
-}
-
-async fn renew(kube: &KubeBed, namespace: &str, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_certsmith"))
-        .args(["renew", name, "-n", namespace])
-        .env("KUBECONFIG", kube.kubeconfig())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The caBundle of each webhook of `name`.

@@ -235,3 +235,13 @@ pub fn verifies(chain: &str, root: &str) -> bool {
         .unwrap();
     status.success()
 }
+
+/// `certsmith renew` of the Certificate `namespace/name` on `kube`, as a user runs it.
+pub async fn renew(kube: &KubeBed, namespace: &str, name: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        .args(["renew", name, "-n", namespace])
+        .env("KUBECONFIG", kube.kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
