@@ -145,8 +145,12 @@ fn held_anew(old: &CertificateStatus, reason: Option<&str>, issued: &Issued) -> 
     (stale, news)
 }
 
-/// Whether the window must be fetched (again) at `now`. Pure.
+/// Whether the window must be fetched (again) at `now`: never under `renewal.policy:
+/// Disabled`, which renews nothing for a window. Pure.
 pub fn due(cert: &Certificate, issued: &Issued, now: Timestamp) -> bool {
+    if crate::renewal::disabled(&cert.spec) {
+        return false;
+    }
     match current(cert, issued) {
         None => true,
         Some(ari) => ari.next_check.as_ref().is_none_or(|t| t.0 <= now),

@@ -122,6 +122,13 @@ fn the_window_decides_the_renewal_of_the_certificate_it_was_fetched_for() {
         let cert = cert_with(status);
         assert_eq!(renewal_time(&cert, &issued), want.map(t), "row {i}");
         assert_eq!(due(&cert, &issued, now), due_now, "row {i}");
+        // Under `renewal.policy: Disabled` no window is ever fetched.
+        let mut disabled = cert.clone();
+        disabled.spec.renewal = Some(crate::api::certificate::CertificateRenewal {
+            policy: Some(crate::api::certificate::RenewalPolicy::Disabled),
+            windows: None,
+        });
+        assert!(!due(&disabled, &issued, now), "row {i}, Disabled");
     }
 }
 
