@@ -21,8 +21,8 @@ pub fn pkcs12(
     ca: &[u8],
     password: &str,
 ) -> Result<Out, String> {
-    let (certs, cas) = (certificates(chain)?, certificates(ca)?);
-    let leaf = certs.first().ok_or("tls.crt holds no certificate")?;
+    let (certs, cas) = chain_and_cas(chain, ca)?;
+    let leaf = &certs[0];
     let key = pkcs8(key)?;
     let local_key_id =
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf)
@@ -80,10 +80,7 @@ pub fn jks(
     ca: &[u8],
     password: &str,
 ) -> Result<Out, String> {
-    let (certs, cas) = (certificates(chain)?, certificates(ca)?);
-    if certs.is_empty() {
-        return Err("tls.crt holds no certificate".into());
-    }
+    let (certs, cas) = chain_and_cas(chain, ca)?;
     let now = std::time::SystemTime::now();
     let x509 = |der: &Vec<u8>| jks::Certificate { cert_type: "X509".into(), content: der.clone() };
     let alias = keystore.alias.as_deref().unwrap_or(super::outputs::DEFAULT_JKS_ALIAS);
@@ -123,8 +120,20 @@ pub fn jks(
     Ok(out)
 }
 
+/// Certificates, as DER.
+type Ders = Vec<Vec<u8>>;
+
+/// The chain's certificates (a leaf first, required) and `ca.crt`'s, as DER.
+fn chain_and_cas(chain: &[u8], ca: &[u8]) -> Result<(Ders, Ders), String> {
+    let certs = certificates(chain)?;
+    if certs.is_empty() {
+        return Err("tls.crt holds no certificate".into());
+    }
+    Ok((certs, certificates(ca)?))
+}
+
 /// The DER of each CERTIFICATE block of a PEM bundle.
-fn certificates(pem_text: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+fn certificates(pem_text: &[u8]) -> Result<Ders, String> {
     let blocks = pem::parse_many(pem_text).map_err(|e| format!("reading certificates: {e}"))?;
     Ok(blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.into_contents()).collect())
 }

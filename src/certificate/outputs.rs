@@ -72,10 +72,11 @@ pub fn add(
     spec: &CertificateSpec,
     passwords: &Passwords,
 ) -> Result<(), String> {
+    add_formats(secret, spec);
     let data = secret.data.get_or_insert_with(BTreeMap::new);
     let field = |k: &str| data.get(k).map(|b| b.0.clone()).unwrap_or_default();
     let (key, chain, ca) = (field("tls.key"), field("tls.crt"), field("ca.crt"));
-    let mut out = formats(spec, &key, &chain);
+    let mut out = BTreeMap::new();
     for (store, keystore) in wanted(spec) {
         let password = match store {
             Store::Pkcs12 => passwords.pkcs12.as_deref(),
