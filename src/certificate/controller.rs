@@ -56,23 +56,26 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
         Decision::NotOwned { message } => {
             block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await
         }
-        Decision::UpToDate { issued, renewal_time } => {
+        Decision::UpToDate { issued, renewal_time, window_error } => {
             let loaded = Loaded { issuer: issuer.as_ref(), target: target.as_ref(), owned: &owned };
-            up_to_date(&ctx, &mut cert, loaded, &issued, renewal_time).await
+            up_to_date(&ctx, &mut cert, loaded, &issued, (renewal_time, window_error)).await
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
         Decision::Issue { reason, message } => {
             // A manual re-issue whose certificate is in the Secret already: the status write
             // that ended it was lost (a conflict), and the trigger it clears is still there.
             // Finished, not issued again (with an ACME issuer, a second order).
-            let in_secret = target.as_ref().and_then(|t| secret::text(t, "tls.crt"));
-            let in_secret = in_secret.and_then(|c| crate::pki::inspect::parse_chain(&c).ok());
+            let in_secret = || {
+                let chain = target.as_ref().and_then(|t| secret::text(t, "tls.crt"))?;
+                crate::pki::inspect::parse_chain(&chain).ok()
+            };
             if reason == super::policy::MANUALLY_TRIGGERED
-                && let Some(issued) = in_secret
+                && let Some(issued) = in_secret()
                 && signed_into_secret(&ctx, &old, &owned, &issued).await?
             {
-                let renewal =
-                    crate::renewal::for_spec(&cert.spec, issued.not_before, issued.not_after);
+                let (nb, na) = (issued.not_before, issued.not_after);
+                let due = crate::renewal::base_for_spec(&cert.spec, nb, na);
+                let renewal = crate::renewal::gated(&cert.spec, nb, na, due);
                 let loaded =
                     Loaded { issuer: issuer.as_ref(), target: target.as_ref(), owned: &owned };
                 return up_to_date(&ctx, &mut cert, loaded, &issued, renewal).await;
@@ -102,7 +105,7 @@ async fn up_to_date(
     cert: &mut Certificate,
     loaded: Loaded<'_>,
     issued: &crate::pki::inspect::Issued,
-    renewal_time: Timestamp,
+    (renewal_time, window_error): (Timestamp, Option<String>),
 ) -> Result<Action, Error> {
     let Loaded { issuer, target, owned } = loaded;
     let now = ctx.now();
@@ -116,9 +119,6 @@ async fn up_to_date(
     };
     // Renewal windows that open too late for this certificate: said (cert-manager's reason);
     // it renews when due as if there were none.
-    let base = crate::renewal::base_for_spec(&cert.spec, issued.not_before, issued.not_after);
-    let (_, window_error) =
-        crate::renewal::gated(&cert.spec, issued.not_before, issued.not_after, base);
     if let Some(why) = window_error {
         let note = format!("Could not calculate renewal time: {why}");
         ctx.event(&cert.object_ref(&()), true, "WindowError", note).await;

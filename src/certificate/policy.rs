@@ -17,8 +17,9 @@ pub const MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
 pub enum Decision {
     /// The Secret exists and belongs to something else: never write it.
     NotOwned { message: String },
-    /// The stored certificate is good until `renewal_time`.
-    UpToDate { issued: Box<Issued>, renewal_time: Timestamp },
+    /// The stored certificate is good until `renewal_time`; `window_error` says why its
+    /// renewal windows could not place that time (it is then the time due without them).
+    UpToDate { issued: Box<Issued>, renewal_time: Timestamp, window_error: Option<String> },
     /// Issue now. `reason` is a CamelCase word, `message` says why in words.
     Issue { reason: &'static str, message: String },
     /// Issuing is needed, but the last attempt failed: wait until `retry_at`.
@@ -140,13 +141,13 @@ fn check(
         return Err(Some((MANUALLY_TRIGGERED, "Re-issuance manually requested".into())));
     }
     if now >= at {
-        let message = match window_error {
+        let message = match &window_error {
             Some(_) => format!("Renewing certificate without satisfying renewal windows at: {at}"),
             None => format!("Renewing certificate as renewal was scheduled at {at}"),
         };
         return Err(Some(("Renewing", message)));
     }
-    Ok(Decision::UpToDate { issued: Box::new(issued), renewal_time: at })
+    Ok(Decision::UpToDate { issued: Box::new(issued), renewal_time: at, window_error })
 }
 
 /// The Secret's key and certificate, read and checked to belong together (cert-manager's first

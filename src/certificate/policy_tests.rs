@@ -161,7 +161,7 @@ fn decisions_carry_times_and_messages() {
     let cert = certificate("");
     let good = secret_for(&cert, &["a.example.com"], &key);
     match decide(&cert, Some(&good), None, ts("2026-02-01T00:00:00Z")) {
-        Decision::UpToDate { renewal_time, issued } => {
+        Decision::UpToDate { renewal_time, issued, .. } => {
             assert_eq!(renewal_time, ts("2026-03-02T00:00:00Z"));
             assert_eq!(issued.dns_names, ["a.example.com"]);
         }
