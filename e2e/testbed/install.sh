@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install.sh — everything the test bed needs on a fresh Debian machine, idempotent.
 #   apt: prometheus, bind9, openssl, curl, python3-venv, default-jre-headless (keytool);
-#   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), and
+#   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), cryptography
+#   (a PKCS#12 reader that knows PBMAC1), and
 #        acme2certifier (an ACME server that serves ARI for the ARI fault tests);
 #   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
 #        kube-controller-manager and kubectl of each of KUBE_VERSIONS (build-kube.sh), etcd and
@@ -53,6 +54,13 @@ if [[ ! -x $CERTSMITH_VENV/bin/python ]] || ! "$CERTSMITH_VENV/bin/python" -c 'i
   log "pip install helm-python-sdk into $CERTSMITH_VENV"
   python3 -m venv "$CERTSMITH_VENV"
   "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check helm-python-sdk pyyaml
+fi
+
+# cryptography: a PKCS#12 reader that knows PBMAC1 (the Modern2026 keystore test); its wheel
+# carries an OpenSSL newer than Debian's 3.0, which predates PBMAC1.
+if ! "$CERTSMITH_VENV/bin/python" -c 'from cryptography.hazmat.primitives.serialization import pkcs12' 2>/dev/null; then
+  log "pip install cryptography into $CERTSMITH_VENV"
+  "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check cryptography
 fi
 
 # acme2certifier: the test bed's ACME server with renewal information (ARI), which Pebble lacks.

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 
 type Out = BTreeMap<&'static str, Vec<u8>>;
 
-/// The PKCS#12 profiles certsmith writes. `Modern2026` (a PBMAC1 integrity check) is not
-/// among them: the PKCS#12 library has no PBMAC1, and the Certificate says so (support.rs).
-pub const PKCS12_PROFILES: [&str; 3] = ["LegacyRC2", "LegacyDES", "Modern2023"];
+/// The PKCS#12 profiles certsmith writes: every one cert-manager v1.21 has.
+pub const PKCS12_PROFILES: [&str; 4] = ["LegacyRC2", "LegacyDES", "Modern2023", "Modern2026"];
 
 /// `keystore.p12` (the key, the chain, then `ca.crt`'s certificates) and, when `ca.crt` holds
 /// any, `truststore.p12`, encrypted with `password` as the keystore's `profile` says.
@@ -50,7 +49,8 @@ pub fn pkcs12(
 }
 
 /// go-pkcs12's profiles: 2048 encryption iterations; Legacy* with an HMAC-SHA1 MAC of one
-/// iteration, Modern2023 PBES2 (PBKDF2-SHA256, AES-256-CBC) with HMAC-SHA256 of 2048.
+/// iteration, Modern2023 PBES2 (PBKDF2-SHA256, AES-256-CBC) with HMAC-SHA256 of 2048, and
+/// Modern2026 the same encryption with a PBMAC1 MAC (pbmac1.rs).
 /// `LegacyRC2` encrypts the certificates with 40-bit RC2 and the key with 3DES; the library
 /// uses one cipher for both, so certsmith uses 3DES for both: every reader of LegacyRC2 files
 /// (Java 8, OpenSSL 1.x, Windows) reads 3DES, and 40-bit RC2 protects nothing.
@@ -61,13 +61,14 @@ fn write_p12(store: &KeyStore, profile: &str, password: &str) -> Result<Vec<u8>,
             .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
             .mac_algorithm(MacAlgorithm::HmacSha1)
             .mac_iterations(1),
-        "Modern2023" => writer
+        "Modern2023" | "Modern2026" => writer
             .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
             .mac_algorithm(MacAlgorithm::HmacSha256)
             .mac_iterations(2048),
         other => return Err(format!("PKCS#12 profile {other:?} is not supported by certsmith")),
     };
-    writer.write().map_err(|e| e.to_string())
+    let pfx = writer.write().map_err(|e| e.to_string())?;
+    if profile == "Modern2026" { super::pbmac1::remac(&pfx, password) } else { Ok(pfx) }
 }
 
 /// `keystore.jks`: the key under `alias` (default `certificate`) with the whole chain, plus

@@ -10,6 +10,7 @@ pub mod keystores;
 pub mod memory;
 pub mod outputs;
 pub mod passwords;
+pub mod pbmac1;
 pub mod policy;
 pub mod request;
 pub mod secret;

@@ -74,7 +74,9 @@ fn combined_pem_is_the_key_a_newline_and_the_chain_and_der_is_the_key_as_written
 
 #[test]
 fn pkcs12_keystores_read_back_with_their_password_in_every_profile() {
-    for profile in [None, Some("LegacyRC2"), Some("LegacyDES"), Some("Modern2023")] {
+    for profile in
+        [None, Some("LegacyRC2"), Some("LegacyDES"), Some("Modern2023"), Some("Modern2026")]
+    {
         let stores = CertificateKeystores { pkcs12: store(true, profile), jks: None };
         let spec = spec(&[], Some(stores));
         let mut s = secret();
@@ -84,6 +86,12 @@ fn pkcs12_keystores_read_back_with_their_password_in_every_profile() {
         assert_eq!(mismatch(&spec, &s), None, "{profile:?}");
         let p12 =
             P12::from_pkcs12(field(&s, PKCS12_KEYSTORE), "s3cret", Pkcs12ImportPolicy::Strict);
+        if profile == Some("Modern2026") {
+            // The PKCS#12 crate knows no PBMAC1: pbmac1.rs tests the MAC, and the bed opens
+            // the file with OpenSSL 3.4+ (tests/e2e/outputs.rs).
+            assert!(p12.is_err());
+            continue;
+        }
         let p12 = p12.unwrap();
         let (_, chain) = p12.private_key_chain().expect("a key entry");
         assert_eq!(chain.certs().len(), 2, "the leaf, then ca.crt's CA");

@@ -36,8 +36,8 @@ pub fn unsupported(
                         !p.is_empty() && !super::keystores::PKCS12_PROFILES.contains(&p)
                     })
             }),
-            "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES \
-             and Modern2023; Modern2026 (a PBMAC1 integrity check) is not supported yet",
+            "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES, \
+             Modern2023 and Modern2026",
         ),
         (spec.name_constraints.is_some(), "spec.nameConstraints is not supported by certsmith yet"),
     ];

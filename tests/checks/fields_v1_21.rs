@@ -31,14 +31,6 @@ pub(crate) const CERTIFICATE: &[(&str, Verdict)] = &[
     ("spec.isCA", Honoured),
     ("spec.issuerRef", Honoured),
     ("spec.keystores", Honoured),
-    // LegacyRC2, LegacyDES and Modern2023 are written; Modern2026 (PBMAC1) is reported.
-    (
-        "spec.keystores.pkcs12.profile",
-        Reported {
-            sample: "keystores: {pkcs12: {create: true, profile: Modern2026, password: p}}",
-            words: "Modern2026 (a PBMAC1 integrity check) is not supported",
-        },
-    ),
     (
         "spec.literalSubject",
         Reported { sample: "literalSubject: CN=a.example.com", words: "spec.literalSubject" },

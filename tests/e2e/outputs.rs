@@ -198,3 +198,73 @@ async fn keystores_and_output_formats_open_with_openssl_and_keytool() {
     assert_eq!(cert.status.unwrap().revision, Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Opens a PKCS#12 file with Python's `cryptography` (the bed's venv; its wheel's OpenSSL reads
+/// PBMAC1, Debian's OpenSSL 3.0 and JDK 17 do not) and prints the key's public half and the
+/// certificates' subjects; fails on a MAC that does not verify.
+const OPEN_P12: &str = r#"
+import sys
+from cryptography.hazmat.primitives.serialization import pkcs12, Encoding, PublicFormat
+data = open(sys.argv[1], "rb").read()
+key, cert, extra = pkcs12.load_key_and_certificates(data, sys.argv[2].encode())
+print(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode())
+for c in [cert, *extra]:
+    print(c.subject.rfc4514_string())
+"#;
+
+/// `Modern2026`: go-pkcs12's newest profile, a PBMAC1 MAC (RFC 9579), read by a real OpenSSL
+/// that knows PBMAC1 with the password from the Secret, and refused with another password.
+/// cert-manager's v1.14.7 CRDs have no such profile (the API server refuses it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern2026_keystore_opens_with_a_pbmac1_reader() {
+    if std::env::var("CERTSMITH_TEST_CRDS").is_ok_and(|c| c.ends_with("v1.14.7")) {
+        eprintln!("skipped: cert-manager v1.14.7's CRDs have no Modern2026 profile");
+        return;
+    }
+    let bed = support::shared::issuing();
+    let ns = "outputs-2026";
+    bed.kube.kubectl_ok(&["create", "namespace", ns], "");
+    let leaf = r#"
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: modern, namespace: NS}
+spec:
+  secretName: modern-tls
+  dnsNames: [modern.outputs.example]
+  issuerRef: {name: ca}
+  keystores:
+    pkcs12:
+      create: true
+      profile: Modern2026
+      passwordSecretRef: {name: store-password, key: password}
+"#;
+    // The CA of `objects` without its leaf, and this one.
+    let mut manifest: Vec<String> = objects(ns).split("---").take(4).map(str::to_owned).collect();
+    manifest.push(leaf.replace("NS", ns));
+    bed.kube.kubectl_ok(&["apply", "-f", "-"], &manifest.join("---"));
+    let client = bed.kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), ns);
+    ready(&certs, "modern", 1, &bed.operator).await;
+    let secret = Api::<Secret>::namespaced(client, ns).get("modern-tls").await.unwrap();
+    let dir = std::env::temp_dir().join(format!("certsmith-outputs-2026-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tls.key"), field(&secret, "tls.key")).unwrap();
+    std::fs::write(dir.join("keystore.p12"), field(&secret, "keystore.p12")).unwrap();
+    std::fs::write(dir.join("open.py"), OPEN_P12).unwrap();
+    let python = support::kube_bin_dir().parent().unwrap().join("venv/bin/python");
+    let python = python.to_str().unwrap();
+    let opened = run(&dir, python, &["open.py", "keystore.p12", PASSWORD]);
+    assert!(opened.contains(&public_key(&dir, "tls.key", "PEM")), "the key: {opened}");
+    assert!(opened.contains("CN=outputs test CA"), "the leaf and the CA: {opened}");
+    let wrong = Command::new(python)
+        .args(["open.py", "keystore.p12", "wrong"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password fails the MAC");
+    // Not a legacy MAC that any reader would accept: PBMAC1's OID is in the MacData.
+    let asn1 = run(&dir, "openssl", &["asn1parse", "-inform", "DER", "-in", "keystore.p12"]);
+    assert!(asn1.contains("PBMAC1") || asn1.contains("1.2.840.113549.1.5.14"), "{asn1}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
