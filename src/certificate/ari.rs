@@ -3,15 +3,17 @@
 //! cert-manager keeps it; the renewal time is picked inside the window. A CA without ARI keeps
 //! the 2/3-of-lifetime rule.
 //!
-//! A CA's window alone never renews a certificate younger than [`floor`], and never one issued
-//! after the window ended (the window was about the certificate it replaced): a CA that answers
-//! every certificate, fresh ones included, with "renew now" costs one order per floor, not one
-//! per reconcile. When the CA's "renew now" is held so, the Certificate says it in the
-//! `certsmith.io/RenewNowHeld` condition and a `RenewNowHeld` Event.
+//! A window renews once: the request of a renewal made while a window was open names it
+//! ([`ANN_RENEWED_IN`]), and the same window repeated for the replacement renews nothing. A
+//! CA's window alone never renews a certificate younger than [`floor`], nor one issued after
+//! the window ended (the window was about the certificate it replaced): a CA that answers every
+//! certificate, fresh ones included, with ever new "renew now" windows costs one order per
+//! floor, not one per reconcile. When the CA's "renew now" is held so, the Certificate says it
+//! in the `certsmith.io/RenewNowHeld` condition and a `RenewNowHeld` Event.
 
 use crate::api::certificate::{AriStatus, CertificateAcmeStatus, SuggestedWindow};
 use crate::api::meta::{self, ConditionStatus};
-use crate::api::{Certificate, CertificateStatus};
+use crate::api::{Certificate, CertificateRequest, CertificateStatus};
 use crate::context::Context;
 use crate::issuer::IssuerView;
 use crate::pki::inspect::Issued;
@@ -26,6 +28,28 @@ use rustls::pki_types::CertificateDer;
 pub fn current<'a>(cert: &'a Certificate, issued: &Issued) -> Option<&'a AriStatus> {
     let ari = cert.status.as_ref()?.acme.as_ref()?.ari.as_ref()?;
     (ari.last_checked.as_ref()?.0 >= issued.not_before).then_some(ari)
+}
+
+/// On a renewal's CertificateRequest: the CA's window (`<start>/<end>`) that was open when it
+/// was made. The replacement is the answer to that window; the CA repeating it for the
+/// replacement (as one that answers every certificate with one past window does) renews
+/// nothing again.
+pub const ANN_RENEWED_IN: &str = "certsmith.io/ari-renewed-in-window";
+
+fn window_text(window: &SuggestedWindow) -> String {
+    format!("{}/{}", window.start.0, window.end.0)
+}
+
+/// The window a renewal of `issued` made at `now` answers: the CA's current window for it, if
+/// it had begun. Pure.
+pub fn renewing_in(cert: &Certificate, issued: &Issued, now: Timestamp) -> Option<String> {
+    let (window, _) = window(cert, issued)?;
+    (window.start.0 <= now).then(|| window_text(window))
+}
+
+/// The window the request `current` (of the certificate in the Secret) was made in, if any.
+pub fn renewed_in(current: Option<&CertificateRequest>) -> Option<&str> {
+    current?.metadata.annotations.as_ref()?.get(ANN_RENEWED_IN).map(String::as_str)
 }
 
 /// The condition (certsmith's own: cert-manager has no word for it) that says the CA asks to
@@ -64,10 +88,15 @@ fn window<'a>(cert: &'a Certificate, issued: &Issued) -> Option<(&'a SuggestedWi
 /// already begun when it was fetched means now (RFC 9773 §4.2: the CA wants it replaced, as
 /// before a mass revocation); else a point inside it; never before [`floor`]. A window that
 /// ended before the certificate was issued gives none: it was about the certificate this one
-/// replaced, and renewing for it again is how a renewal storm starts. Pure.
-pub fn renewal_time(cert: &Certificate, issued: &Issued) -> Option<Timestamp> {
+/// replaced, and renewing for it again is how a renewal storm starts; so does the window this
+/// certificate was issued in answer to (`renewed`, see [`ANN_RENEWED_IN`]). Pure.
+pub fn renewal_time(
+    cert: &Certificate,
+    issued: &Issued,
+    renewed: Option<&str>,
+) -> Option<Timestamp> {
     let (window, checked) = window(cert, issued)?;
-    if window.end.0 <= issued.not_before {
+    if window.end.0 <= issued.not_before || renewed == Some(window_text(window).as_str()) {
         return None;
     }
     let at = match window.start.0 <= checked {
@@ -79,12 +108,24 @@ pub fn renewal_time(cert: &Certificate, issued: &Issued) -> Option<Timestamp> {
 
 /// When the CA's window says "renew now" and certsmith does not (yet): the reason and message
 /// of [`RENEW_NOW_HELD`]. Pure.
-pub fn renew_now_held(cert: &Certificate, issued: &Issued) -> Option<(&'static str, String)> {
+pub fn renew_now_held(
+    cert: &Certificate,
+    issued: &Issued,
+    renewed: Option<&str>,
+) -> Option<(&'static str, String)> {
     let (window, checked) = window(cert, issued)?;
     if window.start.0 > checked {
         return None;
     }
     let (start, end, issued_at) = (window.start.0, window.end.0, issued.not_before);
+    if renewed == Some(window_text(window).as_str()) {
+        let message = format!(
+            "The ACME server's renewal window ({start} to {end}) asks to renew now, but this \
+             certificate (issued at {issued_at}) is the renewal made in that window: a window \
+             renews once; the renewal time is 2/3 of the lifetime until the server gives a new one"
+        );
+        return Some(("WindowAlreadyRenewed", message));
+    }
     if end <= issued_at {
         let message = format!(
             "The ACME server's renewal window ({start} to {end}) asks to renew now, but it ended \
@@ -111,13 +152,13 @@ pub fn renew_now_held(cert: &Certificate, issued: &Issued) -> Option<(&'static s
 /// what a user must hear of). A restart finds it in the status and says nothing again.
 pub async fn note_renew_now(
     ctx: &Context,
-    cert: &Certificate,
+    (cert, current): (&Certificate, Option<&CertificateRequest>),
     issued: &Issued,
     old: &CertificateStatus,
     mut new: CertificateStatus,
     now: Timestamp,
 ) -> CertificateStatus {
-    let held = renew_now_held(cert, issued);
+    let held = renew_now_held(cert, issued, renewed_in(current));
     let (stale, announce) = held_anew(old, held.as_ref().map(|h| h.0), issued);
     if (held.is_none() || stale)
         && let Some(cs) = new.conditions.as_mut()

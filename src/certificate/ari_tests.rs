@@ -120,7 +120,7 @@ fn the_window_decides_the_renewal_of_the_certificate_it_was_fetched_for() {
     ];
     for (i, (status, want, due_now)) in table.into_iter().enumerate() {
         let cert = cert_with(status);
-        assert_eq!(renewal_time(&cert, &issued), want.map(t), "row {i}");
+        assert_eq!(renewal_time(&cert, &issued, None), want.map(t), "row {i}");
         assert_eq!(due(&cert, &issued, now), due_now, "row {i}");
         // Under `renewal.policy: Disabled` no window is ever fetched.
         let mut disabled = cert.clone();
@@ -189,8 +189,8 @@ fn renew_now_is_held_for_a_young_certificate_and_ignored_when_it_predates_it() {
     ];
     for (i, (checked, start, end, want, held)) in table.into_iter().enumerate() {
         let cert = cert_with(ari(checked, "2026-01-08T00:00:00Z", start, end));
-        assert_eq!(renewal_time(&cert, &six_days), want.map(t), "row {i}");
-        let got = renew_now_held(&cert, &six_days);
+        assert_eq!(renewal_time(&cert, &six_days, None), want.map(t), "row {i}");
+        let got = renew_now_held(&cert, &six_days, None);
         assert_eq!(got.as_ref().map(|h| h.0), held, "row {i}");
         if let Some((_, message)) = got {
             assert!(message.contains(&format!("{start} to {end}")), "row {i}: {message}");
@@ -209,14 +209,18 @@ fn a_certificate_shorter_than_the_floor_renews_on_its_own_schedule() {
         "2025-12-31T00:00:00Z",
         "2026-01-01T00:01:30Z",
     ));
-    assert_eq!(renewal_time(&cert, &short), Some(t("2026-01-01T00:01:00Z")));
+    assert_eq!(renewal_time(&cert, &short, None), Some(t("2026-01-01T00:01:00Z")));
     let later = cert_with(ari(
         "2026-01-01T00:00:01Z",
         "2026-01-01T00:01:00Z",
         "2026-01-01T00:01:10Z",
         "2026-01-01T00:01:10Z",
     ));
-    assert_eq!(renewal_time(&later, &short), Some(t("2026-01-01T00:01:10Z")), "a later window");
+    assert_eq!(
+        renewal_time(&later, &short, None),
+        Some(t("2026-01-01T00:01:10Z")),
+        "a later window"
+    );
 }
 
 #[test]
@@ -245,4 +249,39 @@ fn a_hold_is_news_once_per_certificate_and_reason() {
     for (i, (stored, reason, want)) in table.into_iter().enumerate() {
         assert_eq!(held_anew(&stored, reason, &issued), want, "row {i}");
     }
+}
+
+/// A window renews once: the replacement made while it was open carries it on its request
+/// (`ANN_RENEWED_IN`); the CA repeating that very window for the replacement renews nothing
+/// and is said, while a new window (the CA asking again, for this certificate) is followed.
+#[test]
+fn a_window_renews_once() {
+    let six_days = issued("2026-01-01T00:00:00Z", "2026-01-07T00:00:00Z");
+    let (start, end) = ("2025-12-31T00:00:00Z", "2026-01-31T00:00:00Z");
+    let cert = cert_with(ari("2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z", start, end));
+    let same = format!("{}/{}", t(start), t(end));
+    // Made in the window: the replacement's request names it.
+    let before = issued("2025-12-01T00:00:00Z", "2026-01-02T00:00:00Z");
+    let old = cert_with(ari("2025-12-31T01:00:00Z", "2026-01-01T00:00:00Z", start, end));
+    assert_eq!(renewing_in(&old, &before, t("2026-01-01T00:00:00Z")), Some(same.clone()));
+    assert_eq!(renewing_in(&old, &before, t("2025-12-30T00:00:00Z")), None, "not yet open");
+    // The same window, repeated for the replacement: nothing renews for it.
+    assert_eq!(renewal_time(&cert, &six_days, Some(&same)), None);
+    let held = renew_now_held(&cert, &six_days, Some(&same)).unwrap();
+    assert_eq!(held.0, "WindowAlreadyRenewed");
+    assert!(held.1.contains("renews once"), "{}", held.1);
+    // Another window (the CA asks again, for this certificate): followed, past the floor.
+    let other = format!("{}/{}", t("2025-12-30T00:00:00Z"), t(end));
+    assert_eq!(renewal_time(&cert, &six_days, Some(&other)), Some(t("2026-01-02T00:00:00Z")));
+    let held = renew_now_held(&cert, &six_days, Some(&other)).map(|h| h.0);
+    assert_eq!(held, Some("YoungerThanFloor"), "held until the floor, as any window");
+    // The request's annotation, read back.
+    let mut cr: CertificateRequest = serde_yaml::from_str(
+        "apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {name: c-2}\n\
+         spec: {request: '', issuerRef: {name: i}}",
+    )
+    .unwrap();
+    assert_eq!(renewed_in(Some(&cr)), None);
+    cr.metadata.annotations = Some([(ANN_RENEWED_IN.to_string(), same.clone())].into());
+    assert_eq!(renewed_in(Some(&cr)), Some(same.as_str()));
 }

@@ -151,7 +151,9 @@ async fn up_to_date(
         true => status::issued(&old, issued, renewal_time, generation, now),
         false => status::up_to_date(&old, issued, renewal_time, generation, now),
     };
-    let new = ari::note_renew_now(ctx, cert, issued, &old, new, now).await;
+    let current = owned.iter().find(|r| r.revision().is_some() && r.revision() == old.revision);
+    let with = (&*cert, current.map(|r| r.as_ref()));
+    let new = ari::note_renew_now(ctx, with, issued, &old, new, now).await;
     if new != old {
         write::status(&ctx.client, cert, &new).await?;
     }

@@ -149,9 +149,15 @@ async fn make_request(
     // Secret, or the target itself when `rotationPolicy: Never` reuses its key.
     let key_source = key.secret.unwrap_or(&cert.spec.secret_name);
     let mut cr = request::build(cert, revision, Some(key_source), &csr);
-    // A renewal names the certificate it replaces (ARI, RFC 9773 §5).
+    // A renewal names the certificate it replaces (ARI, RFC 9773 §5), and the CA's window it
+    // answers, if one was open: that window renews once.
     if let Some(id) = target.and_then(super::ari::cert_id) {
         cr.annotations_mut().insert(ANN_REPLACES.into(), id);
+    }
+    let chain = target.and_then(|t| super::secret::text(t, "tls.crt"));
+    let replaced = chain.and_then(|c| crate::pki::inspect::parse_chain(&c).ok());
+    if let Some(window) = replaced.and_then(|i| super::ari::renewing_in(cert, &i, ctx.now())) {
+        cr.annotations_mut().insert(super::ari::ANN_RENEWED_IN.into(), window);
     }
     let api: Api<CertificateRequest> =
         Api::namespaced(ctx.client.clone(), &cert.namespace().unwrap_or_default());

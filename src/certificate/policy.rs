@@ -134,7 +134,8 @@ fn check(
     }
     // The CA's renewal window (ARI) when it gave one for this certificate; else 2/3 of its
     // life; then the Certificate's renewal windows, if any, decide when it may start.
-    let due = super::ari::renewal_time(cert, &issued)
+    let renewed = super::ari::renewed_in(current);
+    let due = super::ari::renewal_time(cert, &issued, renewed)
         .unwrap_or_else(|| renewal::base_for_spec(&cert.spec, issued.not_before, issued.not_after));
     let (at, window_error) = renewal::gated(&cert.spec, issued.not_before, issued.not_after, due);
     if manually_triggered(cert) {

@@ -12,6 +12,7 @@ use crate::support::{KubeBed, state_var, testbed_script};
 use certsmith::api::Certificate;
 use certsmith::certificate::ari::{RENEW_NOW_HELD, cert_id};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use std::path::PathBuf;
 use std::process::Command;
@@ -173,6 +174,17 @@ async fn the_cas_window_is_honoured_and_renew_now_for_every_certificate_is_no_st
     })
     .await;
     let took = said.elapsed().as_secs_f64();
+    // Made while the CA's window was open: its request names the window, which then renews
+    // nothing again for the replacement (a window renews once).
+    let requests: Api<certsmith::api::CertificateRequest> =
+        Api::namespaced(kube.client().await, "default");
+    let second = requests.get("web-2").await.unwrap();
+    let window = second.annotations().get(certsmith::certificate::ari::ANN_RENEWED_IN);
+    assert!(
+        window.is_some() || support::on_old_cert_manager_crds(),
+        "the renewal's request names the open window: {:?}",
+        second.annotations()
+    );
     a2c.restart(false);
     let sent = format!("\"replaces\":\"{replaced}\"");
     assert!(a2c.log().contains(&sent), "no order named the certificate it replaces ({sent})");

@@ -85,7 +85,7 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     let cert = eventually(30, "the CA's renewal window in status.acme.ari", || async {
         let c = certs.get("web").await.unwrap();
         let stored = certsmith::certificate::ari::current(&c, &issued).is_some();
-        let picked = certsmith::certificate::ari::renewal_time(&c, &issued);
+        let picked = certsmith::certificate::ari::renewal_time(&c, &issued, None);
         let renewal = c.status.as_ref()?.renewal_time.as_ref().map(|t| t.0);
         let applied = picked.is_none() || picked == renewal;
         ((stored && applied) || support::on_old_cert_manager_crds()).then_some(c)
@@ -94,7 +94,7 @@ async fn cluster_issuer_and_certificate_give_a_verified_secret() {
     let status = cert.status.as_ref().unwrap();
     assert_eq!(status.not_after.as_ref().unwrap().0, issued.not_after);
     let renewal = status.renewal_time.as_ref().unwrap().0;
-    if let Some(picked) = certsmith::certificate::ari::renewal_time(&cert, &issued) {
+    if let Some(picked) = certsmith::certificate::ari::renewal_time(&cert, &issued, None) {
         assert_eq!(renewal, picked);
     }
     assert!(issued.not_before < renewal && renewal < issued.not_after, "{renewal} in the validity");
