@@ -1,26 +1,33 @@
-//! `cargo bench --bench scale`: N Certificates (env `N`, default 1,000) from one ClusterIssuer on
-//! the bed's Pebble, created at once. Prints Certificates/s against a bare instant-acme client
-//! issuing N on the same Pebble with the same parallelism (env `PARALLEL`, default 20: Pebble 2.4
-//! can deadlock under many parallel clients, so it stays modest, and the operator runs with
-//! `--acme-max-concurrent-orders=PARALLEL`); the operator's CPU, RSS and peak RSS, descriptors
-//! and API connections once all are Ready and after a restart with all present; API requests per
-//! issuance by verb from the audit log; idle requests per minute (env `IDLE_SECS`, default 60).
-//! Prints numbers; asserts nothing.
+//! `cargo bench --bench scale`: N Certificates (env `N`, default 1,000) created at once, through
+//! one ClusterIssuer on the bed's Pebble (env `ISSUER=acme`, the default; RSA 2048 keys) or
+//! through a namespace's CA Issuer (`ISSUER=ca`; ECDSA P-256 keys, so that key generation does
+//! not hide the operator's own cost). Prints Certificates/s (for ACME against a bare
+//! instant-acme client issuing N on the same Pebble with the same parallelism: env `PARALLEL`,
+//! default 20, and the operator runs with `--acme-max-concurrent-orders=PARALLEL`); CPU per
+//! Certificate by process; the operator's RSS (anonymous and peak), descriptors and API
+//! connections once all are Ready and after a SIGKILL and restart with all present; the
+//! restart's time to the first reconcile and until every Certificate was reconciled, its API
+//! requests, new orders and new CertificateRequests; API requests per issuance by verb and
+//! resource from the audit log (Events apart); idle requests per minute (env `IDLE_SECS`,
+//! default 60); and issue 30's goals beside the figures. Prints numbers; asserts nothing.
 
 // The benchmarks' bare ACME client.
 #[path = "../harness/bare.rs"]
 mod bare;
 // The end-to-end tests' harness; a bench uses only its bed, Pebble and operator.
+mod measure;
 #[path = "../../tests/e2e/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 mod where_it_goes;
 
+use measure::{Audit, Proc};
+
 use bare::BareClient;
 use certsmith::api::Certificate;
 use futures::StreamExt;
 use kube::api::{Api, PostParams};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::KubeBed;
 use support::acme::{Operator, issuing_bed};
@@ -32,8 +39,12 @@ fn env(name: &str, default: u64) -> u64 {
 #[tokio::main]
 async fn main() {
     let (n, parallel, idle) = (env("N", 1000), env("PARALLEL", 20), env("IDLE_SECS", 60));
+    let ca = std::env::var("ISSUER").is_ok_and(|i| i == "ca");
     let kube = KubeBed::start();
     let pebble = issuing_bed(&kube);
+    if ca {
+        kube.kubectl_ok(&["apply", "-f", "-"], CA_ISSUER);
+    }
     let args = [
         format!("--acme-max-concurrent-orders={parallel}"),
         // Let's Encrypt's 300 orders per 3 hours would hold the rest for hours: the bench
@@ -49,7 +60,16 @@ async fn main() {
     let client = kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
 
-    println!("scale: {n} Certificates (RSA 2048, one DNS name each), parallelism {parallel}");
+    if ca {
+        wait_ready(&certs, "bench-ca").await;
+        println!("scale: {n} Certificates (ECDSA P-256, one DNS name each) through a CA Issuer");
+    } else {
+        println!("scale: {n} Certificates (RSA 2048, one DNS name each), parallelism {parallel}");
+    }
+    let issuer_ref = match ca {
+        true => "{name: bench-ca}, privateKey: {algorithm: ECDSA, size: 256}",
+        false => "{name: letsencrypt-prod, kind: ClusterIssuer}",
+    };
     let audit_start = Audit::read(&kube).len();
     let bed_before = where_it_goes::Cpu::read(&kube, &pebble, operator.pid());
     let start = Instant::now();
@@ -57,10 +77,11 @@ async fn main() {
         .map(|i| {
             let certs = certs.clone();
             async move {
+                let issuer_ref = issuer_ref;
                 let cert: Certificate = serde_yaml::from_str(&format!(
                     "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: scale-{i}}}\nspec: \
                      {{secretName: scale-{i}-tls, dnsNames: [scale-{i}.example.com], issuerRef: \
-                     {{name: letsencrypt-prod, kind: ClusterIssuer}}}}"
+                     {issuer_ref}}}"
                 ))
                 .unwrap();
                 certs.create(&PostParams::default(), &cert).await.unwrap();
@@ -71,7 +92,8 @@ async fn main() {
         .await;
     let (mut last_ready, mut since) = (0, Instant::now());
     loop {
-        let ready = ready(&certs).await;
+        // The bench's own CA Certificate is Ready too.
+        let ready = ready(&certs).await - usize::from(ca);
         if ready as u64 >= n {
             break;
         }
@@ -123,6 +145,7 @@ async fn main() {
     let issuing = Audit::read(&kube).since(audit_start);
     let cpu = Proc(operator.pid()).cpu_secs();
     let after_issuing = Proc(operator.pid()).snapshot(&kube);
+    let after_issuing_kib = Proc(operator.pid()).rss_kib();
     let bed_cpu = where_it_goes::Cpu::read(&kube, &pebble, operator.pid()).since(&bed_before);
     let cached = where_it_goes::cached_bytes(&client).await;
 
@@ -131,20 +154,32 @@ async fn main() {
     let idling = Audit::read(&kube).since(idle_start);
 
     let orders_before = pebble.orders_opened();
+    let requests_before = count_requests(&client).await;
     operator.kill();
     let restart_start = Audit::read(&kube).len();
+    let restarted_at = Instant::now();
     let operator = Operator::start(&kube, &pebble, &args);
     let synced = |op: &Operator| {
         op.metric("certmanager_controller_sync_call_count{controller=\"certificates\"}")
     };
+    let (mut first, mut all) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(600);
-    while synced(&operator) < n as f64 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    while all.is_none() && Instant::now() < deadline {
+        let count = synced(&operator);
+        if count > 0.0 && first.is_none() {
+            first = Some(restarted_at.elapsed());
+        }
+        if count >= (n + u64::from(ca)) as f64 {
+            all = Some(restarted_at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(10)).await;
     let restarted = Audit::read(&kube).since(restart_start);
     let after_restart = Proc(operator.pid()).snapshot(&kube);
+    let after_restart_kib = Proc(operator.pid()).rss_kib();
     let new_orders = pebble.orders_opened() - orders_before;
+    let new_requests = count_requests(&client).await - requests_before;
     drop(operator);
 
     let op_rate = n as f64 / operator_secs;
@@ -162,14 +197,30 @@ async fn main() {
         );
     }
     println!("  after a restart:   {after_restart}");
-    println!("  new orders at the CA after the restart: {new_orders}");
-    println!("  API requests per issuance (audit log, Events included, Lease excluded):");
-    issuing.per(n as f64, |r| !r.lease());
+    let secs = |d: Option<Duration>| {
+        d.map_or("not within 600 s".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+    };
+    println!(
+        "  the restart: first reconcile after {}, every Certificate reconciled after {}",
+        secs(first),
+        secs(all)
+    );
+    println!(
+        "  after the restart: {new_orders} new orders at the CA, {new_requests} new CertificateRequests"
+    );
+    println!("  API requests per issuance (audit log, Lease excluded), Events apart:");
+    issuing.per(n as f64, |r| !r.lease() && !r.event());
+    println!("  and Events per issuance:");
+    issuing.per(n as f64, |r| r.event());
     println!("  idle for {idle} s, API requests per minute:");
     idling.per(idle as f64 / 60.0, |_| true);
     println!("  the restart (until {n} Certificates synced + 10 s), API requests in all:");
     restarted.per(1.0, |r| !r.lease());
 
+    goals(n, &after_issuing_kib, after_restart_kib, (first, all), cpu * 1000.0 / n as f64);
+    if ca {
+        return;
+    }
     let bare = BareClient::start(&pebble).await;
     let bare_before = where_it_goes::Cpu::read(&kube, &pebble, std::process::id());
     let start = Instant::now();
@@ -204,133 +255,104 @@ async fn ready(certs: &Api<Certificate>) -> usize {
         .count()
 }
 
-/// One audited request from the operator (user agent `certsmith/…`).
-struct Request {
-    verb: String,
-    resource: String,
-}
+/// The bench's own CA: a SelfSigned Issuer, a CA Certificate, a CA Issuer on its Secret.
+const CA_ISSUER: &str = "
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: bench-selfsigned, namespace: default}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: bench-ca, namespace: default}
+spec:
+  isCA: true
+  commonName: scale bench CA
+  secretName: bench-ca
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: bench-selfsigned}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: bench-ca, namespace: default}
+spec: {ca: {secretName: bench-ca}}
+";
 
-impl Request {
-    fn lease(&self) -> bool {
-        self.resource == "leases"
-    }
-}
-
-/// The operator's audited requests, each once (a watch is logged when its response starts
-/// and again when it ends).
-struct Audit(Vec<Request>);
-
-impl Audit {
-    fn read(kube: &KubeBed) -> Audit {
-        let log = std::fs::read_to_string(kube.dir.join("audit.log")).unwrap_or_default();
-        let mut seen = HashSet::new();
-        let requests = log
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["userAgent"].as_str().is_some_and(|a| a.starts_with("certsmith/")))
-            .filter(|e| seen.insert(e["auditID"].as_str().unwrap_or("").to_string()))
-            .map(|e| {
-                let o = &e["objectRef"];
-                let sub = o["subresource"].as_str().map(|s| format!("/{s}")).unwrap_or_default();
-                Request {
-                    verb: e["verb"].as_str().unwrap_or("").to_string(),
-                    resource: format!("{}{sub}", o["resource"].as_str().unwrap_or("")),
-                }
-            })
-            .collect();
-        Audit(requests)
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn since(self, start: usize) -> Audit {
-        Audit(self.0.into_iter().skip(start).collect())
-    }
-
-    /// Prints the requests `counted` picks divided by `per`: writes, reads, watches, then each
-    /// verb and resource.
-    fn per(&self, per: f64, counted: impl Fn(&Request) -> bool) {
-        let picked: Vec<&Request> = self.0.iter().filter(|r| counted(r)).collect();
-        let is =
-            |verbs: &[&str]| picked.iter().filter(|r| verbs.contains(&r.verb.as_str())).count();
-        let (writes, reads) = (is(&["create", "update", "patch", "delete"]), is(&["get", "list"]));
-        println!(
-            "    {:>8.2} writes  {:>8.2} reads (get, list)  {:>8.2} watches",
-            writes as f64 / per,
-            reads as f64 / per,
-            is(&["watch"]) as f64 / per
-        );
-        let mut by: BTreeMap<String, usize> = BTreeMap::new();
-        for r in picked {
-            *by.entry(format!("{} {}", r.verb, r.resource)).or_default() += 1;
+async fn wait_ready(certs: &Api<Certificate>, name: &str) {
+    for _ in 0..600 {
+        let ready =
+            certs.get(name).await.ok().and_then(|c| c.status?.conditions).is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.type_ == "Ready" && c.status == certsmith::api::meta::ConditionStatus::True
+                })
+            });
+        if ready {
+            return;
         }
-        for (what, count) in by {
-            println!("      {:>8.2}  {what}", count as f64 / per);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{name} not Ready within 2 minutes");
+}
+
+async fn count_requests(client: &kube::Client) -> i64 {
+    let api: Api<certsmith::api::CertificateRequest> = Api::all(client.clone());
+    let params = kube::api::ListParams::default().limit(500);
+    let mut count = 0;
+    let mut page = api.list_metadata(&params).await.unwrap();
+    loop {
+        count += page.items.len() as i64;
+        match page.metadata.continue_.clone().filter(|c| !c.is_empty()) {
+            Some(token) => {
+                page = api.list_metadata(&params.clone().continue_token(&token)).await.unwrap()
+            }
+            None => return count,
         }
     }
 }
 
-/// The operator process, seen through /proc.
-struct Proc(u32);
-
-impl Proc {
-    fn read(&self, file: &str) -> String {
-        std::fs::read_to_string(format!("/proc/{}/{file}", self.0)).unwrap_or_default()
-    }
-
-    /// User + system CPU time.
-    fn cpu_secs(&self) -> f64 {
-        let stat = self.read("stat");
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
-    }
-
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = self.read("status");
-        let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_default();
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
-    }
-
-    /// RSS, peak RSS, open descriptors, and TCP connections to the API server.
-    fn snapshot(&self, kube: &KubeBed) -> String {
-        let fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.0))
-            .map(|d| {
-                d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-                    .map(|l| l.to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let sockets: HashSet<&str> =
-            fds.iter().filter_map(|l| l.strip_prefix("socket:[")?.strip_suffix(']')).collect();
-        let port = api_port(kube);
-        let connections = ["net/tcp", "net/tcp6"]
-            .iter()
-            .flat_map(|f| self.read(f).lines().skip(1).map(str::to_string).collect::<Vec<_>>())
-            .filter(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let remote_port =
-                    f[2].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
-                // state 01: established
-                remote_port == Some(port) && f[3] == "01" && sockets.contains(f[9])
-            })
-            .count();
-        // RssAnon is the heap and the stacks; the rest is the binary's pages and libraries.
-        format!(
-            "RSS {:.1} MiB ({:.1} MiB anonymous), peak RSS {:.1} MiB, {} open descriptors, \
-             {connections} API connections",
-            self.status_kib("VmRSS:") as f64 / 1024.0,
-            self.status_kib("RssAnon:") as f64 / 1024.0,
-            self.status_kib("VmHWM:") as f64 / 1024.0,
-            fds.len(),
-        )
-    }
-}
-
-fn api_port(kube: &KubeBed) -> u16 {
-    let config = std::fs::read_to_string(kube.kubeconfig()).unwrap();
-    let server = config.split("server: \"").nth(1).unwrap().split('"').next().unwrap();
-    server.rsplit(':').next().unwrap().parse().unwrap()
+/// Issue 30's goals, printed beside the figures they judge (RSS in KiB: all Ready and peak
+/// of the first process, after the restart; the restart's times; operator CPU per issuance).
+fn goals(
+    n: u64,
+    ready: &(u64, u64),
+    restarted: (u64, u64),
+    (first, all): (Option<Duration>, Option<Duration>),
+    cpu_ms: f64,
+) {
+    let mib = |k: u64| k as f64 / 1024.0;
+    let rss_goal = if n >= 10_000 {
+        64.0
+    } else if n >= 1_000 {
+        30.0
+    } else {
+        f64::INFINITY
+    };
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "  goals (issue 30; at N = 1,000 RSS <= 30 MiB, at 10,000 <= 64 MiB, peak <= 96 MiB):"
+    );
+    println!(
+        "    RSS all Ready {:.1} MiB (goal {rss_goal} MiB): {}",
+        mib(ready.0),
+        met(mib(ready.0) <= rss_goal)
+    );
+    println!(
+        "    RSS after the restart {:.1} MiB (goal {rss_goal} MiB): {}",
+        mib(restarted.0),
+        met(mib(restarted.0) <= rss_goal)
+    );
+    println!(
+        "    peak RSS of the restarted process {:.1} MiB (goal 96 MiB): {}",
+        mib(restarted.1),
+        met(mib(restarted.1) <= 96.0)
+    );
+    let within = |d: Option<Duration>, s: u64| d.is_some_and(|d| d <= Duration::from_secs(s));
+    println!("    first reconcile after the restart within 2 s: {}", met(within(first, 2)));
+    println!(
+        "    every Certificate reconciled after the restart within 60 s: {}",
+        met(within(all, 60))
+    );
+    println!(
+        "    operator CPU per issuance {cpu_ms:.1} ms (goal 10 ms beyond key generation): see the key's share above"
+    );
 }

@@ -2,7 +2,7 @@
 //! with the API server, etcd and Pebble, so their sum bounds the rate), and what the
 //! operator's caches hold.
 
-use crate::Proc;
+use crate::measure::Proc;
 use crate::support::KubeBed;
 use crate::support::acme::PebbleBed;
 use certsmith::api::{Certificate, Challenge};
