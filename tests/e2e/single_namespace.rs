@@ -1,7 +1,8 @@
 //! cert-manager's single-namespace mode (`--namespace=a`), with the chart installed the way
 //! cert-manager's users set it (`extraArgs: [--namespace=a]`) and the operator running as the
 //! chart's ServiceAccount, whose namespaced kinds are then granted by a Role in `a` alone: a
-//! Certificate in `a` is issued, one in `b` is left untouched, and one in `a` naming a
+//! Certificate in `a` is issued (by a SelfSigned Issuer, and through ACME and HTTP-01), one in
+//! `b` is left untouched, and one in `a` naming a
 //! ClusterIssuer says why it is not issued, in cert-manager's words.
 
 use crate::chart_support::{can_i, render, service_account_kubeconfig};
@@ -101,6 +102,13 @@ metadata: {name: shared, namespace: a}
 spec: {secretName: shared-tls, dnsNames: [shared.a.example], issuerRef: {name: everyone, kind: ClusterIssuer}}
 "#;
 
+const ACME_CERTIFICATE: &str = r#"
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: site, namespace: a}
+spec: {secretName: site-tls, dnsNames: [site.a.example], issuerRef: {name: acme}}
+"#;
+
 /// The Ready condition of Certificate `name`: (status, reason, message).
 fn ready_of(cert: &Certificate) -> Option<(String, String, String)> {
     let conditions = cert.status.as_ref()?.conditions.as_ref()?;
@@ -131,6 +139,10 @@ async fn one_namespace_is_served_another_left_alone_and_a_cluster_issuer_refused
     bed.kubectl_ok(&["apply", "-f", "-"], OBJECTS);
     let kubeconfig = service_account_kubeconfig(&bed, "certsmith", "certsmith").await;
     let pebble = PebbleBed::start(&[]);
+    // Through ACME and HTTP-01 too: the account Secret, the solver Ingress, the namespace's
+    // responder Service and the slices copied from the release namespace's, all granted.
+    bed.kubectl_ok(&["apply", "-f", "-"], &pebble.issuer_yaml("Issuer", "acme", Some("a")));
+    bed.kubectl_ok(&["apply", "-f", "-"], ACME_CERTIFICATE);
     let started = std::time::Instant::now();
     let operator = Operator::start_with_kubeconfig(&kubeconfig, &pebble, &["--namespace=a"]);
     let client = bed.client().await;
@@ -143,6 +155,11 @@ async fn one_namespace_is_served_another_left_alone_and_a_cluster_issuer_refused
     })
     .await;
     assert_eq!(issued.status.unwrap().revision, Some(1));
+    eventually(90, "a/site Ready through ACME", || async {
+        let c = certs("a").get("site").await.ok()?;
+        (ready_of(&c)?.1 == "Ready").then_some(())
+    })
+    .await;
     nothing_forbidden(&operator);
 
     // In `a`, naming a ClusterIssuer: cert-manager's words on the Certificate and in an Event,
@@ -185,7 +202,7 @@ async fn one_namespace_is_served_another_left_alone_and_a_cluster_issuer_refused
         .iter()
         .map(|r| r.metadata.name.clone().unwrap())
         .collect();
-    assert_eq!(in_a, ["web-1"], "only a/web's request");
+    assert_eq!(in_a, ["site-1", "web-1"], "only a/web's and a/site's requests");
     let secrets = Api::<Secret>::namespaced(client.clone(), "b").list(&lp).await.unwrap();
     assert!(
         secrets.items.iter().all(|s| s.metadata.name.as_deref() != Some("web-tls")),
