@@ -13,10 +13,10 @@ pub struct Config {
     /// Secrets, unless `--cluster-resource-namespace` says otherwise).
     #[arg(long = "operator-namespace", env = "POD_NAMESPACE", default_value = "certsmith")]
     pub namespace: String,
-    /// cert-manager's `--namespace`: its single-namespace mode (one namespace watched, no
-    /// ClusterIssuers), which certsmith does not have. Given, certsmith refuses to start rather
-    /// than act on every namespace of a cluster whose owner asked for one.
-    #[arg(long = "namespace", hide = true)]
+    /// cert-manager's `--namespace`: if set, only this namespace is watched and acted in, and
+    /// ClusterIssuers are disabled (cert-manager's single-namespace mode). Not the operator's
+    /// own namespace, which is `--operator-namespace`.
+    #[arg(long = "namespace")]
     pub single_namespace: Option<String>,
     /// Where ClusterIssuers' Secrets (account keys, EAB keys) are read and written: cert-manager's
     /// flag and meaning. Defaults to the operator's namespace; set it to `cert-manager` to take
@@ -167,6 +167,11 @@ impl Config {
             budget: crate::order::budget::budget_for(server, flag, annotation),
             concurrent: self.acme_max_concurrent_orders,
         }
+    }
+
+    /// Every namespace, or the one `--namespace` names: what the watches are opened on.
+    pub fn scope(&self) -> crate::scope::Scope {
+        crate::scope::Scope::from_flag(self.single_namespace.as_deref())
     }
 
     /// Whether the controller `name` runs (cert-manager's `--controllers` semantics).

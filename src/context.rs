@@ -86,6 +86,8 @@ impl Context {
     ) -> Option<IssuerView> {
         let cluster_namespace = self.config.cluster_resource_namespace();
         match crate::issuer::referenced_kind(r)? {
+            // None in single-namespace mode, as its cache is: see `Scope::refuses` for why.
+            "ClusterIssuer" if !self.config.scope().cluster_issuers() => None,
             "ClusterIssuer" => {
                 let found = self.cache.cluster_issuers.get(&ObjectRef::new(&r.name))?;
                 Some(IssuerView::cluster_issuer(&found, cluster_namespace))

@@ -12,6 +12,7 @@ use crate::http01::responder::Challenges;
 use crate::issuer::{IssuerView, controller as issuers, refers_to};
 use crate::metrics::Metrics;
 use crate::order::controller as orders;
+use crate::scope::Scope;
 use crate::watches::{Kind, Shared, users, woken_by_issuers};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -46,7 +47,8 @@ struct Watches {
 }
 
 impl Watches {
-    fn new(client: &Client) -> Watches {
+    /// The watches of `scope`'s namespaces; of ClusterIssuers only where they are enabled.
+    fn new(client: &Client, scope: &Scope) -> Watches {
         // The seven watches list at once when the controllers start, and a list page is read
         // whole, then decoded, before any object is cached: 100 objects a page rather than
         // kube's 500 bound that burst (with 1,000 Certificates: a few more list requests at a
@@ -57,14 +59,20 @@ impl Watches {
         let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
         let (request_trim, order_trim) = (crate::chains::trim_request, crate::chains::trim_order);
         let c = || client.clone();
+        // Not watched in single-namespace mode (cert-manager's registers no informer for them):
+        // an empty cache, ready at once, so that nothing waits on it and nothing is found in it.
+        let cluster_issuers = match scope.cluster_issuers() {
+            true => Shared::watch(Api::all(c()), all(), 3),
+            false => Shared::empty(3),
+        };
         Watches {
-            certificates: Shared::watch(Api::all(c()), all(), 1),
-            requests: Shared::watch_trimmed(Api::all(c()), all(), 2, request_trim),
-            orders: Shared::watch_trimmed(Api::all(c()), all(), 2, order_trim),
-            challenges: Shared::watch(Api::all(c()), all(), 2),
-            issuers: Shared::watch(Api::all(c()), all(), 3),
-            cluster_issuers: Shared::watch(Api::all(c()), all(), 3),
-            secrets: Shared::watch(Api::all(c()), all().labels(&managed), 3),
+            certificates: Shared::watch(scope.api(c()), all(), 1),
+            requests: Shared::watch_trimmed(scope.api(c()), all(), 2, request_trim),
+            orders: Shared::watch_trimmed(scope.api(c()), all(), 2, order_trim),
+            challenges: Shared::watch(scope.api(c()), all(), 2),
+            issuers: Shared::watch(scope.api(c()), all(), 3),
+            cluster_issuers,
+            secrets: Shared::watch(scope.api(c()), all().labels(&managed), 3),
         }
     }
 
@@ -94,7 +102,7 @@ type Run = BoxFuture<'static, ()>;
 
 /// The controllers; run by the leader only (or by every process without leader election).
 pub async fn run(client: Client, config: Config, challenges: Challenges, metrics: Metrics) {
-    let mut w = Watches::new(&client);
+    let mut w = Watches::new(&client, &config.scope());
     let ctx = Arc::new(Context::new(client, config, challenges, w.stores(), metrics));
     // The Certificate, Challenge and issuer gauges read these caches while the controllers
     // run; a replica that stops leading exports none.
@@ -234,10 +242,13 @@ fn issuers(w: &mut Watches, ctx: &Arc<Context>, workers: &controller::Config) ->
         .watches_shared_stream(w.secrets.subscribe(), move |s| {
             users(&store, |i| IssuerView::cluster_issuer(i, &resources).signs_with(&*s))
         });
-    (
-        run_controller(namespaced, "issuers", issuers::reconcile_issuer, ctx).boxed(),
-        run_controller(cluster, "clusterissuers", issuers::reconcile_cluster_issuer, ctx).boxed(),
-    )
+    let cluster = match ctx.config.scope().cluster_issuers() {
+        true => run_controller(cluster, "clusterissuers", issuers::reconcile_cluster_issuer, ctx)
+            .boxed(),
+        // cert-manager removes its cluster-scoped controllers in single-namespace mode.
+        false => futures::future::ready(()).boxed(),
+    };
+    (run_controller(namespaced, "issuers", issuers::reconcile_issuer, ctx).boxed(), cluster)
 }
 
 /// Runs `controller` until a signal, its triggers backed off after watch errors, each

@@ -48,6 +48,7 @@ pub fn holder(seen: &mut Option<Seen>, lease: Option<&Lease>, now: Instant) -> O
 /// Lease `own`.
 pub fn watch(
     client: kube::Client,
+    scope: &crate::scope::Scope,
     (namespace, name): (String, String),
     own: ObjectReference,
     timings: &Timings,
@@ -59,7 +60,10 @@ pub fn watch(
     let events = crate::events::Events::new(client.clone());
     let found = Arc::new(Mutex::new(Activity::new(timings.lease_duration, &KINDS)));
     let wake = Arc::new(Notify::new());
-    tokio::spawn(changes::<Order>(client, found.clone(), wake.clone()));
+    // cert-manager's changes only where certsmith acts: in single-namespace mode the others
+    // are not its business (nor may it list them).
+    let orders = scope.api::<PartialObjectMeta<Order>>(client);
+    tokio::spawn(changes(orders, found.clone(), wake.clone()));
     let window = timings.lease_duration;
     tokio::spawn(async move {
         let mut seen = None;
@@ -160,10 +164,10 @@ async fn read(
     }
 }
 
-/// Follows the changes to every object of kind `K`, metadata only, telling `found` those made
-/// by cert-manager's controllers and waking the verdict when one makes certsmith stand by.
-/// Nothing of the objects is kept.
-async fn changes<K>(client: kube::Client, found: Arc<Mutex<Activity>>, wake: Arc<Notify>)
+/// Follows the changes to every object of kind `K` that `api` lists, metadata only, telling
+/// `found` those made by cert-manager's controllers and waking the verdict when one makes
+/// certsmith stand by. Nothing of the objects is kept.
+async fn changes<K>(api: Api<PartialObjectMeta<K>>, found: Arc<Mutex<Activity>>, wake: Arc<Notify>)
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     K: Send + Sync + 'static,
@@ -171,7 +175,6 @@ where
     let kind = K::kind(&()).to_string();
     // Served from the API server's cache: a list at start costs etcd nothing.
     let config = watcher::Config::default().any_semantic();
-    let api = Api::<PartialObjectMeta<K>>::all(client);
     let mut stream = watcher(api, config).backoff(crate::relist::backoff()).boxed();
     let lock = || found.lock().unwrap_or_else(|e| e.into_inner());
     while let Some(event) = stream.next().await {

@@ -41,6 +41,7 @@ pub mod order;
 pub mod pki;
 pub mod relist;
 pub mod renewal;
+pub mod scope;
 pub mod shim;
 pub mod solver;
 pub mod ssa;

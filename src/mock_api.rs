@@ -124,11 +124,20 @@ pub fn context(
     now: fn() -> jiff::Timestamp,
     script: Vec<Step>,
 ) -> (Arc<Context>, Caches, tokio::task::JoinHandle<Vec<Call>>) {
+    context_with(config(), now, script)
+}
+
+/// [`context`] with these settings.
+pub fn context_with(
+    config: crate::config::Config,
+    now: fn() -> jiff::Timestamp,
+    script: Vec<Step>,
+) -> (Arc<Context>, Caches, tokio::task::JoinHandle<Vec<Call>>) {
     let (client, served) = scripted(script);
-    let config = config();
     let metrics = crate::metrics::Metrics::default();
+    let scope = config.scope();
     let (challenges, _) =
-        crate::http01::responder::Challenges::watch(client.clone(), metrics.clone());
+        crate::http01::responder::Challenges::watch(client.clone(), &scope, metrics.clone());
     let (certificates, cw) = reflector::store();
     let (requests, rw) = reflector::store();
     let (orders, ow) = reflector::store();

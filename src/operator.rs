@@ -13,12 +13,6 @@ pub enum Error {
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("lost the leader Lease; exiting so that a fresh process follows")]
     LostLease,
-    #[error(
-        "--namespace={0}: cert-manager's single-namespace mode is not supported by certsmith, \
-         which watches every namespace; remove the flag (certsmith's own namespace is \
-         --operator-namespace, or POD_NAMESPACE)"
-    )]
-    SingleNamespace(String),
 }
 
 /// Binds `addr`. The responder binds with SO_REUSEPORT (`shared`), so that several processes on
@@ -48,17 +42,21 @@ async fn shutdown_signal() {
 
 /// Runs until the process is told to stop (SIGTERM/SIGINT).
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
-    if let Some(namespace) = config.single_namespace.clone() {
-        return Err(Error::SingleNamespace(namespace));
-    }
     let metrics = Metrics::default();
     let listen = |addr, shared| bind(addr, shared).map_err(|source| Error::Listen { addr, source });
     let http01 = listen(config.http01_listen, true)?;
     let metrics_listener = listen(config.metrics_listen, false)?;
     tracing::info!(http01 = %config.http01_listen, metrics = %config.metrics_listen, namespace = %config.namespace, "certsmith starting");
     config.cert_manager_only.warn();
+    if let Some(namespace) = config.scope().namespace() {
+        tracing::info!(
+            namespace,
+            "scoped to a single namespace (--namespace): only it is watched; ClusterIssuers are \
+             disabled, and the clusterissuers controller does not run"
+        );
+    }
 
-    let (challenges, watch) = Challenges::watch(client.clone(), metrics.clone());
+    let (challenges, watch) = Challenges::watch(client.clone(), &config.scope(), metrics.clone());
     tokio::spawn(watch);
     tokio::spawn(responder::serve(http01, responder::router(challenges.clone())));
     tokio::spawn(responder::serve(metrics_listener, metrics.router()));
@@ -93,7 +91,8 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
                 name: Some(crate::leader::LEASE_NAME.into()),
                 ..Default::default()
             };
-            crate::defer::watch(client.clone(), lease, own, &config.leader_timings())
+            let scope = config.scope();
+            crate::defer::watch(client.clone(), &scope, lease, own, &config.leader_timings())
         }
         None => never,
     };

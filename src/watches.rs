@@ -64,11 +64,27 @@ impl<K: Kind> Shared<K> {
         consumers: usize,
         trim: fn(&mut K),
     ) -> Shared<K> {
+        let events = watcher(api, config).backoff(crate::relist::backoff()).boxed();
+        Self::from_events(events, consumers, trim)
+    }
+
+    /// A kind that is not watched (ClusterIssuers in single-namespace mode): its cache is
+    /// ready and stays empty, its subscribers are never woken.
+    pub fn empty(consumers: usize) -> Shared<K> {
+        let listed = [Ok(watcher::Event::Init), Ok(watcher::Event::InitDone)];
+        let events = futures::stream::iter(listed).chain(futures::stream::pending()).boxed();
+        Self::from_events(events, consumers, |_| {})
+    }
+
+    fn from_events(
+        events: BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>,
+        consumers: usize,
+        trim: fn(&mut K),
+    ) -> Shared<K> {
         let (store, writer) = reflector::store();
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..consumers).map(|_| mpsc::channel::<Arc<K>>(BUFFER)).unzip();
-        let run = watcher(api, config)
-            .backoff(crate::relist::backoff())
+        let run = events
             .modify(move |o| {
                 o.meta_mut().managed_fields = None;
                 trim(o);
@@ -203,6 +219,17 @@ mod tests {
 
     fn issuer(yaml: &str) -> Arc<ClusterIssuer> {
         Arc::new(serde_yaml::from_str(yaml).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_kind_not_watched_is_ready_empty_and_wakes_no_one() {
+        let mut shared = Shared::<ClusterIssuer>::empty(1);
+        let mut subscription = shared.subscribe();
+        tokio::spawn(shared.run);
+        shared.store.wait_until_ready().await.unwrap();
+        assert!(shared.store.state().is_empty());
+        let woken = tokio::time::timeout(std::time::Duration::from_millis(50), subscription.next());
+        assert!(woken.await.is_err(), "a subscriber was woken");
     }
 
     #[tokio::test]

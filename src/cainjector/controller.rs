@@ -39,6 +39,8 @@ pub struct Injector {
     pub metrics: Metrics,
     /// The API server's CA as certsmith's client trusts it (PEM); `None` with system roots.
     pub apiserver_ca: Option<Vec<u8>>,
+    /// The namespaces whose Secrets and Certificates may be sources (`--namespace`).
+    pub scope: crate::scope::Scope,
     pub clock: fn() -> Timestamp,
 }
 
@@ -56,10 +58,14 @@ pub struct SecretChange {
     pub certificate: Option<String>,
 }
 
-/// Follows every Secret's metadata (nothing kept) and tells `changes` of each change after the
-/// first list (targets are reconciled when they are listed anyway).
-pub async fn secret_changes(client: kube::Client, changes: broadcast::Sender<SecretChange>) {
-    let api = Api::<PartialObjectMeta<Secret>>::all(client);
+/// Follows every Secret's metadata in `scope` (nothing kept) and tells `changes` of each change
+/// after the first list (targets are reconciled when they are listed anyway).
+pub async fn secret_changes(
+    client: kube::Client,
+    scope: crate::scope::Scope,
+    changes: broadcast::Sender<SecretChange>,
+) {
+    let api = scope.api::<PartialObjectMeta<Secret>>(client);
     let config = watcher::Config::default().page_size(PAGE).any_semantic();
     let mut stream = watcher(api, config).backoff(crate::relist::backoff()).boxed();
     while let Some(event) = stream.next().await {
@@ -164,6 +170,13 @@ async fn load(ctx: &Injector, source: &Source) -> Result<Loaded, kube::Error> {
                 Some(ca) => Loaded::Ca(ca.clone()),
                 None => Loaded::Nothing("certsmith's client trusts the system's roots".into()),
             });
+        }
+        // In single-namespace mode, as cert-manager's cainjector with --namespace: a source
+        // elsewhere is not read (nor may it be, with the namespaced grant).
+        Source::Secret { namespace, .. } | Source::Certificate { namespace, .. }
+            if !ctx.scope.covers(namespace) =>
+        {
+            return Ok(Loaded::Nothing(format!("{source} is outside --namespace")));
         }
         Source::Secret { namespace, name } => (namespace, name.clone()),
         Source::Certificate { namespace, name } => {

@@ -71,12 +71,20 @@ fn certificate() -> Value {
 fn injector(
     script: Vec<Step>,
 ) -> (Arc<Injector>, tokio::task::JoinHandle<Vec<crate::mock_api::Call>>) {
+    injector_in(crate::scope::Scope::Cluster, script)
+}
+
+fn injector_in(
+    scope: crate::scope::Scope,
+    script: Vec<Step>,
+) -> (Arc<Injector>, tokio::task::JoinHandle<Vec<crate::mock_api::Call>>) {
     let (client, served) = scripted(script);
     let injector = Injector {
         events: crate::events::Events::new(client.clone()),
         client,
         metrics: Default::default(),
         apiserver_ca: None,
+        scope,
         clock: now,
     };
     (Arc::new(injector), served)
@@ -138,4 +146,26 @@ async fn a_secret_that_does_not_allow_it_is_refused_with_a_warning_and_nothing_i
     reconcile(target((ANN_FROM_SECRET, "root-tls")), ctx).await.unwrap();
     let calls = served.await.unwrap();
     assert_eq!(calls[0].body["reason"], "BadConfig");
+}
+
+#[tokio::test]
+async fn in_one_namespace_a_source_elsewhere_is_not_read() {
+    let other = crate::scope::Scope::Namespace("other".into());
+    for annotation in [(ANN_FROM_CERTIFICATE, "ns/root"), (ANN_FROM_SECRET, "ns/root-tls")] {
+        let (ctx, served) = injector_in(other.clone(), vec![]);
+        let action = reconcile(target(annotation), ctx).await.unwrap();
+        assert_eq!(action, Action::requeue(std::time::Duration::from_secs(3600)));
+        assert!(served.await.unwrap().is_empty(), "{annotation:?}");
+    }
+    // Its own namespace's: read as ever.
+    let pem = ca();
+    let (ctx, served) = injector_in(
+        crate::scope::Scope::Namespace("ns".into()),
+        vec![
+            ok("GET", ROOT_TLS, secret(json!({ANN_ALLOW_DIRECT: "true"}), &pem)),
+            ok("GET", HOOKS, hooks(Some(&b64(pem.as_bytes())))),
+        ],
+    );
+    reconcile(target((ANN_FROM_SECRET, "ns/root-tls")), ctx).await.unwrap();
+    assert_eq!(served.await.unwrap().len(), 2);
 }

@@ -69,6 +69,7 @@ pub async fn run(
         client,
         metrics,
         apiserver_ca: API_SERVER_CA.get().cloned().flatten(),
+        scope: config.scope(),
         clock: jiff::Timestamp::now,
     });
     loop {
@@ -122,7 +123,7 @@ async fn inject(ctx: Arc<Injector>) {
     };
     let (c, rx) = (|| ctx.clone(), || changes.subscribe());
     tokio::join!(
-        controller::secret_changes(ctx.client.clone(), changes.clone()),
+        controller::secret_changes(ctx.client.clone(), ctx.scope.clone(), changes.clone()),
         when(allowed.0, Box::pin(run::<ValidatingWebhookConfiguration>(c(), rx()))),
         when(allowed.1, Box::pin(run::<MutatingWebhookConfiguration>(c(), rx()))),
         when(allowed.2, Box::pin(run::<APIService>(c(), rx()))),

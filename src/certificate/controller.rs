@@ -345,6 +345,9 @@ fn agrees(secret: &Secret, status: &CertificateStatus) -> bool {
 /// The referenced issuer (from the cache), or the message that says why there is none.
 fn load_issuer(ctx: &Context, cert: &Certificate) -> Result<IssuerView, String> {
     let r = &cert.spec.issuer_ref;
+    if let Some(refused) = ctx.config.scope().refuses(r) {
+        return Err(refused);
+    }
     let found = ctx.issuer(r, &cert.namespace().unwrap_or_default());
     let kind = referenced_kind(r).unwrap_or("Issuer");
     found.ok_or_else(|| format!("Referenced {kind} {:?} does not exist", r.name))

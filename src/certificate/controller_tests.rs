@@ -127,3 +127,41 @@ async fn a_manual_renewal_whose_status_write_was_lost_is_finished_not_issued_aga
         status["conditions"].as_array().unwrap().iter().map(|c| c["type"].clone()).collect();
     assert_eq!(types, [json!("Ready")], "no longer issuing");
 }
+
+/// cert-manager's single-namespace mode: a Certificate naming a ClusterIssuer is told why it
+/// will not be issued (cert-manager's words), once, and nothing is requested, even with the
+/// ClusterIssuer in the cache.
+#[tokio::test]
+async fn in_one_namespace_a_cluster_issuer_is_refused_on_the_certificate() {
+    use crate::api::ClusterIssuer;
+    let cert: Certificate = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "team", "uid": "c-1", "generation": 1},
+        "spec": {"secretName": "web-tls", "dnsNames": ["a.example.com"],
+                 "issuerRef": {"name": "le", "kind": "ClusterIssuer"}}
+    }))
+    .unwrap();
+    let issuer: ClusterIssuer =
+        serde_json::from_value(json!({"metadata": {"name": "le"}, "spec": {"selfSigned": {}}}))
+            .unwrap();
+    let script = vec![
+        ok(
+            "PATCH",
+            "/apis/cert-manager.io/v1/namespaces/team/certificates/web/status",
+            serde_json::to_value(&cert).unwrap(),
+        ),
+        ok("POST", &events("team"), event()),
+    ];
+    let mut config = crate::mock_api::config();
+    config.single_namespace = Some("team".into());
+    let (ctx, mut caches, served) = crate::mock_api::context_with(config, now, script);
+    cache(&mut caches.cluster_issuers, issuer);
+    let action = super::controller::reconcile(Arc::new(cert), ctx).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(3600)));
+    let calls = served.await.unwrap();
+    let words = "cannot get ClusterIssuer named \"le\" as cert-manager is scoped to a single \
+                 namespace (--namespace=team)";
+    let status = calls[0].body.to_string();
+    assert!(status.contains("IssuerNotFound") && status.contains(&words.replace('"', "\\\"")));
+    assert_eq!(calls[1].body["reason"], json!("IssuerNotFound"));
+    assert_eq!(calls[1].body["note"], json!(words));
+}

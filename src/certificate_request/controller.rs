@@ -85,7 +85,10 @@ pub async fn reconcile(cr: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result
     let issuer = match ctx.issuer(&cr.spec.issuer_ref, &namespace) {
         Some(issuer) => issuer,
         None => {
-            let message = format!("Referenced {kind} {:?} not found", cr.spec.issuer_ref.name);
+            let refused = ctx.config.scope().refuses(&cr.spec.issuer_ref);
+            let message = refused.unwrap_or_else(|| {
+                format!("Referenced {kind} {:?} not found", cr.spec.issuer_ref.name)
+            });
             return pending(&ctx, &api, &cr, &stored, &message, Some(Duration::from_secs(30)))
                 .await;
         }

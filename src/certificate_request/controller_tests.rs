@@ -1,6 +1,7 @@
 //! The CertificateRequest step's request sequences, on the mocked API (`mock_api`): what is
 //! read and written, in order, for a denied request, an approved SelfSigned one, one whose
-//! issuer is missing, and, under an external approver, how the requester is judged.
+//! issuer is missing or out of reach (single-namespace mode), and, under an external approver,
+//! how the requester is judged.
 
 use crate::api::{CertificateRequest, Issuer};
 use crate::mock_api::{cache, context, event, events, now, ok};
@@ -111,6 +112,26 @@ async fn a_missing_issuer_is_waited_for_in_one_write() {
     let ready = &calls[0].body[1]["value"]["conditions"][1];
     assert_eq!(ready["reason"], json!("Pending"));
     assert_eq!(ready["message"], json!("Referenced Issuer \"own\" not found"));
+}
+
+#[tokio::test]
+async fn in_one_namespace_a_cluster_issuer_is_said_to_be_out_of_reach() {
+    let mut cr = request(approved(), &key());
+    cr.spec.issuer_ref.kind = Some("ClusterIssuer".into());
+    let reply = serde_json::to_value(&cr).unwrap();
+    let (mut ctx, _, served) = context(now, vec![ok("PATCH", STATUS, reply)]);
+    Arc::get_mut(&mut ctx).unwrap().config.single_namespace = Some("team".into());
+    super::controller::reconcile(Arc::new(cr), ctx).await.unwrap();
+    let calls = served.await.unwrap();
+    let ready = &calls[0].body[1]["value"]["conditions"][1];
+    assert_eq!(ready["reason"], json!("Pending"));
+    assert_eq!(
+        ready["message"],
+        json!(
+            "cannot get ClusterIssuer named \"own\" as cert-manager is scoped to a single \
+             namespace (--namespace=team)"
+        )
+    );
 }
 
 /// A context whose built-in approver is off: an external approver decides.

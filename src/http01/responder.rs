@@ -9,9 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{Future, StreamExt};
+use kube::ResourceExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -23,14 +23,15 @@ pub struct Challenges {
 }
 
 impl Challenges {
-    /// Watches Challenges in all namespaces. Only what the responder and the Order controller
-    /// read is kept (no managed fields, no solver), so the cache stays small.
+    /// Watches Challenges in `scope`'s namespaces. Only what the responder and the Order
+    /// controller read is kept (no managed fields, no solver), so the cache stays small.
     pub fn watch(
         client: kube::Client,
+        scope: &crate::scope::Scope,
         metrics: crate::metrics::Metrics,
-    ) -> (Challenges, impl Future<Output = ()>) {
+    ) -> (Challenges, impl Future<Output = ()> + use<>) {
         let (store, writer) = reflector::store();
-        let stream = watcher(Api::<Challenge>::all(client), watcher::Config::default())
+        let stream = watcher(scope.api::<Challenge>(client), watcher::Config::default())
             .backoff(crate::relist::backoff())
             .modify(|c| {
                 c.metadata.managed_fields = None;

@@ -42,9 +42,9 @@ pub async fn run<S: Source>(ctx: Arc<Context>) {
         return;
     }
     let defaults = ctx.config.default_issuer();
-    let client = ctx.client.clone();
+    let (client, scope) = (ctx.client.clone(), ctx.config.scope());
     let (sources, writer) = reflector::store();
-    let source_stream = watcher(Api::<S>::all(client.clone()), watcher::Config::default())
+    let source_stream = watcher(scope.api::<S>(client.clone()), watcher::Config::default())
         .backoff(crate::relist::backoff())
         .modify(trim_keeping::<S>(ctx.config.extra_certificate_annotations.clone()))
         .reflect(writer)
@@ -54,7 +54,7 @@ pub async fn run<S: Source>(ctx: Arc<Context>) {
         .predicate_filter(shaping::<S>, Default::default());
     let (owned, cert_writer) = reflector::store();
     let certs = watcher(
-        Api::<PartialObjectMeta<Certificate>>::all(client),
+        scope.api::<PartialObjectMeta<Certificate>>(client),
         watcher::Config::default().labels(S::LABEL),
     )
     .backoff(crate::relist::backoff())
@@ -66,7 +66,7 @@ pub async fn run<S: Source>(ctx: Arc<Context>) {
     let (parents, parent_stream) = if S::HAS_PARENT {
         let (store, writer) = reflector::store();
         let stream = watcher(
-            Api::<PartialObjectMeta<Gateway>>::all(ctx.client.clone()),
+            scope.api::<PartialObjectMeta<Gateway>>(ctx.client.clone()),
             watcher::Config::default(),
         )
         .backoff(crate::relist::backoff())
@@ -119,7 +119,9 @@ pub async fn run_when_served<S: Source>(ctx: Arc<Context>, enabled: bool) {
         tracing::info!(controller, "off (--enable-gateway-api, --enable-gateway-api-listenerset)");
         return;
     }
-    let api = Api::<PartialObjectMeta<S>>::all(ctx.client.clone());
+    // Listed where the shim will watch: in single-namespace mode, a cluster-wide list would
+    // be refused by the namespaced grant and taken for an error rather than for "served".
+    let api = ctx.config.scope().api::<PartialObjectMeta<S>>(ctx.client.clone());
     loop {
         match api.list_metadata(&kube::api::ListParams::default().limit(1)).await {
             Ok(_) => break,

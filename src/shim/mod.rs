@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 /// A kind of object whose annotations ask for Certificates.
 pub trait Source:
-    Resource<DynamicType = ()>
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
     + Clone
     + serde::de::DeserializeOwned
     + std::fmt::Debug

@@ -15,8 +15,6 @@ enum Flag {
     Same(&'static str),
     /// Accepted, warned about at start with why it changes nothing.
     Warned,
-    /// Refused at start, with why.
-    Refused(&'static str),
 }
 use Flag::*;
 
@@ -79,10 +77,7 @@ const FLAGS: &[(&str, Flag)] = &[
     ("metrics-tls-cipher-suites", Warned),
     ("metrics-tls-min-version", Warned),
     ("metrics-tls-private-key-file", Warned),
-    (
-        "namespace",
-        Refused("cert-manager's single-namespace mode: certsmith watches every namespace"),
-    ),
+    ("namespace", Same("team-a")),
     ("profiler-address", Warned),
     ("v", Same("2")),
 ];
@@ -174,11 +169,9 @@ fn every_flag_and_chart_value_does_what_the_table_says() {
             continue;
         };
         let warned = run.config.cert_manager_only.given().iter().any(|(f, _)| f == flag);
-        let refused = *flag == "namespace" && run.config.single_namespace.is_some();
         let ok = match verdict {
-            Same(_) => !warned && !refused,
+            Same(_) => !warned,
             Warned => warned,
-            Refused(_) => refused,
         };
         if !ok {
             problems.push(format!("--{flag}: not as the table says"));
@@ -229,7 +222,6 @@ fn render() -> String {
         let what = match verdict {
             Same(_) => "honoured".to_string(),
             Warned => "accepted, no effect; a warning at start says why".to_string(),
-            Refused(why) => format!("refused at start: {why}"),
         };
         out.push_str(&format!("| controller flag | `--{flag}` | {what} |\n"));
     }

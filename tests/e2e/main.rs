@@ -46,4 +46,5 @@ mod renewal;
 mod renewal_policy;
 mod requests;
 mod resume;
+mod single_namespace;
 mod tenant;
