@@ -20,27 +20,16 @@ pub fn unsupported(
         ));
     }
     // What no issuer of certsmith's does yet.
-    let everywhere = [
-        (
-            spec.other_names.as_ref().is_some_and(|v| !v.is_empty()),
-            "spec.otherNames is not supported by certsmith yet",
-        ),
-        (
-            spec.literal_subject.as_ref().is_some_and(|s| !s.is_empty()),
-            "spec.literalSubject is not supported by certsmith yet",
-        ),
-        (
-            spec.keystores.as_ref().and_then(|k| k.pkcs12.as_ref()).is_some_and(|p| {
-                p.create
-                    && p.profile.as_deref().is_some_and(|p| {
-                        !p.is_empty() && !super::keystores::PKCS12_PROFILES.contains(&p)
-                    })
-            }),
-            "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES \
+    let everywhere = [(
+        spec.keystores.as_ref().and_then(|k| k.pkcs12.as_ref()).is_some_and(|p| {
+            p.create
+                && p.profile.as_deref().is_some_and(|p| {
+                    !p.is_empty() && !super::keystores::PKCS12_PROFILES.contains(&p)
+                })
+        }),
+        "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES \
              and Modern2023; Modern2026 (a PBMAC1 integrity check) is not supported yet",
-        ),
-        (spec.name_constraints.is_some(), "spec.nameConstraints is not supported by certsmith yet"),
-    ];
+    )];
     if let Some((_, why)) = everywhere.iter().find(|(hit, _)| *hit) {
         return Some(why.to_string());
     }
@@ -57,6 +46,12 @@ pub fn unsupported(
         (
             nonempty(&spec.email_addresses),
             "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses",
+        ),
+        // cert-manager puts them in the CSR, and the CA refuses it or leaves them out; either
+        // way the certificate never names them.
+        (
+            spec.other_names.as_ref().is_some_and(|v| !v.is_empty()),
+            "spec.otherNames: ACME CAs issue only DNS names and IP addresses",
         ),
         (spec.is_ca == Some(true), "spec.isCA: ACME CAs do not issue CA certificates"),
     ];
