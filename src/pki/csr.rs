@@ -193,6 +193,35 @@ mod tests {
     use x509_parser::prelude::FromDer;
 
     #[test]
+    fn a_literal_subjects_common_name_is_the_certificates() {
+        let spec = |extra: &str| -> CertificateSpec {
+            let yaml = format!(
+                "secretName: s\nissuerRef: {{name: i}}\ndnsNames: [a.example.com]\n{extra}"
+            );
+            serde_yaml::from_str(&yaml).unwrap()
+        };
+        let table: [(&str, Option<&str>, &[&str]); 4] = [
+            (
+                "commonName: c.example.com",
+                Some("c.example.com"),
+                &["a.example.com", "c.example.com"],
+            ),
+            (
+                "literalSubject: CN=b.example.com,O=x",
+                Some("b.example.com"),
+                &["a.example.com", "b.example.com"],
+            ),
+            ("literalSubject: O=x", None, &["a.example.com"]),
+            ("literalSubject: 'not a dn'", None, &["a.example.com"]),
+        ];
+        for (extra, cn, names) in table {
+            let s = spec(extra);
+            assert_eq!(common_name(&s).as_deref(), cn, "{extra}");
+            assert_eq!(identifiers(&s), names, "{extra}");
+        }
+    }
+
+    #[test]
     fn csr_names_are_the_order_identifiers() {
         let spec: CertificateSpec = serde_yaml::from_str(
             "secretName: s\nissuerRef: {name: i}\ncommonName: b.example.com\n\

@@ -77,7 +77,8 @@ fn oid_of(key: &str) -> Result<ObjectIdentifier, String> {
 }
 
 fn value(written: &str) -> Result<String, String> {
-    let Some(hex) = written.trim_matches(' ').strip_prefix('#') else {
+    // Only a `#` right after the `=` starts one (go-ldap's reading; ` #…` is text).
+    let Some(hex) = written.strip_prefix('#') else {
         return unescape(written);
     };
     // A BER value in hex (RFC 4514 §2.4): its contents are the string; its tag is not kept.

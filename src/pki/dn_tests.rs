@@ -33,6 +33,7 @@ fn rfc4514_strings_parse_as_cert_manager_reads_them() {
         ("CN=a=b", &["2.5.4.3=a=b"]),
         // A hex BER value: its contents (a UTF8String "hi").
         ("1.2.3.4=#0c026869", &["1.2.3.4=hi"]),
+        (r"CN= \#1", &["2.5.4.3=#1"]),
         // cert-manager's names, and dotted OIDs for the rest.
         (
             "UID=u,DC=example,STREET=s,SERIALNUMBER=7,ST=st,L=l,C=DE",

@@ -73,7 +73,7 @@ const OID_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
 /// The certificate `csr` asks for, signed by its own `key` (which must be the CSR's key): the
 /// PEM of the certificate, which is also its own CA.
 pub fn self_sign(csr: &Template, key: &KeyPair) -> Result<String, SignError> {
-    if key.subject_public_key_info() != csr.spki {
+    if key.der_bytes() != csr.public_key.der_bytes() {
         return Err(SignError::KeyMismatch);
     }
     // As cert-manager's signer: the key's own default algorithm, whatever the request's was.

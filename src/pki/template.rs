@@ -22,8 +22,6 @@ use x509_parser::prelude::FromDer;
 pub struct Template {
     pub(super) params: CertificateParams,
     pub(super) public_key: rcgen::SubjectPublicKeyInfo,
-    /// The CSR's SubjectPublicKeyInfo, DER.
-    pub(super) spki: Vec<u8>,
     pub(super) subject: Vec<u8>,
 }
 
@@ -37,15 +35,13 @@ pub fn template(
     urls: &Urls,
     now: Timestamp,
 ) -> Result<Template, SignError> {
-    let unreadable = |e: String| SignError::Csr(e);
-    let der = super::request::der(&spec.request.0).map_err(|e| unreadable(e.to_string()))?;
+    let der = super::request::der(&spec.request.0).map_err(|e| SignError::Csr(e.to_string()))?;
     let (_, csr) =
-        X509CertificationRequest::from_der(&der).map_err(|e| unreadable(e.to_string()))?;
-    csr.verify_signature().map_err(|e| unreadable(format!("its signature: {e}")))?;
+        X509CertificationRequest::from_der(&der).map_err(|e| SignError::Csr(e.to_string()))?;
+    csr.verify_signature().map_err(|e| SignError::Csr(format!("its signature: {e}")))?;
     let info = &csr.certification_request_info;
-    let spki = info.subject_pki.raw.to_vec();
-    let public_key =
-        rcgen::SubjectPublicKeyInfo::from_der(&spki).map_err(|e| unreadable(e.to_string()))?;
+    let public_key = rcgen::SubjectPublicKeyInfo::from_der(info.subject_pki.raw)
+        .map_err(|e| SignError::Csr(e.to_string()))?;
     let subject = info.subject.as_raw().to_vec();
 
     let mut params = CertificateParams::default();
@@ -58,7 +54,7 @@ pub fn template(
             ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::ParseError { .. }
                 if is(ext, OID_SAN) || is(ext, OID_NAME_CONSTRAINTS) =>
             {
-                return Err(unreadable(format!("its extension {} is malformed", ext.oid)));
+                return Err(SignError::Csr(format!("its extension {} is malformed", ext.oid)));
             }
             _ if is(ext, OID_SAN) => {
                 // As is, so every kind of name travels; critical when the subject is empty
@@ -110,7 +106,7 @@ pub fn template(
     params.serial_number = Some(random_serial());
     params.use_authority_key_identifier_extension = true;
     super::sign::with_urls(&mut params, urls);
-    Ok(Template { params, public_key, spki, subject })
+    Ok(Template { params, public_key, subject })
 }
 
 fn is(ext: &X509Extension, oid: &[u64]) -> bool {
