@@ -166,6 +166,14 @@ fn certificate_rules(schema: &mut Schema) {
                 "When providing a `LiteralSubject` no `Subject` properties may be provided.",
             ),
             (
+                "!has(self.nameConstraints) || (has(self.isCA) && self.isCA)",
+                "isCA should be true when nameConstraints is set",
+            ),
+            (
+                "!has(self.nameConstraints) || has(self.nameConstraints.permitted) || has(self.nameConstraints.excluded)",
+                "either permitted or excluded must be set",
+            ),
+            (
                 issuer_kind,
                 "issuerRef.kind must be Issuer or ClusterIssuer for an issuer of the cert-manager.io group",
             ),
