@@ -84,3 +84,43 @@ fn signature_algorithm(spec: &CertificateSpec) -> Option<String> {
     let key = crate::pki::key::KeySpec::from_spec(spec).ok()?;
     key.algorithm_named(spec.signature_algorithm?).err()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(yaml: &str) -> IssuerView {
+        IssuerView {
+            kind: "Issuer",
+            name: "i".into(),
+            secrets_namespace: "ns".into(),
+            spec: serde_yaml::from_str(yaml).unwrap(),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn other_names_are_reported_for_acme_issuers_only() {
+        let acme = view(
+            "acme: {server: 'https://ca/dir', privateKeySecretRef: {name: k}, solvers: [{http01: {ingress: {}}}]}",
+        );
+        let ca = view("ca: {secretName: s}");
+        let spec = |extra: &str| -> CertificateSpec {
+            let yaml = format!(
+                "secretName: s\nissuerRef: {{name: i}}\ndnsNames: [a.example.com]\n{extra}"
+            );
+            serde_yaml::from_str(&yaml).unwrap()
+        };
+        let labels = BTreeMap::new();
+        let other_names = spec("otherNames: [{oid: 1.2.3.4, utf8Value: x}]");
+        let why = unsupported(&other_names, &labels, &acme).unwrap();
+        assert_eq!(why, "spec.otherNames: ACME CAs issue only DNS names and IP addresses");
+        assert_eq!(unsupported(&other_names, &labels, &ca), None);
+        // The subject is the CA's to decide; the literalSubject's CN is one more name to order.
+        let literal = spec("literalSubject: CN=a.example.com,O=Org1+OU=Unit");
+        assert_eq!(unsupported(&literal, &labels, &acme), None);
+        let constrained =
+            spec("isCA: true\nnameConstraints: {permitted: {dnsDomains: [example.com]}}");
+        assert_eq!(unsupported(&constrained, &labels, &ca), None);
+    }
+}

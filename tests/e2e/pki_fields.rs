@@ -143,3 +143,41 @@ async fn literal_subjects_other_names_and_name_constraints_are_issued() {
 fn pem_der(text: &str) -> Vec<u8> {
     pem::parse(text).unwrap().into_contents()
 }
+
+/// Through an ACME issuer: the literalSubject's CN is one of the order's names (ACME CAs put
+/// their own subject in), and otherNames, which no ACME CA issues, are reported, not ordered.
+#[tokio::test(flavor = "multi_thread")]
+async fn through_acme_the_literal_common_name_is_ordered_and_other_names_reported() {
+    let bed = support::shared::issuing();
+    let kube = &bed.kube;
+    let ns = "pki-fields-acme";
+    kube.kubectl_ok(&["create", "namespace", ns], "");
+    let certificate = |name: &str, extra: &str| {
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec:\n  secretName: {name}\n  dnsNames: [www.literal.example.com]\n  \
+             issuerRef: {{name: letsencrypt-prod, kind: ClusterIssuer}}\n{extra}"
+        )
+    };
+    let literal =
+        certificate("literal", "  literalSubject: CN=literal.example.com,O=Org1+OU=Unit\n");
+    let other = certificate("other", "  otherNames: [{oid: 1.2.3.4, utf8Value: x}]\n");
+    kube.kubectl_ok(&["apply", "-f", "-"], &format!("{literal}\n---\n{other}"));
+    let client = kube.client().await;
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), ns);
+    ready(&certs, "literal", 1, &bed.operator).await;
+    let secret = Api::<Secret>::namespaced(client, ns).get("literal").await.unwrap();
+    let issued = certsmith::pki::inspect::parse_chain(&field(&secret, "tls.crt")).unwrap();
+    assert_eq!(issued.identifiers(), ["literal.example.com", "www.literal.example.com"]);
+
+    let why = eventually(30, "other to say why it is not issued", || async {
+        let c = certs.get("other").await.ok()?;
+        let ready = c.status?.conditions?.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason.as_deref() == Some("Unsupported")).then_some(ready.message?)
+    })
+    .await;
+    assert!(
+        why.contains("spec.otherNames: ACME CAs issue only DNS names and IP addresses"),
+        "{why}"
+    );
+}
