@@ -140,8 +140,10 @@ pub fn names_match(spec: &CertificateSpec, issued: &Issued) -> Result<(), (Strin
     want.extend(spec.uris.iter().flatten().map(|u| format!("uri:{u}")));
     want.extend(spec.email_addresses.iter().flatten().map(|e| format!("email:{e}")));
     want.extend(spec.other_names.iter().flatten().map(|n| {
-        let (oid, value) = (n.oid.as_deref().unwrap_or_default(), n.utf8_value.as_deref());
-        format!("othername:{oid}={}", value.unwrap_or_default())
+        // As the certificate prints it (the spec may write an arc with a leading zero).
+        let written = n.oid.clone().unwrap_or_default();
+        let oid = ext::oid(&written).map_or(written, |o| o.to_string());
+        format!("othername:{oid}={}", n.utf8_value.as_deref().unwrap_or_default())
     }));
     let mut have = issued.dns_names.clone();
     have.extend(issued.ip_addresses.iter().cloned());
