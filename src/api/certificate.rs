@@ -3,8 +3,8 @@
 #![allow(clippy::duplicated_attributes)]
 
 use super::meta::{
-    Condition, DNS1123_SUBDOMAIN_PATTERN, DURATION_PATTERN, IssuerReference, Opaque,
-    SecretKeySelector, cel_rules, conditions_list_map,
+    Condition, DNS1123_SUBDOMAIN_PATTERN, DURATION_PATTERN, IssuerReference, SecretKeySelector,
+    cel_rules, conditions_list_map,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
@@ -116,9 +116,9 @@ pub struct CertificateSpec {
     pub revision_history_limit: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keystores: Option<CertificateKeystores>,
-    /// X.509 name constraints (for CA certificates); accepted as given, not implemented yet.
+    /// X.509 name constraints of a CA certificate (isCA): the names it may sign for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name_constraints: Option<Opaque>,
+    pub name_constraints: Option<NameConstraints>,
 }
 
 /// Fields at least one of which must name the certificate's subject.
@@ -166,6 +166,14 @@ fn certificate_rules(schema: &mut Schema) {
                 "When providing a `LiteralSubject` no `Subject` properties may be provided.",
             ),
             (
+                "!has(self.nameConstraints) || (has(self.isCA) && self.isCA)",
+                "isCA should be true when nameConstraints is set",
+            ),
+            (
+                "!has(self.nameConstraints) || has(self.nameConstraints.permitted) || has(self.nameConstraints.excluded)",
+                "either permitted or excluded must be set",
+            ),
+            (
                 issuer_kind,
                 "issuerRef.kind must be Issuer or ClusterIssuer for an issuer of the cert-manager.io group",
             ),
@@ -202,6 +210,35 @@ pub struct OtherName {
     pub oid: Option<String>,
     #[serde(rename = "utf8Value", default, skip_serializing_if = "Option::is_none")]
     pub utf8_value: Option<String>,
+}
+
+/// The NameConstraints extension (RFC 5280 §4.2.1.10) of a CA certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NameConstraints {
+    /// Whether the extension is marked critical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<bool>,
+    /// The names certificates under this CA may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permitted: Option<NameConstraintItem>,
+    /// The names certificates under this CA may not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<NameConstraintItem>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NameConstraintItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_domains: Option<Vec<String>>,
+    /// CIDRs, e.g. `10.0.0.0/8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_ranges: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_addresses: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri_domains: Option<Vec<String>>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

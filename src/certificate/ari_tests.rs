@@ -38,6 +38,7 @@ fn issued(not_before: &str, not_after: &str) -> Issued {
         ip_addresses: vec![],
         uris: vec![],
         emails: vec![],
+        other_names: vec![],
         public_key: vec![],
         chain_ends_in_root: false,
         last_in_chain: String::new(),

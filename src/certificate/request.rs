@@ -101,13 +101,31 @@ pub fn mismatches(
     // As written: its shape reads the same as an ACME request's (the common name counts as a
     // name either way), and it keeps URI and e-mail SANs.
     let want = read(&csr::build(spec, &throwaway, csr::Sans::AsWritten)?)?;
-    let (had_subject, had_names, had_ext) = had.shape();
-    let (want_subject, want_names, want_ext) = want.shape();
-    if had_subject != want_subject {
+    let (_, had_names, had_ext) = had.shape();
+    let (_, want_names, want_ext) = want.shape();
+    // A literalSubject is compared byte for byte (as cert-manager compares it); the subject
+    // fields attribute by attribute, whatever their order and string types.
+    let literal = spec.literal_subject.as_ref().is_some_and(|l| !l.is_empty());
+    if literal && had.subject_der != want.subject_der {
+        fields.push("spec.literalSubject");
+    }
+    if !literal && had.subject_attributes != want.subject_attributes {
         fields.push("spec.subject");
     }
     if had_names != want_names {
         fields.push("spec.dnsNames");
+    }
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    if sorted(&had.other_names) != sorted(&want.other_names) {
+        fields.push("spec.otherNames");
+    }
+    // cert-manager does not compare these: a changed nameConstraints would stay unissued there.
+    if had.name_constraints != want.name_constraints {
+        fields.push("spec.nameConstraints");
     }
     // isCA shows in the extensions too (basicConstraints, certificate signing).
     if had_ext != want_ext && !fields.contains(&"spec.usages") && !fields.contains(&"spec.isCA") {
@@ -207,6 +225,54 @@ mod tests {
             }
             assert_eq!(mismatches(&changed, &request).unwrap(), want, "{extra:?}");
         }
+    }
+
+    #[test]
+    fn literal_subjects_other_names_and_name_constraints_are_compared() {
+        let with = "  literalSubject: CN=app,O=Org1+OU=Unit,O=Org2\n  otherNames: [{oid: 1.2.3.4, utf8Value: x}]\n  isCA: true\n  nameConstraints: {critical: true, permitted: {dnsDomains: [example.com]}}";
+        let base = cert(with);
+        let as_written = |c: &Certificate| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let der = csr::build(&c.spec, &key, csr::Sans::AsWritten).unwrap();
+            build(c, 1, Some("web-abcde"), &crate::pki::request::to_pem(&der))
+        };
+        let request = as_written(&base);
+        let table: [(&str, &[&str]); 5] = [
+            ("", &[]),
+            // Same names and order, another string: the bytes differ.
+            ("CN=app,O=Org1+OU=Unit,O=Org3", &["spec.literalSubject"]),
+            ("CN=app,O=Org2,O=Org1+OU=Unit", &["spec.literalSubject"]),
+            ("utf8Value: y", &["spec.otherNames"]),
+            ("critical: false", &["spec.nameConstraints"]),
+        ];
+        for (change, want) in table {
+            let changed = match change {
+                "" => base.clone(),
+                c if c.starts_with("CN=") => cert(&with.replace("CN=app,O=Org1+OU=Unit,O=Org2", c)),
+                "utf8Value: y" => cert(&with.replace("utf8Value: x", change)),
+                _ => cert(&with.replace("critical: true", change)),
+            };
+            assert_eq!(mismatches(&changed, &request).unwrap(), want, "{change:?}");
+        }
+        // otherNames removed are noticed too.
+        let without = cert(&with.replace("  otherNames: [{oid: 1.2.3.4, utf8Value: x}]\n", ""));
+        assert_eq!(mismatches(&without, &request).unwrap(), ["spec.otherNames"]);
+    }
+
+    #[test]
+    fn subject_fields_written_in_another_order_still_match() {
+        // Before certsmith wrote subjects as cert-manager does: the common name first, one RDN
+        // per value, UTF8Strings. Such a request asks for the same subject.
+        let c = cert("  commonName: a.example.com\n  subject: {organizations: [Example]}");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["a.example.com".into()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "a.example.com");
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "Example");
+        params.key_usages =
+            vec![rcgen::KeyUsagePurpose::DigitalSignature, rcgen::KeyUsagePurpose::KeyEncipherment];
+        let der = params.serialize_request(&key).unwrap().der().to_vec();
+        let old = build(&c, 1, Some("web-abcde"), &crate::pki::request::to_pem(&der));
+        assert_eq!(mismatches(&c, &old).unwrap(), Vec::<&str>::new());
     }
 
     /// Web's requests: revisions 1 to 3 signed, 4 in flight, and one whose revision annotation

@@ -20,27 +20,16 @@ pub fn unsupported(
         ));
     }
     // What no issuer of certsmith's does yet.
-    let everywhere = [
-        (
-            spec.other_names.as_ref().is_some_and(|v| !v.is_empty()),
-            "spec.otherNames is not supported by certsmith yet",
-        ),
-        (
-            spec.literal_subject.as_ref().is_some_and(|s| !s.is_empty()),
-            "spec.literalSubject is not supported by certsmith yet",
-        ),
-        (
-            spec.keystores.as_ref().and_then(|k| k.pkcs12.as_ref()).is_some_and(|p| {
-                p.create
-                    && p.profile.as_deref().is_some_and(|p| {
-                        !p.is_empty() && !super::keystores::PKCS12_PROFILES.contains(&p)
-                    })
-            }),
-            "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES, \
-             Modern2023 and Modern2026",
-        ),
-        (spec.name_constraints.is_some(), "spec.nameConstraints is not supported by certsmith yet"),
-    ];
+    let everywhere = [(
+        spec.keystores.as_ref().and_then(|k| k.pkcs12.as_ref()).is_some_and(|p| {
+            p.create
+                && p.profile.as_deref().is_some_and(|p| {
+                    !p.is_empty() && !super::keystores::PKCS12_PROFILES.contains(&p)
+                })
+        }),
+        "spec.keystores.pkcs12.profile: certsmith writes the profiles LegacyRC2, LegacyDES, \
+         Modern2023 and Modern2026",
+    )];
     if let Some((_, why)) = everywhere.iter().find(|(hit, _)| *hit) {
         return Some(why.to_string());
     }
@@ -57,6 +46,12 @@ pub fn unsupported(
         (
             nonempty(&spec.email_addresses),
             "spec.emailAddresses: ACME CAs issue only DNS names and IP addresses",
+        ),
+        // cert-manager puts them in the CSR, and the CA refuses it or leaves them out; either
+        // way the certificate never names them.
+        (
+            spec.other_names.as_ref().is_some_and(|v| !v.is_empty()),
+            "spec.otherNames: ACME CAs issue only DNS names and IP addresses",
         ),
         (spec.is_ca == Some(true), "spec.isCA: ACME CAs do not issue CA certificates"),
     ];
@@ -88,4 +83,44 @@ fn signature_algorithm(spec: &CertificateSpec) -> Option<String> {
     spec.signature_algorithm?;
     let key = crate::pki::key::KeySpec::from_spec(spec).ok()?;
     key.algorithm_named(spec.signature_algorithm?).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(yaml: &str) -> IssuerView {
+        IssuerView {
+            kind: "Issuer",
+            name: "i".into(),
+            secrets_namespace: "ns".into(),
+            spec: serde_yaml::from_str(yaml).unwrap(),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn other_names_are_reported_for_acme_issuers_only() {
+        let acme = view(
+            "acme: {server: 'https://ca/dir', privateKeySecretRef: {name: k}, solvers: [{http01: {ingress: {}}}]}",
+        );
+        let ca = view("ca: {secretName: s}");
+        let spec = |extra: &str| -> CertificateSpec {
+            let yaml = format!(
+                "secretName: s\nissuerRef: {{name: i}}\ndnsNames: [a.example.com]\n{extra}"
+            );
+            serde_yaml::from_str(&yaml).unwrap()
+        };
+        let labels = BTreeMap::new();
+        let other_names = spec("otherNames: [{oid: 1.2.3.4, utf8Value: x}]");
+        let why = unsupported(&other_names, &labels, &acme).unwrap();
+        assert_eq!(why, "spec.otherNames: ACME CAs issue only DNS names and IP addresses");
+        assert_eq!(unsupported(&other_names, &labels, &ca), None);
+        // The subject is the CA's to decide; the literalSubject's CN is one more name to order.
+        let literal = spec("literalSubject: CN=a.example.com,O=Org1+OU=Unit");
+        assert_eq!(unsupported(&literal, &labels, &acme), None);
+        let constrained =
+            spec("isCA: true\nnameConstraints: {permitted: {dnsDomains: [example.com]}}");
+        assert_eq!(unsupported(&constrained, &labels, &ca), None);
+    }
 }

@@ -144,10 +144,7 @@ mod tests {
             common_name: cn.map(str::to_string),
             dns_names: dns.iter().map(|s| s.to_string()).collect(),
             ip_addresses: ips.iter().map(|s| s.to_string()).collect(),
-            uris: vec![],
-            emails: vec![],
-            extensions: vec![],
-            public_key: vec![],
+            ..Default::default()
         }
     }
 

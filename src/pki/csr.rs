@@ -2,12 +2,13 @@
 
 use super::PkiError;
 use super::inspect::Issued;
+use super::{dn, ext};
 use crate::api::CertificateSpec;
 use crate::api::certificate::KeyUsage;
 use crate::certificate::request::DEFAULT_USAGES;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CustomExtension, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
 };
 use std::net::IpAddr;
 
@@ -15,7 +16,7 @@ use std::net::IpAddr;
 /// `commonName` (which ACME CAs also put in the SANs), and `ipAddresses`.
 pub fn identifiers(spec: &CertificateSpec) -> Vec<String> {
     let mut names: Vec<String> = spec.dns_names.iter().flatten().cloned().collect();
-    names.extend(spec.common_name.iter().filter(|cn| !cn.is_empty()).cloned());
+    names.extend(common_name(spec));
     names.extend(spec.ip_addresses.iter().flatten().cloned());
     names.sort();
     names.dedup();
@@ -32,39 +33,45 @@ pub enum Sans {
     AsWritten,
 }
 
-/// A DER CSR for `spec`, signed by `key`, with the SANs `sans` says; the subject carries the
-/// common name and the `subject` fields.
+/// A DER CSR for `spec`, signed by `key`, with the SANs `sans` says (otherNames among them
+/// when as written) and the nameConstraints; the subject is `dn::of_spec`'s, byte for byte.
 pub fn build(spec: &CertificateSpec, key: &KeyPair, sans: Sans) -> Result<Vec<u8>, PkiError> {
     let mut params = CertificateParams::default();
-    let dns = |name: String| name.try_into().map(SanType::DnsName).map_err(PkiError::Csr);
-    match sans {
+    let unsupported = PkiError::Unsupported;
+    let subject = dn::of_spec(spec)
+        .map_err(|e| unsupported(format!("spec.literalSubject: {e}")))
+        .and_then(|rdns| dn::to_der(&rdns).map_err(unsupported))?;
+    let parse_ip = |ip: &String| ip.parse::<IpAddr>().map_err(|e| unsupported(e.to_string()));
+    let san = match sans {
         Sans::Acme => {
-            for name in identifiers(spec) {
-                params.subject_alt_names.push(match name.parse::<IpAddr>() {
-                    Ok(ip) => SanType::IpAddress(ip),
-                    Err(_) => dns(name)?,
-                });
-            }
+            let (ips, dns): (Vec<String>, Vec<String>) =
+                identifiers(spec).into_iter().partition(|n| n.parse::<IpAddr>().is_ok());
+            let ips = ips.iter().map(parse_ip).collect::<Result<Vec<_>, _>>()?;
+            ext::sans(&dns, &[], &ips, &[], &[])
         }
         Sans::AsWritten => {
-            for name in spec.dns_names.iter().flatten() {
-                params.subject_alt_names.push(dns(name.clone())?);
-            }
-            for ip in spec.ip_addresses.iter().flatten() {
-                let ip = ip.parse::<IpAddr>().map_err(|e| PkiError::Unsupported(e.to_string()))?;
-                params.subject_alt_names.push(SanType::IpAddress(ip));
-            }
-            for uri in spec.uris.iter().flatten() {
-                let uri = uri.clone().try_into().map_err(PkiError::Csr)?;
-                params.subject_alt_names.push(SanType::URI(uri));
-            }
-            for email in spec.email_addresses.iter().flatten() {
-                let email = email.clone().try_into().map_err(PkiError::Csr)?;
-                params.subject_alt_names.push(SanType::Rfc822Name(email));
-            }
+            let ips = spec.ip_addresses.iter().flatten().map(parse_ip);
+            let ips = ips.collect::<Result<Vec<_>, _>>()?;
+            let other_names = ext::other_names(spec).map_err(unsupported)?;
+            let list = |v: &Option<Vec<String>>| v.clone().unwrap_or_default();
+            let (dns, emails, uris) =
+                (list(&spec.dns_names), list(&spec.email_addresses), list(&spec.uris));
+            ext::sans(&dns, &emails, &ips, &uris, &other_names)
         }
+    };
+    if let Some(der) = san.map_err(unsupported)? {
+        // Critical when the subject is empty (RFC 5280 §4.2.1.6), as cert-manager marks it.
+        let mut ext = CustomExtension::from_oid_content(ext::OID_SAN, der);
+        ext.set_criticality(subject == dn::EMPTY);
+        params.custom_extensions.push(ext);
     }
-    params.distinguished_name = subject(spec);
+    let constraints = spec.name_constraints.as_ref().map(ext::name_constraints).transpose();
+    let constraints = constraints.map_err(|e| unsupported(format!("spec.nameConstraints: {e}")))?;
+    if let Some((der, critical)) = constraints.flatten() {
+        let mut ext = CustomExtension::from_oid_content(ext::OID_NAME_CONSTRAINTS, der);
+        ext.set_criticality(critical);
+        params.custom_extensions.push(ext);
+    }
     let is_ca = spec.is_ca == Some(true);
     if is_ca {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -85,8 +92,20 @@ pub fn build(spec: &CertificateSpec, key: &KeyPair, sans: Sans) -> Result<Vec<u8
         }
         None => super::key::signing_by_default(key)?,
     };
+    // rcgen writes the rest; the subject goes in after (rcgen's Name holds one value per type).
     let csr = params.serialize_request(&key).map_err(PkiError::Csr)?;
-    Ok(csr.der().to_vec())
+    super::resign::csr(csr.der(), &subject, &key).map_err(PkiError::Unsupported)
+}
+
+/// The common name `spec` asks for: `commonName`, or the first CN of its `literalSubject`
+/// (cert-manager takes it from there for the ACME order and the checks).
+pub fn common_name(spec: &CertificateSpec) -> Option<String> {
+    if let Some(cn) = spec.common_name.as_ref().filter(|cn| !cn.is_empty()) {
+        return Some(cn.clone());
+    }
+    let literal = spec.literal_subject.as_deref().filter(|l| !l.is_empty())?;
+    let rdns = dn::parse(literal).ok()?;
+    dn::common_name(&rdns).filter(|cn| !cn.is_empty()).map(str::to_owned)
 }
 
 /// The key usages and extended key usages `usages` asks for (cert-manager's defaults when none
@@ -110,52 +129,33 @@ pub fn purposes(
     (key, extended)
 }
 
-/// Whether `issued` names exactly what `spec` asks: the DNS, IP, URI and e-mail SANs, where the
-/// common name may or may not be among them (ACME CAs add it; other issuers need not).
+/// Whether `issued` names exactly what `spec` asks: the DNS, IP, URI, e-mail and otherName
+/// SANs, where the common name (of `commonName` or the `literalSubject`) may or may not be
+/// among them (ACME CAs add it; other issuers need not).
 /// `Err((issued, wanted))` lists both, for the message.
 pub fn names_match(spec: &CertificateSpec, issued: &Issued) -> Result<(), (String, String)> {
-    let cn = spec.common_name.iter().filter(|c| !c.is_empty()).cloned();
+    let cn = common_name(spec);
     let mut want: Vec<String> = spec.dns_names.iter().flatten().cloned().collect();
     want.extend(spec.ip_addresses.iter().flatten().cloned());
     want.extend(spec.uris.iter().flatten().map(|u| format!("uri:{u}")));
     want.extend(spec.email_addresses.iter().flatten().map(|e| format!("email:{e}")));
+    want.extend(spec.other_names.iter().flatten().map(|n| {
+        // As the certificate prints it (the spec may write an arc with a leading zero).
+        let written = n.oid.clone().unwrap_or_default();
+        let oid = ext::oid(&written).map_or(written, |o| o.to_string());
+        format!("othername:{oid}={}", n.utf8_value.as_deref().unwrap_or_default())
+    }));
     let mut have = issued.dns_names.clone();
     have.extend(issued.ip_addresses.iter().cloned());
     have.extend(issued.uris.iter().map(|u| format!("uri:{u}")));
     have.extend(issued.emails.iter().map(|e| format!("email:{e}")));
+    have.extend(issued.other_names.iter().map(|n| format!("othername:{n}")));
     for list in [&mut want, &mut have] {
         list.extend(cn.clone());
         list.sort();
         list.dedup();
     }
     if want == have { Ok(()) } else { Err((have.join(" "), want.join(" "))) }
-}
-
-fn subject(spec: &CertificateSpec) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    if let Some(cn) = spec.common_name.as_ref().filter(|cn| !cn.is_empty()) {
-        dn.push(DnType::CommonName, cn.as_str());
-    }
-    let Some(s) = &spec.subject else { return dn };
-    let fields = [
-        (DnType::CountryName, &s.countries),
-        (DnType::StateOrProvinceName, &s.provinces),
-        (DnType::LocalityName, &s.localities),
-        (DnType::OrganizationName, &s.organizations),
-        (DnType::OrganizationalUnitName, &s.organizational_units),
-        // streetAddress (2.5.4.9) and postalCode (2.5.4.17) have no named rcgen type.
-        (DnType::CustomDnType(vec![2, 5, 4, 9]), &s.street_addresses),
-        (DnType::CustomDnType(vec![2, 5, 4, 17]), &s.postal_codes),
-    ];
-    for (ty, values) in fields {
-        for v in values.iter().flatten() {
-            dn.push(ty.clone(), v.as_str());
-        }
-    }
-    if let Some(serial) = &s.serial_number {
-        dn.push(DnType::CustomDnType(vec![2, 5, 4, 5]), serial.as_str());
-    }
-    dn
 }
 
 enum Purpose {
@@ -195,6 +195,35 @@ mod tests {
     use x509_parser::prelude::FromDer;
 
     #[test]
+    fn a_literal_subjects_common_name_is_the_certificates() {
+        let spec = |extra: &str| -> CertificateSpec {
+            let yaml = format!(
+                "secretName: s\nissuerRef: {{name: i}}\ndnsNames: [a.example.com]\n{extra}"
+            );
+            serde_yaml::from_str(&yaml).unwrap()
+        };
+        let table: [(&str, Option<&str>, &[&str]); 4] = [
+            (
+                "commonName: c.example.com",
+                Some("c.example.com"),
+                &["a.example.com", "c.example.com"],
+            ),
+            (
+                "literalSubject: CN=b.example.com,O=x",
+                Some("b.example.com"),
+                &["a.example.com", "b.example.com"],
+            ),
+            ("literalSubject: O=x", None, &["a.example.com"]),
+            ("literalSubject: 'not a dn'", None, &["a.example.com"]),
+        ];
+        for (extra, cn, names) in table {
+            let s = spec(extra);
+            assert_eq!(common_name(&s).as_deref(), cn, "{extra}");
+            assert_eq!(identifiers(&s), names, "{extra}");
+        }
+    }
+
+    #[test]
     fn csr_names_are_the_order_identifiers() {
         let spec: CertificateSpec = serde_yaml::from_str(
             "secretName: s\nissuerRef: {name: i}\ncommonName: b.example.com\n\
@@ -221,7 +250,8 @@ mod tests {
             .collect();
         assert_eq!(
             sans,
-            ["IPAddress(c0:00:02:01)", "DNSName(a.example.com)", "DNSName(b.example.com)"]
+            // Go's order: DNS names, then IP addresses.
+            ["DNSName(a.example.com)", "DNSName(b.example.com)", "IPAddress(c0:00:02:01)"]
         );
     }
 }

@@ -20,6 +20,8 @@ pub struct Issued {
     pub ip_addresses: Vec<String>,
     pub uris: Vec<String>,
     pub emails: Vec<String>,
+    /// The otherName SANs, `oid=value` (UTF8String values; others say `oid=?`).
+    pub other_names: Vec<String>,
     /// DER SubjectPublicKeyInfo, to match against a private key.
     pub public_key: Vec<u8>,
     /// Whether the last certificate of the chain signs itself (a root, usable as `ca.crt`).
@@ -74,14 +76,15 @@ pub fn parse_chain(pem_chain: &str) -> Result<Issued, PkiError> {
         ip_addresses: vec![],
         uris: vec![],
         emails: vec![],
+        other_names: vec![],
         public_key: leaf.public_key().raw.to_vec(),
         chain_ends_in_root: root.subject() == root.issuer() && pems.len() > 1,
         last_in_chain: super::pem_text(last),
     };
     if let Ok(Some(san)) = leaf.subject_alternative_name() {
         let sans = Sans::of(&san.value.general_names);
-        (issued.dns_names, issued.ip_addresses, issued.uris, issued.emails) =
-            (sans.dns_names, sans.ip_addresses, sans.uris, sans.emails);
+        (issued.dns_names, issued.ip_addresses, issued.uris, issued.emails, issued.other_names) =
+            (sans.dns_names, sans.ip_addresses, sans.uris, sans.emails, sans.other_names);
     }
     Ok(issued)
 }
@@ -93,6 +96,7 @@ pub(crate) struct Sans {
     pub ip_addresses: Vec<String>,
     pub uris: Vec<String>,
     pub emails: Vec<String>,
+    pub other_names: Vec<String>,
 }
 
 impl Sans {
@@ -106,11 +110,24 @@ impl Sans {
                 GeneralName::IPAddress(b) => {
                     sans.ip_addresses.extend(ip_from_bytes(b).map(|ip| ip.to_string()))
                 }
+                GeneralName::OtherName(oid, value) => {
+                    let text = utf8_other_name(value).unwrap_or_else(|| "?".into());
+                    sans.other_names.push(format!("{oid}={text}"));
+                }
                 _ => {}
             }
         }
         sans
     }
+}
+
+/// An otherName's value, `[0] EXPLICIT UTF8String`, as cert-manager writes it.
+fn utf8_other_name(explicit: &[u8]) -> Option<String> {
+    use x509_cert::der::{Decode, Tag, TagNumber, Tagged, asn1::Any, asn1::Utf8StringRef};
+    let outer = Any::from_der(explicit).ok()?;
+    (outer.tag() == Tag::ContextSpecific { constructed: true, number: TagNumber(0) })
+        .then_some(())?;
+    Utf8StringRef::from_der(outer.value()).ok().map(|s| s.as_str().to_owned())
 }
 
 fn ip_from_bytes(b: &[u8]) -> Option<std::net::IpAddr> {

@@ -1,10 +1,14 @@
 //! Keys, CSRs and issued certificates: the X.509 side of issuance.
 
 pub mod csr;
+pub mod dn;
+pub mod ext;
 pub mod inspect;
 pub mod key;
 pub mod request;
+mod resign;
 pub mod sign;
+mod template;
 
 /// What can go wrong making or reading keys and certificates.
 #[derive(Debug, thiserror::Error)]

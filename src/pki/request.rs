@@ -4,17 +4,26 @@
 
 use super::PkiError;
 use x509_parser::certification_request::X509CertificationRequest;
-use x509_parser::extensions::ParsedExtension;
+use x509_parser::cri_attributes::ParsedCriAttribute;
+use x509_parser::extensions::{ParsedExtension, X509Extension};
 use x509_parser::prelude::FromDer;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Requested {
     pub subject: String,
+    /// The subject's DER, to compare a literalSubject exactly.
+    pub subject_der: Vec<u8>,
+    /// The subject's attributes as `oid=value`, sorted: the subject fields compared whatever
+    /// their order or string types (older certsmith wrote them in another order).
+    pub subject_attributes: Vec<String>,
     pub common_name: Option<String>,
     pub dns_names: Vec<String>,
     pub ip_addresses: Vec<String>,
     pub uris: Vec<String>,
     pub emails: Vec<String>,
+    pub other_names: Vec<String>,
+    /// The requested nameConstraints: criticality and DER value in hex.
+    pub name_constraints: Option<String>,
     /// The requested key usages, extended key usages and basic constraints, as text.
     pub extensions: Vec<String>,
     /// DER SubjectPublicKeyInfo.
@@ -43,6 +52,14 @@ pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
     let info = &req.certification_request_info;
     let mut out = Requested {
         subject: info.subject.to_string(),
+        subject_der: info.subject.as_raw().to_vec(),
+        subject_attributes: {
+            let attrs = info.subject.iter_attributes();
+            let mut a: Vec<String> =
+                attrs.map(|a| format!("{}={}", a.attr_type(), a.as_str().unwrap_or("?"))).collect();
+            a.sort();
+            a
+        },
         common_name: info
             .subject
             .iter_common_name()
@@ -53,17 +70,24 @@ pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
         ip_addresses: vec![],
         uris: vec![],
         emails: vec![],
+        other_names: vec![],
+        name_constraints: None,
         extensions: vec![],
         public_key: info.subject_pki.raw.to_vec(),
     };
-    for ext in req.requested_extensions().into_iter().flatten() {
-        match ext {
+    for raw in requested(&req) {
+        match raw.parsed_extension() {
             ParsedExtension::SubjectAlternativeName(san) => {
                 let sans = super::inspect::Sans::of(&san.general_names);
                 out.dns_names.extend(sans.dns_names);
                 out.ip_addresses.extend(sans.ip_addresses);
                 out.uris.extend(sans.uris);
                 out.emails.extend(sans.emails);
+                out.other_names.extend(sans.other_names);
+            }
+            ParsedExtension::NameConstraints(_) => {
+                let hex: String = raw.value.iter().map(|b| format!("{b:02x}")).collect();
+                out.name_constraints = Some(format!("critical={} {hex}", raw.critical));
             }
             ParsedExtension::KeyUsage(k) => out.extensions.push(format!("keyUsage {k}")),
             ParsedExtension::ExtendedKeyUsage(e) => {
@@ -78,6 +102,19 @@ pub fn read(csr: &[u8]) -> Result<Requested, PkiError> {
         }
     }
     Ok(out)
+}
+
+/// The extensions a CSR requests, each with its criticality and raw value.
+pub(crate) fn requested<'a>(
+    req: &'a X509CertificationRequest<'a>,
+) -> impl Iterator<Item = &'a X509Extension<'a>> {
+    let attributes = req.certification_request_info.iter_attributes();
+    attributes
+        .filter_map(|a| match a.parsed_attribute() {
+            ParsedCriAttribute::ExtensionRequest(r) => Some(r.extensions.iter()),
+            _ => None,
+        })
+        .flatten()
 }
 
 impl Requested {

@@ -1,15 +1,12 @@
 //! Signing a CertificateRequest's CSR here, for the SelfSigned and CA issuers: the certificate
-//! cert-manager's template makes (the CSR's subject and names; duration, isCA and usages from
-//! the request, checked against what the CSR itself asks), signed by the request's own key or
-//! by a CA key pair. Pure: the clock is passed in.
+//! cert-manager's template makes (`template`), signed by the request's own key or by a CA key
+//! pair, its issuer the CA certificate's subject byte for byte. Pure: the clock is passed in.
 
-use super::csr::purposes;
-use crate::api::CertificateRequestSpec;
-use crate::certificate::request::DEFAULT_DURATION;
+pub use super::template::{Template, empty_subject, template};
 use jiff::Timestamp;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateSigningRequestParams, CrlDistributionPoint,
-    CustomExtension, IsCa, Issuer, KeyPair, PublicKeyData, SerialNumber,
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, IsCa, Issuer,
+    KeyPair, PublicKeyData,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -26,6 +23,9 @@ pub enum SignError {
     KeyMismatch,
     #[error("signing the certificate: {0}")]
     Sign(rcgen::Error),
+    /// Putting the exact subject and issuer in place (`resign`).
+    #[error("signing the certificate: {0}")]
+    Names(String),
     /// The CA may not sign this: expired, or a CA under a path length of 0.
     #[error("{0}")]
     Ca(String),
@@ -39,68 +39,7 @@ pub struct Urls {
     pub issuing_certificate_urls: Vec<String>,
 }
 
-/// The certificate to sign for a request: the CSR's subject, names and public key, valid from
-/// `now` for `spec.duration`, with the request's isCA and usages (a CSR that encodes different
-/// ones is refused, as cert-manager refuses it), a random serial and the issuer's `urls`.
-pub fn template(
-    spec: &CertificateRequestSpec,
-    urls: &Urls,
-    now: Timestamp,
-) -> Result<CertificateSigningRequestParams, SignError> {
-    let der = super::request::der(&spec.request.0).map_err(|e| SignError::Csr(e.to_string()))?;
-    let mut csr = CertificateSigningRequestParams::from_der(&der.as_slice().into())
-        .map_err(|e| SignError::Csr(e.to_string()))?;
-    let params = &mut csr.params;
-
-    let is_ca = spec.is_ca.unwrap_or(false);
-    let asked_ca = match params.is_ca {
-        IsCa::Ca(_) => Some(true),
-        IsCa::ExplicitNoCa => Some(false),
-        IsCa::NoCa => None,
-    };
-    if asked_ca.is_some_and(|a| a != is_ca) {
-        return Err(SignError::Contradicts(format!(
-            "IsCA {} does not match expected value {is_ca}",
-            !is_ca
-        )));
-    }
-    // cert-manager always writes basicConstraints; a CA may sign further CAs.
-    params.is_ca =
-        if is_ca { IsCa::Ca(BasicConstraints::Unconstrained) } else { IsCa::ExplicitNoCa };
-
-    let (key_usages, extended) = purposes(spec.usages.as_deref(), is_ca);
-    let asked = !params.key_usages.is_empty() || !params.extended_key_usages.is_empty();
-    if asked
-        && !(same(&params.key_usages, &key_usages) && same(&params.extended_key_usages, &extended))
-    {
-        return Err(SignError::Contradicts(format!(
-            "the usages the CSR encodes ({:?}, {:?}) do not match spec.usages ({key_usages:?}, {extended:?})",
-            params.key_usages, params.extended_key_usages
-        )));
-    }
-    params.key_usages = key_usages;
-    params.extended_key_usages = extended;
-
-    let written = spec.duration.clone().unwrap_or_else(|| DEFAULT_DURATION.into());
-    let duration = crate::validation::names::parse_duration(&written)
-        .map_err(|e| SignError::Duration(written.clone(), e))?;
-    let not_after = jiff::SignedDuration::try_from(duration)
-        .ok()
-        .and_then(|d| now.checked_add(d).ok())
-        .ok_or_else(|| SignError::Duration(written, "is too long".into()))?;
-    params.not_before = to_time(now);
-    params.not_after = to_time(not_after);
-    params.serial_number = Some(random_serial());
-    params.use_authority_key_identifier_extension = true;
-    with_urls(params, urls);
-    Ok(csr)
-}
-
-fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
-    a.len() == b.len() && a.iter().all(|x| b.contains(x))
-}
-
-fn with_urls(params: &mut CertificateParams, urls: &Urls) {
+pub(super) fn with_urls(params: &mut CertificateParams, urls: &Urls) {
     if !urls.crl_distribution_points.is_empty() {
         params.crl_distribution_points =
             vec![CrlDistributionPoint { uris: urls.crl_distribution_points.clone() }];
@@ -131,39 +70,22 @@ const OID_AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
 const OID_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
 const OID_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
 
-fn to_time(t: Timestamp) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(t.as_second())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-/// 128 random bits, positive (RFC 5280 §4.1.2.2): two issuances never share a serial, even
-/// with the same key.
-fn random_serial() -> SerialNumber {
-    use aws_lc_rs::rand::SecureRandom;
-    let mut bytes = [0u8; 16];
-    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
-    bytes[0] = (bytes[0] & 0x7f) | 0x01;
-    SerialNumber::from_slice(&bytes)
-}
-
-/// Whether the certificate says nothing in its subject (RFC 5280 wants a self-signed
-/// certificate's issuer DN non-empty; cert-manager warns of it).
-pub fn empty_subject(csr: &CertificateSigningRequestParams) -> bool {
-    csr.params.distinguished_name.iter().next().is_none()
-}
-
 /// The certificate `csr` asks for, signed by its own `key` (which must be the CSR's key): the
 /// PEM of the certificate, which is also its own CA.
-pub fn self_sign(
-    csr: &CertificateSigningRequestParams,
-    key: &KeyPair,
-) -> Result<String, SignError> {
+pub fn self_sign(csr: &Template, key: &KeyPair) -> Result<String, SignError> {
     if key.der_bytes() != csr.public_key.der_bytes() {
         return Err(SignError::KeyMismatch);
     }
     // As cert-manager's signer: the key's own default algorithm, whatever the request's was.
     let key = super::key::signing_by_default(key).map_err(|e| SignError::Ca(e.to_string()))?;
-    Ok(csr.params.self_signed(&key).map_err(SignError::Sign)?.pem())
+    let der = csr.params.self_signed(&key).map_err(SignError::Sign)?.der().to_vec();
+    let der = super::resign::certificate(&der, &csr.subject, &csr.subject, &key)
+        .map_err(SignError::Names)?;
+    Ok(certificate_pem(der))
+}
+
+fn certificate_pem(der: Vec<u8>) -> String {
+    super::pem_text(&pem::Pem::new("CERTIFICATE", der))
 }
 
 /// A CA key pair as a CA issuer's Secret holds it: `tls.crt` (the CA certificate first, then
@@ -235,11 +157,7 @@ impl CaKeyPair {
     /// highest certificate the Secret holds). A certificate outlives no CA: its notAfter is
     /// clamped to the CA's, an expired CA signs nothing, and a CA it signs gets a path length
     /// one below its own (none under a CA of path length 0).
-    pub fn sign(
-        &self,
-        csr: &CertificateSigningRequestParams,
-        now: Timestamp,
-    ) -> Result<(String, String), SignError> {
+    pub fn sign(&self, csr: &Template, now: Timestamp) -> Result<(String, String), SignError> {
         if let Some(at) = self.expired(now) {
             return Err(SignError::Ca(format!("the CA certificate expired at {at}: renew it")));
         }
@@ -260,10 +178,18 @@ impl CaKeyPair {
                 Some(n) => IsCa::Ca(BasicConstraints::Constrained((n - 1).min(255) as u8)),
             };
         }
-        let issuer = Issuer::from_ca_cert_der(&self.chain[0].contents().into(), &self.key)
-            .map_err(SignError::Sign)?;
-        let leaf = csr.signed_by(&issuer).map_err(SignError::Sign)?;
-        let mut chain = leaf.pem();
+        let ca_der = self.chain[0].contents();
+        let issuer =
+            Issuer::from_ca_cert_der(&ca_der.into(), &self.key).map_err(SignError::Sign)?;
+        let leaf = csr.params.signed_by(&csr.public_key, &issuer).map_err(SignError::Sign)?;
+        // The issuer as the CA certificate says it, not as rcgen re-reads it: chains are
+        // built by comparing these bytes.
+        let (_, ca) =
+            X509Certificate::from_der(ca_der).map_err(|e| SignError::Ca(e.to_string()))?;
+        let der =
+            super::resign::certificate(leaf.der(), ca.subject().as_raw(), &csr.subject, &self.key)
+                .map_err(SignError::Names)?;
+        let mut chain = certificate_pem(der);
         for cert in &self.chain {
             if !self_signed(cert) {
                 chain.push_str(&super::pem_text(cert));

@@ -1,6 +1,7 @@
 use super::*;
 use crate::api::{Certificate, CertificateRequest};
 use crate::pki::csr::{Sans, build};
+use crate::pki::template::to_time;
 use x509_parser::extensions::ParsedExtension;
 
 fn cert(spec: &str) -> Certificate {
@@ -286,4 +287,80 @@ fn requests_are_signed_as_the_spec_asks_and_certificates_as_the_signer_key_says(
     let (chain, _) =
         ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
     assert_eq!(signed_with_cert(&chain), SHA384_RSA);
+}
+
+#[test]
+fn subjects_other_names_and_name_constraints_are_signed_exactly() {
+    // A CA whose subject repeats an attribute: rcgen's own Name would lose one of the two.
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_req = request(
+        "  isCA: true\n  literalSubject: CN=root,O=A,O=B\n  nameConstraints:\n    critical: true\n    permitted: {dnsDomains: [example.com], ipRanges: [10.0.0.0/8]}\n    excluded: {emailAddresses: [bad@example.com]}",
+        &ca_key,
+    );
+    let ca_csr = template(&ca_req.spec, &Urls::default(), now()).unwrap();
+    let ca_pem = self_sign(&ca_csr, &ca_key).unwrap();
+    let ca_der = &parsed(&ca_pem)[0];
+    let (_, ca_cert) = X509Certificate::from_der(ca_der).unwrap();
+    let ca_subject = crate::pki::dn::to_der(&crate::pki::dn::parse("CN=root,O=A,O=B").unwrap());
+    assert_eq!(ca_cert.subject().as_raw(), ca_subject.unwrap());
+    assert_eq!(ca_cert.issuer().as_raw(), ca_cert.subject().as_raw());
+    ca_cert.verify_signature(None).unwrap();
+    let nc =
+        ca_cert.get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_NAME_CONSTRAINTS);
+    let nc = nc.unwrap().expect("the CA certificate has the CSR's nameConstraints");
+    assert!(nc.critical);
+    let ParsedExtension::NameConstraints(parsed_nc) = nc.parsed_extension() else { panic!() };
+    let permitted = parsed_nc.permitted_subtrees.as_ref().unwrap();
+    assert_eq!(permitted.len(), 2);
+    assert_eq!(parsed_nc.excluded_subtrees.as_ref().unwrap().len(), 1);
+
+    let ca = CaKeyPair::read(Some(&ca_pem), Some(&ca_key.serialize_pem())).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = request(LEAF, &key);
+    let (chain, _) =
+        ca.sign(&template(&leaf.spec, &Urls::default(), now()).unwrap(), now()).unwrap();
+    let der = &parsed(&chain)[0];
+    let (_, c) = X509Certificate::from_der(der).unwrap();
+    let want = crate::pki::dn::parse("CN=app,O=Org1+OU=Unit,O=Org2").unwrap();
+    assert_eq!(c.subject().as_raw(), crate::pki::dn::to_der(&want).unwrap());
+    assert_eq!(c.subject().to_string(), "O=Org2, O=Org1 + OU=Unit, CN=app");
+    // The issuer is the CA certificate's subject byte for byte; the signature verifies.
+    assert_eq!(c.issuer().as_raw(), ca_cert.subject().as_raw());
+    c.verify_signature(Some(ca_cert.public_key())).unwrap();
+    let san = c.subject_alternative_name().unwrap().unwrap();
+    assert!(!san.critical, "a subject is there");
+    let issued = crate::pki::inspect::parse_chain(&chain).unwrap();
+    assert_eq!(issued.dns_names, ["app.example.com"]);
+    assert_eq!(issued.other_names, ["1.3.6.1.4.1.311.20.2.3=app@example.com"]);
+    assert!(crate::pki::csr::names_match(&cert(LEAF).spec, &issued).is_ok());
+    let other = cert(&LEAF.replace("app@example.com", "other@example.com"));
+    assert!(crate::pki::csr::names_match(&other.spec, &issued).is_err());
+}
+
+const LEAF: &str = "  literalSubject: CN=app,O=Org1+OU=Unit,O=Org2\n  dnsNames: [app.example.com]\n  otherNames: [{oid: 1.3.6.1.4.1.311.20.2.3, utf8Value: app@example.com}]";
+
+#[test]
+fn a_subjectless_certificate_has_critical_sans() {
+    let key = KeyPair::generate().unwrap();
+    let cr = request("  otherNames: [{oid: 1.2.3.4, utf8Value: x}]", &key);
+    let csr = template(&cr.spec, &Urls::default(), now()).unwrap();
+    assert!(empty_subject(&csr));
+    let pem_text = self_sign(&csr, &key).unwrap();
+    let der = &parsed(&pem_text)[0];
+    let (_, c) = X509Certificate::from_der(der).unwrap();
+    assert!(c.subject_alternative_name().unwrap().unwrap().critical);
+    assert_eq!(c.subject().as_raw(), crate::pki::dn::EMPTY);
+}
+
+#[test]
+fn a_csr_whose_signature_does_not_verify_is_refused() {
+    let key = KeyPair::generate().unwrap();
+    let c = cert("  commonName: a");
+    let mut der = build(&c.spec, &key, Sans::AsWritten).unwrap();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let mut cr = request("  commonName: a", &key);
+    cr.spec.request = k8s_openapi::ByteString(crate::pki::request::to_pem(&der).into_bytes());
+    let e = template(&cr.spec, &Urls::default(), now()).unwrap_err();
+    assert!(matches!(e, SignError::Csr(_)), "{e}");
 }

@@ -115,11 +115,13 @@ fn subject(spec: &CertificateSpec, errs: &mut Vec<FieldError>) {
                 "When providing a `LiteralSubject` no `Subject` properties may be provided.",
             ));
         }
-        if !literal.contains('=') {
-            let detail = "must be an RFC 4514 distinguished name such as CN=example.com,O=Example";
-            errs.push(FieldError::invalid("spec.literalSubject", literal, detail));
+        // Parsed as the CSR builder parses it, so what passes here can be issued.
+        if let Err(e) = crate::pki::dn::parse(literal) {
+            errs.push(FieldError::invalid("spec.literalSubject", literal, e));
         }
     }
+    let cn = crate::pki::csr::common_name(spec);
+    let cn = cn.as_deref();
     if let Some(cn) = cn.filter(|cn| cn.chars().count() > MAX_COMMON_NAME) {
         let detail = format!(
             "must be no more than {MAX_COMMON_NAME} characters (X.509 limit); put long names in dnsNames"
@@ -129,7 +131,6 @@ fn subject(spec: &CertificateSpec, errs: &mut Vec<FieldError>) {
     let nonempty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
     let has_other_names = spec.other_names.as_ref().is_some_and(|v| !v.is_empty());
     if cn.is_none()
-        && literal.is_none_or(|l| !l.contains("CN="))
         && !nonempty(&spec.dns_names)
         && !nonempty(&spec.ip_addresses)
         && !nonempty(&spec.uris)
@@ -172,6 +173,47 @@ fn sans(spec: &CertificateSpec, errs: &mut Vec<FieldError>) {
     for (i, uri) in spec.uris.iter().flatten().enumerate() {
         if let Some(p) = uri_problem(uri) {
             errs.push(FieldError::invalid(format!("spec.uris[{i}]"), uri, p));
+        }
+    }
+    for (i, name) in spec.other_names.iter().flatten().enumerate() {
+        let path = |f: &str| format!("spec.otherNames[{i}].{f}");
+        match name.oid.as_deref().filter(|o| !o.is_empty()) {
+            None => errs.push(FieldError::required(path("oid"), "must be specified")),
+            Some(oid) => {
+                if let Err(e) = crate::pki::ext::oid(oid) {
+                    errs.push(FieldError::invalid(path("oid"), oid, e));
+                }
+            }
+        }
+        if name.utf8_value.as_deref().is_none_or(str::is_empty) {
+            let detail = "must be set to a valid non-empty UTF8 string";
+            errs.push(FieldError::required(path("utf8Value"), detail));
+        }
+    }
+    name_constraints(spec, errs);
+}
+
+fn name_constraints(spec: &CertificateSpec, errs: &mut Vec<FieldError>) {
+    let Some(nc) = &spec.name_constraints else { return };
+    let shown = serde_json::to_string(nc).unwrap_or_default();
+    if spec.is_ca != Some(true) {
+        let detail = "isCA should be true when nameConstraints is set";
+        errs.push(FieldError::invalid_raw("spec.nameConstraints", &shown, detail));
+    }
+    if nc.permitted.is_none() && nc.excluded.is_none() {
+        let detail = "either permitted or excluded must be set";
+        errs.push(FieldError::invalid_raw("spec.nameConstraints", &shown, detail));
+    }
+    for (side, item) in [("permitted", &nc.permitted), ("excluded", &nc.excluded)] {
+        let ranges = item.iter().flat_map(|i| i.ip_ranges.iter().flatten());
+        for (i, cidr) in ranges.enumerate() {
+            if let Err(e) = crate::pki::ext::cidr(cidr) {
+                errs.push(FieldError::invalid(
+                    format!("spec.nameConstraints.{side}.ipRanges[{i}]"),
+                    cidr,
+                    e,
+                ));
+            }
         }
     }
 }

@@ -87,6 +87,37 @@ fn certificates() {
             r#"spec.signatureAlgorithm: Invalid value: "SHA256WithRSA": does not fit a ECDSA private key"#,
         ),
         (
+            "literalSubject: cn=a\ndnsNames: [a.example.com]",
+            r#"spec.literalSubject: Invalid value: "cn=a": unknown attribute type "cn": use C, O, OU, CN, SERIALNUMBER, L, ST, STREET, DC, UID or a dotted OID"#,
+        ),
+        (
+            "dnsNames: [a.example.com]\nliteralSubject: 'CN=a\\zz'",
+            r#"spec.literalSubject: Invalid value: "CN=a\\zz": bad escape in "a\\zz""#,
+        ),
+        // A common name from the literalSubject is enough, and held to 64 characters.
+        ("literalSubject: O=x+OU=y,CN=a", ""),
+        (
+            "literalSubject: O=x",
+            r#"spec: Invalid value: "": at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailAddresses, ipAddresses, otherNames, or uris must be set"#,
+        ),
+        ("otherNames: [{oid: 1.3.6.1.4.1.311.20.2.3, utf8Value: u@example.com}]", ""),
+        (
+            "otherNames: [{oid: 1.x, utf8Value: v}, {utf8Value: v}, {oid: 1.2.3}]",
+            "spec.otherNames[0].oid: Invalid value: \"1.x\": invalid oid syntax; spec.otherNames[1].oid: Required value: must be specified; spec.otherNames[2].utf8Value: Required value: must be set to a valid non-empty UTF8 string",
+        ),
+        (
+            "isCA: true\ncommonName: ca\nnameConstraints: {permitted: {dnsDomains: [example.com], ipRanges: [10.0.0.0/8]}}",
+            "",
+        ),
+        (
+            "commonName: ca\nnameConstraints: {critical: true, excluded: {ipRanges: [10.0.0.0/33]}}",
+            r#"spec.nameConstraints: Invalid value: {"critical":true,"excluded":{"ipRanges":["10.0.0.0/33"]}}: isCA should be true when nameConstraints is set; spec.nameConstraints.excluded.ipRanges[0]: Invalid value: "10.0.0.0/33": invalid CIDR address"#,
+        ),
+        (
+            "isCA: true\ncommonName: ca\nnameConstraints: {critical: true}",
+            r#"spec.nameConstraints: Invalid value: {"critical":true}: either permitted or excluded must be set"#,
+        ),
+        (
             "commonName: a.example.com\nliteralSubject: CN=b.example.com",
             r#"spec.commonName: Invalid value: "a.example.com": When providing a `LiteralSubject` no `commonName` may be provided."#,
         ),

@@ -339,6 +339,25 @@ async fn invalid_objects_are_refused_with_a_precise_message() {
                 .into(),
             None,
         ),
+        (
+            "Certificate",
+            cert("commonName: ca\nnameConstraints: {permitted: {dnsDomains: [example.com]}}"),
+            schema(
+                r#"Certificate.cert-manager.io "invalid-29" is invalid: spec: Invalid value: isCA should be true when nameConstraints is set"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\nliteralSubject: CN=a.example.com,cn=b"),
+            validation(
+                r#"spec.literalSubject: Invalid value: "CN=a.example.com,cn=b": unknown attribute type "cn": use C, O, OU, CN, SERIALNUMBER, L, ST, STREET, DC, UID or a dotted OID"#,
+            ),
+        ),
+        (
+            "Certificate",
+            cert("dnsNames: [a.example.com]\notherNames: [{oid: 1.3.x, utf8Value: v}]"),
+            validation(r#"spec.otherNames[0].oid: Invalid value: "1.3.x": invalid oid syntax"#),
+        ),
         ("Certificate", cert("dnsNames: [a.example.com]"), None),
     ];
     let mut failures = Vec::new();

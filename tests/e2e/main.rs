@@ -5,7 +5,7 @@
 //! Beds, started on first use and stopped with the process (WATCH_PID):
 //! - `support::shared::issuing()`: one API server, one Pebble and one operator with default
 //!   flags for the whole binary, used by `issuance`, `requests::an_external_issuers_…`,
-//!   `internal_pki::a_ca_issuer_without_…` and `cainjector`: tests that only create namespaced
+//!   `internal_pki::a_ca_issuer_without_…`, `pki_fields` and `cainjector`: tests that only create namespaced
 //!   objects of their own (and cluster-scoped ones of distinct names: ClusterIssuers, webhook
 //!   configurations and CRDs of made-up groups), and restart or break nothing.
 //! - `ingress_shim`, `gateway` and `api_server` each keep one bed for their module: the
@@ -41,6 +41,7 @@ mod leader;
 mod migrate;
 mod operations;
 mod outputs;
+mod pki_fields;
 mod prometheus;
 mod renewal;
 mod renewal_policy;
