@@ -129,9 +129,11 @@ pub fn purposes(
     (key, extended)
 }
 
-/// Whether `issued` names exactly what `spec` asks: the DNS, IP, URI, e-mail and otherName
-/// SANs, where the common name (of `commonName` or the `literalSubject`) may or may not be
-/// among them (ACME CAs add it; other issuers need not).
+/// Whether `issued` names exactly what `spec` asks: the DNS, IP, URI and e-mail SANs, where
+/// the common name (of `commonName` or the `literalSubject`) may or may not be among them (ACME
+/// CAs add it; other issuers need not). otherNames are not compared, as cert-manager's fuzzy
+/// check does not compare them: an external issuer may leave them out, and that would fail
+/// every issuance; a change of them in the spec is caught against the request (request.rs).
 /// `Err((issued, wanted))` lists both, for the message.
 pub fn names_match(spec: &CertificateSpec, issued: &Issued) -> Result<(), (String, String)> {
     let cn = common_name(spec);
@@ -139,17 +141,10 @@ pub fn names_match(spec: &CertificateSpec, issued: &Issued) -> Result<(), (Strin
     want.extend(spec.ip_addresses.iter().flatten().cloned());
     want.extend(spec.uris.iter().flatten().map(|u| format!("uri:{u}")));
     want.extend(spec.email_addresses.iter().flatten().map(|e| format!("email:{e}")));
-    want.extend(spec.other_names.iter().flatten().map(|n| {
-        // As the certificate prints it (the spec may write an arc with a leading zero).
-        let written = n.oid.clone().unwrap_or_default();
-        let oid = ext::oid(&written).map_or(written, |o| o.to_string());
-        format!("othername:{oid}={}", n.utf8_value.as_deref().unwrap_or_default())
-    }));
     let mut have = issued.dns_names.clone();
     have.extend(issued.ip_addresses.iter().cloned());
     have.extend(issued.uris.iter().map(|u| format!("uri:{u}")));
     have.extend(issued.emails.iter().map(|e| format!("email:{e}")));
-    have.extend(issued.other_names.iter().map(|n| format!("othername:{n}")));
     for list in [&mut want, &mut have] {
         list.extend(cn.clone());
         list.sort();

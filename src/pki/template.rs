@@ -46,7 +46,13 @@ pub fn template(
 
     let mut params = CertificateParams::default();
     let (mut asked_ca, mut asked_ku, mut asked_eku) = (None, Vec::new(), Vec::new());
+    // RFC 5280 §4.2: an extension appears once. A CSR that repeats one would make a
+    // certificate Go's and OpenSSL's parsers refuse.
+    let mut seen = std::collections::HashSet::new();
     for ext in super::request::requested(&csr) {
+        if !seen.insert(ext.oid.to_id_string()) {
+            return Err(SignError::Csr(format!("its extension {} appears twice", ext.oid)));
+        }
         match ext.parsed_extension() {
             ParsedExtension::BasicConstraints(bc) => asked_ca = Some(bc.ca),
             ParsedExtension::KeyUsage(ku) => asked_ku = key_usages(ku),
