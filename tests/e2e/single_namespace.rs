@@ -62,6 +62,10 @@ fn the_chart_grants_the_namespaced_kinds_by_a_role_in_the_namespace_only() {
     // Cluster-scoped, so cluster-wide still: the admission policies' objects and the cainjector's.
     assert!(grants(&cluster, "mutatingadmissionpolicies"));
     assert!(grants(&cluster, "customresourcedefinitions"));
+    // The cainjector's Events (about cluster-scoped objects, so in `default`): there only.
+    assert!(!grants(&cluster, "events"), "Events granted in every namespace");
+    let events = rules(&docs, "Role", "certsmith-cainjector-events");
+    assert!(grants(&events, "events"), "the cainjector's Events in default");
 
     // Without the flag: no such Role, and the ClusterRole grants what it always did.
     let docs = render("");
