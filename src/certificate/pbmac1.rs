@@ -16,6 +16,7 @@ const KEY_LEN: usize = 32;
 const OID_PBMAC1: &[u64] = &[1, 2, 840, 113549, 1, 5, 14];
 const OID_PBKDF2: &[u64] = &[1, 2, 840, 113549, 1, 5, 12];
 const OID_HMAC_SHA256: &[u64] = &[1, 2, 840, 113549, 2, 9];
+const OID_DATA: &[u64] = &[1, 2, 840, 113549, 1, 7, 1];
 
 /// `pfx` (a PFX with any MacData) with its MacData replaced by a PBMAC1 one over the same
 /// authenticated safe, keyed by `password` as UTF-8 (RFC 9579 §4; not the BMPString of the
@@ -34,8 +35,9 @@ fn remac_with_salt(pfx: &[u8], password: &str, salt: &[u8]) -> Result<Vec<u8>, S
         w.write_sequence(|w| {
             w.next().write_u64(version);
             w.next().write_der(&auth_safe);
-            // MacData: the PBMAC1 DigestInfo; macSalt empty and iterations at their default,
-            // which RFC 9579 readers ignore (the parameters carry both), as go-pkcs12 writes.
+            // MacData: the PBMAC1 DigestInfo; macSalt empty (as go-pkcs12 writes it) and
+            // iterations left at their DEFAULT 1 (go-pkcs12 writes 0, RFC 9579's examples 1):
+            // PBMAC1 readers ignore both, its parameters carry the salt and the count.
             w.next().write_sequence(|w| {
                 w.next().write_sequence(|w| {
                     w.next().write_sequence(|w| {
@@ -96,11 +98,14 @@ fn split(pfx: &[u8]) -> Result<(u64, Vec<u8>), yasna::ASN1Error> {
     })
 }
 
-/// The octets of a `data` ContentInfo: the DER AuthenticatedSafe the MAC covers.
+/// The octets of a `data` ContentInfo: the DER AuthenticatedSafe the MAC covers. A password
+/// MAC is over `data` only (a public-key-signed PFX has none to replace).
 fn data_content(content_info: &[u8]) -> Result<Vec<u8>, yasna::ASN1Error> {
     yasna::parse_der(content_info, |r| {
         r.read_sequence(|r| {
-            r.next().read_oid()?;
+            if r.next().read_oid()? != oid(OID_DATA) {
+                return Err(yasna::ASN1Error::new(yasna::ASN1ErrorKind::Invalid));
+            }
             r.next().read_tagged(yasna::Tag::context(0), |r| r.read_bytes())
         })
     })
