@@ -20,6 +20,11 @@ macro_rules! cert_manager_only {
                 $(if self.$field.is_some() { given.push(($flag, $why)); })*
                 given
             }
+
+            /// Every such flag with why it changes nothing (the README's parity table).
+            pub fn all() -> Vec<(&'static str, &'static str)> {
+                vec![$(($flag, $why)),*]
+            }
         }
     };
 }

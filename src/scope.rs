@@ -62,8 +62,9 @@ impl Scope {
     }
 
     /// Why `r` cannot be used here (a ClusterIssuer in single-namespace mode), in the words of
-    /// cert-manager's error for it, so that the Certificate says what cert-manager's log says
-    /// rather than waiting for an issuer that will never be read.
+    /// cert-manager's error for it with the flag's value added (cert-manager's names no
+    /// namespace), so that the Certificate says what cert-manager's log says rather than
+    /// waiting for an issuer that will never be read.
     pub fn refuses(&self, r: &IssuerReference) -> Option<String> {
         let namespace = self.namespace()?;
         (crate::issuer::referenced_kind(r) == Some("ClusterIssuer")).then(|| {

@@ -1,3 +1,6 @@
+//! The certificate request's subjects as tables: RFC 4514 strings read as cert-manager reads
+//! them, encoded as Go encodes them.
+
 use super::*;
 use x509_parser::prelude::FromDer;
 

@@ -1,3 +1,6 @@
+//! The certificate request's extensions as tables: SANs, otherNames and NameConstraints in
+//! the DER cert-manager writes.
+
 use super::*;
 use crate::api::certificate::{NameConstraintItem, NameConstraints};
 use x509_parser::extensions::{GeneralName as Parsed, NameConstraints as ParsedNc};

@@ -221,7 +221,11 @@ fn render() -> String {
     for (flag, verdict) in FLAGS {
         let what = match verdict {
             Same(_) => "honoured".to_string(),
-            Warned => "accepted, no effect; a warning at start says why".to_string(),
+            Warned => {
+                let all = certsmith::compat_flags::CertManagerOnly::all();
+                let why = all.iter().find(|(f, _)| f == flag).map(|(_, why)| *why);
+                format!("accepted, no effect (warned at start): {}", why.unwrap_or("?"))
+            }
         };
         out.push_str(&format!("| controller flag | `--{flag}` | {what} |\n"));
     }
