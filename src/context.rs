@@ -48,6 +48,21 @@ pub struct Stores {
     pub secrets: Store<Secret>,
 }
 
+impl Stores {
+    /// Resolves once every cache holds its first full list (at once after that). Reconciles
+    /// read issuers, requests, Orders and Secrets from them: not before they hold every one, or
+    /// a Certificate would be told its issuer does not exist, each would read its own Secret,
+    /// and an Order or a Challenge would be taken for one certsmith did not make.
+    pub async fn ready(&self) {
+        self.certificates.wait_until_ready().await.ok();
+        self.requests.wait_until_ready().await.ok();
+        self.orders.wait_until_ready().await.ok();
+        self.issuers.wait_until_ready().await.ok();
+        self.cluster_issuers.wait_until_ready().await.ok();
+        self.secrets.wait_until_ready().await.ok();
+    }
+}
+
 impl Context {
     pub fn new(
         client: kube::Client,

@@ -136,16 +136,17 @@ pub async fn run(client: Client, config: Config, challenges: Challenges, metrics
         w.cluster_issuers.run,
         w.secrets.run,
     ]);
-    // Reconciles read issuers from the caches: not before they hold every issuer, or a
-    // Certificate would be told its issuer does not exist; nor before the managed Secrets are
-    // there, or each Certificate would read its own; nor before the requests and Orders are,
-    // or an Order or a Challenge would be taken for one certsmith did not make.
+    // The controllers run at once, so that each takes its subscriptions' changes into its
+    // queue while the caches fill: a watch hands each listed object to every subscriber, and
+    // one that waited for the caches before reading would hold a watch, once its buffer is
+    // full (1,024 objects), short of its own full list, and so every cache short of ready.
+    // Their reconciles wait for the caches (run_controller); the shims, which read the
+    // Certificates' cache and subscribe to nothing, start once it is ready.
     let work = async {
-        ctx.cache.requests.wait_until_ready().await.ok();
-        ctx.cache.orders.wait_until_ready().await.ok();
-        ctx.cache.issuers.wait_until_ready().await.ok();
-        ctx.cache.cluster_issuers.wait_until_ready().await.ok();
-        ctx.cache.secrets.wait_until_ready().await.ok();
+        let shim = async {
+            ctx.cache.ready().await;
+            shim.await
+        };
         tokio::join!(certificate, request, order, challenge, issuer, cluster_issuer, shim);
     };
     tokio::select! {
@@ -267,9 +268,17 @@ where
     let policy = move |object: Arc<K>, error: &crate::error::Error, _: Arc<Context>| {
         crate::error::policy(name, &object, error)
     };
+    // Not before every cache holds its first full list (Stores::ready).
+    let gated = move |object: Arc<K>, ctx: Arc<Context>| {
+        let reconciled = reconcile(object, ctx.clone());
+        async move {
+            ctx.cache.ready().await;
+            reconciled.await
+        }
+    };
     controller
         .trigger_backoff(crate::relist::backoff())
         .shutdown_on_signal()
-        .run(crate::metrics::counted(name, reconcile), policy, ctx.clone())
+        .run(crate::metrics::counted(name, gated), policy, ctx.clone())
         .for_each(|_| futures::future::ready(()))
 }

@@ -48,4 +48,5 @@ mod renewal_policy;
 mod requests;
 mod resume;
 mod single_namespace;
+mod start_up;
 mod tenant;
