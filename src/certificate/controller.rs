@@ -49,10 +49,10 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     let all = ctx.cache.requests.state();
     let owned = request::owned(&cert, &all);
     let target = load_target(&ctx, &cert, &old, &owned).await?;
-    let current = owned.iter().find(|r| r.revision().is_some() && r.revision() == old.revision);
+    let current = current_request(&owned, &old);
 
     // decide
-    match decide(&cert, target.as_ref(), current.map(|r| r.as_ref()), now) {
+    match decide(&cert, target.as_ref(), current, now) {
         Decision::NotOwned { message } => {
             block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await
         }
@@ -151,8 +151,7 @@ async fn up_to_date(
         true => status::issued(&old, issued, renewal_time, generation, now),
         false => status::up_to_date(&old, issued, renewal_time, generation, now),
     };
-    let current = owned.iter().find(|r| r.revision().is_some() && r.revision() == old.revision);
-    let with = (&*cert, current.map(|r| r.as_ref()));
+    let with = (&*cert, current_request(owned, &old));
     let new = ari::note_renew_now(ctx, with, issued, &old, new, now).await;
     if new != old {
         write::status(&ctx.client, cert, &new).await?;
@@ -161,6 +160,16 @@ async fn up_to_date(
     let next_check = ari::current(cert, issued).and_then(|a| a.next_check.clone());
     let next_look = next_check.map_or(next_look, |t| t.0.min(next_look));
     Ok(requeue_at(next_look, now))
+}
+
+/// The request the certificate of `status.revision` came from, while it is kept.
+fn current_request<'a>(
+    owned: &[&'a Arc<CertificateRequest>],
+    old: &CertificateStatus,
+) -> Option<&'a CertificateRequest> {
+    let is_current =
+        |r: &&Arc<CertificateRequest>| r.revision().is_some_and(|n| Some(n) == old.revision);
+    owned.iter().copied().find(is_current).map(|r| r.as_ref())
 }
 
 /// Whether the Secret holds (`issued`) what the request of the next revision was signed with:
