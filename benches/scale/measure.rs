@@ -26,7 +26,17 @@ pub struct Audit(Vec<Request>);
 
 impl Audit {
     pub fn read(kube: &KubeBed) -> Audit {
-        let log = std::fs::read_to_string(kube.dir.join("audit.log")).unwrap_or_default();
+        // The API server rotates its log (audit-<time>.log, then audit.log): all of them, in
+        // order, or a run of 10,000 counts only what came after the last rotation.
+        let mut files: Vec<_> = std::fs::read_dir(&kube.dir)
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        files.retain(|f: &String| f.starts_with("audit") && f.ends_with(".log"));
+        files.sort();
+        let log: String = files
+            .iter()
+            .map(|f| std::fs::read_to_string(kube.dir.join(f)).unwrap_or_default())
+            .collect();
         let mut seen = HashSet::new();
         let requests = log
             .lines()
