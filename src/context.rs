@@ -46,6 +46,8 @@ pub struct Stores {
     pub cluster_issuers: Store<ClusterIssuer>,
     /// The Secrets labelled as cert-manager's (certsmith's and cert-manager's own).
     pub secrets: Store<Secret>,
+    /// Whether every cache above holds its first full list ([`Stores::watch_ready`] sets it).
+    pub all_ready: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Stores {
@@ -54,12 +56,31 @@ impl Stores {
     /// a Certificate would be told its issuer does not exist, each would read its own Secret,
     /// and an Order or a Challenge would be taken for one certsmith did not make.
     pub async fn ready(&self) {
-        self.certificates.wait_until_ready().await.ok();
-        self.requests.wait_until_ready().await.ok();
-        self.orders.wait_until_ready().await.ok();
-        self.issuers.wait_until_ready().await.ok();
-        self.cluster_issuers.wait_until_ready().await.ok();
-        self.secrets.wait_until_ready().await.ok();
+        let _ = self.all_ready.subscribe().wait_for(|ready| *ready).await;
+    }
+
+    /// Sets [`Stores::ready`] once every cache is ready, looking every 50 ms rather than
+    /// waiting on them: a store's readiness (kube-runtime's `DelayedInit`, one oneshot
+    /// receiver) wakes only the last of several waiters, and kube's controllers wait on their
+    /// own stores too; a reconcile that waited beside them was never woken (the scale bench's
+    /// restart at 10,000 Certificates: five Certificate reconciles in flight for good).
+    pub async fn watch_ready(&self) {
+        use futures::FutureExt;
+        loop {
+            let ready = [
+                self.certificates.wait_until_ready().now_or_never().is_some(),
+                self.requests.wait_until_ready().now_or_never().is_some(),
+                self.orders.wait_until_ready().now_or_never().is_some(),
+                self.issuers.wait_until_ready().now_or_never().is_some(),
+                self.cluster_issuers.wait_until_ready().now_or_never().is_some(),
+                self.secrets.wait_until_ready().now_or_never().is_some(),
+            ];
+            if ready.iter().all(|r| *r) {
+                self.all_ready.send_replace(true);
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

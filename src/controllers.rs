@@ -94,6 +94,7 @@ impl Watches {
             issuers: self.issuers.store.clone(),
             cluster_issuers: self.cluster_issuers.store.clone(),
             secrets: self.secrets.store.clone(),
+            all_ready: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
@@ -147,7 +148,8 @@ pub async fn run(client: Client, config: Config, challenges: Challenges, metrics
             ctx.cache.ready().await;
             shim.await
         };
-        tokio::join!(certificate, request, order, challenge, issuer, cluster_issuer, shim);
+        let ready = ctx.cache.watch_ready();
+        tokio::join!(certificate, request, order, challenge, issuer, cluster_issuer, shim, ready);
     };
     tokio::select! {
         _ = watches => {}

@@ -144,7 +144,9 @@ pub fn context_with(
     let (issuers, iw) = reflector::store();
     let (cluster_issuers, cw2) = reflector::store();
     let (secrets, sw) = reflector::store();
-    let stores = Stores { certificates, requests, orders, issuers, cluster_issuers, secrets };
+    let all_ready = std::sync::Arc::new(tokio::sync::watch::channel(true).0);
+    let stores =
+        Stores { certificates, requests, orders, issuers, cluster_issuers, secrets, all_ready };
     let mut ctx = Context::new(client, config, challenges, stores, metrics);
     ctx.clock = now;
     let caches = Caches {

@@ -2,7 +2,9 @@
 //! buffers for its subscribers (1,024): its caches fill and it reconciles. A first version
 //! waited for every cache before its controllers read their subscriptions, so a watch with a
 //! full buffer never finished its list and no cache was ever ready: at 10,000 Certificates the
-//! restarted operator reconciled nothing (the scale bench found it).
+//! restarted operator reconciled nothing (the scale bench found it). A second version let the
+//! reconciles wait on the caches beside kube's controllers, and a store's readiness wakes only
+//! one of its waiters: 2 runs in 7 reconciled nothing.
 
 use crate::support::KubeBed;
 use crate::support::acme::{Operator, PebbleBed};
@@ -12,14 +14,7 @@ use kube::api::Api;
 /// More managed Secrets (cert-manager's label, so in the operator's cache) than the buffer.
 const SECRETS: usize = 1_100;
 
-/// Ignored in the suite for now: with the change it passed 5 of 7 runs, without it none. The
-/// two failures reconciled nothing after the caches were ready (the shims had started), and
-/// with 10 Secrets instead of 1,100 it passed 6 of 6: a second stall that many objects bring
-/// is left. The likeliest path: every request and watch shares one HTTP/2 connection
-/// (api_client.rs), so a watch whose subscriber stops reading can exhaust the connection's
-/// flow-control window and hold every other request on it. Run it with `--ignored`.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "a second start-up stall with many objects, 2 runs in 7: see the comment"]
 async fn a_cluster_with_more_objects_than_a_watch_buffers_is_served() {
     let kube = KubeBed::start();
     kube.install_crds();
