@@ -255,18 +255,17 @@ async fn main() {
     println!("  ratio certsmith / bare: {:.2}x", op_rate / bare_rate);
 }
 
+/// Whether `c` says Ready=True.
+fn is_ready(c: &Certificate) -> bool {
+    let conditions = c.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or_default();
+    conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == certsmith::api::meta::ConditionStatus::True)
+}
+
 async fn ready(certs: &Api<Certificate>) -> usize {
     let Ok(list) = certs.list(&Default::default()).await else { return 0 };
-    list.items
-        .iter()
-        .filter(|c| {
-            c.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-                cs.iter().any(|c| {
-                    c.type_ == "Ready" && c.status == certsmith::api::meta::ConditionStatus::True
-                })
-            })
-        })
-        .count()
+    list.items.iter().filter(|c| is_ready(c)).count()
 }
 
 /// The bench's own CA: a SelfSigned Issuer, a CA Certificate, a CA Issuer on its Secret.
@@ -294,13 +293,7 @@ spec: {ca: {secretName: bench-ca}}
 
 async fn wait_ready(certs: &Api<Certificate>, name: &str) {
     for _ in 0..600 {
-        let ready =
-            certs.get(name).await.ok().and_then(|c| c.status?.conditions).is_some_and(|cs| {
-                cs.iter().any(|c| {
-                    c.type_ == "Ready" && c.status == certsmith::api::meta::ConditionStatus::True
-                })
-            });
-        if ready {
+        if certs.get(name).await.is_ok_and(|c| is_ready(&c)) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
