@@ -10,7 +10,6 @@ use crate::metrics::Metrics;
 use crate::order::budget::Budgets;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 pub struct Context {
@@ -44,8 +43,8 @@ pub struct Stores {
     pub orders: Store<Order>,
     pub issuers: Store<Issuer>,
     pub cluster_issuers: Store<ClusterIssuer>,
-    /// The Secrets labelled as cert-manager's (certsmith's and cert-manager's own).
-    pub secrets: Store<Secret>,
+    /// The Secrets labelled as cert-manager's (certsmith's and cert-manager's own), as facts.
+    pub secrets: Store<crate::certificate::facts::SecretFacts>,
     /// Whether every cache above holds its first full list ([`Stores::watch_ready`] sets it).
     pub all_ready: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }

@@ -3,6 +3,7 @@
 
 use crate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Issuer, Order};
 use crate::certificate::controller as certificates;
+use crate::certificate::facts::SecretFacts;
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, LABEL_FAO};
 use crate::certificate_request::controller as requests;
 use crate::challenge::controller as challenges;
@@ -16,7 +17,6 @@ use crate::scope::Scope;
 use crate::watches::{Kind, Shared, users, woken_by_issuers};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, controller, watcher};
@@ -43,7 +43,7 @@ struct Watches {
     challenges: Shared<Challenge>,
     issuers: Shared<Issuer>,
     cluster_issuers: Shared<ClusterIssuer>,
-    secrets: Shared<Secret>,
+    secrets: Shared<SecretFacts>,
 }
 
 impl Watches {
@@ -55,7 +55,8 @@ impl Watches {
         // restart).
         let all = || watcher::Config::default().page_size(LIST_PAGE);
         // cert-manager's label: the Secrets certsmith writes and those it adopted from
-        // cert-manager; the Certificate controller reads its target Secrets from their cache.
+        // cert-manager; the Certificate controller reads its target Secrets from their cache,
+        // which keeps facts of each, not its data (`certificate::facts`).
         let managed = format!("{}={}", LABEL_FAO.0, LABEL_FAO.1);
         let (request_trim, order_trim) = (crate::chains::trim_request, crate::chains::trim_order);
         let c = || client.clone();

@@ -65,7 +65,7 @@ pub struct Caches {
     pub orders: Writer<crate::api::Order>,
     pub issuers: Writer<crate::api::Issuer>,
     pub cluster_issuers: Writer<crate::api::ClusterIssuer>,
-    pub secrets: Writer<k8s_openapi::api::core::v1::Secret>,
+    pub secrets: Writer<crate::certificate::facts::SecretFacts>,
 }
 
 /// Puts `object` in a cache, as its watch would.

@@ -11,6 +11,7 @@
 //! floor, not one per reconcile. When the CA's "renew now" is held so, the Certificate says it
 //! in the `certsmith.io/RenewNowHeld` condition and a `RenewNowHeld` Event.
 
+use super::facts::SecretFacts;
 use crate::api::certificate::{AriStatus, CertificateAcmeStatus, SuggestedWindow};
 use crate::api::meta::{self, ConditionStatus};
 use crate::api::{Certificate, CertificateRequest, CertificateStatus};
@@ -19,7 +20,6 @@ use crate::issuer::IssuerView;
 use crate::pki::inspect::Issued;
 use instant_acme::CertificateIdentifier;
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use rustls::pki_types::CertificateDer;
 
@@ -199,15 +199,24 @@ pub fn due(cert: &Certificate, issued: &Issued, now: Timestamp) -> bool {
 }
 
 /// The ARI identifier of the certificate (the leaf of `tls.crt`) in `secret`.
-pub fn cert_id(secret: &Secret) -> Option<String> {
-    leaf_id(secret).map(|id| id.to_string())
+pub fn cert_id(secret: &SecretFacts) -> Option<String> {
+    secret.ari_id.clone()
 }
 
-fn leaf_id(secret: &Secret) -> Option<CertificateIdentifier<'static>> {
-    let pem = secret.data.as_ref()?.get("tls.crt")?;
-    let leaf = pem::parse_many(&pem.0).ok()?.into_iter().next()?;
+/// The ARI identifier of the first certificate of the PEM chain `tls_crt`.
+pub fn leaf_id(tls_crt: &[u8]) -> Option<CertificateIdentifier<'static>> {
+    let leaf = pem::parse_many(tls_crt).ok()?.into_iter().next()?;
     let der = CertificateDer::from(leaf.into_contents());
     CertificateIdentifier::try_from(&der).ok()
+}
+
+/// An identifier as [`cert_id`] writes it (`<AKI>.<serial>`, both base64url).
+fn parse_id(id: &str) -> Option<CertificateIdentifier<'static>> {
+    let (aki, serial) = id.split_once('.')?;
+    Some(CertificateIdentifier {
+        authority_key_identifier: aki.to_string().into(),
+        serial: serial.to_string().into(),
+    })
 }
 
 /// Asks the issuer's CA for the window of the certificate in `secret`: `Ok(None)` when the CA
@@ -215,7 +224,7 @@ fn leaf_id(secret: &Secret) -> Option<CertificateIdentifier<'static>> {
 pub async fn fetch(
     ctx: &Context,
     issuer: &IssuerView,
-    secret: &Secret,
+    secret: &SecretFacts,
     now: Timestamp,
 ) -> Result<Option<AriStatus>, ()> {
     let Some(acme) = issuer.spec.acme.as_ref() else { return Ok(None) };
@@ -223,7 +232,7 @@ pub async fn fetch(
     if ctx.certificates.without_ari(server) {
         return Ok(None);
     }
-    let Some(id) = leaf_id(secret) else { return Ok(None) };
+    let Some(id) = cert_id(secret).as_deref().and_then(parse_id) else { return Ok(None) };
     let (account, _) = ctx.account(issuer).await.map_err(|_| ())?;
     match crate::metrics::acme_action("get_renewal_info", account.renewal_info(&id)).await {
         Ok((info, retry_after)) => {

@@ -2,6 +2,7 @@
 //! decide (pure) → a step of the issuance (next key → CertificateRequest → Secret) or keep the
 //! Secret's metadata → status → requeue at the renewal time.
 
+use super::facts::SecretFacts;
 use super::policy::{Decision, decide};
 use super::status::requeue_at;
 use super::{ari, issue, request, secret, status, support, write};
@@ -52,12 +53,13 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     let current = current_request(&owned, &old);
 
     // decide
-    match decide(&cert, target.as_ref(), current, now) {
+    match decide(&cert, target.as_deref(), current, now) {
         Decision::NotOwned { message } => {
             block(&ctx, &mut cert, &old, "SecretNotOwned", &message).await
         }
         Decision::UpToDate { issued, renewal_time, window_error } => {
-            let loaded = Loaded { issuer: issuer.as_ref(), target: target.as_ref(), owned: &owned };
+            let loaded =
+                Loaded { issuer: issuer.as_ref(), target: target.as_deref(), owned: &owned };
             up_to_date(&ctx, &mut cert, loaded, &issued, (renewal_time, window_error)).await
         }
         Decision::Backoff { retry_at, .. } => Ok(requeue_at(retry_at, now)),
@@ -65,10 +67,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
             // A manual re-issue whose certificate is in the Secret already: the status write
             // that ended it was lost (a conflict), and the trigger it clears is still there.
             // Finished, not issued again (with an ACME issuer, a second order).
-            let in_secret = || {
-                let chain = target.as_ref().and_then(|t| secret::text(t, "tls.crt"))?;
-                crate::pki::inspect::parse_chain(&chain).ok()
-            };
+            let in_secret = || target.as_deref().and_then(SecretFacts::issued).cloned();
             if reason == super::policy::MANUALLY_TRIGGERED
                 && let Some(issued) = in_secret()
                 && signed_into_secret(&ctx, &old, &owned, &issued).await?
@@ -77,13 +76,13 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
                 let due = crate::renewal::base_for_spec(&cert.spec, nb, na);
                 let renewal = crate::renewal::gated(&cert.spec, nb, na, due);
                 let loaded =
-                    Loaded { issuer: issuer.as_ref(), target: target.as_ref(), owned: &owned };
+                    Loaded { issuer: issuer.as_ref(), target: target.as_deref(), owned: &owned };
                 return up_to_date(&ctx, &mut cert, loaded, &issued, renewal).await;
             }
             let kind = issuer.as_ref().map(|i| i.spec.kind());
             let acme = matches!(kind, Some(crate::api::IssuerKind::Acme(_)));
             let sans = if acme { Sans::Acme } else { Sans::AsWritten };
-            Ok(issue::step(&ctx, &mut cert, target.as_ref(), &owned, reason, &message, sans)
+            Ok(issue::step(&ctx, &mut cert, target.as_deref(), &owned, reason, &message, sans)
                 .await?)
         }
     }
@@ -93,7 +92,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
 #[derive(Clone, Copy)]
 struct Loaded<'a> {
     issuer: Option<&'a IssuerView>,
-    target: Option<&'a Secret>,
+    target: Option<&'a SecretFacts>,
     owned: &'a [&'a Arc<CertificateRequest>],
 }
 
@@ -187,23 +186,26 @@ async fn signed_into_secret(
 }
 
 /// The Secret kept as the spec says without a new certificate: it is applied again from what
-/// it holds when a `secretTemplate` label or annotation is missing from it, its additional output formats or keystores no longer fit the spec, or its owner
-/// reference does not follow `--enable-certificate-owner-ref` (cert-manager's post-issuance
-/// checks). Keystores that fit are carried over as they are: written again, their bytes would
-/// change and wake the Certificate for nothing. True when it could not be kept, for want of a
-/// keystore password (the Event says which).
+/// it holds when a `secretTemplate` label or annotation is missing from it, its additional
+/// output formats or keystores no longer fit the spec, or its owner reference does not follow
+/// `--enable-certificate-owner-ref` (cert-manager's post-issuance checks). Decided from the
+/// cached facts; the Secret itself is read only to be written. Keystores that fit are carried
+/// over as they are: written again, their bytes would change and wake the Certificate for
+/// nothing. True when it could not be kept, for want of a keystore password (the Event says
+/// which).
 async fn keep_secret(
     ctx: &Context,
     cert: &Certificate,
-    target: &Secret,
+    target: &SecretFacts,
     issued: &crate::pki::inspect::Issued,
 ) -> Result<bool, kube::Error> {
-    let field = |k: &str| secret::text(target, k);
-    let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(false) };
-    let ca = field("ca.crt");
-    let mut updated = secret::tls_secret(cert, &chain, &key, issued, ca.as_deref());
+    if !(target.has("tls.crt") && target.has("tls.key")) {
+        return Ok(false);
+    }
+    // The metadata certsmith writes depends on the spec and the certificate's names only.
+    let mut wanted = secret::tls_secret(cert, "", "", issued, None);
     let owner_wanted = ctx.config.enable_certificate_owner_ref;
-    secret::set_owner(&mut updated, cert, owner_wanted);
+    secret::set_owner(&mut wanted, cert, owner_wanted);
     // The template's labels and annotations, as certsmith sets them (its own win over a
     // template's, e.g. a chart's `app.kubernetes.io/managed-by`): what else the Secret says
     // (a cert-manager Secret taken over) is not a reason to write it.
@@ -213,20 +215,32 @@ async fn keep_secret(
         template.iter().flatten().all(|(k, _)| value(want, k) == value(got, k))
     };
     let template = cert.spec.secret_template.clone().unwrap_or_default();
-    let metadata_kept = kept(&template.labels, &updated.metadata.labels, &target.metadata.labels)
-        && kept(&template.annotations, &updated.metadata.annotations, &target.metadata.annotations);
+    let (want, got) = (&wanted.metadata, &target.metadata);
+    let metadata_kept = kept(&template.labels, &want.labels, &got.labels)
+        && kept(&template.annotations, &want.annotations, &got.annotations);
     let spec = &cert.spec;
     let stores = super::outputs::keystores_mismatch(spec, target);
     let outputs = super::outputs::formats_mismatch(spec, target).or(stores);
-    let owner_kept = secret::owned_by(target, cert) == owner_wanted;
+    let owner_kept = secret::owned_by(&target.metadata, cert) == owner_wanted;
     if metadata_kept && outputs.is_none() && owner_kept {
         return Ok(false);
     }
+    // Written again from what it holds: read whole. Gone or emptied since it was cached, its
+    // change wakes this Certificate again.
+    let namespace = cert.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let Some(full) = api.get_opt(&spec.secret_name).await? else { return Ok(false) };
+    let field = |k: &str| secret::text(&full, k);
+    let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(false) };
+    let Ok(issued) = crate::pki::inspect::parse_chain(&chain) else { return Ok(false) };
+    let ca = field("ca.crt");
+    let mut updated = secret::tls_secret(cert, &chain, &key, &issued, ca.as_deref());
+    secret::set_owner(&mut updated, cert, owner_wanted);
     let object = cert.object_ref(&());
     match stores {
         None => {
             super::outputs::add_formats(&mut updated, spec);
-            super::outputs::carry_keystores(&mut updated, target, spec);
+            super::outputs::carry_keystores(&mut updated, &full, spec);
         }
         Some(_) => {
             let completed = super::passwords::complete(&ctx.client, cert, &mut updated).await?;
@@ -324,12 +338,12 @@ async fn load_target(
     cert: &Certificate,
     old: &CertificateStatus,
     owned: &[&Arc<CertificateRequest>],
-) -> Result<Option<Secret>, kube::Error> {
+) -> Result<Option<Arc<SecretFacts>>, kube::Error> {
     let namespace = cert.namespace().unwrap_or_default();
     let name = &cert.spec.secret_name;
     let cached = ctx.cache.secrets.get(&ObjectRef::new(name).within(&namespace));
     if let Some(cached) = cached.filter(|s| agrees(s, old)) {
-        return Ok(Some((*cached).clone()));
+        return Ok(Some(cached));
     }
     let next = old.revision.unwrap_or(0) + 1;
     let signed = owned.iter().any(|r| {
@@ -340,15 +354,14 @@ async fn load_target(
     if first_issuance && old.next_private_key_secret_name.is_some() && !signed {
         return Ok(None);
     }
-    Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await
+    let read = Api::<SecretFacts>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?;
+    Ok(read.map(Arc::new))
 }
 
 /// Whether a cached Secret holds the certificate the status says was issued last.
-fn agrees(secret: &Secret, status: &CertificateStatus) -> bool {
+fn agrees(secret: &SecretFacts, status: &CertificateStatus) -> bool {
     let Some(recorded) = &status.not_after else { return true };
-    let issued =
-        secret::text(secret, "tls.crt").and_then(|c| crate::pki::inspect::parse_chain(&c).ok());
-    issued.is_some_and(|i| i.not_after == recorded.0)
+    secret.issued().is_some_and(|i| i.not_after == recorded.0)
 }
 
 /// The referenced issuer (from the cache), or the message that says why there is none.

@@ -3,6 +3,7 @@
 //! the CertificateRequest for the next revision → its result, checked, into the Secret. Who signs
 //! the request (certsmith's ACME issuers, or an external issuer) is not this step's concern.
 
+use super::facts::SecretFacts;
 use super::{Context, request, secret, status, write};
 use crate::api::certificate::RotationPolicy;
 use crate::api::{Certificate, CertificateRequest, CertificateStatus};
@@ -25,7 +26,7 @@ use crate::error::Error;
 pub async fn step(
     ctx: &Context,
     cert: &mut Certificate,
-    target: Option<&Secret>,
+    target: Option<&SecretFacts>,
     requests: &[&Arc<CertificateRequest>],
     reason: &'static str,
     message: &str,
@@ -101,7 +102,7 @@ struct Key<'a> {
 async fn start(
     ctx: &Context,
     cert: &Certificate,
-    target: Option<&Secret>,
+    target: Option<&SecretFacts>,
     reason: &'static str,
     message: &str,
 ) -> Result<Started, Error> {
@@ -139,7 +140,7 @@ struct Started {
 async fn make_request(
     ctx: &Context,
     cert: &Certificate,
-    target: Option<&Secret>,
+    target: Option<&SecretFacts>,
     revision: i64,
     key: Key<'_>,
     sans: csr::Sans,
@@ -154,9 +155,8 @@ async fn make_request(
     if let Some(id) = target.and_then(super::ari::cert_id) {
         cr.annotations_mut().insert(ANN_REPLACES.into(), id);
     }
-    let chain = target.and_then(|t| super::secret::text(t, "tls.crt"));
-    let replaced = chain.and_then(|c| crate::pki::inspect::parse_chain(&c).ok());
-    if let Some(window) = replaced.and_then(|i| super::ari::renewing_in(cert, &i, ctx.now())) {
+    let replaced = target.and_then(SecretFacts::issued);
+    if let Some(window) = replaced.and_then(|i| super::ari::renewing_in(cert, i, ctx.now())) {
         cr.annotations_mut().insert(super::ari::ANN_RENEWED_IN.into(), window);
     }
     let api: Api<CertificateRequest> =
@@ -323,7 +323,7 @@ async fn fail(
 async fn private_key(
     ctx: &Context,
     cert: &Certificate,
-    target: Option<&Secret>,
+    target: Option<&SecretFacts>,
 ) -> Result<(rcgen::KeyPair, Option<String>, bool), Error> {
     let namespace = cert.namespace().unwrap_or_default();
     let want = KeySpec::from_spec(&cert.spec)?;
@@ -357,8 +357,13 @@ async fn private_key(
     }
     let never = cert.spec.private_key.as_ref().and_then(|k| k.rotation_policy)
         == Some(RotationPolicy::Never);
-    if never && let Some(key) = target.and_then(secret::tls_key).and_then(|p| fits(&p)) {
-        return Ok((key, None, false));
+    // The stored key is read only here: the cache keeps no data.
+    if never && target.is_some_and(|t| t.has("tls.key")) {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        let stored = api.get_opt(&cert.spec.secret_name).await?;
+        if let Some(key) = stored.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p)) {
+            return Ok((key, None, false));
+        }
     }
     // RSA generation takes ~100 ms of CPU: off the async workers.
     let key = tokio::task::spawn_blocking(move || want.generate())

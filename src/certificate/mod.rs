@@ -5,6 +5,7 @@ pub mod ari;
 pub mod controller;
 #[cfg(test)]
 mod controller_tests;
+pub mod facts;
 pub mod issue;
 pub mod keystores;
 pub mod memory;

@@ -3,6 +3,7 @@
 //! the Secret holds, and the checks that say when a Secret's outputs no longer fit its spec.
 //! Pure: the keystore passwords are read by the caller.
 
+use super::facts::SecretFacts;
 use crate::api::CertificateSpec;
 use crate::api::certificate::{Keystore, OutputFormatType};
 use k8s_openapi::ByteString;
@@ -95,61 +96,57 @@ pub fn add(
 }
 
 /// The additional output formats: `tls-combined.pem` (the key, a newline, the chain) and
-/// `key.der` (the key's PEM block as DER, in the encoding `tls.key` has).
+/// `key.der` (the key's PEM block as DER, in the encoding `tls.key` has), those `spec` asks for.
 pub fn formats(
     spec: &CertificateSpec,
     key: &[u8],
     chain: &[u8],
 ) -> BTreeMap<&'static str, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for format in spec.additional_output_formats.iter().flatten() {
-        match format.type_ {
-            OutputFormatType::CombinedPEM => {
-                out.insert(COMBINED_PEM, [key, b"\n", chain].concat());
-            }
-            OutputFormatType::DER => {
-                if let Ok(block) = pem::parse(key) {
-                    out.insert(KEY_DER, block.into_contents());
-                }
-            }
-        }
+    let mut out = derived(key, chain);
+    out.retain(|k, _| wants(spec, k));
+    out
+}
+
+/// Both additional output formats, as `key` and `chain` make them (`key.der` only when the key
+/// is a PEM block).
+pub fn derived(key: &[u8], chain: &[u8]) -> BTreeMap<&'static str, Vec<u8>> {
+    let mut out = BTreeMap::from([(COMBINED_PEM, [key, b"\n", chain].concat())]);
+    if let Ok(block) = pem::parse(key) {
+        out.insert(KEY_DER, block.into_contents());
     }
     out
 }
 
+/// Whether `spec` asks for the additional output format `k`.
+fn wants(spec: &CertificateSpec, k: &str) -> bool {
+    spec.additional_output_formats.iter().flatten().any(|f| match f.type_ {
+        OutputFormatType::CombinedPEM => k == COMBINED_PEM,
+        OutputFormatType::DER => k == KEY_DER,
+    })
+}
+
 /// Why `secret`'s outputs no longer fit `spec`, in cert-manager's words, when they do not: the
 /// Secret is then written again from what it holds (no new certificate).
-pub fn mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str> {
+pub fn mismatch(spec: &CertificateSpec, secret: &SecretFacts) -> Option<&'static str> {
     formats_mismatch(spec, secret).or_else(|| keystores_mismatch(spec, secret))
 }
 
 /// The additional output formats differ from what the Secret's key and chain give.
-pub fn formats_mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str> {
-    let empty = BTreeMap::new();
-    let data = secret.data.as_ref().unwrap_or(&empty);
-    let field = |k: &str| data.get(k).map(|b| b.0.as_slice()).unwrap_or_default();
-    let want = formats(spec, field("tls.key"), field("tls.crt"));
-    let differ = [COMBINED_PEM, KEY_DER]
-        .iter()
-        .any(|k| want.get(k).map(Vec::as_slice) != data.get(*k).map(|b| b.0.as_slice()));
+pub fn formats_mismatch(spec: &CertificateSpec, secret: &SecretFacts) -> Option<&'static str> {
+    let differ = [COMBINED_PEM, KEY_DER].iter().any(|k| !secret.format_fits(k, wants(spec, k)));
     differ.then_some("Certificate's AdditionalOutputFormats doesn't match Secret Data")
 }
 
 /// A keystore asked for is missing, or one not asked for is there. Its content is not
 /// compared (it is encrypted with fresh salt each time): only whether it is there.
-pub fn keystores_mismatch(spec: &CertificateSpec, secret: &Secret) -> Option<&'static str> {
-    let empty = BTreeMap::new();
-    let data = secret.data.as_ref().unwrap_or(&empty);
-    let field = |k: &str| data.get(k).map(|b| b.0.as_slice()).unwrap_or_default();
-    let has = |k: &str| !field(k).is_empty();
+pub fn keystores_mismatch(spec: &CertificateSpec, secret: &SecretFacts) -> Option<&'static str> {
+    let has = |k: &str| secret.has(k);
     let stores = [Store::Pkcs12, Store::Jks];
     if spec.keystores.is_none() && stores.iter().flat_map(|s| s.keys()).any(has) {
         return Some("Keystore is not defined");
     }
     // A truststore is written when `ca.crt` holds a certificate (the writer's own test).
-    let ca = field("ca.crt");
-    let issuer_provides_ca =
-        pem::parse_many(ca).is_ok_and(|b| b.iter().any(|b| b.tag() == "CERTIFICATE"));
+    let issuer_provides_ca = secret.ca_has_certificate;
     for store in stores {
         let [keystore, truststore] = store.keys();
         let present = has(keystore) || has(truststore);

@@ -2,13 +2,13 @@
 //! cert-manager's issuance policies; pure: the Secret and the clock are passed in.
 
 use crate::api::{Certificate, CertificateRequest};
+use crate::certificate::facts::{Pair, SecretFacts, Why};
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSUER_NAME};
 use crate::pki::csr::names_match;
-use crate::pki::inspect::{Issued, parse_chain};
-use crate::pki::key::{KeySpec, parse_pem};
+use crate::pki::inspect::Issued;
+use crate::pki::key::KeySpec;
 use crate::renewal::{self, backoff};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
 
 /// The reason cmctl (and `certsmith renew`) set on the Issuing condition to ask for a re-issue.
 pub const MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
@@ -30,7 +30,7 @@ pub enum Decision {
 /// `current` (the request of `status.revision`, when it is still there), at `now`.
 pub fn decide(
     cert: &Certificate,
-    secret: Option<&Secret>,
+    secret: Option<&SecretFacts>,
     current: Option<&CertificateRequest>,
     now: Timestamp,
 ) -> Decision {
@@ -69,12 +69,10 @@ pub fn decide(
     Decision::Issue { reason, message }
 }
 
-type Why = (&'static str, String);
-
 /// `Ok` when up to date; `Err(Some(why))` to issue; `Err(None)` when the Secret is not ours.
 fn check(
     cert: &Certificate,
-    secret: Option<&Secret>,
+    secret: Option<&SecretFacts>,
     current: Option<&CertificateRequest>,
     now: Timestamp,
 ) -> Result<Decision, Option<Why>> {
@@ -86,7 +84,9 @@ fn check(
     if annotations.get(ANN_CERTIFICATE_NAME).map(String::as_str) != Some(name) {
         return Err(None);
     }
-    let (key, issued) = key_pair(secret)?;
+    // cert-manager's first policies: data present, key and certificate readable, matching
+    // (read as the Secret was cached).
+    let Pair { key, issued } = secret.pair.clone().map_err(Some)?;
     let issuer = &cert.spec.issuer_ref;
     let kind = issuer.kind.as_deref().unwrap_or("Issuer");
     let was = (
@@ -106,7 +106,7 @@ fn check(
         );
         return Err(Some(("SecretMismatch", message)));
     }
-    if let (Ok(want), Some(have)) = (KeySpec::from_spec(&cert.spec), KeySpec::of(&key))
+    if let (Ok(want), Some(have)) = (KeySpec::from_spec(&cert.spec), key)
         && want != have
     {
         let message = format!(
@@ -151,40 +151,12 @@ fn check(
     Ok(Decision::UpToDate { issued: Box::new(issued), renewal_time: at, window_error })
 }
 
-/// The Secret's key and certificate, read and checked to belong together (cert-manager's first
-/// policies: data present, key and certificate readable, matching).
-fn key_pair(secret: &Secret) -> Result<(rcgen::KeyPair, Issued), Option<Why>> {
-    let field = |k: &str| crate::certificate::secret::text(secret, k);
-    let (Some(crt), Some(key)) = (field("tls.crt"), field("tls.key")) else {
-        let message =
-            "Issuing certificate as Secret does not contain a certificate and private key";
-        return Err(Some(("MissingData", message.into())));
-    };
-    let key = parse_pem(&key).map_err(|e| {
-        Some((
-            "InvalidKeyPair",
-            format!("Issuing certificate as Secret contains an invalid private key: {e}"),
-        ))
-    })?;
-    let issued = parse_chain(&crt).map_err(|e| {
-        Some((
-            "InvalidCertificate",
-            format!("Issuing certificate as Secret contains an invalid certificate: {e}"),
-        ))
-    })?;
-    if !issued.matches_key(&key) {
-        let message = "Issuing certificate as Secret contains a private key that does not match the certificate";
-        return Err(Some(("InvalidKeyPair", message.into())));
-    }
-    Ok((key, issued))
-}
-
 /// `certsmith renew` (like `cmctl renew`) sets Issuing=True with reason ManuallyTriggered.
 pub fn manually_triggered(cert: &Certificate) -> bool {
     cert.status.as_ref().is_some_and(|s| super::status::issuing_for(s, MANUALLY_TRIGGERED))
 }
 
-fn not_owned_message(cert: &Certificate, secret: Option<&Secret>) -> String {
+fn not_owned_message(cert: &Certificate, secret: Option<&SecretFacts>) -> String {
     let secret_name = &cert.spec.secret_name;
     let owner = secret
         .and_then(|s| s.metadata.annotations.as_ref())

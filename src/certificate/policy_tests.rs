@@ -4,9 +4,16 @@ use super::*;
 use crate::api::CertificateStatus;
 use crate::api::meta::{Condition, ConditionStatus};
 use crate::certificate::secret::tls_secret;
+use crate::pki::inspect::parse_chain;
 use crate::pki::key::to_pem;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use rcgen::{CertificateParams, KeyPair};
+
+/// What the Secret step's cache keeps of `s`.
+fn facts(s: &Secret) -> SecretFacts {
+    SecretFacts::from(s.clone())
+}
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -150,7 +157,7 @@ fn needs_issuance_chain() {
         ("the spec changed, then its renewal failed", &failed_after_change, None, now, "Backoff"),
     ];
     for (what, cert, secret, now, want) in table {
-        let got = decide(cert, secret, None, now);
+        let got = decide(cert, secret.map(facts).as_ref(), None, now);
         assert_eq!(reason(&got), want, "{what}: {got:?}");
     }
 }
@@ -160,7 +167,7 @@ fn decisions_carry_times_and_messages() {
     let key = rsa();
     let cert = certificate("");
     let good = secret_for(&cert, &["a.example.com"], &key);
-    match decide(&cert, Some(&good), None, ts("2026-02-01T00:00:00Z")) {
+    match decide(&cert, Some(&facts(&good)), None, ts("2026-02-01T00:00:00Z")) {
         Decision::UpToDate { renewal_time, issued, .. } => {
             assert_eq!(renewal_time, ts("2026-03-02T00:00:00Z"));
             assert_eq!(issued.dns_names, ["a.example.com"]);
@@ -174,7 +181,7 @@ fn decisions_carry_times_and_messages() {
     }
     let mut unannotated = good.clone();
     unannotated.metadata.annotations = None;
-    match decide(&cert, Some(&unannotated), None, ts("2026-02-01T00:00:00Z")) {
+    match decide(&cert, Some(&facts(&unannotated)), None, ts("2026-02-01T00:00:00Z")) {
         Decision::NotOwned { message } => assert_eq!(
             message,
             "Secret \"web-tls\" exists and was not created for this Certificate (it has no \
@@ -184,7 +191,7 @@ fn decisions_carry_times_and_messages() {
         other => panic!("{other:?}"),
     }
     let fewer = secret_for(&cert, &["b.example.com"], &key);
-    match decide(&cert, Some(&fewer), None, ts("2026-02-01T00:00:00Z")) {
+    match decide(&cert, Some(&facts(&fewer)), None, ts("2026-02-01T00:00:00Z")) {
         Decision::Issue { message, .. } => assert_eq!(
             message,
             "Issuing certificate as Secret was previously issued for [b.example.com], not [a.example.com]"
@@ -211,13 +218,13 @@ fn a_renew_now_window_does_not_renew_a_fresh_certificate_before_the_floor() {
         }),
     };
     cert.status.get_or_insert_default().acme = Some(CertificateAcmeStatus { ari: Some(ari) });
-    match decide(&cert, Some(&good), None, ts("2026-01-01T00:10:00Z")) {
+    match decide(&cert, Some(&facts(&good)), None, ts("2026-01-01T00:10:00Z")) {
         Decision::UpToDate { renewal_time, .. } => {
             assert_eq!(renewal_time, ts("2026-01-02T00:00:00Z"))
         }
         other => panic!("renewed a fresh certificate on ARI alone: {other:?}"),
     }
-    let d = decide(&cert, Some(&good), None, ts("2026-01-02T00:00:00Z"));
+    let d = decide(&cert, Some(&facts(&good)), None, ts("2026-01-02T00:00:00Z"));
     assert_eq!(reason(&d), "Renewing", "{d:?}");
 }
 
@@ -230,7 +237,7 @@ fn renewal_policy_and_windows_decide_when_a_renewal_starts() {
     let disabled = certificate("  renewal: {policy: Disabled}\n");
     let good = secret_for(&disabled, &["a.example.com"], &key);
     for now in ["2026-03-02T00:00:01Z", "2026-04-02T00:00:00Z"] {
-        match decide(&disabled, Some(&good), None, ts(now)) {
+        match decide(&disabled, Some(&facts(&good)), None, ts(now)) {
             Decision::UpToDate { renewal_time, .. } => {
                 assert_eq!(renewal_time, crate::renewal::NEVER, "{now}")
             }
@@ -239,7 +246,7 @@ fn renewal_policy_and_windows_decide_when_a_renewal_starts() {
     }
     let fewer = secret_for(&disabled, &["b.example.com"], &key);
     assert_eq!(
-        reason(&decide(&disabled, Some(&fewer), None, ts("2026-02-01T00:00:00Z"))),
+        reason(&decide(&disabled, Some(&facts(&fewer)), None, ts("2026-02-01T00:00:00Z"))),
         "SecretMismatch"
     );
 
@@ -247,13 +254,13 @@ fn renewal_policy_and_windows_decide_when_a_renewal_starts() {
         "  renewal: {policy: RenewBefore, windows: [{cron: '0 2 * * 6', windowDuration: 4h}]}\n";
     let windowed = certificate(saturdays);
     let good = secret_for(&windowed, &["a.example.com"], &key);
-    match decide(&windowed, Some(&good), None, ts("2026-03-02T00:00:01Z")) {
+    match decide(&windowed, Some(&facts(&good)), None, ts("2026-03-02T00:00:01Z")) {
         Decision::UpToDate { renewal_time, .. } => {
             assert_eq!(renewal_time, ts("2026-03-07T02:00:00Z"), "the next Saturday window")
         }
         other => panic!("{other:?}"),
     }
-    match decide(&windowed, Some(&good), None, ts("2026-03-07T02:00:00Z")) {
+    match decide(&windowed, Some(&facts(&good)), None, ts("2026-03-07T02:00:00Z")) {
         Decision::Issue { reason, message } => {
             assert_eq!(reason, "Renewing");
             assert_eq!(
@@ -268,7 +275,7 @@ fn renewal_policy_and_windows_decide_when_a_renewal_starts() {
     let open = certificate(mondays);
     let d = decide(
         &open,
-        Some(&secret_for(&open, &["a.example.com"], &key)),
+        Some(&facts(&secret_for(&open, &["a.example.com"], &key))),
         None,
         ts("2026-03-02T00:00:01Z"),
     );

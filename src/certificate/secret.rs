@@ -88,9 +88,9 @@ pub fn set_owner(secret: &mut Secret, cert: &Certificate, enabled: bool) {
     secret.metadata.owner_references = enabled.then(|| owner(cert)).flatten().map(|o| vec![o]);
 }
 
-/// Whether `secret` is controlled by `cert`.
-pub fn owned_by(secret: &Secret, cert: &Certificate) -> bool {
-    let owners = secret.metadata.owner_references.as_deref().unwrap_or_default();
+/// Whether the Secret of `secret` (its metadata) is controlled by `cert`.
+pub fn owned_by(secret: &ObjectMeta, cert: &Certificate) -> bool {
+    let owners = secret.owner_references.as_deref().unwrap_or_default();
     crate::api::meta::controlled_by(owners, cert.metadata.uid.as_deref())
 }
 

@@ -128,7 +128,7 @@ async fn the_cas_window_is_honoured_and_renew_now_for_every_certificate_is_no_st
     // window alone a certificate is renewed no sooner than a third of its life (at most a day):
     // the Certificate says so, and no order is opened, however often the window is fetched.
     let secrets: Api<Secret> = Api::namespaced(kube.client().await, "default");
-    let replaced = cert_id(&secrets.get("web-tls").await.unwrap()).unwrap();
+    let replaced = cert_id(&secrets.get("web-tls").await.unwrap().into()).unwrap();
     let orders = || a2c.log().lines().filter(|l| l.starts_with("new order payload")).count();
     assert_eq!(orders(), 1, "orders before the CA said renew now");
     a2c.restart(true);
