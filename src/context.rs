@@ -25,6 +25,8 @@ pub struct Context {
     /// What each step keeps in memory for itself (a saving, never the truth): its own type,
     /// read and written only by that step.
     pub certificates: crate::certificate::memory::Memory,
+    /// CA issuers' key pairs, by their Secret's version (the CertificateRequest step's).
+    pub ca_keys: crate::certificate_request::local::CaKeys,
     /// Each ACME account's order budget (the Order step's).
     pub budgets: Budgets,
     /// The namespaces whose responder Service was made sure of lately (the HTTP-01 solver's).
@@ -99,6 +101,7 @@ impl Context {
             challenges,
             cache: stores,
             chains: Default::default(),
+            ca_keys: Default::default(),
             solver_services: Default::default(),
             identities: Default::default(),
             budgets: Budgets::default(),

@@ -171,7 +171,7 @@ async fn sign_here(
     stored: &Option<CertificateRequestStatus>,
     issuer: &crate::issuer::IssuerView,
 ) -> Result<Action, Error> {
-    let signed = local::sign(&ctx.client, cr, issuer, ctx.now()).await?;
+    let signed = local::sign(ctx, cr, issuer, ctx.now()).await?;
     if let Some((reason, note)) = signed.warning {
         ctx.event(&cr.object_ref(&()), true, reason, note.into()).await;
     }
