@@ -3,11 +3,11 @@
 //!
 //! A chain is stored three times in the cluster (Order, request, Secret, as cert-manager does)
 //! and each of those kinds is cached. A finished Order or request is never written again, and
-//! its chain is read once, by the next step, moments after it was written. So the caches keep
-//! finished ones without it (and a finished Order without its CSR and authorizations), the
-//! writer hands the chain to the next step in memory, and a step that finds no hand-off (after
-//! a restart, or when the hand-off was evicted) reads the object from the API. The Secret's copy
-//! is the one read afterwards.
+//! its chain (and a request's CA) is read once, by the next step, moments after it was written.
+//! So the caches keep finished ones without them (and a finished Order without its CSR and
+//! authorizations), the writer hands them to the next step in memory, and a step that finds no
+//! hand-off (after a restart, or when the hand-off was evicted) reads the object from the API.
+//! The Secret's copy is the one read afterwards.
 
 use crate::api::order::State;
 use crate::api::{CertificateRequest, Order, OrderStatus};
@@ -31,6 +31,16 @@ impl Chains {
     /// `object`'s status now holds `chain`: kept for the step that reads it next.
     pub fn give(&self, object: &impl Resource, chain: &[u8]) {
         let Some(uid) = object.meta().uid.clone() else { return };
+        self.keep(uid, chain);
+    }
+
+    /// `request`'s status now holds `ca` (its `status.ca`), kept as its chain is.
+    pub fn give_ca(&self, request: &CertificateRequest, ca: &[u8]) {
+        let Some(uid) = request.meta().uid.as_deref() else { return };
+        self.keep(format!("{uid}{CA}"), ca);
+    }
+
+    fn keep(&self, uid: String, chain: &[u8]) {
         let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let (chains, order) = &mut *kept;
         while chains.len() >= KEPT {
@@ -58,7 +68,7 @@ impl Chains {
         &self,
         client: &kube::Client,
         object: &K,
-        chain: fn(&K) -> Option<&ByteString>,
+        (chain, suffix): (fn(&K) -> Option<&ByteString>, &str),
     ) -> Result<Option<Vec<u8>>, kube::Error>
     where
         K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -71,7 +81,8 @@ impl Chains {
             return Ok(Some(cached.0.clone()));
         }
         let uid = object.uid();
-        if let Some(handed) = uid.as_deref().and_then(|uid| self.handed(uid)) {
+        if let Some(handed) = uid.as_deref().and_then(|uid| self.handed(&format!("{uid}{suffix}")))
+        {
             return Ok(Some(handed));
         }
         let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
@@ -85,7 +96,7 @@ impl Chains {
         client: &kube::Client,
         order: &Order,
     ) -> Result<Option<Vec<u8>>, kube::Error> {
-        self.of(client, order, order_chain).await
+        self.of(client, order, (order_chain, "")).await
     }
 
     /// The chain `request` was signed with (see `of`).
@@ -94,7 +105,16 @@ impl Chains {
         client: &kube::Client,
         request: &CertificateRequest,
     ) -> Result<Option<Vec<u8>>, kube::Error> {
-        self.of(client, request, request_chain).await
+        self.of(client, request, (request_chain, "")).await
+    }
+
+    /// The CA `request` was signed under, its `status.ca` (see `of`).
+    pub async fn ca_of_request(
+        &self,
+        client: &kube::Client,
+        request: &CertificateRequest,
+    ) -> Result<Option<Vec<u8>>, kube::Error> {
+        self.of(client, request, (request_ca, CA)).await
     }
 }
 
@@ -105,6 +125,13 @@ fn order_chain(order: &Order) -> Option<&ByteString> {
 fn request_chain(request: &CertificateRequest) -> Option<&ByteString> {
     request.status.as_ref()?.certificate.as_ref()
 }
+
+fn request_ca(request: &CertificateRequest) -> Option<&ByteString> {
+    request.status.as_ref()?.ca.as_ref()
+}
+
+/// What a request's CA hand-off is kept under, after its uid.
+const CA: &str = "/ca";
 
 /// Whether a cached `chain` was left out by `trim_order`/`trim_request` (stored in the API).
 pub fn left_out(chain: &ByteString) -> bool {
@@ -135,14 +162,18 @@ pub fn trim_order(order: &mut Order) {
     order.spec.request = ByteString(Vec::new());
 }
 
-/// What the cache keeps of a signed request: all but the chain, which an empty one stands for.
-/// The CSR stays: the Certificate's policies compare it with the spec at every look.
+/// What the cache keeps of a finished request: all but the chain and the CA, which empty ones
+/// stand for, and the requester's identity, which only approving and signing read. The CSR
+/// stays: the Certificate's policies compare it with the spec at every look.
 pub fn trim_request(request: &mut CertificateRequest) {
     if !request.finished() {
         return;
     }
-    if let Some(chain) = request.status.as_mut().and_then(|s| s.certificate.as_mut()) {
-        chain.0 = Vec::new();
+    let spec = &mut request.spec;
+    (spec.username, spec.uid, spec.groups, spec.extra) = (None, None, None, None);
+    let Some(status) = request.status.as_mut() else { return };
+    for kept in [status.certificate.as_mut(), status.ca.as_mut()].into_iter().flatten() {
+        kept.0 = Vec::new();
     }
 }
 
@@ -191,9 +222,10 @@ mod tests {
     }
 
     #[test]
-    fn only_finished_requests_lose_their_chain() {
+    fn only_finished_requests_lose_their_chain_ca_and_requester() {
         let base = "apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {name: r, namespace: n}\n\
-                    spec: {request: Q1NS, issuerRef: {name: le}}\nstatus:\n  certificate: UEVN\n  conditions:\n";
+                    spec: {request: Q1NS, issuerRef: {name: le}, username: u, uid: i, groups: [g], extra: {k: [v]}}\n\
+                    status:\n  certificate: UEVN\n  ca: Q0E=\n  conditions:\n";
         let ready = |status: &str, reason: &str| {
             format!("{base}  - {{type: Ready, status: '{status}', reason: {reason}}}\n")
         };
@@ -206,6 +238,13 @@ mod tests {
             trim_request(&mut cr);
             let chain = cr.status.as_ref().and_then(|s| s.certificate.as_ref());
             assert_eq!(chain.is_some_and(left_out), trimmed, "{yaml}");
+            let ca = cr.status.as_ref().and_then(|s| s.ca.as_ref());
+            assert_eq!(ca.is_some_and(left_out), trimmed, "{yaml}");
+            let spec = &cr.spec;
+            let identity = (&spec.username, &spec.uid, &spec.groups, &spec.extra);
+            assert_eq!(identity.0.is_none(), trimmed, "{yaml}");
+            assert_eq!(identity.1.is_none() && identity.2.is_none(), trimmed);
+            assert_eq!(identity.3.is_none(), trimmed);
             assert_eq!(cr.spec.request.0, b"CSR", "the CSR stays");
             assert!(cr.finished() == trimmed, "{yaml}");
         }
@@ -264,6 +303,28 @@ mod tests {
             assert_eq!(got.as_deref(), want.map(str::as_bytes), "{shown}");
             assert_eq!(*seen.lock().unwrap(), asked, "{shown}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_left_out_ca_has_its_own_hand_off_and_is_read_from_the_api_without_one() {
+        let with_ca = |ca: &str| {
+            let mut r = request("u", Some(""));
+            r.status.get_or_insert_default().ca = Some(ByteString(ca.as_bytes().to_vec()));
+            r
+        };
+        let chains = Chains::default();
+        chains.give(&with_ca(""), b"CHAIN");
+        chains.give_ca(&with_ca(""), b"CA");
+        let (client, seen) = api(None);
+        let ca = chains.ca_of_request(&client, &with_ca("")).await.unwrap();
+        assert_eq!(ca.as_deref(), Some(&b"CA"[..]));
+        let chain = chains.of_request(&client, &with_ca("")).await.unwrap();
+        assert_eq!(chain.as_deref(), Some(&b"CHAIN"[..]), "each its own");
+        assert!(seen.lock().unwrap().is_empty());
+        let (client, seen) = api(Some(with_ca("STORED")));
+        let ca = chains.ca_of_request(&client, &with_ca("")).await.unwrap();
+        assert_eq!(ca.as_deref(), Some(&b"STORED"[..]), "taken once, then read");
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     #[test]

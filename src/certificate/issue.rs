@@ -253,8 +253,8 @@ async fn store(
         let message = format!("the issuer returned a certificate for [{have}] instead of [{want}]");
         return fail(ctx, cert, (started, events), &message).await;
     }
-    let ca = cr.status.as_ref().and_then(|s| s.ca.as_ref());
-    let ca = ca.map(|c| String::from_utf8_lossy(&c.0).into_owned());
+    let ca = ctx.chains.ca_of_request(&ctx.client, cr).await?;
+    let ca = ca.map(|c| String::from_utf8_lossy(&c).into_owned());
     let encoding = cert.spec.private_key.as_ref().and_then(|k| k.encoding);
     let pem = to_pem(key.pair, encoding)?;
     let mut tls = secret::tls_secret(cert, &chain, &pem, &issued, ca.as_deref());

@@ -246,6 +246,9 @@ async fn write(
         // Handed over before the write: its watch event may wake the Certificate before this
         // call returns. Used only once the cache shows the write.
         ctx.chains.give(cr, &chain);
+        if let Some(ca) = &ca {
+            ctx.chains.give_ca(cr, ca);
+        }
         new.certificate = Some(ByteString(chain));
         new.ca = ca.map(ByteString);
     }
