@@ -24,6 +24,9 @@ use tokio::sync::mpsc;
 /// Changes a watch holds for each subscriber before it waits for the slowest.
 const BUFFER: usize = 1024;
 
+/// The annotation `kubectl apply` keeps the applied object in (its spec again, as JSON).
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// What a kind needs to be watched, cached and reconciled by the operator's controllers.
 pub trait Kind:
     Resource<DynamicType = ()> + Clone + Debug + serde::de::DeserializeOwned + Send + Sync + 'static
@@ -51,8 +54,9 @@ pub struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
 
 impl<K: Kind> Shared<K> {
     /// Watches `api` for `consumers` subscribers, each of which sees every object listed,
-    /// changed or deleted (a deleted Secret must wake its Certificate). Managed fields are
-    /// dropped from the cache: nothing reads them, and they are often most of an object.
+    /// changed or deleted (a deleted Secret must wake its Certificate). Managed fields and
+    /// `kubectl apply`'s copy of the object are dropped from the cache: nothing reads them,
+    /// and they are often most of an object.
     pub fn watch(api: Api<K>, config: watcher::Config, consumers: usize) -> Shared<K> {
         Self::watch_trimmed(api, config, consumers, |_| {})
     }
@@ -86,7 +90,11 @@ impl<K: Kind> Shared<K> {
             (0..consumers).map(|_| mpsc::channel::<Arc<K>>(BUFFER)).unzip();
         let run = events
             .modify(move |o| {
-                o.meta_mut().managed_fields = None;
+                let meta = o.meta_mut();
+                meta.managed_fields = None;
+                if let Some(annotations) = meta.annotations.as_mut() {
+                    annotations.remove(LAST_APPLIED);
+                }
                 trim(o);
             })
             .reflect(writer)
@@ -269,5 +277,31 @@ mod tests {
         for (item, (yaml, want)) in items.iter().zip(&table) {
             assert_eq!(passed.iter().any(|p| Arc::ptr_eq(p, item)), *want, "{yaml}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_neither_managed_fields_nor_kubectls_copy() {
+        let mut cert = crate::api::Certificate::new("web", Default::default());
+        cert.metadata.namespace = Some("n".into());
+        cert.metadata.managed_fields = Some(vec![Default::default()]);
+        cert.metadata.annotations = Some(
+            [(LAST_APPLIED, "{\"spec\":{}}"), ("team", "a")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+        );
+        let listed = [
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(cert)),
+            Ok(watcher::Event::InitDone),
+        ];
+        let events = futures::stream::iter(listed).boxed();
+        let shared = Shared::from_events(events, 1, |_| {});
+        let store = shared.store.clone();
+        // The subscriber's buffer holds the one change, so the run ends with the list.
+        shared.run.await;
+        let cached = store.get(&ObjectRef::new("web").within("n")).unwrap();
+        assert_eq!(cached.metadata.managed_fields, None);
+        let annotations = cached.metadata.annotations.clone().unwrap_or_default();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["team"]);
     }
 }

@@ -81,7 +81,7 @@ impl From<Secret> for SecretFacts {
         let mut metadata = secret.metadata;
         metadata.managed_fields = None;
         if let Some(annotations) = metadata.annotations.as_mut() {
-            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+            annotations.remove(crate::watches::LAST_APPLIED);
         }
         SecretFacts {
             metadata,
