@@ -9,13 +9,16 @@
 //! restart's time to the first reconcile and until every Certificate was reconciled, its API
 //! requests, new orders and new CertificateRequests; API requests per issuance by verb and
 //! resource from the audit log (Events apart); idle requests per minute (env `IDLE_SECS`,
-//! default 60); and issue 30's goals beside the figures. Prints numbers; asserts nothing.
+//! default 60); and issue 30's goals beside the figures. `ISSUER=renew-now`: a CA saying "renew
+//! now" to every certificate, and the orders it gets (`renew_now.rs`). Prints numbers; asserts
+//! nothing.
 
 // The benchmarks' bare ACME client.
 #[path = "../harness/bare.rs"]
 mod bare;
 // The end-to-end tests' harness; a bench uses only its bed, Pebble and operator.
 mod measure;
+mod renew_now;
 #[path = "../../tests/e2e/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
@@ -39,6 +42,9 @@ fn env(name: &str, default: u64) -> u64 {
 #[tokio::main]
 async fn main() {
     let (n, parallel, idle) = (env("N", 1000), env("PARALLEL", 20), env("IDLE_SECS", 60));
+    if std::env::var("ISSUER").is_ok_and(|i| i == "renew-now") {
+        return renew_now::run(env("N", 100), env("RENEW_SECS", 300)).await;
+    }
     let ca = std::env::var("ISSUER").is_ok_and(|i| i == "ca");
     let kube = KubeBed::start();
     let pebble = issuing_bed(&kube);

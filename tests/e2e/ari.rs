@@ -6,67 +6,17 @@
 
 use crate::support;
 
+use crate::support::KubeBed;
+use crate::support::a2c::A2c;
 use crate::support::acme::{Operator, PebbleBed, eventually};
 use crate::support::faults::Row;
-use crate::support::{KubeBed, state_var, testbed_script};
 use certsmith::api::Certificate;
 use certsmith::certificate::ari::{RENEW_NOW_HELD, cert_id};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// acme2certifier on a free port (e2e/testbed/start-a2c.sh).
-struct A2c {
-    dir: PathBuf,
-    directory_url: String,
-    ca_pem: PathBuf,
-}
-
-impl A2c {
-    fn start() -> A2c {
-        let dir = support::start("start-a2c.sh", &[]);
-        let (directory_url, ca_pem) =
-            (state_var(&dir, "A2C_DIRECTORY_URL"), state_var(&dir, "A2C_CA"));
-        A2c { directory_url, ca_pem: ca_pem.into(), dir }
-    }
-
-    /// Started again on its port and database; `renew_now` makes every window "renew now".
-    fn restart(&self, renew_now: bool) {
-        let pid = std::fs::read_to_string(self.dir.join("a2c.pid")).unwrap();
-        let _ = Command::new("kill").arg(pid.trim()).status();
-        std::thread::sleep(Duration::from_millis(300));
-        let status = Command::new(self.dir.join("run-a2c"))
-            .env("RENEW_NOW", if renew_now { "1" } else { "0" })
-            .status()
-            .unwrap();
-        assert!(status.success(), "run-a2c failed");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("a2c.log")).unwrap_or_default()
-    }
-
-    fn cluster_issuer(&self) -> String {
-        use base64::Engine as _;
-        let ca =
-            base64::engine::general_purpose::STANDARD.encode(std::fs::read(&self.ca_pem).unwrap());
-        format!(
-            "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: ari}}\nspec:\n  acme:\n    \
-             server: {}\n    caBundle: {ca}\n    email: admin@example.com\n    privateKeySecretRef: {{name: ari}}\n    \
-             solvers:\n    - http01: {{ingress: {{class: nginx}}}}\n",
-            self.directory_url
-        )
-    }
-}
-
-impl Drop for A2c {
-    fn drop(&mut self) {
-        let _ = Command::new(testbed_script("stop-a2c.sh")).arg(&self.dir).status();
-    }
-}
 
 /// Whether the renewal time lies in acme2certifier's window for the current certificate
 /// (from 85% of its life to its end) and, where the CRD keeps it, in the recorded window.
@@ -129,7 +79,7 @@ async fn the_cas_window_is_honoured_and_renew_now_for_every_certificate_is_no_st
     // the Certificate says so, and no order is opened, however often the window is fetched.
     let secrets: Api<Secret> = Api::namespaced(kube.client().await, "default");
     let replaced = cert_id(&secrets.get("web-tls").await.unwrap().into()).unwrap();
-    let orders = || a2c.log().lines().filter(|l| l.starts_with("new order payload")).count();
+    let orders = || a2c.orders();
     assert_eq!(orders(), 1, "orders before the CA said renew now");
     a2c.restart(true);
     let said = Instant::now();

@@ -2,6 +2,7 @@
 //! issuance tests, a real Pebble, started by the scripts in `e2e/testbed/` on free ports.
 //! A bed missing its binaries is a failure, never a skip: run `e2e/testbed/install.sh`.
 
+pub mod a2c;
 pub mod acme;
 pub mod cert_manager;
 pub mod faults;
