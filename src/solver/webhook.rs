@@ -103,13 +103,12 @@ pub enum Action {
     CleanUp,
 }
 
-/// cert-manager's `ChallengePayload` (group `acme.cert-manager.io`, version `v1alpha1`), as
-/// certsmith sends it: the request only.
+/// cert-manager's `ChallengePayload`, as cert-manager sends it: the request only, and no
+/// `apiVersion` or `kind`. The solver's server defaults them from the URL; naming them would
+/// have to name the library's own group (`webhook.acme.cert-manager.io/v1alpha1` today), which
+/// a solver built on another version of the library may not know, and refuse the request.
 #[derive(Serialize, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
 pub struct Payload {
-    pub api_version: &'static str,
-    pub kind: &'static str,
     pub request: Request,
 }
 
@@ -228,8 +227,6 @@ async fn call(ctx: &Context, ch: &Challenge, action: Action) -> Result<(), Webho
     let namespace = ch.namespace().unwrap_or_default();
     let cluster_namespace = ctx.config.cluster_resource_namespace();
     let payload = Payload {
-        api_version: "acme.cert-manager.io/v1alpha1",
-        kind: "ChallengePayload",
         request: request(
             ch,
             webhook,

@@ -44,16 +44,10 @@ fn the_request_is_cert_managers_challenge_request() {
             "example.test.".into(),
             "u-1".into(),
         );
-        let payload = Payload {
-            api_version: "acme.cert-manager.io/v1alpha1",
-            kind: "ChallengePayload",
-            request: req,
-        };
+        let payload = Payload { request: req };
         assert_eq!(
             serde_json::to_value(&payload).unwrap(),
             json!({
-                "apiVersion": "acme.cert-manager.io/v1alpha1",
-                "kind": "ChallengePayload",
                 "request": {
                     "uid": "u-1",
                     "action": word,
