@@ -51,26 +51,29 @@ async fn a_wildcard_through_cert_managers_webhook_library_and_its_refusal_in_its
         ("PEBBLE_DNS_SERVER", &format!("127.0.0.1:{port}")),
         ("PEBBLE_ALTERNATE_ROOTS", "1"),
     ]);
-    let tsig = |ns: &str| {
+    let tsig = |ns: &str, name: &str| {
         format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: tsig, namespace: {ns}}}\n\
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\n\
              stringData: {{secret: \"{}\"}}\n---\n",
             state_var(&bind, "TSIG_SHA256_SECRET")
         )
     };
-    let config = format!(
-        "{{nameserver: '127.0.0.1:{port}', tsigKeyName: certsmith-sha256, tsigAlgorithm: HMACSHA256, \
-         tsigSecretSecretRef: {{name: tsig, key: secret}}}}"
-    );
+    let config = |secret: &str| {
+        format!(
+            "{{nameserver: '127.0.0.1:{port}', tsigKeyName: certsmith-sha256, \
+             tsigAlgorithm: HMACSHA256, tsigSecretSecretRef: {{name: {secret}, key: secret}}}}"
+        )
+    };
     kube.kubectl_ok(&["create", "namespace", "team"], "");
-    // The Issuer's Secret in its own namespace; the ClusterIssuer's in the cluster resource
-    // namespace (the operator's, certsmith): the solver finds each only where it is sent.
+    // The Issuer's Secret in its own namespace; the ClusterIssuer's (another name) in the
+    // cluster resource namespace (the operator's, certsmith), though its Certificate is in
+    // team: the solver finds each only in the namespace certsmith sends.
     let yaml = format!(
         "{}{}{}{}{}",
-        tsig("team"),
-        tsig("certsmith"),
-        issuer(&pebble, "Issuer", "hook", Some("team"), &config),
-        issuer(&pebble, "ClusterIssuer", "hook", None, &config),
+        tsig("team", "tsig"),
+        tsig("certsmith", "tsig-cluster"),
+        issuer(&pebble, "Issuer", "hook", Some("team"), &config("tsig")),
+        issuer(&pebble, "ClusterIssuer", "hook", None, &config("tsig-cluster")),
         issuer(&pebble, "ClusterIssuer", "hook-refused", None, "{}"),
     );
     kube.kubectl_ok(&["apply", "-f", "-"], &yaml);
