@@ -215,12 +215,39 @@ fn verdict(path: &str, code: u16, body: &[u8]) -> Result<(), WebhookError> {
     Err(WebhookError::NoReason { path: path.into() })
 }
 
+/// `/apis/<groupName>/v1alpha1/<solverName>`. Both are an issuer's words, which a namespace's
+/// editors write: each must be a plain name (lowercase letters, digits, `-`, `.`), so that no
+/// `/`, `..`, `?` or `%` turns the POST, made with certsmith's own rights, into another request.
+fn path(webhook: &AcmeIssuerDnsWebhook) -> Result<String, WebhookError> {
+    let plain = |s: &str| {
+        let edge =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let inner = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+        s.len() <= 253
+            && edge(s.chars().next())
+            && edge(s.chars().last())
+            && s.chars().all(inner)
+            && !s.contains("..")
+    };
+    for (field, value) in [("groupName", &webhook.group_name), ("solverName", &webhook.solver_name)]
+    {
+        if !plain(value) {
+            return Err(WebhookError::Refused(format!(
+                "dns01.webhook.{field} {value:?} is not a name: lowercase letters, digits, '-' and \
+                 '.' only, beginning and ending with a letter or digit"
+            )));
+        }
+    }
+    Ok(format!("/apis/{}/v1alpha1/{}", webhook.group_name, webhook.solver_name))
+}
+
 /// Asks the solver `ch` names to do `action`.
 async fn call(ctx: &Context, ch: &Challenge, action: Action) -> Result<(), WebhookError> {
     let webhook = ch.spec.solver.dns01.as_ref().and_then(|d| d.webhook.as_ref());
     let Some(webhook) = webhook else {
         return Err(WebhookError::Refused("the DNS-01 solver names no webhook".into()));
     };
+    let path = path(webhook)?;
     let fqdn = crate::dns01::followed(ctx, ch).await?;
     let resolver = crate::dns01::recursive(ctx).await?[0];
     let zone = crate::dns01::dns::zone_of(resolver, &fqdn).await?;
@@ -237,7 +264,6 @@ async fn call(ctx: &Context, ch: &Challenge, action: Action) -> Result<(), Webho
             uid(),
         ),
     };
-    let path = format!("/apis/{}/v1alpha1/{}", webhook.group_name, webhook.solver_name);
     let body = serde_json::to_vec(&payload).expect("a payload is JSON");
     let sent = http::Request::post(&path)
         .header(http::header::CONTENT_TYPE, "application/json")

@@ -114,6 +114,36 @@ fn the_answer_is_read_as_cert_manager_reads_it() {
 }
 
 #[test]
+fn only_plain_names_make_the_path() {
+    let hook = |group: &str, solver: &str| AcmeIssuerDnsWebhook {
+        group_name: group.into(),
+        solver_name: solver.into(),
+        config: None,
+    };
+    let cases = [
+        ("acme.example.com", "cloudflare", Some("/apis/acme.example.com/v1alpha1/cloudflare")),
+        ("acme.certsmith.test", "rfc2136", Some("/apis/acme.certsmith.test/v1alpha1/rfc2136")),
+        ("a", "my-solver.v2", Some("/apis/a/v1alpha1/my-solver.v2")),
+        ("x/../../api/v1/namespaces/kube-system/secrets", "s", None),
+        ("acme.example.com", "../../../api/v1/secrets", None),
+        ("acme.example.com", "s?dryRun=All", None),
+        ("acme.example.com", "s%2F..", None),
+        ("Acme.example.com", "s", None),
+        ("acme..example.com", "s", None),
+        ("-acme.example.com", "s", None),
+        ("acme.example.com.", "s", None),
+        ("", "s", None),
+        ("acme.example.com", "", None),
+    ];
+    for (group, solver, want) in cases {
+        let got = path(&hook(group, solver)).ok();
+        assert_eq!(got.as_deref(), want, "{group:?} {solver:?}");
+    }
+    let Err(WebhookError::Refused(why)) = path(&hook("a/b", "s")) else { panic!() };
+    assert!(why.starts_with("dns01.webhook.groupName \"a/b\" is not a name"), "{why}");
+}
+
+#[test]
 fn a_uid_is_a_fresh_uuid_v4() {
     let (a, b) = (uid(), uid());
     assert_ne!(a, b);
