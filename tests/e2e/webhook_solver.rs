@@ -9,7 +9,7 @@
 //! solver's own words on the Challenge and the Certificate.
 
 use crate::chart_admission::install_chart;
-use crate::chart_support::{can_i, service_account_kubeconfig};
+use crate::chart_support::{can_i, render, service_account_kubeconfig};
 use crate::support::acme::{Operator, PebbleBed, eventually, ready};
 use crate::support::{self, KubeBed, start, state_var, txt, verifies};
 use certsmith::api::{Certificate, Challenge};
@@ -35,8 +35,26 @@ async fn a_wildcard_through_cert_managers_webhook_library_and_its_refusal_in_its
     let webhook = start("start-webhook.sh", &[("KUBE_STATE", kube.dir.to_str().unwrap())]);
     assert_eq!(state_var(&webhook, "WEBHOOK_GROUP"), "acme.certsmith.test");
 
-    // The chart's RBAC: create on the solver's group, as dns01WebhookGroups names it; nothing
-    // more on it.
+    // By default the chart grants nothing on any solver's group (a solver's chart may): no
+    // rule of the form a webhook grant takes (every resource of a group); with the group named
+    // in dns01WebhookGroups, exactly that one.
+    let wildcard_rules = |values: &str| -> Vec<serde_json::Value> {
+        render(values)
+            .iter()
+            .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
+            .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
+            .filter(|r| r["resources"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "*")))
+            .collect()
+    };
+    assert_eq!(wildcard_rules(""), Vec::<serde_json::Value>::new());
+    let named = wildcard_rules(r#"{"dns01WebhookGroups": ["acme.certsmith.test"]}"#);
+    assert_eq!(
+        named,
+        vec![
+            serde_json::json!({"apiGroups": ["acme.certsmith.test"], "resources": ["*"], "verbs": ["create"]})
+        ]
+    );
+    // … and with dns01WebhookGroups, create on the groups it names; nothing more on them.
     install_chart(&kube, r#"{"dns01WebhookGroups": ["acme.certsmith.test"]}"#);
     let certsmith = "system:serviceaccount:certsmith:certsmith";
     for (check, granted) in [
