@@ -6,7 +6,8 @@
 #        acme2certifier (an ACME server that serves ARI for the ARI fault tests);
 #   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
 #        kube-controller-manager and kubectl of each of KUBE_VERSIONS (build-kube.sh), etcd and
-#        Pebble (build-tools.sh), Traefik, the Gateway API implementation (build-traefik.sh).
+#        Pebble (build-tools.sh), Traefik, the Gateway API implementation (build-traefik.sh), a
+#        DNS-01 webhook solver on cert-manager's webhook library (build-webhook.sh).
 # Prints nothing on stdout; the cache locations are in env.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,6 +79,7 @@ done
 if [[ ! -x $TOOLS_BIN_DIR/etcd || ! -x $TOOLS_BIN_DIR/pebble || ! -x $TOOLS_BIN_DIR/pebble-challtestsrv ]]; then
   "$here/build-tools.sh"
 fi
-# build-traefik.sh returns at once when its binary is there.
+# build-traefik.sh and build-webhook.sh return at once when their binaries are there.
 "$here/build-traefik.sh" >/dev/null
-log "ready: Kubernetes $KUBE_VERSIONS, etcd $ETCD_VERSION, Pebble $PEBBLE_VERSION, Traefik under $CERTSMITH_CACHE"
+"$here/build-webhook.sh"
+log "ready: Kubernetes $KUBE_VERSIONS, etcd $ETCD_VERSION, Pebble $PEBBLE_VERSION, Traefik, a cert-manager $CERT_MANAGER_VERSION webhook solver under $CERTSMITH_CACHE"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # start-kube.sh — a throw-away Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and
 # kube-controller-manager of env.sh's KUBE_VERSION (v1.36 unless KUBE_VERSION picks another of
-# KUBE_VERSIONS), with the namespace, garbage-collector, service-account and
+# KUBE_VERSIONS), with the aggregation layer on (for webhook solvers), and the namespace, garbage-collector, service-account and
 # ClusterRole-aggregation controllers, so ownerReference GC, namespace deletion, token requests
 # and the built-in view/edit roles' aggregation work. No kubelet, no scheduler.
 #
@@ -48,6 +48,17 @@ fail() { log "failed: $*"; tail -n 20 "$D"/*.log >&2 2>/dev/null || true; "$here
   issue server /CN=kube-apiserver "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth"
   issue admin "/O=system:masters/CN=admin" "extendedKeyUsage=clientAuth"
+  # The aggregation layer: a CA of its own signs the client certificate the API server shows
+  # an aggregated API (a webhook solver), which trusts the X-Remote-* headers of that CA only.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=certsmith-front-proxy-ca \
+    -keyout front-proxy-ca.key -out front-proxy-ca.crt -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=front-proxy-client -keyout front-proxy-client.key \
+    -out front-proxy-client.csr 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' > front-proxy-client.ext
+  openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt -CAkey front-proxy-ca.key \
+    -CAcreateserial -days 365 -extfile front-proxy-client.ext -out front-proxy-client.crt 2>/dev/null
+  rm -f front-proxy-client.csr front-proxy-client.ext
   openssl genrsa -out sa.key 2048 2>/dev/null
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 ) || fail "openssl"
@@ -84,6 +95,8 @@ rules:
 POLICY
 
 # --endpoint-reconciler-type=none: the default Service's endpoints cannot be loopback.
+# The aggregation layer (--requestheader-*, --proxy-client-*) serves APIServices such as
+# cert-manager webhook solvers, each behind a Service of type ExternalName (start-webhook.sh).
 # $D/run-apiserver starts it again on the same port and etcd (restart-apiserver.sh: an outage).
 cat > "$D/run-apiserver" <<RUN
 #!/usr/bin/env bash
@@ -98,6 +111,12 @@ cat > "$D/run-apiserver" <<RUN
   --service-account-key-file="$D/pki/sa.pub" --service-account-signing-key-file="$D/pki/sa.key" \\
   --api-audiences=https://kubernetes.default.svc \\
   --cert-dir="$D/pki/apiserver" --profiling=false \\
+  --requestheader-client-ca-file="$D/pki/front-proxy-ca.crt" \\
+  --requestheader-allowed-names=front-proxy-client \\
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \\
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \\
+  --proxy-client-cert-file="$D/pki/front-proxy-client.crt" \\
+  --proxy-client-key-file="$D/pki/front-proxy-client.key" \\
   --audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json \\
   </dev/null >>"$D/kube-apiserver.log" 2>&1 &
 echo \$! > "$D/kube-apiserver.pid"

@@ -155,7 +155,8 @@ pub struct CertificateDnsNameSelector {
 }
 
 /// DNS-01: the TXT record `_acme-challenge.<name>`, written through one DNS provider. certsmith
-/// writes through RFC 2136; the other providers are accepted as given and reported unsupported.
+/// writes through RFC 2136 or a cert-manager webhook solver; the other providers are accepted
+/// as given and reported unsupported.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcmeChallengeSolverDns01 {
@@ -179,7 +180,23 @@ pub struct AcmeChallengeSolverDns01 {
     #[serde(rename = "acmeDNS", default, skip_serializing_if = "Option::is_none")]
     pub acme_dns: Option<Opaque>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<Opaque>,
+    pub webhook: Option<AcmeIssuerDnsWebhook>,
+}
+
+/// A cert-manager DNS-01 webhook solver: an aggregated API the API server serves at
+/// `/apis/<groupName>/v1alpha1/<solverName>`, which certsmith asks to present and clean up.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeIssuerDnsWebhook {
+    /// The API group the solver is registered under (its APIService).
+    #[schemars(length(min = 1))]
+    pub group_name: String,
+    /// The solver's name within the group (the resource certsmith posts to).
+    #[schemars(length(min = 1))]
+    pub solver_name: String,
+    /// Passed to the solver as it is; the solver alone reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Opaque>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

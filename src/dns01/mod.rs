@@ -20,9 +20,7 @@ use std::net::SocketAddr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "the DNS-01 solver names no rfc2136 provider; certsmith writes DNS-01 records through RFC 2136 only"
-    )]
+    #[error("the DNS-01 solver names no rfc2136 provider")]
     NoProvider,
     #[error("{0}")]
     Config(String),
@@ -130,7 +128,7 @@ async fn key(
 }
 
 /// The recursive nameservers: `--dns01-recursive-nameservers`, else /etc/resolv.conf's.
-async fn recursive(ctx: &Context) -> Result<Vec<SocketAddr>, Error> {
+pub(crate) async fn recursive(ctx: &Context) -> Result<Vec<SocketAddr>, Error> {
     let mut written = ctx.config.dns01_recursive_nameservers.clone();
     if written.is_empty() {
         let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -153,7 +151,7 @@ async fn recursive(ctx: &Context) -> Result<Vec<SocketAddr>, Error> {
 }
 
 /// The record name, after CNAMEs when the solver says `cnameStrategy: Follow` (at most 10).
-async fn followed(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
+pub(crate) async fn followed(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
     let mut name = record_name(&ch.spec.dns_name)?;
     let follow = ch.spec.solver.dns01.as_ref().and_then(|d| d.cname_strategy);
     if follow != Some(CnameStrategy::Follow) {

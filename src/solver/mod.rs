@@ -8,6 +8,7 @@ pub mod http01_gateway;
 pub mod http01_ingress;
 pub mod rfc2136;
 pub mod select;
+pub mod webhook;
 
 use crate::api::Challenge;
 use crate::api::acme::AcmeChallengeSolver;
@@ -17,8 +18,12 @@ use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 
 /// Every solver certsmith has; the first whose [`Solver::configured_by`] holds answers.
-pub static SOLVERS: &[&dyn Solver] =
-    &[&http01_ingress::IngressSolver, &http01_gateway::GatewaySolver, &rfc2136::Rfc2136Solver];
+pub static SOLVERS: &[&dyn Solver] = &[
+    &http01_ingress::IngressSolver,
+    &http01_gateway::GatewaySolver,
+    &rfc2136::Rfc2136Solver,
+    &webhook::WebhookSolver,
+];
 
 /// What a solver could not do. The user's words are [`Error::message`].
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +32,8 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("{0}")]
     Dns(#[from] crate::dns01::Error),
+    #[error("{0}")]
+    Webhook(#[from] webhook::WebhookError),
 }
 
 impl Error {
@@ -35,6 +42,7 @@ impl Error {
         match self {
             Error::Kube(e) => crate::acme::api_message(e),
             Error::Dns(e) => e.to_string(),
+            Error::Webhook(e) => e.to_string(),
         }
     }
 }
@@ -102,7 +110,7 @@ impl dyn Solver {
 pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, String> {
     SOLVERS.iter().copied().find(|s| s.configured_by(config)).ok_or_else(|| {
         if config.dns01.is_some() {
-            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 only".into()
+            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 and webhook solvers only".into()
         } else {
             "configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)"
                 .into()

@@ -109,13 +109,7 @@ pub(crate) const ISSUER: &[(&str, Verdict)] = &[
             words: "DNS-01 provider certsmith does not implement",
         },
     ),
-    (
-        "spec.acme.solvers[].dns01.webhook",
-        Reported {
-            sample: "[{dns01: {webhook: {groupName: g, solverName: s}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
-        },
-    ),
+    ("spec.acme.solvers[].dns01.webhook", Honoured),
     ("spec.acme.solvers[].http01.gatewayHTTPRoute", Honoured),
     (
         "spec.acme.solvers[].http01.gatewayHTTPRoute.podTemplate",

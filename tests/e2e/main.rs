@@ -50,3 +50,4 @@ mod resume;
 mod single_namespace;
 mod start_up;
 mod tenant;
+mod webhook_solver;
