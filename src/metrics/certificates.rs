@@ -4,13 +4,11 @@
 use super::gauges::{Family, ready_status};
 use crate::api::Certificate;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
-use prometheus::proto::MetricFamily;
 use std::sync::Arc;
 
 const LABELS: &[&str] = &["name", "namespace", "issuer_name", "issuer_kind", "issuer_group"];
 
-/// In the order [`collect`] returns them.
+/// In the order [`write`] writes them.
 pub(super) const FAMILIES: [Family; 5] = [
     Family {
         name: "certmanager_certificate_ready_status",
@@ -42,26 +40,26 @@ pub(super) const FAMILIES: [Family; 5] = [
 /// One Certificate's values, as cert-manager exports them: 0 for a date not yet known
 /// (`expiration` repeats `not_after`: v1.18 added the latter and kept the former).
 #[derive(Debug, PartialEq)]
-struct Row {
-    labels: [String; 5],
+struct Row<'a> {
+    labels: [&'a str; 5],
     ready: [(&'static str, f64); 3],
     not_after: f64,
     not_before: f64,
     renewal: f64,
 }
 
-impl Row {
-    fn of(cert: &Certificate) -> Row {
+impl<'a> Row<'a> {
+    fn of(cert: &'a Certificate) -> Row<'a> {
         let issuer = &cert.spec.issuer_ref;
         let status = cert.status.as_ref();
         let seconds = |t: Option<&Time>| t.map_or(0.0, |t| t.0.as_second() as f64);
         Row {
             labels: [
-                cert.name_any(),
-                cert.namespace().unwrap_or_default(),
-                issuer.name.clone(),
-                issuer.kind.clone().unwrap_or_default(),
-                issuer.group.clone().unwrap_or_default(),
+                cert.metadata.name.as_deref().unwrap_or_default(),
+                cert.metadata.namespace.as_deref().unwrap_or_default(),
+                &issuer.name,
+                issuer.kind.as_deref().unwrap_or_default(),
+                issuer.group.as_deref().unwrap_or_default(),
             ],
             ready: ready_status(status.and_then(|s| s.conditions.as_deref())),
             not_after: seconds(status.and_then(|s| s.not_after.as_ref())),
@@ -71,29 +69,35 @@ impl Row {
     }
 }
 
-/// The five families for `certs`.
-pub(super) fn collect(certs: &[Arc<Certificate>]) -> Vec<MetricFamily> {
-    let [mut ready, mut not_after, mut not_before, mut expiration, mut renewal] =
-        [(); 5].map(|_| Vec::new());
-    for cert in certs {
-        let row = Row::of(cert);
-        let labels = row.labels.to_vec();
-        for (condition, value) in row.ready {
-            let [name, namespace, issuer @ ..] = row.labels.clone();
-            let mut values = vec![name, namespace, condition.to_string()];
-            values.extend(issuer);
-            ready.push((values, value));
-        }
-        not_after.push((labels.clone(), row.not_after));
-        not_before.push((labels.clone(), row.not_before));
-        expiration.push((labels.clone(), row.not_after));
-        renewal.push((labels, row.renewal));
+/// The five families for `certs`, onto `out`.
+pub(super) fn write(out: &mut String, certs: &[Arc<Certificate>]) {
+    let [ready, not_after, not_before, expiration, renewal] = &FAMILIES;
+    ready.write(
+        out,
+        certs.iter().flat_map(|cert| {
+            let row = Row::of(cert);
+            let [name, namespace, issuer @ ..] = row.labels;
+            row.ready.map(|(condition, value)| {
+                ([[name, namespace, condition].as_slice(), &issuer].concat(), value)
+            })
+        }),
+    );
+    type Date = fn(&Row) -> f64;
+    let dates: [(&Family, Date); 4] = [
+        (not_after, |r| r.not_after),
+        (not_before, |r| r.not_before),
+        (expiration, |r| r.not_after),
+        (renewal, |r| r.renewal),
+    ];
+    for (family, value) in dates {
+        family.write(
+            out,
+            certs.iter().map(|cert| {
+                let row = Row::of(cert);
+                (row.labels.to_vec(), value(&row))
+            }),
+        );
     }
-    FAMILIES
-        .iter()
-        .zip([ready, not_after, not_before, expiration, renewal])
-        .map(|(family, rows)| family.build(rows))
-        .collect()
 }
 
 #[cfg(test)]
@@ -119,7 +123,8 @@ mod tests {
             ("status: {conditions: [{type: Ready, status: 'False'}]}", [0.0; 3], [0.0, 1.0, 0.0]),
         ];
         for (status, dates, ready) in cases {
-            let row = Row::of(&cert(&format!("{base}{status}")));
+            let cert = cert(&format!("{base}{status}"));
+            let row = Row::of(&cert);
             assert_eq!(row.labels, ["web", "shop", "le", "ClusterIssuer", "cert-manager.io"]);
             assert_eq!([row.not_after, row.not_before, row.renewal], dates, "{status}");
             assert_eq!(row.ready.map(|r| r.1), ready, "{status}");

@@ -4,8 +4,6 @@
 
 use super::gauges::Family;
 use crate::api::Challenge;
-use kube::ResourceExt;
-use prometheus::proto::MetricFamily;
 use std::sync::Arc;
 
 pub(super) const CHALLENGE_STATUS: Family = Family {
@@ -19,26 +17,30 @@ pub(super) const CHALLENGE_STATUS: Family = Family {
 const STATES: [&str; 8] =
     ["ready", "valid", "errored", "expired", "invalid", "processing", "", "pending"];
 
-pub(super) fn collect(challenges: &[Arc<Challenge>]) -> MetricFamily {
-    let mut rows = Vec::new();
-    for challenge in challenges {
+/// The family for `challenges`, onto `out`.
+pub(super) fn write(out: &mut String, challenges: &[Arc<Challenge>]) {
+    let rows = challenges.iter().flat_map(|challenge| {
         let status = challenge.status.as_ref();
         let current = status.and_then(|s| s.state).map_or("", |s| s.as_str());
         // The type as the API writes it: `HTTP-01`, `DNS-01`.
-        let kind = serde_json::to_value(challenge.spec.type_).unwrap_or_default();
+        let kind = match challenge.spec.type_ {
+            crate::api::order::ChallengeType::Http01 => "HTTP-01",
+            crate::api::order::ChallengeType::Dns01 => "DNS-01",
+        };
+        let processing = status.and_then(|s| s.processing).unwrap_or(false);
+        let meta = &challenge.metadata;
         let labels = [
-            challenge.spec.dns_name.clone(),
-            status.and_then(|s| s.reason.clone()).unwrap_or_default(),
-            status.and_then(|s| s.processing).unwrap_or(false).to_string(),
-            challenge.name_any(),
-            challenge.namespace().unwrap_or_default(),
-            kind.as_str().unwrap_or_default().to_string(),
+            challenge.spec.dns_name.as_str(),
+            status.and_then(|s| s.reason.as_deref()).unwrap_or_default(),
+            if processing { "true" } else { "false" },
+            meta.name.as_deref().unwrap_or_default(),
+            meta.namespace.as_deref().unwrap_or_default(),
+            kind,
         ];
-        for state in STATES {
-            let mut values = vec![state.to_string()];
-            values.extend(labels.iter().cloned());
-            rows.push((values, if state == current { 1.0 } else { 0.0 }));
-        }
-    }
-    CHALLENGE_STATUS.build(rows)
+        STATES.map(|state| {
+            let value = if state == current { 1.0 } else { 0.0 };
+            ([[state].as_slice(), &labels].concat(), value)
+        })
+    });
+    CHALLENGE_STATUS.write(out, rows);
 }

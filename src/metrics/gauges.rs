@@ -7,8 +7,7 @@
 use crate::api::meta::{Condition, ConditionStatus};
 use crate::api::{Certificate, Challenge, ClusterIssuer, Issuer};
 use kube::runtime::reflector::Store;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 /// One gauge family: cert-manager's name, help and label names, in its order.
@@ -19,43 +18,42 @@ pub(super) struct Family {
 }
 
 impl Family {
-    fn desc(&self) -> Desc {
-        let labels = self.labels.iter().map(|l| l.to_string()).collect();
-        Desc::new(self.name.into(), self.help.into(), labels, Default::default())
-            .expect("valid metric")
+    /// Writes the family in the exposition text format, one sample per row (each row's values
+    /// in `labels` order), its labels sorted by name as the prometheus crate writes them;
+    /// nothing at all without a row (as the registry leaves out an empty family). Written
+    /// straight from the cached objects: at 10,000 Certificates, building the crate's
+    /// `MetricFamily` first held ~8 KB per Certificate for the length of each scrape.
+    pub fn write<'a>(&self, out: &mut String, rows: impl IntoIterator<Item = (Vec<&'a str>, f64)>) {
+        let mut order: Vec<usize> = (0..self.labels.len()).collect();
+        order.sort_unstable_by_key(|&i| self.labels[i]);
+        let mut rows = rows.into_iter().peekable();
+        if rows.peek().is_none() {
+            return;
+        }
+        let help = self.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = write!(out, "# HELP {} {help}\n# TYPE {} gauge\n", self.name, self.name);
+        for (values, value) in rows {
+            out.push_str(self.name);
+            for (n, &i) in order.iter().enumerate() {
+                let name = self.labels[i];
+                let value = values.get(i).copied().unwrap_or_default();
+                out.push(if n == 0 { '{' } else { ',' });
+                let _ = write!(out, "{name}=\"{}\"", escape(value));
+            }
+            if !order.is_empty() {
+                out.push('}');
+            }
+            let _ = writeln!(out, " {value}");
+        }
     }
+}
 
-    /// The family with one sample per row, each row's values in `labels` order.
-    pub fn build(&self, rows: Vec<(Vec<String>, f64)>) -> MetricFamily {
-        let metrics = rows.into_iter().map(|(values, value)| self.sample(values, value)).collect();
-        let mut family = MetricFamily::default();
-        family.set_name(self.name.into());
-        family.set_help(self.help.into());
-        family.set_field_type(MetricType::GAUGE);
-        family.set_metric(metrics);
-        family
+/// A label value as the text format writes it: `\\`, `\"` and `\n` escaped.
+fn escape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.into();
     }
-
-    /// One sample, its labels sorted by name as the registry's own vectors write them.
-    fn sample(&self, values: Vec<String>, value: f64) -> Metric {
-        let mut pairs: Vec<LabelPair> = self
-            .labels
-            .iter()
-            .zip(values)
-            .map(|(name, value)| {
-                let mut pair = LabelPair::default();
-                pair.set_name(name.to_string());
-                pair.set_value(value);
-                pair
-            })
-            .collect();
-        pairs.sort_unstable_by(|a, b| a.name().cmp(b.name()));
-        let mut gauge = Gauge::default();
-        gauge.set_value(value);
-        let mut metric = Metric::from_label(pairs);
-        metric.set_gauge(gauge);
-        metric
-    }
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").into()
 }
 
 /// cert-manager's `*_ready_status` values: for each of `True`, `False`, `Unknown`, 1 when it is
@@ -82,47 +80,25 @@ pub struct Watched {
     pub cluster_issuers: Store<ClusterIssuer>,
 }
 
-/// Every family read from the caches, collected together.
-#[derive(Clone)]
+/// Every family read from the caches, written together at each scrape.
+#[derive(Clone, Default)]
 pub struct CacheMetrics {
     watched: Arc<Mutex<Option<Watched>>>,
-    descs: Arc<Vec<Desc>>,
-}
-
-/// Each family, in the order [`CacheMetrics::collect`] builds them.
-fn families() -> impl Iterator<Item = &'static Family> {
-    let certificates = super::certificates::FAMILIES.iter();
-    let challenges = std::iter::once(&super::challenges::CHALLENGE_STATUS);
-    let issuers = super::issuers::FAMILIES.iter();
-    certificates.chain(challenges).chain(issuers)
-}
-
-impl Default for CacheMetrics {
-    fn default() -> Self {
-        let descs = families().map(Family::desc).collect();
-        CacheMetrics { watched: Arc::default(), descs: Arc::new(descs) }
-    }
 }
 
 impl CacheMetrics {
     pub fn watch(&self, watched: Option<Watched>) {
         *self.watched.lock().unwrap_or_else(|e| e.into_inner()) = watched;
     }
-}
 
-impl Collector for CacheMetrics {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
+    /// Appends every family to `out`; nothing while no caches are watched.
+    pub fn write(&self, out: &mut String) {
         let Some(w) = self.watched.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
-            return families().map(|f| f.build(vec![])).collect();
+            return;
         };
-        let mut all = super::certificates::collect(&w.certificates.state());
-        all.push(super::challenges::collect(&w.challenges.state()));
-        all.extend(super::issuers::collect(&w.issuers.state(), &w.cluster_issuers.state()));
-        all
+        super::certificates::write(out, &w.certificates.state());
+        super::challenges::write(out, &w.challenges.state());
+        super::issuers::write(out, &w.issuers.state(), &w.cluster_issuers.state());
     }
 }
 
@@ -150,10 +126,11 @@ mod tests {
     #[test]
     fn a_scrape_writes_cert_managers_series_for_each_cached_object() {
         let metrics = CacheMetrics::default();
-        let registry = prometheus::Registry::new();
-        registry.register(Box::new(metrics.clone())).unwrap();
-        let scrape =
-            || prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
+        let scrape = || {
+            let mut out = String::new();
+            metrics.write(&mut out);
+            out
+        };
         assert_eq!(scrape(), "", "no caches while standing by: no series");
 
         let cert = |name: &str, status: &str| -> Certificate {
@@ -238,8 +215,51 @@ mod tests {
     ];
 
     #[test]
+    fn a_family_is_written_as_the_prometheus_crate_writes_it() {
+        let family = Family { name: "f", help: "A \\ help\nline", labels: &["zone", "name"] };
+        let mut out = String::new();
+        family.write(&mut out, Vec::<(Vec<&str>, f64)>::new());
+        assert_eq!(out, "", "an empty family is left out");
+        family.write(&mut out, [(vec!["a\"b\\c\nd", "web"], 1.0), (vec!["", "api"], 1.5e9)]);
+        let want = "# HELP f A \\\\ help\\nline\n# TYPE f gauge\n\
+                    f{name=\"web\",zone=\"a\\\"b\\\\c\\nd\"} 1\n\
+                    f{name=\"api\",zone=\"\"} 1500000000\n";
+        assert_eq!(out, want);
+        // The crate's own encoder, for the same family: the same text.
+        let pairs = |zone: &str, name: &str| {
+            let mut metric = prometheus::proto::Metric::default();
+            let label = |n: &str, v: &str| {
+                let mut pair = prometheus::proto::LabelPair::default();
+                pair.set_name(n.into());
+                pair.set_value(v.into());
+                pair
+            };
+            metric.set_label(vec![label("name", name), label("zone", zone)]);
+            metric
+        };
+        let mut one = pairs("a\"b\\c\nd", "web");
+        let mut gauge = prometheus::proto::Gauge::default();
+        gauge.set_value(1.0);
+        one.set_gauge(gauge.clone());
+        let mut two = pairs("", "api");
+        gauge.set_value(1.5e9);
+        two.set_gauge(gauge);
+        let mut mf = prometheus::proto::MetricFamily::default();
+        mf.set_name("f".into());
+        mf.set_help("A \\ help\nline".into());
+        mf.set_field_type(prometheus::proto::MetricType::GAUGE);
+        mf.set_metric(vec![one, two]);
+        let encoded = prometheus::TextEncoder::new().encode_to_string(&[mf]).unwrap();
+        assert_eq!(out, encoded);
+    }
+
+    #[test]
     fn every_family_is_described_once() {
-        let names: Vec<_> = families().map(|f| f.name).collect();
+        let certificates = crate::metrics::certificates::FAMILIES.iter();
+        let challenges = std::iter::once(&crate::metrics::challenges::CHALLENGE_STATUS);
+        let issuers = crate::metrics::issuers::FAMILIES.iter();
+        let all = certificates.chain(challenges).chain(issuers);
+        let names: Vec<_> = all.map(|f| f.name).collect();
         assert_eq!(names, FAMILY_NAMES);
     }
 }

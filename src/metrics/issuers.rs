@@ -5,11 +5,9 @@
 
 use super::gauges::{Family, ready_status};
 use crate::api::{ClusterIssuer, Issuer};
-use kube::ResourceExt;
-use prometheus::proto::MetricFamily;
 use std::sync::Arc;
 
-/// In the order [`collect`] returns them.
+/// In the order [`write`] writes them.
 pub(super) const FAMILIES: [Family; 2] = [
     Family {
         name: "certmanager_issuer_ready_status",
@@ -23,24 +21,24 @@ pub(super) const FAMILIES: [Family; 2] = [
     },
 ];
 
-pub(super) fn collect(
+/// Both families for `issuers` and `cluster_issuers`, onto `out`.
+pub(super) fn write(
+    out: &mut String,
     issuers: &[Arc<Issuer>],
     cluster_issuers: &[Arc<ClusterIssuer>],
-) -> [MetricFamily; 2] {
-    let mut namespaced = Vec::new();
-    for issuer in issuers {
+) {
+    let namespaced = issuers.iter().flat_map(|issuer| {
         let conditions = issuer.status.as_ref().and_then(|s| s.conditions.as_deref());
-        for (condition, value) in ready_status(conditions) {
-            let values = [issuer.name_any(), issuer.namespace().unwrap_or_default()];
-            namespaced.push(([values.as_slice(), &[condition.into()]].concat(), value));
-        }
-    }
-    let mut cluster = Vec::new();
-    for issuer in cluster_issuers {
+        let meta = &issuer.metadata;
+        let (name, namespace) = (meta.name.as_deref(), meta.namespace.as_deref());
+        let (name, namespace) = (name.unwrap_or_default(), namespace.unwrap_or_default());
+        ready_status(conditions).map(|(condition, value)| (vec![name, namespace, condition], value))
+    });
+    FAMILIES[0].write(out, namespaced);
+    let cluster = cluster_issuers.iter().flat_map(|issuer| {
         let conditions = issuer.status.as_ref().and_then(|s| s.conditions.as_deref());
-        for (condition, value) in ready_status(conditions) {
-            cluster.push((vec![issuer.name_any(), condition.into()], value));
-        }
-    }
-    [FAMILIES[0].build(namespaced), FAMILIES[1].build(cluster)]
+        let name = issuer.metadata.name.as_deref().unwrap_or_default();
+        ready_status(conditions).map(|(condition, value)| (vec![name, condition], value))
+    });
+    FAMILIES[1].write(out, cluster);
 }

@@ -96,7 +96,6 @@ impl Default for Metrics {
         register(Box::new(acme.count.clone()));
         register(Box::new(acme.duration.clone()));
         let caches = CacheMetrics::default();
-        register(Box::new(caches.clone()));
         register(Box::<Clock>::default());
         Metrics {
             registry,
@@ -239,7 +238,7 @@ impl Metrics {
     pub fn router(&self) -> axum::Router {
         use axum::http::StatusCode;
         use axum::response::IntoResponse;
-        let registry = self.registry.clone();
+        let (registry, caches) = (self.registry.clone(), self.caches.clone());
         let ready = self.ready.clone();
         let standby = self.standby.clone();
         axum::Router::new()
@@ -249,12 +248,16 @@ impl Metrics {
                     let encoded =
                         prometheus::TextEncoder::new().encode_to_string(&registry.gather());
                     match encoded {
-                        Ok(body) => (
-                            StatusCode::OK,
-                            [(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-                            body,
-                        )
-                            .into_response(),
+                        Ok(mut body) => {
+                            // The gauges read from the caches, written straight from them.
+                            caches.write(&mut body);
+                            (
+                                StatusCode::OK,
+                                [(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+                                body,
+                            )
+                                .into_response()
+                        }
                         Err(e) => {
                             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
                         }
