@@ -230,6 +230,12 @@ async fn keep_secret(
     let namespace = cert.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(full) = api.get_opt(&spec.secret_name).await? else { return Ok(false) };
+    // Still this Certificate's (its own annotation): a Secret replaced since is decided again.
+    let named =
+        full.metadata.annotations.as_ref().and_then(|a| a.get(secret::ANN_CERTIFICATE_NAME));
+    if named != cert.metadata.name.as_ref() {
+        return Ok(false);
+    }
     let field = |k: &str| secret::text(&full, k);
     let (Some(chain), Some(key)) = (field("tls.crt"), field("tls.key")) else { return Ok(false) };
     let Ok(issued) = crate::pki::inspect::parse_chain(&chain) else { return Ok(false) };
