@@ -49,11 +49,7 @@ pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Acti
     }
     let all = ctx.cache.requests.state();
     let owned = request::owned(&cert, &all);
-    let target = match load_target(&ctx, &cert, &old, &owned).await? {
-        Target::Loaded(target) => target,
-        // Written moments ago, not in the cache yet: its watch event brings this back.
-        Target::Arriving => return Ok(Action::requeue(Duration::from_secs(2))),
-    };
+    let target = load_target(&ctx, &cert, &old, &owned).await?;
     let current = current_request(&owned, &old);
 
     // decide
@@ -338,15 +334,8 @@ fn recheck_after(since: Option<Timestamp>, now: Timestamp) -> Duration {
         .clamp(Duration::from_secs(5), Duration::from_secs(300))
 }
 
-/// The target Secret as loaded (`None`: there is none), or on its way to the cache.
-enum Target {
-    Loaded(Option<Arc<SecretFacts>>),
-    Arriving,
-}
-
-/// The target Secret. From the cache of managed Secrets when it agrees with the status; a
-/// Secret this process wrote moments ago with the certificate the status records is awaited
-/// from the watch (the status that records it may reach the cache first); else read, as a
+/// The target Secret. From the cache of managed Secrets when it agrees with the status (a
+/// Secret just written may reach the cache after the status that records it); else read, as a
 /// Secret without the label may be someone else's. While a first issuance is in flight (its key
 /// recorded, its request not yet signed) a miss is not read again: the Secret was read when the
 /// issuance began, and is read once more before it is written.
@@ -355,17 +344,12 @@ async fn load_target(
     cert: &Certificate,
     old: &CertificateStatus,
     owned: &[&Arc<CertificateRequest>],
-) -> Result<Target, kube::Error> {
+) -> Result<Option<Arc<SecretFacts>>, kube::Error> {
     let namespace = cert.namespace().unwrap_or_default();
     let name = &cert.spec.secret_name;
     let cached = ctx.cache.secrets.get(&ObjectRef::new(name).within(&namespace));
-    let at = format!("{namespace}/{name}");
     if let Some(cached) = cached.filter(|s| agrees(s, old)) {
-        ctx.certificates.arrived(&at);
-        return Ok(Target::Loaded(Some(cached)));
-    }
-    if old.not_after.as_ref().is_some_and(|t| ctx.certificates.arriving(&at, t.0)) {
-        return Ok(Target::Arriving);
+        return Ok(Some(cached));
     }
     let next = old.revision.unwrap_or(0) + 1;
     let signed = owned.iter().any(|r| {
@@ -374,10 +358,10 @@ async fn load_target(
     });
     let first_issuance = status::issuing_for(old, "DoesNotExist");
     if first_issuance && old.next_private_key_secret_name.is_some() && !signed {
-        return Ok(Target::Loaded(None));
+        return Ok(None);
     }
     let read = Api::<SecretFacts>::namespaced(ctx.client.clone(), &namespace).get_opt(name).await?;
-    Ok(Target::Loaded(read.map(Arc::new)))
+    Ok(read.map(Arc::new))
 }
 
 /// Whether a cached Secret holds the certificate the status says was issued last.

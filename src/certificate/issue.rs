@@ -273,8 +273,6 @@ async fn store(
     }
     write::secret(&ctx.client, &tls).await?;
     let namespace = cert.namespace().unwrap_or_default();
-    let at = format!("{namespace}/{}", cert.spec.secret_name);
-    ctx.certificates.wrote(at, issued.not_after);
     if let Some(next) = key.secret {
         write::delete_secret(&ctx.client, &namespace, next).await?;
         ctx.certificates.remember_key(format!("{namespace}/{next}"), None);

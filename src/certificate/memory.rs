@@ -6,12 +6,6 @@
 use crate::api::certificate::AriStatus;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// How long a Secret just written is awaited from the watch before it is read instead.
-const ARRIVING: Duration = Duration::from_secs(30);
-/// Secrets just written, remembered at most (past it, all are read again).
-const WRITTEN_KEPT: usize = 4096;
 
 #[derive(Default)]
 pub struct Memory {
@@ -22,9 +16,6 @@ pub struct Memory {
     without_ari: Mutex<HashSet<String>>,
     /// ARI status by Certificate uid, for a cluster whose (older) CRD prunes `status.acme`.
     ari_pruned: Mutex<HashMap<String, AriStatus>>,
-    /// Secrets written by an issuance, by `namespace/name`: the notAfter written and when, until
-    /// the Secret cache shows them.
-    written: Mutex<HashMap<String, (jiff::Timestamp, Instant)>>,
 }
 
 impl Memory {
@@ -63,48 +54,5 @@ impl Memory {
         if let Ok(mut pruned) = self.ari_pruned.lock() {
             pruned.insert(uid, ari);
         }
-    }
-
-    /// The Secret at `at` was just written with a certificate valid until `not_after`.
-    pub fn wrote(&self, at: String, not_after: jiff::Timestamp) {
-        if let Ok(mut written) = self.written.lock() {
-            if written.len() >= WRITTEN_KEPT {
-                written.clear();
-            }
-            written.insert(at, (not_after, Instant::now()));
-        }
-    }
-
-    /// Whether the Secret at `at` was written with `not_after` moments ago: its watch event is
-    /// on its way, and a read now would be one more request per issuance.
-    pub fn arriving(&self, at: &str, not_after: jiff::Timestamp) -> bool {
-        let Ok(written) = self.written.lock() else { return false };
-        written.get(at).is_some_and(|(t, when)| *t == not_after && when.elapsed() < ARRIVING)
-    }
-
-    /// The cache shows the Secret at `at` as written.
-    pub fn arrived(&self, at: &str) {
-        if let Ok(mut written) = self.written.lock() {
-            written.remove(at);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_secret_just_written_is_awaited_only_with_the_certificate_written() {
-        let memory = Memory::default();
-        let t: jiff::Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
-        assert!(!memory.arriving("n/web-tls", t), "nothing written");
-        memory.wrote("n/web-tls".into(), t);
-        assert!(memory.arriving("n/web-tls", t));
-        let other = t + jiff::SignedDuration::from_hours(1);
-        assert!(!memory.arriving("n/web-tls", other), "another certificate: read it");
-        assert!(!memory.arriving("m/web-tls", t), "another namespace's Secret");
-        memory.arrived("n/web-tls");
-        assert!(!memory.arriving("n/web-tls", t), "in the cache: nothing awaited");
     }
 }
