@@ -30,9 +30,13 @@ pub struct SecretFacts {
     /// Each data key, with its value's length and a hash of it: which outputs are there, and
     /// whether they hold what they should, without their bytes.
     pub data: BTreeMap<String, Digest>,
-    /// The key and certificate, read and checked to belong together; or why they cannot be
-    /// used (cert-manager's first issuance policies).
-    pub pair: Result<Pair, Why>,
+    /// What `tls.crt` says, when it can be read (whatever the key): its chain's last PEM
+    /// (`Issued::last_in_chain`) left out, as only a write of the Secret needs it, and a write
+    /// reads the Secret.
+    pub issued: Option<Issued>,
+    /// The key and certificate, read and checked to belong together: the key's type and size;
+    /// or why they cannot be used (cert-manager's first issuance policies).
+    pub pair: Result<Option<KeySpec>, Why>,
     /// The ARI identifier of the leaf (RFC 9773), when `tls.crt` has one.
     pub ari_id: Option<String>,
     /// The additional output formats `tls.key` and `tls.crt` make, as digests.
@@ -56,22 +60,18 @@ impl Digest {
     }
 }
 
-/// The Secret's key pair: the key's type and size, and what its certificate says. The chain's
-/// last certificate (`Issued::last_in_chain`) is left out: only a write of the Secret needs
-/// it, and a write reads the Secret.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pair {
-    pub key: Option<KeySpec>,
-    pub issued: Issued,
-}
-
 impl From<Secret> for SecretFacts {
     fn from(secret: Secret) -> SecretFacts {
         let field = |k: &str| crate::certificate::secret::text(&secret, k);
         let bytes = |k: &str| {
             secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.as_slice()).unwrap_or_default()
         };
-        let pair = verdict(field("tls.crt"), field("tls.key"));
+        let crt = field("tls.crt");
+        let mut issued = crt.as_deref().and_then(|c| parse_chain(c).ok());
+        if let Some(issued) = issued.as_mut() {
+            issued.last_in_chain = String::new();
+        }
+        let pair = verdict(crt, field("tls.key"));
         let ari_id = crate::certificate::ari::leaf_id(bytes("tls.crt")).map(|id| id.to_string());
         let formats = crate::certificate::outputs::derived(bytes("tls.key"), bytes("tls.crt"));
         let derived = formats.iter().map(|(k, v)| (*k, Digest::of(v))).collect();
@@ -87,6 +87,7 @@ impl From<Secret> for SecretFacts {
             metadata,
             type_: secret.type_,
             data: data.collect(),
+            issued,
             pair,
             ari_id,
             derived,
@@ -131,9 +132,9 @@ impl SecretFacts {
         self.data.get(k).is_some_and(|d| d.len > 0)
     }
 
-    /// What the certificate says, when the key pair is usable.
+    /// What the certificate says, when it can be read.
     pub fn issued(&self) -> Option<&Issued> {
-        self.pair.as_ref().ok().map(|p| &p.issued)
+        self.issued.as_ref()
     }
 
     /// Whether the additional output format `k` holds what the key and chain make.
@@ -144,7 +145,7 @@ impl SecretFacts {
 }
 
 /// The key pair's verdict from `tls.crt` and `tls.key`, in cert-manager's words.
-fn verdict(crt: Option<String>, key: Option<String>) -> Result<Pair, Why> {
+fn verdict(crt: Option<String>, key: Option<String>) -> Result<Option<KeySpec>, Why> {
     let (Some(crt), Some(key)) = (crt, key) else {
         let message =
             "Issuing certificate as Secret does not contain a certificate and private key";
@@ -154,7 +155,7 @@ fn verdict(crt: Option<String>, key: Option<String>) -> Result<Pair, Why> {
         let message = format!("Issuing certificate as Secret contains an invalid private key: {e}");
         ("InvalidKeyPair", message)
     })?;
-    let mut issued = parse_chain(&crt).map_err(|e| {
+    let issued = parse_chain(&crt).map_err(|e| {
         let message = format!("Issuing certificate as Secret contains an invalid certificate: {e}");
         ("InvalidCertificate", message)
     })?;
@@ -162,8 +163,7 @@ fn verdict(crt: Option<String>, key: Option<String>) -> Result<Pair, Why> {
         let message = "Issuing certificate as Secret contains a private key that does not match the certificate";
         return Err(("InvalidKeyPair", message.into()));
     }
-    issued.last_in_chain = String::new();
-    Ok(Pair { key: KeySpec::of(&key), issued })
+    Ok(KeySpec::of(&key))
 }
 
 #[cfg(test)]
@@ -193,10 +193,10 @@ mod tests {
             ..Default::default()
         };
         let facts = SecretFacts::from(secret.clone());
-        let pair = facts.pair.as_ref().unwrap();
-        assert_eq!(pair.key, Some(KeySpec::Ecdsa(256)));
-        assert_eq!(pair.issued.dns_names, ["a.example"]);
-        assert!(pair.issued.last_in_chain.is_empty(), "no PEM kept");
+        assert_eq!(facts.pair, Ok(Some(KeySpec::Ecdsa(256))));
+        let issued = facts.issued().unwrap();
+        assert_eq!(issued.dns_names, ["a.example"]);
+        assert!(issued.last_in_chain.is_empty(), "no PEM kept");
         assert!(facts.ca_has_certificate && facts.has("tls.key") && !facts.has("key.der"));
         let kept = facts.metadata.annotations.as_ref().unwrap();
         assert_eq!(kept.keys().collect::<Vec<_>>(), ["cert-manager.io/certificate-name"]);
@@ -208,8 +208,10 @@ mod tests {
         let mut mismatched = secret.clone();
         let data = mismatched.data.as_mut().unwrap();
         data.insert("tls.key".into(), ByteString(other.into_bytes()));
-        let why = SecretFacts::from(mismatched).pair.unwrap_err();
-        assert_eq!(why.0, "InvalidKeyPair");
+        let mismatched = SecretFacts::from(mismatched);
+        assert_eq!(mismatched.pair.clone().unwrap_err().0, "InvalidKeyPair");
+        // The certificate is still read: the status and the Secret can still be compared.
+        assert!(mismatched.issued().is_some());
         let mut empty = secret;
         empty.data = None;
         assert_eq!(SecretFacts::from(empty).pair.unwrap_err().0, "MissingData");

@@ -2,7 +2,7 @@
 //! cert-manager's issuance policies; pure: the Secret and the clock are passed in.
 
 use crate::api::{Certificate, CertificateRequest};
-use crate::certificate::facts::{Pair, SecretFacts, Why};
+use crate::certificate::facts::{SecretFacts, Why};
 use crate::certificate::secret::{ANN_CERTIFICATE_NAME, ANN_ISSUER_KIND, ANN_ISSUER_NAME};
 use crate::pki::csr::names_match;
 use crate::pki::inspect::Issued;
@@ -86,7 +86,14 @@ fn check(
     }
     // cert-manager's first policies: data present, key and certificate readable, matching
     // (read as the Secret was cached).
-    let Pair { key, issued } = secret.pair.clone().map_err(Some)?;
+    let key = secret.pair.clone().map_err(Some)?;
+    let unread = || {
+        Some((
+            "InvalidCertificate",
+            "Issuing certificate as Secret contains an invalid certificate".into(),
+        ))
+    };
+    let issued = secret.issued().cloned().ok_or_else(unread)?;
     let issuer = &cert.spec.issuer_ref;
     let kind = issuer.kind.as_deref().unwrap_or("Issuer");
     let was = (
