@@ -254,6 +254,13 @@ async fn store(
         return fail(ctx, cert, (started, events), &message).await;
     }
     let ca = ctx.chains.ca_of_request(&ctx.client, cr).await?;
+    let cached_ca = cr.status.as_ref().and_then(|s| s.ca.as_ref());
+    if ca.is_none() && cached_ca.is_some_and(crate::chains::left_out) {
+        // Its CA left the cache and the request the API since: as for a chain gone, its next
+        // change brings this back, rather than a Secret written without its ca.crt.
+        record(ctx, cert, started, events).await?;
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
     let ca = ca.map(|c| String::from_utf8_lossy(&c).into_owned());
     let encoding = cert.spec.private_key.as_ref().and_then(|k| k.encoding);
     let pem = to_pem(key.pair, encoding)?;
@@ -361,6 +368,12 @@ async fn private_key(
     if never && target.is_some_and(|t| t.has("tls.key")) {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
         let stored = api.get_opt(&cert.spec.secret_name).await?;
+        // Still this Certificate's: a Secret replaced since lends no key.
+        let stored = stored.filter(|s| {
+            let named =
+                s.metadata.annotations.as_ref().and_then(|a| a.get(secret::ANN_CERTIFICATE_NAME));
+            named == cert.metadata.name.as_ref()
+        });
         if let Some(key) = stored.as_ref().and_then(secret::tls_key).and_then(|p| fits(&p)) {
             return Ok((key, None, false));
         }

@@ -98,7 +98,8 @@ async fn by_ca(
     let name = &ca.secret_name;
     let at = format!("{namespace}/{name}");
     // The version the Secret cache saw, when it holds this Secret: a key pair read at that
-    // version is the one the Secret holds now (a change brings a new version).
+    // version is the one the Secret holds now (a change brings a new version). A rotation the
+    // watch has not shown yet signs with the key pair before it, as cert-manager's lister does.
     let cached = ctx.cache.secrets.get(&ObjectRef::new(name).within(namespace));
     let version = cached.and_then(|s| s.resource_version());
     let kept = version.as_deref().and_then(|v| ctx.ca_keys.get(&at, v));
