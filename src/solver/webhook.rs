@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 /// answer comes from a third party's server.
 const MAX_ANSWER: usize = 1 << 20;
 
+/// The most of a solver's message kept (an Event's note takes 1 KiB).
+const MAX_MESSAGE: usize = 512;
+
 /// What asking a webhook solver went wrong with. A solver's own refusal is its own words.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -195,7 +198,11 @@ fn verdict(path: &str, code: u16, body: &[u8]) -> Result<(), WebhookError> {
     if ok && response.as_ref().is_some_and(|r| r.success) {
         return Ok(());
     }
+    // A third party's words go into the Challenge's status, an Event and a metric label: cut
+    // to a length all three take.
+    let cut = |m: String| m.chars().take(MAX_MESSAGE).collect::<String>();
     let message = response.and_then(|r| r.status).map(|s| s.message).filter(|m| !m.is_empty());
+    let message = message.map(cut);
     if let Some(message) = message {
         return Err(WebhookError::Refused(message));
     }
@@ -203,7 +210,7 @@ fn verdict(path: &str, code: u16, body: &[u8]) -> Result<(), WebhookError> {
         // Not the solver's answer: the API server's Status (no APIService, solver down, RBAC).
         let status: Option<StatusMessage> = serde_json::from_slice(body).ok();
         let message = status
-            .map(|s| s.message)
+            .map(|s| cut(s.message))
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
         return Err(WebhookError::Http { path: path.into(), code, message });

@@ -111,6 +111,12 @@ fn the_answer_is_read_as_cert_manager_reads_it() {
     for (code, body, want) in cases {
         assert_eq!(refused(code, body), want, "{code} {body}");
     }
+    // A solver's message is cut to what a status, an Event and a metric label all take.
+    let long = "é".repeat(5000);
+    let body =
+        format!(r#"{{"response": {{"success": false, "status": {{"message": "{long}"}}}}}}"#);
+    let got = refused(201, &body);
+    assert_eq!(got.strip_prefix("refused: ").unwrap().chars().count(), MAX_MESSAGE);
 }
 
 #[test]
