@@ -8,6 +8,7 @@
 //! taken once, as the Secret arrives from the watch, where the policies took them from the
 //! whole Secret at every reconcile.
 
+use crate::pki::PkiError;
 use crate::pki::inspect::{Issued, parse_chain};
 use crate::pki::key::{KeySpec, parse_pem};
 use k8s_openapi::NamespaceResourceScope;
@@ -66,12 +67,13 @@ impl From<Secret> for SecretFacts {
         let bytes = |k: &str| {
             secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.as_slice()).unwrap_or_default()
         };
-        let crt = field("tls.crt");
-        let mut issued = crt.as_deref().and_then(|c| parse_chain(c).ok());
+        // The chain is read once: for the verdict and for what it says.
+        let chain = field("tls.crt").map(|c| parse_chain(&c));
+        let pair = verdict(chain.as_ref(), field("tls.key"));
+        let mut issued = chain.and_then(Result::ok);
         if let Some(issued) = issued.as_mut() {
             issued.last_in_chain = String::new();
         }
-        let pair = verdict(crt, field("tls.key"));
         let ari_id = crate::certificate::ari::leaf_id(bytes("tls.crt")).map(|id| id.to_string());
         let formats = crate::certificate::outputs::derived(bytes("tls.key"), bytes("tls.crt"));
         let derived = formats.iter().map(|(k, v)| (*k, Digest::of(v))).collect();
@@ -144,9 +146,12 @@ impl SecretFacts {
     }
 }
 
-/// The key pair's verdict from `tls.crt` and `tls.key`, in cert-manager's words.
-fn verdict(crt: Option<String>, key: Option<String>) -> Result<Option<KeySpec>, Why> {
-    let (Some(crt), Some(key)) = (crt, key) else {
+/// The key pair's verdict from `tls.crt` (as read) and `tls.key`, in cert-manager's words.
+fn verdict(
+    chain: Option<&Result<Issued, PkiError>>,
+    key: Option<String>,
+) -> Result<Option<KeySpec>, Why> {
+    let (Some(chain), Some(key)) = (chain, key) else {
         let message =
             "Issuing certificate as Secret does not contain a certificate and private key";
         return Err(("MissingData", message.into()));
@@ -155,7 +160,7 @@ fn verdict(crt: Option<String>, key: Option<String>) -> Result<Option<KeySpec>, 
         let message = format!("Issuing certificate as Secret contains an invalid private key: {e}");
         ("InvalidKeyPair", message)
     })?;
-    let issued = parse_chain(&crt).map_err(|e| {
+    let issued = chain.as_ref().map_err(|e| {
         let message = format!("Issuing certificate as Secret contains an invalid certificate: {e}");
         ("InvalidCertificate", message)
     })?;
