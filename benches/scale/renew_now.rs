@@ -4,9 +4,8 @@
 //! (default 300). Prints the orders the CA was asked to open per Certificate before and while
 //! it says so, how many Certificates show the hold (and why), and its Events. Asserts nothing.
 
-use crate::support::KubeBed;
 use crate::support::a2c::A2c;
-use crate::support::acme::{Operator, PebbleBed};
+use crate::support::acme::Operator;
 use certsmith::api::Certificate;
 use certsmith::certificate::ari::RENEW_NOW_HELD;
 use futures::StreamExt;
@@ -15,13 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub async fn run(n: u64, secs: u64) {
-    let a2c = A2c::start();
-    let kube = KubeBed::start();
-    kube.install_crds();
-    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    kube.kubectl_ok(&["apply", "-f", "-"], &a2c.cluster_issuer());
-    // The responder's port comes from a Pebble bed; acme2certifier validates nothing.
-    let pebble = PebbleBed::start(&[]);
+    let (a2c, kube, pebble) = A2c::issuing_bed();
     let operator = Operator::start(&kube, &pebble, &[]);
     let certs: Api<Certificate> = Api::namespaced(kube.client().await, "default");
     println!("renew-now: {n} Certificates through acme2certifier, then \"renew now\" for {secs} s");

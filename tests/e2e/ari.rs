@@ -6,9 +6,8 @@
 
 use crate::support;
 
-use crate::support::KubeBed;
 use crate::support::a2c::A2c;
-use crate::support::acme::{Operator, PebbleBed, eventually};
+use crate::support::acme::{Operator, eventually};
 use crate::support::faults::Row;
 use certsmith::api::Certificate;
 use certsmith::certificate::ari::{RENEW_NOW_HELD, cert_id};
@@ -51,13 +50,7 @@ fn revision(c: &Certificate) -> i64 {
 async fn the_cas_window_is_honoured_and_renew_now_for_every_certificate_is_no_storm() {
     let mut row = Row::new("ARI (acme2certifier): window honoured, renew-now held, replaces");
     let began = Instant::now();
-    let a2c = A2c::start();
-    let kube = KubeBed::start();
-    kube.install_crds();
-    kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
-    kube.kubectl_ok(&["apply", "-f", "-"], &a2c.cluster_issuer());
-    // The operator's responder port comes from a Pebble bed; acme2certifier validates nothing.
-    let pebble = PebbleBed::start(&[]);
+    let (a2c, kube, pebble) = A2c::issuing_bed();
     let _operator = Operator::start(&kube, &pebble, &[]);
     let certs: Api<Certificate> = Api::namespaced(kube.client().await, "default");
     let cert = support::objects::certificate("web").cluster_issuer("ari").yaml();

@@ -1,7 +1,8 @@
 //! acme2certifier (from PyPI) on the bed: an ACME server whose ARI windows a test can set,
 //! "renew now" to every certificate included (e2e/testbed/start-a2c.sh).
 
-use super::{state_var, testbed_script};
+use super::acme::PebbleBed;
+use super::{KubeBed, state_var, testbed_script};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -14,6 +15,18 @@ pub struct A2c {
 }
 
 impl A2c {
+    /// acme2certifier, a bed with the CRDs and the `certsmith` namespace, its ClusterIssuer
+    /// `ari`, and a Pebble bed for the operator's responder port (acme2certifier validates
+    /// nothing).
+    pub fn issuing_bed() -> (A2c, KubeBed, PebbleBed) {
+        let a2c = A2c::start();
+        let kube = KubeBed::start();
+        kube.install_crds();
+        kube.kubectl_ok(&["create", "namespace", "certsmith"], "");
+        kube.kubectl_ok(&["apply", "-f", "-"], &a2c.cluster_issuer());
+        (a2c, kube, PebbleBed::start(&[]))
+    }
+
     pub fn start() -> A2c {
         let dir = super::start("start-a2c.sh", &[]);
         let (directory_url, ca_pem) =
