@@ -150,13 +150,20 @@ pub(crate) async fn recursive(ctx: &Context) -> Result<Vec<SocketAddr>, Error> {
     Ok(out)
 }
 
-/// The record name, after CNAMEs when the solver says `cnameStrategy: Follow` (at most 10).
+/// Where the record is written: its name, after CNAMEs when the solver says
+/// `cnameStrategy: Follow`.
 pub(crate) async fn followed(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
-    let mut name = record_name(&ch.spec.dns_name)?;
     let follow = ch.spec.solver.dns01.as_ref().and_then(|d| d.cname_strategy);
     if follow != Some(CnameStrategy::Follow) {
-        return Ok(name);
+        return record_name(&ch.spec.dns_name);
     }
+    after_cnames(ctx, ch).await
+}
+
+/// The record name after its CNAMEs (at most 10): where the CA reads it, whatever the
+/// strategy (a provider such as acme-dns writes only where a CNAME points).
+async fn after_cnames(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
+    let mut name = record_name(&ch.spec.dns_name)?;
     let server = recursive(ctx).await?[0];
     for _ in 0..10 {
         match dns::cname(server, &name).await? {
@@ -193,10 +200,11 @@ pub async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
     }
 }
 
-/// `None` once every server that must answer the record does; else what is missing.
+/// `None` once every server that must answer the record does; else what is missing. CNAMEs
+/// are followed as the CA follows them, as cert-manager's check does.
 pub async fn check(ctx: &Context, ch: &Challenge) -> Option<String> {
     let checked = async {
-        let fqdn = followed(ctx, ch).await?;
+        let fqdn = after_cnames(ctx, ch).await?;
         let recursive = recursive(ctx).await?;
         let servers = if ctx.config.dns01_recursive_nameservers_only {
             recursive

@@ -95,14 +95,6 @@ impl Solver for GatewaySolver {
         .boxed()
     }
 
-    fn check<'a>(
-        &'a self,
-        ctx: &'a Context,
-        ch: &'a Challenge,
-    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
-        super::http01::check(ctx, ch).boxed()
-    }
-
     fn clean_up<'a>(
         &'a self,
         ctx: &'a Context,

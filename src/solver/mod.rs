@@ -14,6 +14,7 @@ use crate::api::Challenge;
 use crate::api::acme::AcmeChallengeSolver;
 use crate::api::order::ChallengeType;
 use crate::context::Context;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 
@@ -70,8 +71,11 @@ pub trait Solver: Sync {
     }
 
     /// Whether what it presents for `ch` outlives the Challenge unless a finalizer removes it
-    /// (a TXT record, a rule in someone's Ingress); what the Challenge owns needs none.
-    fn needs_finalizer(&self, ch: &Challenge) -> bool;
+    /// (a TXT record, a rule in someone's Ingress); what the Challenge owns needs none. Every
+    /// DNS-01 record does; an HTTP-01 solver says.
+    fn needs_finalizer(&self, _ch: &Challenge) -> bool {
+        self.challenge_type() == ChallengeType::Dns01
+    }
 
     /// Makes the challenge answerable (presenting again is harmless).
     fn present<'a>(
@@ -81,11 +85,18 @@ pub trait Solver: Sync {
     ) -> BoxFuture<'a, Result<(), Error>>;
 
     /// `Ok(None)` once the challenge is answered as the CA will see it, else what is missing.
+    /// However a solver writes, the CA reads the same way: DNS-01 records from the servers that
+    /// must answer them, HTTP-01 tokens through the route.
     fn check<'a>(
         &'a self,
         ctx: &'a Context,
         ch: &'a Challenge,
-    ) -> BoxFuture<'a, Result<Option<String>, Error>>;
+    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
+        match self.challenge_type() {
+            ChallengeType::Dns01 => async move { Ok(crate::dns01::check(ctx, ch).await) }.boxed(),
+            ChallengeType::Http01 => http01::check(ctx, ch).boxed(),
+        }
+    }
 
     /// Removes what `present` made, leaving whatever else is there.
     fn clean_up<'a>(

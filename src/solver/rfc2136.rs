@@ -21,25 +21,12 @@ impl Solver for Rfc2136Solver {
         config.dns01.as_ref().and_then(|d| d.rfc2136.as_ref()).is_some()
     }
 
-    /// A TXT record outlives its Challenge unless a finalizer removes it.
-    fn needs_finalizer(&self, _: &Challenge) -> bool {
-        true
-    }
-
     fn present<'a>(
         &'a self,
         ctx: &'a Context,
         ch: &'a Challenge,
     ) -> BoxFuture<'a, Result<(), Error>> {
         async move { Ok(crate::dns01::present(ctx, ch).await?) }.boxed()
-    }
-
-    fn check<'a>(
-        &'a self,
-        ctx: &'a Context,
-        ch: &'a Challenge,
-    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
-        async move { Ok(crate::dns01::check(ctx, ch).await) }.boxed()
     }
 
     fn clean_up<'a>(

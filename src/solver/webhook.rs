@@ -54,11 +54,6 @@ impl Solver for WebhookSolver {
         config.dns01.as_ref().and_then(|d| d.webhook.as_ref()).is_some()
     }
 
-    /// The record the solver writes outlives the Challenge unless a finalizer removes it.
-    fn needs_finalizer(&self, _: &Challenge) -> bool {
-        true
-    }
-
     fn present<'a>(
         &'a self,
         ctx: &'a Context,
@@ -69,14 +64,6 @@ impl Solver for WebhookSolver {
 
     /// The solver only writes: whether the record is visible is certsmith's own check, on the
     /// authoritative servers, as for every DNS-01 record (cert-manager checks the same way).
-    fn check<'a>(
-        &'a self,
-        ctx: &'a Context,
-        ch: &'a Challenge,
-    ) -> BoxFuture<'a, Result<Option<String>, Error>> {
-        async move { Ok(crate::dns01::check(ctx, ch).await) }.boxed()
-    }
-
     /// A challenge never presented has nothing to remove, so a solver that refuses (or is
     /// gone) never holds up its deletion; a presented one is tried again until the solver
     /// removes its record.
