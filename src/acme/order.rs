@@ -110,7 +110,7 @@ pub async fn authorizations(
 }
 
 /// What the CA says of the authorization at `authz_url` now: its state, and the CA's words for
-/// a failed challenge. With `accept`, its challenge of type `kind` is first marked ready for
+/// a failed challenge. With `accept`, its challenge of type `kind` (ACME's name) is first marked ready for
 /// validation (unless the CA already moved past pending).
 pub async fn authorization(
     account: &Account,
@@ -118,11 +118,13 @@ pub async fn authorization(
     order_url: &str,
     authz_url: &str,
     accept: bool,
-    kind: crate::api::order::ChallengeType,
+    kind: &str,
 ) -> Result<(State, Option<String>), AcmeError> {
     let kind = match kind {
-        crate::api::order::ChallengeType::Http01 => ChallengeType::Http01,
-        crate::api::order::ChallengeType::Dns01 => ChallengeType::Dns01,
+        "http-01" => ChallengeType::Http01,
+        "dns-01" => ChallengeType::Dns01,
+        // dns-persist-01, which instant-acme has no name for yet.
+        other => ChallengeType::Unknown(other.to_string()),
     };
     let err = |e| AcmeError::from_acme(server, e);
     let mut order = open(account, server, order_url).await?;

@@ -176,7 +176,11 @@ async fn at_ca(
     if !accept && let Some(wait) = crate::acme::retry_after::wait(url, ctx.now()) {
         return Ok(Action::requeue(wait));
     }
-    let kind = solver.challenge_type();
+    let kind = if crate::solver::dns_persist::answers(ch) {
+        crate::solver::dns_persist::TYPE
+    } else {
+        solver.challenge_type().acme_name()
+    };
     let answer = ca::authorization(&account, &server, &order_url, url, accept, kind).await;
     match answer {
         Err(e) if let Some(retry) = e.transient() => {

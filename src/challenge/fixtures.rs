@@ -65,6 +65,7 @@ pub fn planned(solvers_yaml: &str) -> Challenge {
         &authorizations,
         &solvers(solvers_yaml),
         THUMBPRINT,
+        None,
     );
     let mut ch = made.unwrap().remove(0);
     ch.metadata.uid = Some("c-1".into());

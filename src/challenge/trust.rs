@@ -6,6 +6,7 @@
 use crate::api::acme::AcmeChallengeSolver;
 use crate::api::{Challenge, Order};
 use crate::context::Context;
+use crate::solver::dns_persist::{CHALLENGE_ANNOTATION, Persist};
 use crate::watches::controller_of;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, HashMap};
@@ -13,13 +14,15 @@ use std::sync::{LazyLock, Mutex};
 
 /// The Challenge `ch` as its Order `order` makes it with the issuer's current `solvers` and the
 /// account key's `thumbprint`; `None` keeps `ch`'s own key (enough to remove what was
-/// presented when the account cannot be read). `Err` says why there is none. Pure.
+/// presented when the account cannot be read). `persist`: the issuer's dns-persist-01 names.
+/// `Err` says why there is none. Pure.
 pub fn rebuild(
     ch: &Challenge,
     order: &Order,
     overrides: &BTreeMap<String, String>,
     solvers: &[AcmeChallengeSolver],
     thumbprint: Option<&str>,
+    persist: Option<&Persist>,
 ) -> Result<Challenge, String> {
     let authorizations = order.status.as_ref().and_then(|s| s.authorizations.as_deref());
     let Some(authorizations) = authorizations else {
@@ -31,6 +34,7 @@ pub fn rebuild(
         authorizations,
         solvers,
         thumbprint.unwrap_or_default(),
+        persist,
     )?;
     let name = ch.name_any();
     let Some(made) = wanted.into_iter().find(|w| w.name_any() == name) else {
@@ -40,6 +44,17 @@ pub fn rebuild(
     };
     let mut trusted = ch.clone();
     trusted.spec = made.spec;
+    // Which challenge type it answers is the Order's word too, not an annotation anyone may set.
+    let said = made.metadata.annotations.and_then(|mut a| a.remove(CHALLENGE_ANNOTATION));
+    let annotations = &mut trusted.metadata.annotations;
+    match said {
+        Some(t) => {
+            annotations.get_or_insert_with(Default::default).insert(CHALLENGE_ANNOTATION.into(), t);
+        }
+        None => {
+            annotations.as_mut().map(|a| a.remove(CHALLENGE_ANNOTATION));
+        }
+    }
     if thumbprint.is_none() {
         trusted.spec.key = ch.spec.key.clone();
     }
@@ -78,13 +93,19 @@ pub async fn load(ctx: &Context, ch: &Challenge) -> Result<Challenge, Refused> {
     }
     let solvers = issuer.spec.acme.as_ref().and_then(|a| a.solvers.clone()).unwrap_or_default();
     let overrides = crate::order::load::overrides(ctx, &order);
-    // What the solvers make of it first: a solver that cannot need not wait for the account.
-    rebuild(ch, &order, &overrides, &solvers, None).map_err(Refused::Unsolvable)?;
-    let thumbprint = match ctx.account(&issuer).await {
-        Ok((account, _)) => account.key_thumbprint().to_string(),
+    // What the solvers make of it first: a solver that cannot need not wait for the account
+    // (a dns-persist-01 Challenge names the account, so it is made only with it).
+    if !issuer.dns_persist {
+        rebuild(ch, &order, &overrides, &solvers, None, None).map_err(Refused::Unsolvable)?;
+    }
+    let (thumbprint, account) = match ctx.account(&issuer).await {
+        Ok((account, _)) => (account.key_thumbprint().to_string(), account.id().to_string()),
         Err(e) => return Err(Refused::Waiting(e.to_string())),
     };
-    rebuild(ch, &order, &overrides, &solvers, Some(&thumbprint)).map_err(Refused::Unsolvable)
+    let persist = crate::solver::dns_persist::persist(&issuer, &account, ctx.now());
+    let persist = persist.await.map_err(Refused::Waiting)?;
+    let (thumbprint, persist) = (Some(thumbprint.as_str()), persist.as_ref());
+    rebuild(ch, &order, &overrides, &solvers, thumbprint, persist).map_err(Refused::Unsolvable)
 }
 
 /// What `ch` presented, to be removed: rebuilt from its Order (no approval needed any more: only
@@ -104,7 +125,7 @@ pub fn presented(ctx: &Context, ch: &Challenge) -> Option<Challenge> {
         let issuer = ctx.issuer(&order.spec.issuer_ref, &namespace)?;
         let solvers = issuer.spec.acme.as_ref()?.solvers.clone().unwrap_or_default();
         let overrides = crate::order::load::overrides(ctx, &order);
-        rebuild(ch, &order, &overrides, &solvers, None).ok()
+        rebuild(ch, &order, &overrides, &solvers, None, None).ok()
     };
     let remembered = || PRESENTED.lock().ok()?.get(&ch.uid()?).cloned();
     remembered().or_else(rebuilt)
@@ -141,7 +162,7 @@ mod tests {
         let made = planned(DNS);
         let rebuilt = |ch: &Challenge, thumbprint| {
             let overrides = BTreeMap::new();
-            rebuild(ch, &order(), &overrides, &solvers(DNS), thumbprint)
+            rebuild(ch, &order(), &overrides, &solvers(DNS), thumbprint, None)
         };
         assert_eq!(rebuilt(&made, Some(THUMBPRINT)).unwrap().spec, made.spec);
         // Rewritten by someone who may patch Challenges: every field of the spec is theirs.
@@ -155,6 +176,13 @@ mod tests {
         forged.spec.issuer_ref.kind = Some("ClusterIssuer".into());
         let trusted = rebuilt(&forged, Some(THUMBPRINT)).unwrap();
         assert_eq!((trusted.spec, trusted.metadata), (made.spec.clone(), forged.metadata.clone()));
+        // Nor is the challenge type an annotation anyone may set: the Order's plan says it.
+        let persist = crate::solver::dns_persist::CHALLENGE_ANNOTATION;
+        let mut marked = forged.clone();
+        marked.metadata.annotations = Some([(persist.into(), "dns-persist-01".into())].into());
+        let trusted = rebuilt(&marked, Some(THUMBPRINT)).unwrap();
+        assert!(!crate::solver::dns_persist::answers(&trusted));
+        assert_eq!(trusted.metadata.annotations, Some(Default::default()));
         // Without the account, the key is the Challenge's own (for clean-up), the rest rebuilt.
         let keyless = rebuilt(&forged, None).unwrap();
         assert_eq!(keyless.spec.key, "their-own-order");
@@ -169,14 +197,14 @@ mod tests {
         let mut renamed = planned(DNS);
         renamed.metadata.name = Some("web-1-abc-other".into());
         let overrides = BTreeMap::new();
-        let why = rebuild(&renamed, &order(), &overrides, &solvers(DNS), None).unwrap_err();
+        let why = rebuild(&renamed, &order(), &overrides, &solvers(DNS), None, None).unwrap_err();
         assert!(why.contains("asks for no Challenge named \"web-1-abc-other\""), "{why}");
         let mut unrecorded = order();
         unrecorded.status = None;
-        let why = rebuild(&planned(DNS), &unrecorded, &overrides, &solvers(DNS), None);
+        let why = rebuild(&planned(DNS), &unrecorded, &overrides, &solvers(DNS), None, None);
         assert_eq!(why.unwrap_err(), "its Order has recorded no authorizations");
         // The issuer's solvers changed to HTTP-01: the DNS-01 Challenge is no longer asked for.
         let http = solvers("[{http01: {ingress: {}}}]");
-        assert!(rebuild(&planned(DNS), &order(), &overrides, &http, None).is_err());
+        assert!(rebuild(&planned(DNS), &order(), &overrides, &http, None, None).is_err());
     }
 }

@@ -83,6 +83,16 @@ pub async fn status(
                     s.state.map(|s| s.as_str()).unwrap_or("-"),
                     s.reason.as_deref().unwrap_or("")
                 );
+                if crate::solver::dns_persist::answers(ch) {
+                    let name = crate::solver::dns_persist::record_name(&ch.spec.dns_name)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
+                    let key = &ch.spec.key;
+                    let _ = writeln!(
+                        out,
+                        "        dns-persist-01, written once by you: {name} TXT {key:?}"
+                    );
+                }
                 if ch.spec.solver.http01.as_ref().is_some_and(|h| h.gateway_http_route.is_some()) {
                     let name = crate::http01::solver_name(ch);
                     let routes = Api::<HTTPRoute>::namespaced(client.clone(), namespace);

@@ -205,13 +205,7 @@ pub async fn clean_up(ctx: &Context, ch: &Challenge) -> Result<(), Error> {
 pub async fn check(ctx: &Context, ch: &Challenge) -> Option<String> {
     let checked = async {
         let fqdn = after_cnames(ctx, ch).await?;
-        let recursive = recursive(ctx).await?;
-        let servers = if ctx.config.dns01_recursive_nameservers_only {
-            recursive
-        } else {
-            authoritative(recursive[0], &fqdn).await?
-        };
-        for server in servers {
+        for server in servers(ctx, &fqdn).await? {
             if !dns::txt(server, &fqdn).await?.contains(&ch.spec.key) {
                 return Ok(Some(format!("{server} does not answer the TXT record {fqdn} yet")));
             }
@@ -219,6 +213,16 @@ pub async fn check(ctx: &Context, ch: &Challenge) -> Option<String> {
         Ok::<_, Error>(None)
     };
     checked.await.unwrap_or_else(|e| Some(e.to_string()))
+}
+
+/// The servers that must answer `fqdn` before the CA is told: the zone's authoritative
+/// servers, or `--dns01-recursive-nameservers` alone with `--dns01-recursive-nameservers-only`.
+pub(crate) async fn servers(ctx: &Context, fqdn: &Name) -> Result<Vec<SocketAddr>, Error> {
+    let recursive = recursive(ctx).await?;
+    if ctx.config.dns01_recursive_nameservers_only {
+        return Ok(recursive);
+    }
+    authoritative(recursive[0], fqdn).await
 }
 
 /// The addresses of the zone's name servers (port 53), found through `resolver`.

@@ -7,6 +7,7 @@ use crate::api::meta::{ConditionStatus, set_condition};
 use crate::api::{ClusterIssuer, Issuer, IssuerKind};
 use crate::context::Context;
 use crate::pki::sign::{CaError, CaKeyPair};
+use crate::solver::dns_persist;
 use crate::validation::{Invalid, validate_issuer};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -54,7 +55,10 @@ where
     });
     let ignored = ignored::ignored(&view.spec).join("; ");
     let said = find(ignored::CONDITION).and_then(|c| c.message).unwrap_or_default();
-    if unchanged && old.acme == acme && said == ignored {
+    let record = persist_record(&view, acme.as_ref(), ctx.now()).await;
+    let shown = find(dns_persist::CONDITION).map(|c| (c.status, c.message.unwrap_or_default()));
+    let record_unchanged = shown == record.as_ref().map(|(s, _, m)| (*s, m.clone()));
+    if unchanged && old.acme == acme && said == ignored && record_unchanged {
         return Ok(action);
     }
     let mut status = IssuerStatus { conditions: old.conditions.clone(), acme };
@@ -66,6 +70,16 @@ where
         let (type_, yes, now) = (ignored::CONDITION, ConditionStatus::True, ctx.now());
         let reason = "IgnoredFields";
         set_condition(&mut status.conditions, type_, yes, reason, &ignored, generation, now);
+    }
+    match &record {
+        None => status
+            .conditions
+            .iter_mut()
+            .for_each(|cs| cs.retain(|c| c.type_ != dns_persist::CONDITION)),
+        Some((yes, reason, message)) => {
+            let (type_, now) = (dns_persist::CONDITION, ctx.now());
+            set_condition(&mut status.conditions, type_, *yes, reason, message, generation, now);
+        }
     }
     let body = serde_json::json!({
         "apiVersion": "cert-manager.io/v1",
@@ -85,6 +99,35 @@ where
         ctx.event(&obj.object_ref(&()), true, "IgnoredFields", ignored).await;
     }
     Ok(action)
+}
+
+/// The dns-persist-01 record an opted-in ACME issuer's account needs, for its condition: what
+/// a DNS team creates once per name (or why it cannot be said yet).
+async fn persist_record(
+    view: &IssuerView,
+    acme: Option<&crate::api::issuer::AcmeIssuerStatus>,
+    now: jiff::Timestamp,
+) -> Option<(ConditionStatus, &'static str, String)> {
+    if !view.dns_persist || view.spec.acme.is_none() {
+        return None;
+    }
+    let Some(uri) = acme.and_then(|a| a.uri.as_deref()).filter(|u| !u.is_empty()) else {
+        let why = "the record names the ACME account, which is not registered yet";
+        return Some((ConditionStatus::False, "AccountNotRegistered", why.into()));
+    };
+    Some(match dns_persist::persist(view, uri, now).await {
+        Ok(Some(p)) => {
+            let value = dns_persist::record_value(&p.issuer_domain_name, &p.account_uri, false);
+            let message = format!(
+                "For each DNS name this issuer's DNS-01 solvers select, create once: \
+                 _validation-persist.<name> TXT \"{value}\" (add \"; policy=wildcard\" to also \
+                 authorize *.<name> and every name under it)"
+            );
+            (ConditionStatus::True, "RecordNamed", message)
+        }
+        Ok(None) => return None,
+        Err(why) => (ConditionStatus::False, "NoIssuerDomainName", why),
+    })
 }
 
 /// What the issuer's Ready condition says, the account it records, and when to look again.

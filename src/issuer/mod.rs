@@ -16,6 +16,8 @@ pub struct IssuerView {
     pub secrets_namespace: String,
     pub spec: IssuerSpec,
     pub status: Option<IssuerStatus>,
+    /// Opted in to dns-persist-01 (`acme.certsmith.io/dns-persist-01: "true"`).
+    pub dns_persist: bool,
 }
 
 impl IssuerView {
@@ -26,6 +28,7 @@ impl IssuerView {
             secrets_namespace: i.metadata.namespace.clone().unwrap_or_default(),
             spec: i.spec.clone(),
             status: i.status.clone(),
+            dns_persist: crate::solver::dns_persist::opted_in(i.metadata.annotations.as_ref()),
         }
     }
 
@@ -36,6 +39,7 @@ impl IssuerView {
             secrets_namespace: cluster_namespace.to_string(),
             spec: i.spec.0.clone(),
             status: i.status.clone(),
+            dns_persist: crate::solver::dns_persist::opted_in(i.metadata.annotations.as_ref()),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::api::{Challenge, Order, OrderStatus};
 use crate::certificate_request::sign::ANN_REPLACES;
 use crate::context::Context;
 use crate::issuer::IssuerView;
+use crate::solver::dns_persist;
 use crate::validation::names::parse_duration;
 use instant_acme::Account;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -58,7 +59,7 @@ pub async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, E
         Err(e) => return ca_failed(&ctx, &api, &order, &old, server, e).await,
     };
     match ca::order_state(&mut at_ca) {
-        State::Pending => at.pending(&acme, &account, &mut at_ca).await,
+        State::Pending => at.pending(&issuer, &acme, &account, &mut at_ca).await,
         State::Ready => at.ready(&issuer, &account, at_ca, &url).await,
         State::Processing => {
             if old.state != Some(State::Processing) {
@@ -181,6 +182,7 @@ impl At<'_> {
     /// names a Challenge that cannot be presented.
     async fn pending(
         &self,
+        issuer: &IssuerView,
         acme: &AcmeIssuer,
         account: &Account,
         at_ca: &mut instant_acme::Order,
@@ -197,13 +199,24 @@ impl At<'_> {
         let solvers = acme.solvers.clone().unwrap_or_default();
         let thumbprint = account.key_thumbprint();
         let overrides = super::load::overrides(ctx, order);
-        let wanted =
-            match plan::challenges(order, &overrides, &authorizations, &solvers, thumbprint) {
-                Ok(w) => w,
-                Err(message) => {
-                    return finish(ctx, api, order, old, State::Errored, &message).await;
-                }
-            };
+        let persist = match dns_persist::persist(issuer, account.id(), ctx.now()).await {
+            Ok(p) => p,
+            Err(message) => {
+                return waiting(api, order, old, &message, Duration::from_secs(60)).await;
+            }
+        };
+        let planned = plan::challenges(
+            order,
+            &overrides,
+            &authorizations,
+            &solvers,
+            thumbprint,
+            persist.as_ref(),
+        );
+        let wanted = match planned {
+            Ok(w) => w,
+            Err(message) => return finish(ctx, api, order, old, State::Errored, &message).await,
+        };
         let existing = ctx.challenges.owned_by(&order.uid().unwrap_or_default());
         let namespace = order.namespace().unwrap_or_default();
         let challenges: Api<Challenge> = Api::namespaced(ctx.client.clone(), &namespace);

@@ -3,6 +3,7 @@
 //! Challenge controller and the Order's plan know no solver by name: a new solver is one file
 //! implementing [`Solver`] and one line in [`SOLVERS`].
 
+pub mod dns_persist;
 pub mod http01;
 pub mod http01_gateway;
 pub mod http01_ingress;
@@ -129,8 +130,12 @@ pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, S
     })
 }
 
-/// The solver for a Challenge: the one its `spec.solver` names, of its `spec.type`.
+/// The solver for a Challenge: the one its `spec.solver` names, of its `spec.type`; a
+/// dns-persist-01 Challenge's own, whatever solver selected its name.
 pub fn for_challenge(ch: &Challenge) -> Result<&'static dyn Solver, String> {
+    if dns_persist::answers(ch) {
+        return Ok(&dns_persist::PersistSolver);
+    }
     let solver = for_config(&ch.spec.solver).map_err(|why| format!("the solver {why}"))?;
     if solver.challenge_type() != ch.spec.type_ {
         let (named, asked) = (solver.challenge_type().as_str(), ch.spec.type_.as_str());

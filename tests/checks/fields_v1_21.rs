@@ -214,6 +214,7 @@ fn view(spec: IssuerSpec) -> IssuerView {
         secrets_namespace: "ns".into(),
         spec,
         status: None,
+        dns_persist: false,
     }
 }
 

@@ -30,6 +30,7 @@ mod chart_solver;
 mod chart_support;
 mod controller_flags;
 mod dns01;
+mod dns_persist;
 mod fan_out;
 mod faults;
 mod gateway;
