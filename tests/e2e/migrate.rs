@@ -385,4 +385,27 @@ async fn an_eab_account_is_never_registered_again_and_no_crash_mid_rollover_lose
         report.contains("LEFT  Certificate default/zone: would not be renewed: the solver ClusterIssuer/dns selects for zone.example.com is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 and webhook solvers only"),
         "{report}"
     );
+    // Every DNS-01 way certsmith has is taken over: a webhook solver, and a provider-less
+    // solver under dns-persist-01.
+    let issuer = |name: &str, annotations: &str, solver: &str| {
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: {name}{annotations}}}\n\
+             spec:\n  acme:\n    server: https://acme.example/dir\n    privateKeySecretRef: {{name: {name}}}\n    \
+             solvers: [{{dns01: {solver}}}]\n---\n\
+             apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
+             spec: {{secretName: {name}-tls, dnsNames: [\"*.{name}.example.com\"], issuerRef: {{name: {name}, kind: ClusterIssuer}}}}\n---\n"
+        )
+    };
+    let webhook = "{webhook: {groupName: acme.example.com, solverName: hook, config: {zone: z}}}";
+    let persist = ", annotations: {acme.certsmith.io/dns-persist-01: \"true\"}";
+    let adoptable = [("hooked", "", webhook), ("persist", persist, "{}")];
+    let yaml: String = adoptable.iter().map(|(n, a, s)| issuer(n, a, s)).collect();
+    kube.kubectl_ok(&["apply", "-f", "-"], &yaml);
+    let check = certsmith(&kube, &["migrate", "--check"]);
+    let report = String::from_utf8_lossy(&check.stdout);
+    for (name, _, _) in adoptable {
+        let ok =
+            format!("ok    Certificate default/{name}: Secret {name}-tls missing: will be issued");
+        assert!(report.contains(&ok), "{name}:\n{report}");
+    }
 }
