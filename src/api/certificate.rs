@@ -2,14 +2,18 @@
 // The repeated `printcolumn(...)` keys are separate columns, not duplicates.
 #![allow(clippy::duplicated_attributes)]
 
-use super::meta::{
-    Condition, DNS1123_SUBDOMAIN_PATTERN, DURATION_PATTERN, IssuerReference, SecretKeySelector,
-    cel_rules, conditions_list_map,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use super::meta::{DNS1123_SUBDOMAIN_PATTERN, DURATION_PATTERN, IssuerReference, cel_rules};
 use kube::CustomResource;
 use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
+
+pub use super::certificate_outputs::{
+    AdditionalOutputFormat, CertificateKeystores, Keystore, OutputFormatType,
+};
+pub use super::certificate_renewal::{CertificateRenewal, RenewalPolicy, RenewalWindow};
+pub use super::certificate_status::{
+    AriStatus, CertificateAcmeStatus, CertificateStatus, SuggestedWindow,
+};
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
@@ -356,170 +360,4 @@ pub enum KeyUsage {
     MicrosoftSgc,
     #[serde(rename = "netscape sgc")]
     NetscapeSgc,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(transform = renewal_rules)]
-pub struct CertificateRenewal {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<RenewalPolicy>,
-    /// When renewals may start; a renewal due outside them waits for the next one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
-    pub windows: Option<Vec<RenewalWindow>>,
-}
-
-/// A policy, and no windows beside `Disabled`, as cert-manager's webhook says.
-fn renewal_rules(schema: &mut Schema) {
-    cel_rules(
-        schema,
-        &[
-            ("has(self.policy)", "policy must be one of Disabled, RenewBefore"),
-            (
-                "!has(self.policy) || self.policy != 'Disabled' || !has(self.windows)",
-                "windows cannot be set when `renewal.policy` is set to Disabled",
-            ),
-        ],
-    );
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum RenewalPolicy {
-    RenewBefore,
-    Disabled,
-}
-
-/// A renewal window: opens at each time the 5-field `cron` (or a descriptor such as `@daily`)
-/// names, in `timezone` (IANA; UTC when unset), for `windowDuration`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RenewalWindow {
-    #[schemars(length(min = 1))]
-    pub cron: String,
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"))]
-    pub window_duration: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
-    pub timezone: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-pub struct AdditionalOutputFormat {
-    #[serde(rename = "type")]
-    pub type_: OutputFormatType,
-}
-
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum OutputFormatType {
-    DER,
-    CombinedPEM,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateKeystores {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jks: Option<Keystore>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pkcs12: Option<Keystore>,
-}
-
-/// A JKS or PKCS#12 keystore written beside the PEM files, encrypted with a password given
-/// literally or by a Secret in the Certificate's namespace (exactly one of them).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(transform = keystore_rules)]
-pub struct Keystore {
-    pub create: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_secret_ref: Option<SecretKeySelector>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// JKS only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
-    /// PKCS#12 only: `LegacyRC2` (the default), `LegacyDES`, `Modern2023` or `Modern2026`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("enum" = ["LegacyRC2", "LegacyDES", "Modern2023", "Modern2026"]))]
-    pub profile: Option<String>,
-}
-
-/// Exactly one of the password and the Secret naming it, as cert-manager's webhook says.
-fn keystore_rules(schema: &mut Schema) {
-    cel_rules(
-        schema,
-        &[
-            (
-                "!(has(self.password) && has(self.passwordSecretRef))",
-                "exactly one of passwordSecretRef and password must be provided; cannot set both",
-            ),
-            (
-                "has(self.password) || has(self.passwordSecretRef)",
-                "must set exactly one of passwordSecretRef and password",
-            ),
-            (
-                "!has(self.password) || self.password != ''",
-                "literal password cannot be empty if set",
-            ),
-        ],
-    );
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(transform = conditions_list_map)]
-    pub conditions: Option<Vec<Condition>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_failure_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_before: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_after: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renewal_time: Option<Time>,
-    /// Counts issuances: 1 after the first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<i64>,
-    /// The Secret holding the private key of the issuance in flight.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_private_key_secret_name: Option<String>,
-    /// Consecutive failed issuances; cleared by a success. Drives the retry backoff.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_issuance_attempts: Option<i64>,
-    /// What the ACME server says of this certificate (cert-manager's newer schema; an older
-    /// CRD prunes it, and certsmith then asks the server again).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acme: Option<CertificateAcmeStatus>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CertificateAcmeStatus {
-    /// ACME Renewal Information (RFC 9773) for the current certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ari: Option<AriStatus>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AriStatus {
-    /// When the renewal information was last fetched.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_checked: Option<Time>,
-    /// When to fetch it again (the server's Retry-After).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_check: Option<Time>,
-    /// The window the server suggests renewing in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suggested_window: Option<SuggestedWindow>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SuggestedWindow {
-    pub start: Time,
-    pub end: Time,
 }

@@ -3,6 +3,9 @@
 
 pub mod acme;
 pub mod certificate;
+mod certificate_outputs;
+mod certificate_renewal;
+mod certificate_status;
 pub mod crds;
 pub mod gateway;
 pub mod issuer;
