@@ -103,19 +103,12 @@ pub(crate) const ISSUER: &[(&str, Verdict)] = &[
         },
     ),
     ("spec.acme.solvers[].dns01.route53", Honoured),
-    // Web identity and AssumeRole would need credentials certsmith does not hand a tenant.
+    // Web identity would need a token certsmith mints for a tenant's ServiceAccount.
     (
         "spec.acme.solvers[].dns01.route53.auth",
         Reported {
             sample: "[{dns01: {route53: {region: r, auth: {kubernetes: {serviceAccountRef: {name: sa}}}}}}]}",
             words: "dns01.route53.auth.kubernetes is not supported",
-        },
-    ),
-    (
-        "spec.acme.solvers[].dns01.route53.role",
-        Reported {
-            sample: "[{dns01: {route53: {region: r, role: 'arn:aws:iam::1:role/dns'}}}]}",
-            words: "dns01.route53.role is not supported",
         },
     ),
     ("spec.acme.solvers[].dns01.webhook", Honoured),
@@ -300,7 +293,7 @@ fn a_field_missing_from_the_table_fails_by_name() {
     // The walk and the lookup the two tests rest on: a path no entry covers has no verdict.
     assert!(verdict(CERTIFICATE, "spec.somethingNew").is_none());
     assert!(matches!(
-        verdict(ISSUER, "spec.acme.solvers[].dns01.route53.role"),
+        verdict(ISSUER, "spec.acme.solvers[].dns01.route53.auth.kubernetes"),
         Some((_, Reported { .. }))
     ));
     assert!(matches!(

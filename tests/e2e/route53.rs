@@ -4,8 +4,9 @@
 //! into BIND only because Pebble and certsmith's check read DNS. certsmith runs as the chart's
 //! ServiceAccount with `AWS_ENDPOINT_URL_ROUTE_53` pointing at moto, and no AWS credentials of
 //! its own. A wildcard and its base name (one `_acme-challenge` name, two values) issue through
-//! an Issuer that names the zone by ListHostedZonesByName; the values are gone from moto and
-//! BIND afterwards; a wrong secret key shows moto's refusal on the Challenge, the Certificate
+//! an Issuer that names the zone by ListHostedZonesByName; a name issues through `role`, with
+//! the key of a user allowed only to assume it (STS AssumeRole, then the role's session key);
+//! the values are gone from moto and BIND afterwards; a wrong secret key shows moto's refusal on the Challenge, the Certificate
 //! and an Event, and the key is nowhere.
 
 use crate::chart_admission::install_chart;
@@ -63,20 +64,25 @@ async fn a_wildcard_and_its_base_name_through_moto_and_a_wrong_key_in_awss_words
              stringData: {{secret-access-key: \"{value}\"}}\n---\n"
         )
     };
-    let solver = |secret: &str, zone: &str| {
+    let solver = |key_id: &str, secret: &str, more: &str| {
         format!(
-            "{{region: us-east-1, accessKeyID: {key_id}, {zone}\
+            "{{region: us-east-1, accessKeyID: {key_id}, {more}\
              secretAccessKeySecretRef: {{name: {secret}, key: secret-access-key}}}}"
         )
     };
+    let (assumer_id, assumer_secret) =
+        (state_var(&r53, "ROUTE53_ASSUMER_KEY_ID"), state_var(&r53, "ROUTE53_ASSUMER_SECRET"));
+    let role = format!("role: '{}', ", state_var(&r53, "ROUTE53_ROLE_ARN"));
     // The good Issuer finds the zone (ListHostedZonesByName); the wrong one names it.
     let zone_id = format!("hostedZoneID: {}, ", state_var(&r53, "ROUTE53_ZONE_ID"));
     let yaml = format!(
-        "{}{}{}{}",
+        "{}{}{}{}{}{}",
         secret_yaml("aws", &secret),
         secret_yaml("aws-wrong", wrong),
-        issuer(&pebble, "r53", &solver("aws", "")),
-        issuer(&pebble, "r53-wrong", &solver("aws-wrong", &zone_id)),
+        secret_yaml("aws-assumer", &assumer_secret),
+        issuer(&pebble, "r53", &solver(&key_id, "aws", "")),
+        issuer(&pebble, "r53-wrong", &solver(&key_id, "aws-wrong", &zone_id)),
+        issuer(&pebble, "r53-role", &solver(&assumer_id, "aws-assumer", &role)),
     );
     kube.kubectl_ok(&["apply", "-f", "-"], &yaml);
     kube.kubectl_ok(
@@ -97,6 +103,14 @@ spec:
   secretName: wrong-tls
   dnsNames: [wrong.example.test]
   issuerRef: {name: r53-wrong, kind: Issuer}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: role, namespace: team}
+spec:
+  secretName: role-tls
+  dnsNames: [role.example.test]
+  issuerRef: {name: r53-role, kind: Issuer}
 "#,
     );
 
@@ -108,7 +122,7 @@ spec:
         &kubeconfig,
         &pebble,
         &["--dns01-recursive-nameservers", &recursive, "--dns01-recursive-nameservers-only"],
-        &[("AWS_ENDPOINT_URL_ROUTE_53", &endpoint)],
+        &[("AWS_ENDPOINT_URL_ROUTE_53", &endpoint), ("AWS_ENDPOINT_URL_STS", &endpoint)],
     );
     let client = kube.client().await;
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "team");
@@ -122,11 +136,14 @@ spec:
         assert!(issued.dns_names.contains(&name.to_string()), "{:?}", issued.dns_names);
     }
     assert!(verifies(&chain, &pebble.root_pem()), "the wildcard chain does not verify");
+    // The assumer may not touch Route 53 itself: only the role's session key could write.
+    ready(&certs, "role", 1, &operator).await;
 
     // Both values removed (each challenge its own set), from moto and so from BIND.
     eventually(60, "the TXT values removed from moto and BIND", || async {
         let left = moto_txt(&r53);
-        let bind_left = txt(&port, "_acme-challenge.example.test");
+        let bind_left = txt(&port, "_acme-challenge.example.test")
+            + &txt(&port, "_acme-challenge.role.example.test");
         (left.is_empty() && bind_left.is_empty()).then_some(())
     })
     .await;
@@ -164,7 +181,7 @@ spec:
         ],
         "",
     ) + &operator.logs();
-    for key in [secret.as_str(), wrong] {
+    for key in [secret.as_str(), wrong, assumer_secret.as_str()] {
         assert!(!everything.contains(key), "a secret access key is shown");
     }
     assert!(txt(&port, "_acme-challenge.wrong.example.test").is_empty());

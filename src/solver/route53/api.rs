@@ -1,6 +1,6 @@
-//! The Challenge step's Route 53 provider: the few calls of Route 53's REST API it makes
-//! (ListHostedZonesByName, ChangeResourceRecordSets, GetChange), signed with SigV4, each
-//! answer bounded and timed; AWS's error answers kept as AWS words them.
+//! The Challenge step's Route 53 provider: the few AWS calls it makes (Route 53's
+//! ListHostedZonesByName, ChangeResourceRecordSets, GetChange; STS's AssumeRole for `role`),
+//! signed with SigV4, each answer bounded and timed; AWS's error answers kept as AWS words them.
 
 use super::Route53Error;
 use super::sigv4::{self, Credentials};
@@ -18,30 +18,70 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most of AWS's message kept (an Event's note takes 1 KiB).
 const MAX_MESSAGE: usize = 512;
 
+/// The bodies' types.
+const XML: &str = "application/xml";
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
 /// Route 53's API version, in every path.
 const VERSION: &str = "/2013-04-01";
 
-/// Where Route 53 is, and the region its requests are signed for.
+/// The AWS services asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Route53,
+    /// STS, for `role` (cert-manager asks its global endpoint).
+    Sts,
+}
+
+impl Service {
+    /// The name in conditions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Route53 => "Route 53",
+            Service::Sts => "STS",
+        }
+    }
+}
+
+/// Where a service is, and the region its requests are signed for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
+    pub service: Service,
     pub url: http::Uri,
     pub signing_region: &'static str,
 }
 
-/// The endpoint for an issuer's `region`, as the AWS SDKs pick it: the operator's own
-/// `AWS_ENDPOINT_URL_ROUTE_53`, else `AWS_ENDPOINT_URL` (unless
-/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else Route 53 of the region's partition. Only
-/// the operator's environment names one: a tenant's issuer picks a partition, never a host.
-pub fn endpoint(region: &str, env: impl Fn(&str) -> Option<String>) -> Result<Endpoint, String> {
-    let (default, signing_region) = if region.starts_with("cn-") {
-        ("https://route53.amazonaws.com.cn", "cn-northwest-1")
-    } else if region.starts_with("us-gov-") {
-        ("https://route53.us-gov.amazonaws.com", "us-gov-west-1")
-    } else {
-        ("https://route53.amazonaws.com", "us-east-1")
+/// The endpoint of `service` for an issuer's `region`, as the AWS SDKs pick it: the operator's
+/// own `AWS_ENDPOINT_URL_ROUTE_53` (`AWS_ENDPOINT_URL_STS`), else `AWS_ENDPOINT_URL` (unless
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the service of the region's partition.
+/// Only the operator's environment names one: a tenant's issuer picks a partition, never a host.
+pub fn endpoint(
+    service: Service,
+    region: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Endpoint, String> {
+    let (default, signing_region) = match (service, region) {
+        (Service::Route53, r) if r.starts_with("cn-") => {
+            ("https://route53.amazonaws.com.cn", "cn-northwest-1")
+        }
+        (Service::Route53, r) if r.starts_with("us-gov-") => {
+            ("https://route53.us-gov.amazonaws.com", "us-gov-west-1")
+        }
+        (Service::Route53, _) => ("https://route53.amazonaws.com", "us-east-1"),
+        (Service::Sts, r) if r.starts_with("cn-") => {
+            ("https://sts.cn-north-1.amazonaws.com.cn", "cn-north-1")
+        }
+        (Service::Sts, r) if r.starts_with("us-gov-") => {
+            ("https://sts.us-gov-west-1.amazonaws.com", "us-gov-west-1")
+        }
+        (Service::Sts, _) => ("https://sts.amazonaws.com", "us-east-1"),
+    };
+    let own = match service {
+        Service::Route53 => "AWS_ENDPOINT_URL_ROUTE_53",
+        Service::Sts => "AWS_ENDPOINT_URL_STS",
     };
     let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v == "true");
-    let configured = ["AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL"]
+    let configured = [own, "AWS_ENDPOINT_URL"]
         .into_iter()
         .filter(|_| !ignore)
         .find_map(|k| env(k).filter(|v| !v.is_empty()).map(|v| (k, v)));
@@ -50,7 +90,7 @@ pub fn endpoint(region: &str, env: impl Fn(&str) -> Option<String>) -> Result<En
     if url.host().is_none() || !matches!(url.scheme_str(), Some("http" | "https")) {
         return Err(format!("{name} {url} is not an http(s) URL"));
     }
-    Ok(Endpoint { url, signing_region })
+    Ok(Endpoint { service, url, signing_region })
 }
 
 /// A hosted zone or change ID as it may go into a path: Route 53's are letters and digits.
@@ -61,7 +101,7 @@ pub fn plain_id(id: &str) -> Option<&str> {
         .then_some(id)
 }
 
-/// One Route 53 client: an endpoint and the issuer's key.
+/// One client: a service's endpoint and the key it signs with.
 pub struct Client<'a> {
     pub endpoint: Endpoint,
     pub creds: &'a Credentials,
@@ -110,6 +150,33 @@ pub struct ChangeAnswer {
 pub struct ChangeInfo {
     pub id: String,
     pub status: String,
+}
+
+/// `AssumeRole`'s answer (the part read).
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssumeRoleAnswer {
+    pub assume_role_result: AssumeRoleResult,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct AssumeRoleResult {
+    pub credentials: RoleCredentials,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+impl std::fmt::Debug for RoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleCredentials").field("access_key_id", &self.access_key_id).finish()
+    }
 }
 
 /// AWS's error answer: `<ErrorResponse><Error><Code/><Message/></Error></ErrorResponse>` (or
@@ -163,22 +230,41 @@ impl Client<'_> {
     /// `ListHostedZonesByName` from `dns_name` (no final dot).
     pub async fn zones_by_name(&self, dns_name: &str) -> Result<HostedZones, Route53Error> {
         let path = format!("{VERSION}/hostedzonesbyname");
-        self.call("ListHostedZonesByName", "GET", &path, &[("dnsname", dns_name)], "").await
+        self.call("ListHostedZonesByName", "GET", &path, &[("dnsname", dns_name)], "", XML).await
     }
 
     /// `ChangeResourceRecordSets` with `body` in hosted zone `zone` (a plain ID).
     pub async fn change(&self, zone: &str, body: String) -> Result<ChangeInfo, Route53Error> {
         let path = format!("{VERSION}/hostedzone/{zone}/rrset");
         let answer: ChangeAnswer =
-            self.call("ChangeResourceRecordSets", "POST", &path, &[], &body).await?;
+            self.call("ChangeResourceRecordSets", "POST", &path, &[], &body, XML).await?;
         Ok(answer.change_info)
     }
 
     /// `GetChange` for change `id` (a plain ID).
     pub async fn get_change(&self, id: &str) -> Result<ChangeInfo, Route53Error> {
         let path = format!("{VERSION}/change/{id}");
-        let answer: ChangeAnswer = self.call("GetChange", "GET", &path, &[], "").await?;
+        let answer: ChangeAnswer = self.call("GetChange", "GET", &path, &[], "", XML).await?;
         Ok(answer.change_info)
+    }
+
+    /// STS `AssumeRole` of `role`, session `cert-manager` (cert-manager's name for it).
+    pub async fn assume_role(&self, role: &str) -> Result<Credentials, Route53Error> {
+        let form = [
+            ("Action", "AssumeRole"),
+            ("RoleArn", role),
+            ("RoleSessionName", "cert-manager"),
+            ("Version", "2011-06-15"),
+        ];
+        let body = sigv4::canonical_query(&form);
+        let answer: AssumeRoleAnswer =
+            self.call("AssumeRole", "POST", "/", &[], &body, FORM).await?;
+        let c = answer.assume_role_result.credentials;
+        Ok(Credentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: Some(c.session_token),
+        })
     }
 
     /// One signed request; the answer read as `T`, or AWS's refusal in its words.
@@ -189,21 +275,31 @@ impl Client<'_> {
         path: &str,
         query: &[(&str, &str)],
         body: &str,
+        content_type: &str,
     ) -> Result<T, Route53Error> {
+        let service = self.endpoint.service.name();
         let url = &self.endpoint.url;
         let authority = url.authority().map(|a| a.as_str()).unwrap_or_default().to_string();
         let base = url.path().trim_end_matches('/');
         let path = format!("{base}{path}");
+        let path = if path.is_empty() { "/".to_string() } else { path };
         let date = sigv4::amz_date(jiff::Timestamp::now());
-        let content_type = "application/xml";
         let mut headers = vec![("host", authority.as_str())];
         if !body.is_empty() {
             headers.push(("content-type", content_type));
         }
+        let token = self.creds.session_token.as_deref();
+        if let Some(token) = token {
+            headers.push(("x-amz-security-token", token));
+        }
         let req =
             sigv4::Request { method, path: &path, query, headers: &headers, body: body.as_bytes() };
-        let auth =
-            sigv4::authorization(self.creds, self.endpoint.signing_region, "route53", &req, &date);
+        let signing_name = match self.endpoint.service {
+            Service::Route53 => "route53",
+            Service::Sts => "sts",
+        };
+        let region = self.endpoint.signing_region;
+        let auth = sigv4::authorization(self.creds, region, signing_name, &req, &date);
         let query = sigv4::canonical_query(query);
         let target = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
         let scheme = url.scheme_str().unwrap_or("https");
@@ -216,13 +312,20 @@ impl Client<'_> {
         if !body.is_empty() {
             request = request.header(http::header::CONTENT_TYPE, content_type);
         }
-        let unreadable = |why: String| Route53Error::Unreadable { action, why };
+        if let Some(token) = token {
+            request = request.header("x-amz-security-token", token);
+        }
+        let unreadable = |why: String| Route53Error::Unreadable { service, action, why };
         let request = request
             .body(http_body_util::Full::new(bytes::Bytes::from(body.to_string())))
             .map_err(|e| unreadable(e.to_string()))?;
         let endpoint = authority.clone();
-        let unreachable =
-            |why: String| Route53Error::Unreachable { endpoint: endpoint.clone(), action, why };
+        let unreachable = |why: String| Route53Error::Unreachable {
+            service,
+            endpoint: endpoint.clone(),
+            action,
+            why,
+        };
         let exchange = async {
             let answer = client().request(request).await.map_err(|e| unreachable(e.to_string()))?;
             let code = answer.status();
@@ -237,8 +340,9 @@ impl Client<'_> {
             .map_err(|_| unreachable(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
         if !code.is_success() {
             return Err(match aws_error(&body) {
-                Some((code, message)) => Route53Error::Refused { action, code, message },
+                Some((code, message)) => Route53Error::Refused { service, action, code, message },
                 None => Route53Error::Refused {
+                    service,
                     action,
                     code: format!("HTTP {}", code.as_u16()),
                     message: String::from_utf8_lossy(&body).chars().take(200).collect(),

@@ -6,23 +6,30 @@ fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> +
 
 #[test]
 fn the_endpoint_is_the_operators_or_the_partitions() {
-    let aws = endpoint("eu-west-1", env(&[])).unwrap();
+    let aws = endpoint(Service::Route53, "eu-west-1", env(&[])).unwrap();
     assert_eq!(
         (aws.url.to_string().as_str(), aws.signing_region),
         ("https://route53.amazonaws.com/", "us-east-1")
     );
-    let cn = endpoint("cn-north-1", env(&[])).unwrap();
+    let cn = endpoint(Service::Route53, "cn-north-1", env(&[])).unwrap();
     assert_eq!(
         (cn.url.host(), cn.signing_region),
         (Some("route53.amazonaws.com.cn"), "cn-northwest-1")
     );
     let both =
         [("AWS_ENDPOINT_URL", "http://all:1"), ("AWS_ENDPOINT_URL_ROUTE_53", "http://r53:2/")];
-    assert_eq!(endpoint("", env(&both)).unwrap().url.host(), Some("r53"));
-    assert_eq!(endpoint("", env(&both[..1])).unwrap().url.host(), Some("all"));
+    assert_eq!(endpoint(Service::Route53, "", env(&both)).unwrap().url.host(), Some("r53"));
+    assert_eq!(endpoint(Service::Route53, "", env(&both[..1])).unwrap().url.host(), Some("all"));
     let ignored = [both[0], ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")];
-    assert_eq!(endpoint("", env(&ignored)).unwrap().url.host(), Some("route53.amazonaws.com"));
-    assert!(endpoint("", env(&[("AWS_ENDPOINT_URL", "ftp://x")])).is_err());
+    assert_eq!(
+        endpoint(Service::Route53, "", env(&ignored)).unwrap().url.host(),
+        Some("route53.amazonaws.com")
+    );
+    assert!(endpoint(Service::Route53, "", env(&[("AWS_ENDPOINT_URL", "ftp://x")])).is_err());
+    let sts = [("AWS_ENDPOINT_URL_STS", "http://sts:3"), both[1]];
+    assert_eq!(endpoint(Service::Sts, "", env(&sts)).unwrap().url.host(), Some("sts"));
+    let sts_default = endpoint(Service::Sts, "", env(&both[1..])).unwrap();
+    assert_eq!(sts_default.url.host(), Some("sts.amazonaws.com"));
 }
 
 #[test]
@@ -81,4 +88,18 @@ fn a_change_is_one_multivalue_set_per_value() {
     let body = change_body("UPSERT", "_acme-challenge.example.test.", "\"v<1>\"", 10);
     assert!(body.contains("<Action>UPSERT</Action>"), "{body}");
     assert!(body.contains("<SetIdentifier>&quot;v&lt;1&gt;&quot;</SetIdentifier><MultiValueAnswer>true</MultiValueAnswer><TTL>10</TTL>"), "{body}");
+}
+
+#[test]
+fn assumed_credentials_are_read_and_not_shown() {
+    let body = br#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey>
+<SessionToken>t0k3n</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>a</Arn><AssumedRoleId>i</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>
+</AssumeRoleResponse>"#;
+    let a: AssumeRoleAnswer = quick_xml::de::from_reader(&body[..]).unwrap();
+    let c = &a.assume_role_result.credentials;
+    assert_eq!((c.access_key_id.as_str(), c.session_token.as_str()), ("ASIAX", "t0k3n"));
+    let shown = format!("{a:?}");
+    assert!(!shown.contains("s3cr3t") && !shown.contains("t0k3n"), "{shown}");
 }

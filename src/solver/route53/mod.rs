@@ -2,9 +2,10 @@
 //! `pkg/issuer/acme/dns/route53`: the TXT record `"<key>"` (TTL 10) UPSERTed as a multivalue
 //! answer set of its own with ChangeResourceRecordSets, in the hosted zone the issuer names or
 //! the public one ListHostedZonesByName finds; waited for until INSYNC; removed (DELETE of that
-//! set only) afterwards. Requests are signed with the static key the issuer's Secret holds:
-//! certsmith never uses ambient credentials (environment, instance metadata, the operator's own
-//! role), so `role` and `auth.kubernetes` are reported unsupported.
+//! set only) afterwards. Requests are signed with the static key the issuer's Secret holds, or
+//! with the `role` it assumes with that key through STS: certsmith never uses ambient
+//! credentials (environment, instance metadata, the operator's own role), so `auth.kubernetes`
+//! (a token certsmith would mint for a tenant's ServiceAccount) is reported unsupported.
 
 pub mod api;
 pub mod sigv4;
@@ -33,12 +34,12 @@ const INSYNC_POLL: Duration = Duration::from_secs(4);
 pub enum Route53Error {
     #[error("{0}")]
     Config(String),
-    #[error("Route 53 refused {action}: {code}: {message}")]
-    Refused { action: &'static str, code: String, message: String },
-    #[error("Route 53 ({endpoint}) did not answer {action}: {why}")]
-    Unreachable { endpoint: String, action: &'static str, why: String },
-    #[error("Route 53 answered {action} in a way certsmith cannot read: {why}")]
-    Unreadable { action: &'static str, why: String },
+    #[error("{service} refused {action}: {code}: {message}")]
+    Refused { service: &'static str, action: &'static str, code: String, message: String },
+    #[error("{service} ({endpoint}) did not answer {action}: {why}")]
+    Unreachable { service: &'static str, endpoint: String, action: &'static str, why: String },
+    #[error("{service} answered {action} in a way certsmith cannot read: {why}")]
+    Unreadable { service: &'static str, action: &'static str, why: String },
     #[error("{0}")]
     Dns(#[from] crate::dns01::Error),
     #[error("API request failed: {0}")]
@@ -96,13 +97,6 @@ pub fn unsupported(r53: &AcmeIssuerDnsRoute53) -> Option<String> {
                 .into(),
         );
     }
-    if r53.role.as_deref().is_some_and(|r| !r.trim().is_empty()) {
-        return Some(
-            "dns01.route53.role is not supported: certsmith does not assume roles through STS; \
-             use an access key of the role's own user"
-                .into(),
-        );
-    }
     None
 }
 
@@ -152,7 +146,7 @@ async fn credentials(
     };
     match (id, secret) {
         (Some(access_key_id), Some(secret_access_key)) => {
-            Ok(Credentials { access_key_id, secret_access_key })
+            Ok(Credentials { access_key_id, secret_access_key, session_token: None })
         }
         (None, None) => Err(Route53Error::Config(
             "dns01.route53 names no access key, and certsmith uses no ambient credentials: set \
@@ -210,10 +204,17 @@ async fn change(ctx: &Context, ch: &Challenge, action: &str) -> Result<(), Route
     if let Some(why) = unsupported(r53) {
         return Err(Route53Error::Config(why));
     }
-    let creds = credentials(ctx, ch, r53).await?;
     let region = r53.region.as_deref().unwrap_or_default();
-    let endpoint =
-        api::endpoint(region, |k| std::env::var(k).ok()).map_err(Route53Error::Config)?;
+    let endpoint = |service| {
+        api::endpoint(service, region, |k| std::env::var(k).ok()).map_err(Route53Error::Config)
+    };
+    let mut creds = credentials(ctx, ch, r53).await?;
+    // `role`: assumed with the issuer's own key (never an ambient one), as cert-manager does.
+    if let Some(role) = r53.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let sts = api::Client { endpoint: endpoint(api::Service::Sts)?, creds: &creds };
+        creds = sts.assume_role(role).await?;
+    }
+    let endpoint = endpoint(api::Service::Route53)?;
     let client = api::Client { endpoint, creds: &creds };
     let fqdn = crate::dns01::followed(ctx, ch).await?.to_string();
     let zone = hosted_zone(ctx, &client, r53, &fqdn).await?;
@@ -233,12 +234,14 @@ async fn change(ctx: &Context, ch: &Challenge, action: &str) -> Result<(), Route
     while status != "INSYNC" {
         if started.elapsed() >= INSYNC_WAIT {
             return Err(Route53Error::Unreadable {
+                service: "Route 53",
                 action: "GetChange",
                 why: format!("the change {} is still {status} after {INSYNC_WAIT:?}", info.id),
             });
         }
         tokio::time::sleep(INSYNC_POLL).await;
         let id = api::plain_id(&info.id).ok_or_else(|| Route53Error::Unreadable {
+            service: "Route 53",
             action: "ChangeResourceRecordSets",
             why: format!("the change ID {:?} is not a Route 53 ID", info.id),
         })?;

@@ -4,11 +4,13 @@
 
 use aws_lc_rs::{digest, hmac};
 
-/// A static AWS access key: what an issuer's Secret holds. The secret never leaves this type
-/// except as the HMAC key, and `Debug` does not show it.
+/// An AWS access key: what an issuer's Secret holds, or what STS hands out for a role (with
+/// its session token). The secret never leaves this type except as the HMAC key, and `Debug`
+/// shows neither it nor the token.
 pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
+    pub session_token: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -119,6 +121,7 @@ mod tests {
         Credentials {
             access_key_id: "AKIDEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            session_token: None,
         }
     }
 

@@ -1,11 +1,10 @@
 use super::*;
 
 #[test]
-fn role_and_web_identity_are_reported_unsupported() {
+fn web_identity_is_reported_unsupported() {
     let mut r53 = AcmeIssuerDnsRoute53 { access_key_id: Some("AKID".into()), ..Default::default() };
-    assert_eq!(unsupported(&r53), None);
     r53.role = Some("arn:aws:iam::1:role/dns".into());
-    assert!(unsupported(&r53).unwrap().contains("dns01.route53.role is not supported"));
+    assert_eq!(unsupported(&r53), None, "a role is assumed with the issuer's key");
     r53.auth = Some(Default::default());
     assert!(unsupported(&r53).unwrap().contains("auth.kubernetes is not supported"));
 }
