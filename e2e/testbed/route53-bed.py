@@ -10,8 +10,10 @@ change moto accepts is mirrored into the bed's BIND (example.test, by a TSIG-sig
 update) after moto applied it. cert-manager writes one multivalue set per value, so a set's
 values are added on CREATE/UPSERT and removed on DELETE.
 
-Writes <state-dir>/env: ROUTE53_PORT, ROUTE53_ZONE_ID, ROUTE53_ACCESS_KEY_ID,
-ROUTE53_SECRET_ACCESS_KEY.
+IAM: certsmith-dns (route53:*) and certsmith-assumer (sts:AssumeRole only), and the role
+certsmith-dns-role (route53:*) the latter may assume. Writes <state-dir>/env: ROUTE53_PORT,
+ROUTE53_ZONE_ID, ROUTE53_ACCESS_KEY_ID, ROUTE53_SECRET_ACCESS_KEY (certsmith-dns's key),
+ROUTE53_ROLE_ARN, ROUTE53_ASSUMER_KEY_ID, ROUTE53_ASSUMER_SECRET.
 """
 
 import copy
@@ -21,9 +23,10 @@ import time
 
 port, state, bind_port, tsig_secret = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
-# Three requests go unchecked (the IAM user, its policy, its key: there is no one to sign them
-# yet); every request after them must be signed by a known key and allowed by its policy.
-os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
+# Eight requests go unchecked (the IAM users, policies, keys and the role below: there is no one
+# to sign them yet); every request after them must be signed by a known key and allowed by its
+# policy.
+os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "8"
 
 import boto3  # noqa: E402
 import dns.message  # noqa: E402
@@ -93,14 +96,27 @@ url = f"http://127.0.0.1:{port}"
 unsigned = dict(endpoint_url=url, region_name="us-east-1",
                 aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
 iam = boto3.client("iam", **unsigned)
-iam.create_user(UserName="certsmith-dns")
-iam.put_user_policy(
-    UserName="certsmith-dns",
-    PolicyName="route53",
-    PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-    '"Action": ["route53:*"], "Resource": "*"}]}',
-)
-key = iam.create_access_key(UserName="certsmith-dns")["AccessKey"]
+
+
+def allow(action):
+    return ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            f'"Action": ["{action}"], "Resource": "*"}}]}}')
+
+
+def user(name, action):
+    """An IAM user allowed `action`, and its access key."""
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=allow(action))
+    return arn, iam.create_access_key(UserName=name)["AccessKey"]
+
+
+# certsmith-dns may change Route 53; certsmith-assumer may only assume the role that may.
+_, key = user("certsmith-dns", "route53:*")
+assumer_arn, assumer = user("certsmith-assumer", "sts:AssumeRole")
+trust = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+         f'"sts:AssumeRole", "Principal": {{"AWS": "{assumer_arn}"}}}}]}}')
+role = iam.create_role(RoleName="certsmith-dns-role", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="certsmith-dns-role", PolicyName="p", PolicyDocument=allow("route53:*"))
 signed = dict(unsigned, aws_access_key_id=key["AccessKeyId"],
               aws_secret_access_key=key["SecretAccessKey"])
 zone = boto3.client("route53", **signed).create_hosted_zone(
@@ -111,6 +127,9 @@ with open(os.path.join(state, "env.tmp"), "w") as f:
     f.write(f"export ROUTE53_PORT={port}\nexport ROUTE53_ZONE_ID={zone}\n")
     f.write(f"export ROUTE53_ACCESS_KEY_ID={key['AccessKeyId']}\n")
     f.write(f"export ROUTE53_SECRET_ACCESS_KEY={key['SecretAccessKey']}\n")
+    f.write(f"export ROUTE53_ROLE_ARN={role['Role']['Arn']}\n")
+    f.write(f"export ROUTE53_ASSUMER_KEY_ID={assumer['AccessKeyId']}\n")
+    f.write(f"export ROUTE53_ASSUMER_SECRET={assumer['SecretAccessKey']}\n")
 os.rename(os.path.join(state, "env.tmp"), os.path.join(state, "env"))
 print(f"moto serving Route 53 at {url}, zone {zone}", flush=True)
 while True:
