@@ -66,7 +66,9 @@ impl Solver for Route53Solver {
     }
 
     /// A challenge never presented has nothing to remove, so a refusal (wrong key, zone gone)
-    /// never holds up its deletion; a presented one is tried again until its set is gone.
+    /// never holds up its deletion; a presented one is tried again until its set is gone,
+    /// unless certsmith can no longer say how (the issuer or its Secret gone, as when a
+    /// namespace is deleted): then the set is left, with a warning, as for RFC 2136.
     fn clean_up<'a>(
         &'a self,
         ctx: &'a Context,
@@ -75,7 +77,7 @@ impl Solver for Route53Solver {
         async move {
             let presented = ch.status.as_ref().and_then(|s| s.presented) == Some(true);
             match change(ctx, ch, "DELETE").await {
-                Err(e) if !presented => {
+                Err(e) if !presented || matches!(e, Route53Error::Config(_)) => {
                     tracing::warn!(challenge = %ch.name_any(), error = %e, "the Route 53 record was not removed");
                     Ok(())
                 }
