@@ -327,7 +327,7 @@ impl Client<'_> {
             why,
         };
         let exchange = async {
-            let answer = client().request(request).await.map_err(|e| unreachable(e.to_string()))?;
+            let answer = client().request(request).await.map_err(|e| unreachable(causes(&e)))?;
             let code = answer.status();
             let read = http_body_util::Limited::new(answer.into_body(), MAX_ANSWER).collect().await;
             let body = read.map_err(|e| {
@@ -351,6 +351,17 @@ impl Client<'_> {
         }
         quick_xml::de::from_reader(body.as_ref()).map_err(|e| unreadable(e.to_string()))
     }
+}
+
+/// An error with its causes (hyper's own words are only "client error (Connect)").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out = format!("{out}: {cause}");
+        next = cause.source();
+    }
+    out
 }
 
 type Https = hyper_rustls::HttpsConnector<crate::acme::proxy::ProxyConnector>;
