@@ -200,8 +200,9 @@ pub struct AcmeIssuerDnsWebhook {
 }
 
 /// AWS Route 53 (cert-manager's `ACMEIssuerDNS01ProviderRoute53`): the TXT record written with
-/// ChangeResourceRecordSets, signed with the static access key the issuer names. certsmith uses
-/// no ambient credentials, so `role` and `auth.kubernetes` are reported unsupported.
+/// ChangeResourceRecordSets, signed with the static access key the issuer names (or the `role`
+/// it assumes). certsmith uses no ambient credentials, so `auth.kubernetes` is reported
+/// unsupported.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcmeIssuerDnsRoute53 {
@@ -217,7 +218,7 @@ pub struct AcmeIssuerDnsRoute53 {
     /// The Secret entry holding the secret access key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key_secret_ref: Option<SecretKeySelector>,
-    /// A role ARN to assume through STS: not supported.
+    /// A role ARN to assume through STS with the access key (session `cert-manager`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// The hosted zone to write to; found with ListHostedZonesByName when unset.
