@@ -345,7 +345,13 @@ mod tests {
                 "re-issued if it no longer matches",
             ),
             (cert(ready), None, true, false, "its issuer ClusterIssuer/le does not exist"),
-            (cert(ready), Some(&dns01), true, false, "through rfc2136 and webhook solvers only"),
+            (
+                cert(ready),
+                Some(&dns01),
+                true,
+                false,
+                "is a DNS-01 provider certsmith does not implement",
+            ),
             (
                 cert(ready),
                 Some(&gateway),

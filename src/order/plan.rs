@@ -179,7 +179,7 @@ mod tests {
         let cloudflare: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {dns01: {cloudflare: {email: x}}}").unwrap();
         let e = challenges(&order, order.annotations(), &list, &cloudflare, "t", None).unwrap_err();
-        assert!(e.contains("through rfc2136 and webhook solvers only"), "{e}");
+        assert!(e.contains("is a DNS-01 provider certsmith does not implement"), "{e}");
         let elsewhere: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {selector: {dnsZones: [other.org]}, http01: {ingress: {}}}")
                 .unwrap();
