@@ -8,7 +8,8 @@
 #   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
 #        kube-controller-manager and kubectl of each of KUBE_VERSIONS (build-kube.sh), etcd and
 #        Pebble (build-tools.sh), Traefik, the Gateway API implementation (build-traefik.sh), a
-#        DNS-01 webhook solver on cert-manager's webhook library (build-webhook.sh).
+#        DNS-01 webhook solver on cert-manager's webhook library (build-webhook.sh), acme-dns's
+#        server (build-acmedns.sh: from a checkout in ACMEDNS_SRC, which the proxy does not serve).
 # Prints nothing on stdout; the cache locations are in env.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -91,4 +92,5 @@ fi
 # build-traefik.sh and build-webhook.sh return at once when their binaries are there.
 "$here/build-traefik.sh" >/dev/null
 "$here/build-webhook.sh"
+"$here/build-acmedns.sh"
 log "ready: Kubernetes $KUBE_VERSIONS, etcd $ETCD_VERSION, Pebble $PEBBLE_VERSION, Traefik, a cert-manager $CERT_MANAGER_VERSION webhook solver under $CERTSMITH_CACHE"

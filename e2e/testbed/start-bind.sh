@@ -12,7 +12,10 @@
 #   . "$STATE/env"    # DNS_PORT, TSIG_MD5_SECRET, TSIG_SHA256_SECRET (base64)
 #   e2e/testbed/stop-bind.sh "$STATE"
 #
-# Environment: WATCH_PID (stop when that process exits).
+# Environment: WATCH_PID (stop when that process exits); FORWARD_ZONE="<zone> <port>": BIND
+# also answers for <zone>, forwarding its queries to 127.0.0.1:<port> (acme-dns's DNS:
+# start-acmedns.sh); EXTRA_RECORDS=<file>: its zone-file lines (absolute names) are added to
+# example.test (the _acme-challenge CNAMEs into acme-dns's zone).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "[start-bind] $*" >&2; }
@@ -46,6 +49,11 @@ zone "example.test" {
 zone "http.test" { type primary; file "$D/http.test.zone"; };
 zone "example.com" { type primary; file "$D/example.com.zone"; };
 CONF
+if [[ -n ${FORWARD_ZONE:-} ]]; then
+  read -r fzone fport <<<"$FORWARD_ZONE"
+  printf 'zone "%s" { type forward; forward only; forwarders { 127.0.0.1 port %s; }; };\n' \
+    "$fzone" "$fport" >> "$D/named.conf"
+fi
 for zone in example.test http.test example.com; do
   cat > "$D/$zone.zone" <<ZONE
 \$TTL 60
@@ -58,6 +66,7 @@ ZONE
 done
 # cnameStrategy: Follow — alias.http.test's challenge record is delegated into example.test.
 echo '_acme-challenge.alias IN CNAME _acme-challenge.alias.example.test.' >> "$D/http.test.zone"
+[[ -z ${EXTRA_RECORDS:-} ]] || cat "$EXTRA_RECORDS" >> "$D/example.test.zone"
 # named runs as the user who starts it, so the zone journals land in $D.
 named -g -c "$D/named.conf" </dev/null >"$D/named.log" 2>&1 &
 echo $! > "$D/named.pid.start"

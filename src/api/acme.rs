@@ -155,8 +155,8 @@ pub struct CertificateDnsNameSelector {
 }
 
 /// DNS-01: the TXT record `_acme-challenge.<name>`, written through one DNS provider. certsmith
-/// writes through RFC 2136 or a cert-manager webhook solver; the other providers are accepted
-/// as given and reported unsupported.
+/// writes through RFC 2136, acme-dns or a cert-manager webhook solver; the other providers are
+/// accepted as given and reported unsupported.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcmeChallengeSolverDns01 {
@@ -178,7 +178,7 @@ pub struct AcmeChallengeSolverDns01 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digitalocean: Option<Opaque>,
     #[serde(rename = "acmeDNS", default, skip_serializing_if = "Option::is_none")]
-    pub acme_dns: Option<Opaque>,
+    pub acme_dns: Option<AcmeIssuerAcmeDns>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<AcmeIssuerDnsWebhook>,
 }
@@ -248,6 +248,19 @@ pub struct Route53ServiceAccountRef {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audiences: Option<Vec<String>>,
+}
+
+/// An acme-dns server (cert-manager's `ACMEIssuerDNS01ProviderAcmeDNS`): the TXT value is
+/// POSTed to `<host>/update` with the credentials of the account registered for the name; the
+/// name's `_acme-challenge` record is a CNAME to that account's `fulldomain`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct AcmeIssuerAcmeDns {
+    /// The acme-dns server's API, e.g. `https://auth.acme-dns.io`.
+    pub host: String,
+    /// The Secret entry holding the account JSON acme-dns's clients write: a map from each
+    /// domain to its account (`username`, `password`, `fulldomain`, `subdomain`, `allowfrom`).
+    #[serde(rename = "accountSecretRef")]
+    pub account_secret_ref: SecretKeySelector,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

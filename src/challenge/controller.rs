@@ -8,6 +8,7 @@ use crate::acme::order as ca;
 use crate::api::order::State;
 use crate::api::{Challenge, ChallengeStatus};
 use crate::context::Context;
+use crate::solver::dns_persist;
 use crate::solver::{self, Solver};
 use crate::watches::controller_of;
 use kube::api::{Api, Patch, PatchParams};
@@ -78,9 +79,12 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
         if let Err(e) = solver.present(&ctx, &ch).await {
             return present_failed(&ctx, &api, &ch, &old, &e.message()).await;
         }
-        let how = solver.challenge_type().as_str();
-        let note = format!("Presented challenge using {how} challenge mechanism");
-        ctx.event(&ch.object_ref(&()), false, "Presented", note).await;
+        // A dns-persist-01 Challenge presents nothing: no Event says it did.
+        if !dns_persist::answers(&ch) {
+            let how = solver.challenge_type().as_str();
+            let note = format!("Presented challenge using {how} challenge mechanism");
+            ctx.event(&ch.object_ref(&()), false, "Presented", note).await;
+        }
         ChallengeStatus {
             presented: Some(true),
             presented_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ctx.now())),
@@ -113,8 +117,12 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     } else if old.state != Some(State::Processing)
         && let Some(problem) = solver.check(&ctx, &ch).await?
     {
-        let how = solver.challenge_type().as_str();
-        let message = format!("Waiting for {how} challenge propagation: {problem}");
+        let message = if dns_persist::answers(&ch) {
+            format!("Waiting for the dns-persist-01 record: {problem}")
+        } else {
+            let how = solver.challenge_type().as_str();
+            format!("Waiting for {how} challenge propagation: {problem}")
+        };
         return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
     }
     at_ca(&ctx, &api, &ch, solver, old).await
@@ -176,8 +184,8 @@ async fn at_ca(
     if !accept && let Some(wait) = crate::acme::retry_after::wait(url, ctx.now()) {
         return Ok(Action::requeue(wait));
     }
-    let kind = if crate::solver::dns_persist::answers(ch) {
-        crate::solver::dns_persist::TYPE
+    let kind = if dns_persist::answers(ch) {
+        dns_persist::TYPE
     } else {
         solver.challenge_type().acme_name()
     };

@@ -165,8 +165,16 @@ pub(crate) async fn followed(ctx: &Context, ch: &Challenge) -> Result<Name, Erro
 async fn after_cnames(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
     let mut name = record_name(&ch.spec.dns_name)?;
     let server = recursive(ctx).await?[0];
+    // Asked as TXT, the record's own type: the resolver answers the whole chain, its CNAMEs
+    // first. A CNAME question about the chain's last name is never asked: acme-dns answers it
+    // NXDOMAIN, which a resolver then caches for every type of that name, the TXT included.
+    let answer = dns::query(server, &name, RecordType::TXT).await?;
     for _ in 0..10 {
-        match dns::cname(server, &name).await? {
+        let next = answer.answers().iter().find_map(|r| match r.data() {
+            hickory_proto::rr::RData::CNAME(c) if *r.name() == name => Some(c.0.clone()),
+            _ => None,
+        });
+        match next {
             Some(next) => name = next,
             None => return Ok(name),
         }

@@ -24,7 +24,8 @@ pub struct Challenges {
 
 impl Challenges {
     /// Watches Challenges in `scope`'s namespaces. Only what the responder and the Order
-    /// controller read is kept (no managed fields, no solver), so the cache stays small.
+    /// controller read is kept (no managed fields, no solver, of the annotations only the
+    /// challenge type), so the cache stays small.
     pub fn watch(
         client: kube::Client,
         scope: &crate::scope::Scope,
@@ -35,7 +36,11 @@ impl Challenges {
             .backoff(crate::relist::backoff())
             .modify(|c| {
                 c.metadata.managed_fields = None;
-                c.metadata.annotations = None;
+                let kind = crate::solver::dns_persist::CHALLENGE_ANNOTATION;
+                c.metadata.annotations = c.metadata.annotations.take().and_then(|mut a| {
+                    let kept = a.remove_entry(kind)?;
+                    Some([kept].into())
+                });
                 c.spec.solver = Default::default();
             })
             .reflect(writer)

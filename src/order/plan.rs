@@ -107,11 +107,13 @@ fn made(
 
 /// What keeps one of `challenges` from being answered (its solver refused by the DNS server or
 /// the API server), for the Order's reason, so the Certificate's condition names it too: a
-/// Challenge not presented yet whose reason says why.
+/// Challenge not presented yet whose reason says why, or a dns-persist-01 one waiting for its
+/// record (which only its owner can write: nothing is presented).
 pub fn stuck(challenges: &[std::sync::Arc<Challenge>]) -> Option<String> {
     challenges.iter().find_map(|c| {
         let status = c.status.as_ref()?;
-        let open = !status.state.is_some_and(State::is_final) && status.presented != Some(true);
+        let waiting = status.presented != Some(true) || crate::solver::dns_persist::answers(c);
+        let open = !status.state.is_some_and(State::is_final) && waiting;
         let why = status.reason.as_deref().filter(|_| open)?;
         Some(format!("the challenge for {}: {why}", c.spec.dns_name))
     })
@@ -313,7 +315,14 @@ mod tests {
             Some("the challenge for a.example: presenting the challenge: forbidden")
         );
         let presented = ChallengeStatus { presented: Some(true), ..not_presented.clone() };
-        assert_eq!(with(presented), None, "presented: it waits for the CA");
+        assert_eq!(with(presented.clone()), None, "presented: it waits for the CA");
+        // A dns-persist-01 Challenge presents nothing: it waits for its owner's record.
+        let mut c =
+            challenges(&order, order.annotations(), &authz, &solvers, "t", None).unwrap().remove(0);
+        let mark = crate::solver::dns_persist::CHALLENGE_ANNOTATION;
+        c.metadata.annotations = Some([(mark.into(), TYPE.into())].into());
+        c.status = Some(presented);
+        assert!(stuck(&[std::sync::Arc::new(c)]).is_some_and(|s| s.ends_with("forbidden")));
         let decided = ChallengeStatus { state: Some(State::Invalid), ..not_presented };
         assert_eq!(with(decided), None, "the verdict is the Order's to read");
         assert_eq!(with(ChallengeStatus::default()), None);

@@ -3,6 +3,7 @@
 //! Challenge controller and the Order's plan know no solver by name: a new solver is one file
 //! implementing [`Solver`] and one line in [`SOLVERS`].
 
+pub mod acme_dns;
 pub mod dns_persist;
 pub mod http01;
 pub mod http01_gateway;
@@ -27,6 +28,7 @@ pub static SOLVERS: &[&dyn Solver] = &[
     &rfc2136::Rfc2136Solver,
     &webhook::WebhookSolver,
     &route53::Route53Solver,
+    &acme_dns::AcmeDnsSolver,
 ];
 
 /// What a solver could not do. The user's words are [`Error::message`].
@@ -40,6 +42,8 @@ pub enum Error {
     Webhook(#[from] webhook::WebhookError),
     #[error("{0}")]
     Route53(#[from] route53::Route53Error),
+    #[error("{0}")]
+    AcmeDns(#[from] acme_dns::AcmeDnsError),
 }
 
 impl Error {
@@ -50,6 +54,7 @@ impl Error {
             Error::Dns(e) => e.to_string(),
             Error::Webhook(e) => e.to_string(),
             Error::Route53(e) => e.to_string(),
+            Error::AcmeDns(e) => e.to_string(),
         }
     }
 }
@@ -127,7 +132,7 @@ impl dyn Solver {
 pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, String> {
     SOLVERS.iter().copied().find(|s| s.configured_by(config)).ok_or_else(|| {
         if config.dns01.is_some() {
-            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136, route53 and webhook solvers only".into()
+            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136, acmeDNS, route53 and webhook solvers only".into()
         } else {
             "configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)"
                 .into()

@@ -60,13 +60,7 @@ const ACME: &str = "acme: {server: 'https://ca/dir', privateKeySecretRef: {name:
 pub(crate) const ISSUER: &[(&str, Verdict)] = &[
     ("spec.acme", Honoured),
     ("spec.acme.externalAccountBinding.keyAlgorithm", AsCertManager),
-    (
-        "spec.acme.solvers[].dns01.acmeDNS",
-        Reported {
-            sample: "[{dns01: {acmeDNS: {host: h}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
-        },
-    ),
+    ("spec.acme.solvers[].dns01.acmeDNS", Honoured),
     (
         "spec.acme.solvers[].dns01.akamai",
         Reported {

@@ -81,6 +81,14 @@ async fn a_wildcard_through_a_standing_record_the_issuer_names() {
     .await;
     assert!(reason.contains("names the account https://elsewhere.example/acct/1"), "{reason}");
     assert!(reason.contains(&format!("create once: {record}. TXT \"{wildcard}\"")), "{reason}");
+    // The same words reach the Certificate, through its Order and request.
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    eventually(30, "the missing record on the Certificate", || async {
+        let c = certs.get("wild").await.ok()?;
+        let issuing = c.status?.conditions?.into_iter().find(|c| c.type_ == "Issuing")?;
+        issuing.message.filter(|m| m.contains("create once")).map(|_| ())
+    })
+    .await;
     let status = Command::new(env!("CARGO_BIN_EXE_certsmith"))
         .args(["status", "wild", "-n", "default"])
         .env("KUBECONFIG", kube.kubeconfig())
@@ -91,7 +99,6 @@ async fn a_wildcard_through_a_standing_record_the_issuer_names() {
 
     // The DNS team writes what the Issuer named, with the policy a wildcard needs.
     nsupdate(&bind, &port, record, &wildcard, true);
-    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
     ready(&certs, "wild", 1, &operator).await;
     let secrets: Api<Secret> = Api::namespaced(client, "default");
     let wild = secrets.get("wild-tls").await.unwrap();

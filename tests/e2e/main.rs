@@ -18,6 +18,7 @@
 mod support;
 
 mod accounts;
+mod acme_dns;
 mod api_server;
 mod ari;
 mod budget;

@@ -382,7 +382,7 @@ async fn an_eab_account_is_never_registered_again_and_no_crash_mid_rollover_lose
     let report = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{report}");
     assert!(
-        report.contains("LEFT  Certificate default/zone: would not be renewed: the solver ClusterIssuer/dns selects for zone.example.com is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136 and webhook solvers only"),
+        report.contains("LEFT  Certificate default/zone: would not be renewed: the solver ClusterIssuer/dns selects for zone.example.com is a DNS-01 provider certsmith does not implement"),
         "{report}"
     );
     // Every DNS-01 way certsmith has is taken over: a webhook solver, and a provider-less

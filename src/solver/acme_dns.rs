@@ -1,0 +1,285 @@
+//! The Challenge step's DNS-01 provider for acme-dns (`dns01.acmeDNS`): the TXT value is POSTed
+//! to `<host>/update` with the credentials of the acme-dns account the issuer's Secret holds for
+//! the challenge's domain, as cert-manager's provider does. acme-dns serves the value at the
+//! account's `fulldomain`, which the user's `_acme-challenge.<name>` CNAME points at; certsmith's
+//! own DNS check follows that CNAME, as the CA does.
+
+use super::{Error, Solver};
+use crate::api::Challenge;
+use crate::api::acme::{AcmeChallengeSolver, AcmeIssuerAcmeDns};
+use crate::api::order::ChallengeType;
+use crate::context::Context;
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full};
+use kube::ResourceExt;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The most of an answer certsmith reads: acme-dns answers a few dozen bytes, and `host` is
+/// the tenant's to choose.
+const MAX_ANSWER: usize = 1 << 20;
+
+/// The most of acme-dns's error word kept (it is a word: `forbidden`, `bad_txt`).
+const MAX_MESSAGE: usize = 200;
+
+/// How long one update may take, answer included.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the acme-dns provider could not do. Never holds the account's password.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeDnsError {
+    #[error("the DNS-01 solver names no acmeDNS provider")]
+    NoProvider,
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Secret(String),
+    /// The account JSON cannot be read. `why` is serde's category and position only: its
+    /// message may quote a value, and a value may be a password.
+    #[error(
+        "{where_} does not hold acme-dns account JSON (a map from each domain to its account): {why}"
+    )]
+    Accounts { where_: String, why: String },
+    #[error(
+        "{where_} has no acme-dns account for {domain:?} (the account JSON is keyed by the domain, without \"*.\")"
+    )]
+    NoAccount { where_: String, domain: String },
+    /// acme-dns's own refusal: its `error` word (`forbidden` for a wrong user or key).
+    #[error("acme-dns at {host} refused the update for {domain}: HTTP {code}: {error}")]
+    Refused { host: String, domain: String, code: u16, error: String },
+    /// Not acme-dns's answer (no `error` word): the status only, never the body, since `host`
+    /// may name any server the operator reaches.
+    #[error("{host} answered the update for {domain} with HTTP {code}, and no acme-dns error")]
+    Http { host: String, domain: String, code: u16 },
+    #[error("acme-dns at {host} did not answer: {why}")]
+    Unreachable { host: String, why: String },
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// One account of the JSON acme-dns's clients write after `POST /register`.
+#[derive(Deserialize)]
+pub struct Account {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub fulldomain: String,
+    pub subdomain: String,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Account { username, fulldomain, subdomain, .. } = self;
+        f.debug_struct("Account")
+            .field("username", username)
+            .field("fulldomain", fulldomain)
+            .field("subdomain", subdomain)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct AcmeDnsSolver;
+
+impl Solver for AcmeDnsSolver {
+    fn challenge_type(&self) -> ChallengeType {
+        ChallengeType::Dns01
+    }
+
+    fn configured_by(&self, config: &AcmeChallengeSolver) -> bool {
+        config.dns01.as_ref().and_then(|d| d.acme_dns.as_ref()).is_some()
+    }
+
+    fn present<'a>(
+        &'a self,
+        ctx: &'a Context,
+        ch: &'a Challenge,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        async move { Ok(present(ctx, ch).await?) }.boxed()
+    }
+
+    /// Nothing: acme-dns has no way to remove a value (its API is register and update). It
+    /// keeps the two newest values of each subdomain, so the next challenge's values replace
+    /// this one's; cert-manager's provider does nothing either.
+    fn clean_up<'a>(
+        &'a self,
+        _ctx: &'a Context,
+        _ch: &'a Challenge,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        async { Ok(()) }.boxed()
+    }
+}
+
+/// `<host>/update`, for a `host` that is an http or https URL (a trailing `/` is dropped).
+pub fn update_url(host: &str) -> Result<http::Uri, AcmeDnsError> {
+    let bad = |why: &str| AcmeDnsError::Config(format!("dns01.acmeDNS.host {host:?} {why}"));
+    let url: http::Uri = format!("{}/update", host.trim_end_matches('/'))
+        .parse()
+        .map_err(|_| bad("is not a URL"))?;
+    if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+        return Err(bad("is not an http or https URL"));
+    }
+    if url.query().is_some() {
+        return Err(bad("has a query"));
+    }
+    Ok(url)
+}
+
+/// The accounts of the JSON at `where_`, keyed by domain.
+pub fn accounts(json: &[u8], where_: &str) -> Result<BTreeMap<String, Account>, AcmeDnsError> {
+    serde_json::from_slice(json).map_err(|e| {
+        let kind = match e.classify() {
+            serde_json::error::Category::Io | serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Eof => "JSON cut short",
+            serde_json::error::Category::Data => "not a map of domain to account",
+        };
+        let why = format!("{kind} (at line {} column {})", e.line(), e.column());
+        AcmeDnsError::Accounts { where_: where_.into(), why }
+    })
+}
+
+/// The verdict on acme-dns's answer `code` and `body`: 200 is done (what goacmedns, which
+/// cert-manager uses, asks for); else acme-dns's `{"error": …}` word.
+pub fn verdict(host: &str, domain: &str, code: u16, body: &[u8]) -> Result<(), AcmeDnsError> {
+    if code == 200 {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct Refusal {
+        error: String,
+    }
+    let (host, domain) = (host.to_string(), domain.to_string());
+    match serde_json::from_slice::<Refusal>(body) {
+        Ok(r) if !r.error.is_empty() => {
+            let error = r.error.chars().take(MAX_MESSAGE).collect();
+            Err(AcmeDnsError::Refused { host, domain, code, error })
+        }
+        _ => Err(AcmeDnsError::Http { host, domain, code }),
+    }
+}
+
+/// The provider the Challenge's solver names.
+fn provider(ch: &Challenge) -> Result<&AcmeIssuerAcmeDns, AcmeDnsError> {
+    let dns01 = ch.spec.solver.dns01.as_ref();
+    dns01.and_then(|d| d.acme_dns.as_ref()).ok_or(AcmeDnsError::NoProvider)
+}
+
+/// The account for the challenge's domain, from the issuer's Secret: the Issuer's namespace,
+/// or the cluster resource namespace for a ClusterIssuer.
+async fn account(
+    ctx: &Context,
+    ch: &Challenge,
+    p: &AcmeIssuerAcmeDns,
+) -> Result<Account, AcmeDnsError> {
+    let namespace = ch.namespace().unwrap_or_default();
+    let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &namespace) else {
+        return Err(AcmeDnsError::Config("the Challenge's issuer does not exist".into()));
+    };
+    let r = &p.account_secret_ref;
+    let key = r.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
+        AcmeDnsError::Config(
+            "dns01.acmeDNS.accountSecretRef.key must name the Secret's entry".into(),
+        )
+    })?;
+    let ns = &issuer.secrets_namespace;
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(ctx.client.clone(), ns);
+    let where_ = format!("Secret {ns}/{} entry {key:?}", r.name);
+    let secret = secrets.get_opt(&r.name).await?;
+    let Some(secret) = secret else {
+        return Err(AcmeDnsError::Secret(format!("Secret {ns}/{} does not exist", r.name)));
+    };
+    let data = secret.data.as_ref().and_then(|d| d.get(key));
+    let Some(data) = data else {
+        return Err(AcmeDnsError::Secret(format!("Secret {ns}/{} has no entry {key:?}", r.name)));
+    };
+    // cert-manager keys the accounts by the Challenge's dnsName: the authorization's
+    // identifier, which for a wildcard has no "*." (both names of a wildcard Certificate use
+    // the one account).
+    let domain = &ch.spec.dns_name;
+    let mut all = accounts(&data.0, &where_)?;
+    all.remove(domain).ok_or(AcmeDnsError::NoAccount { where_, domain: domain.clone() })
+}
+
+/// Sets the account's TXT value to the challenge's key.
+async fn present(ctx: &Context, ch: &Challenge) -> Result<(), AcmeDnsError> {
+    let p = provider(ch)?;
+    let url = update_url(&p.host)?;
+    let account = account(ctx, ch, p).await?;
+    let host = p.host.trim_end_matches('/').to_string();
+    let domain = ch.spec.dns_name.clone();
+    let body = serde_json::json!({"subdomain": account.subdomain, "txt": ch.spec.key});
+    let unreachable = |why: String| AcmeDnsError::Unreachable { host: host.clone(), why };
+    let header = |v: &str| {
+        let mut v = http::HeaderValue::from_str(v).map_err(|_| {
+            let why = "its username or password is not a header value";
+            AcmeDnsError::Config(format!("the acme-dns account for {domain}: {why}"))
+        })?;
+        v.set_sensitive(true);
+        Ok::<_, AcmeDnsError>(v)
+    };
+    let request = http::Request::post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("X-Api-User", header(&account.username)?)
+        .header("X-Api-Key", header(&account.password)?)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| AcmeDnsError::Config(format!("dns01.acmeDNS.host: {e}")))?;
+    let client = client().map_err(unreachable)?;
+    // No redirect is followed (hyper follows none): the update, with its key, goes to `host`
+    // only.
+    let sent = async {
+        let answer = client.request(request).await.map_err(|e| unreachable(chain(&e)))?;
+        let code = answer.status().as_u16();
+        let body = http_body_util::Limited::new(answer.into_body(), MAX_ANSWER).collect().await;
+        let body = body.map_err(|e| unreachable(format!("{e} (read up to {MAX_ANSWER} bytes)")))?;
+        Ok::<_, AcmeDnsError>((code, body.to_bytes()))
+    };
+    let (code, body) = tokio::time::timeout(TIMEOUT, sent)
+        .await
+        .map_err(|_| unreachable(format!("no answer within {}s", TIMEOUT.as_secs())))??;
+    verdict(&host, &domain, code, &body)?;
+    tracing::debug!(challenge = %ch.name_any(), %host, fulldomain = %account.fulldomain, "acme-dns updated");
+    Ok(())
+}
+
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<crate::acme::proxy::ProxyConnector>,
+    Full<Bytes>,
+>;
+
+/// An HTTPS (or HTTP) client on the system's trust store, through the environment's proxy as
+/// the ACME client goes: the same TLS stack (rustls on aws-lc-rs).
+fn client() -> Result<Client, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(crate::acme::proxy::ProxyConnector::from_env());
+    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(https))
+}
+
+/// An error and its causes, as one line (hyper's own message is "client error (Connect)").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut at = e.source();
+    while let Some(cause) = at {
+        out = format!("{out}: {cause}");
+        at = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "acme_dns_tests.rs"]
+mod tests;
