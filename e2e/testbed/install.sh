@@ -4,6 +4,7 @@
 #   pip: helm-python-sdk into a venv (Helm's Go SDK, for chart lint/render/install), cryptography
 #   (a PKCS#12 reader that knows PBMAC1), and
 #        acme2certifier (an ACME server that serves ARI for the ARI fault tests);
+#        moto[server] and dnspython into a venv of their own (the Route 53 tests' AWS API);
 #   Go modules, built with the machine's Go (1.26) and cached: kube-apiserver,
 #        kube-controller-manager and kubectl of each of KUBE_VERSIONS (build-kube.sh), etcd and
 #        Pebble (build-tools.sh), Traefik, the Gateway API implementation (build-traefik.sh), a
@@ -69,6 +70,14 @@ fi
 if ! "$CERTSMITH_VENV/bin/python" -c 'import acme2certifier' 2>/dev/null; then
   log "pip install acme2certifier into $CERTSMITH_VENV"
   "$CERTSMITH_VENV/bin/pip" install -q --disable-pip-version-check acme2certifier
+fi
+
+# moto (the AWS API emulator: Route 53, IAM) and dnspython, for the Route 53 tests
+# (start-route53.sh), in a venv of their own so that moto's pins meet no one else's.
+if ! "$MOTO_VENV/bin/python" -c 'import moto, dns.update' 2>/dev/null; then
+  log "pip install moto[server]==$MOTO_VERSION into $MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" dnspython==2.7.0
 fi
 
 for v in $KUBE_VERSIONS; do

@@ -172,7 +172,7 @@ pub struct AcmeChallengeSolverDns01 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudflare: Option<Opaque>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route53: Option<Opaque>,
+    pub route53: Option<AcmeIssuerDnsRoute53>,
     #[serde(rename = "azureDNS", default, skip_serializing_if = "Option::is_none")]
     pub azure_dns: Option<Opaque>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +197,57 @@ pub struct AcmeIssuerDnsWebhook {
     /// Passed to the solver as it is; the solver alone reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Opaque>,
+}
+
+/// AWS Route 53 (cert-manager's `ACMEIssuerDNS01ProviderRoute53`): the TXT record written with
+/// ChangeResourceRecordSets, signed with the static access key the issuer names (or the `role`
+/// it assumes). certsmith uses no ambient credentials, so `auth.kubernetes` is reported
+/// unsupported.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcmeIssuerDnsRoute53 {
+    /// Web identity (AssumeRoleWithWebIdentity with a ServiceAccount's token): not supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Route53Auth>,
+    /// The access key ID; not with `accessKeyIDSecretRef`.
+    #[serde(rename = "accessKeyID", default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The Secret entry holding the access key ID; not with `accessKeyID`.
+    #[serde(rename = "accessKeyIDSecretRef", default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id_secret_ref: Option<SecretKeySelector>,
+    /// The Secret entry holding the secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_secret_ref: Option<SecretKeySelector>,
+    /// A role ARN to assume through STS with the access key (session `cert-manager`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The hosted zone to write to; found with ListHostedZonesByName when unset.
+    #[serde(rename = "hostedZoneID", default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
+    /// The AWS region; it picks the partition (`cn-`, `us-gov-`) whose Route 53 is asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// cert-manager's `Route53Auth`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct Route53Auth {
+    pub kubernetes: Route53KubernetesAuth,
+}
+
+/// cert-manager's `Route53KubernetesAuth`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Route53KubernetesAuth {
+    pub service_account_ref: Route53ServiceAccountRef,
+}
+
+/// cert-manager's `ServiceAccountRef`: a ServiceAccount whose bound token would be exchanged.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct Route53ServiceAccountRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audiences: Option<Vec<String>>,
 }
 
 /// An acme-dns server (cert-manager's `ACMEIssuerDNS01ProviderAcmeDNS`): the TXT value is

@@ -77,6 +77,10 @@ pub fn unsupported(
             }
             Ok(_) => {}
         }
+        let route53 = solver.dns01.as_ref().and_then(|d| d.route53.as_ref());
+        if let Some(why) = route53.and_then(crate::solver::route53::unsupported) {
+            return Some(format!("the solver {who} selects for {name}: {why}"));
+        }
     }
     None
 }

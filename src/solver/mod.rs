@@ -9,6 +9,7 @@ pub mod http01;
 pub mod http01_gateway;
 pub mod http01_ingress;
 pub mod rfc2136;
+pub mod route53;
 pub mod select;
 pub mod webhook;
 
@@ -26,6 +27,7 @@ pub static SOLVERS: &[&dyn Solver] = &[
     &http01_gateway::GatewaySolver,
     &rfc2136::Rfc2136Solver,
     &webhook::WebhookSolver,
+    &route53::Route53Solver,
     &acme_dns::AcmeDnsSolver,
 ];
 
@@ -39,6 +41,8 @@ pub enum Error {
     #[error("{0}")]
     Webhook(#[from] webhook::WebhookError),
     #[error("{0}")]
+    Route53(#[from] route53::Route53Error),
+    #[error("{0}")]
     AcmeDns(#[from] acme_dns::AcmeDnsError),
 }
 
@@ -49,6 +53,7 @@ impl Error {
             Error::Kube(e) => crate::acme::api_message(e),
             Error::Dns(e) => e.to_string(),
             Error::Webhook(e) => e.to_string(),
+            Error::Route53(e) => e.to_string(),
             Error::AcmeDns(e) => e.to_string(),
         }
     }
@@ -127,7 +132,7 @@ impl dyn Solver {
 pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, String> {
     SOLVERS.iter().copied().find(|s| s.configured_by(config)).ok_or_else(|| {
         if config.dns01.is_some() {
-            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136, acmeDNS and webhook solvers only".into()
+            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136, acmeDNS, route53 and webhook solvers only".into()
         } else {
             "configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)"
                 .into()

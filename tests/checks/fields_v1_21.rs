@@ -96,11 +96,13 @@ pub(crate) const ISSUER: &[(&str, Verdict)] = &[
             words: "DNS-01 provider certsmith does not implement",
         },
     ),
+    ("spec.acme.solvers[].dns01.route53", Honoured),
+    // Web identity would need a token certsmith mints for a tenant's ServiceAccount.
     (
-        "spec.acme.solvers[].dns01.route53",
+        "spec.acme.solvers[].dns01.route53.auth",
         Reported {
-            sample: "[{dns01: {route53: {region: r}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
+            sample: "[{dns01: {route53: {region: r, auth: {kubernetes: {serviceAccountRef: {name: sa}}}}}}]}",
+            words: "dns01.route53.auth.kubernetes is not supported",
         },
     ),
     ("spec.acme.solvers[].dns01.webhook", Honoured),
@@ -285,7 +287,7 @@ fn a_field_missing_from_the_table_fails_by_name() {
     // The walk and the lookup the two tests rest on: a path no entry covers has no verdict.
     assert!(verdict(CERTIFICATE, "spec.somethingNew").is_none());
     assert!(matches!(
-        verdict(ISSUER, "spec.acme.solvers[].dns01.route53.region"),
+        verdict(ISSUER, "spec.acme.solvers[].dns01.route53.auth.kubernetes"),
         Some((_, Reported { .. }))
     ));
     assert!(matches!(

@@ -49,6 +49,7 @@ mod renewal;
 mod renewal_policy;
 mod requests;
 mod resume;
+mod route53;
 mod single_namespace;
 mod start_up;
 mod tenant;
