@@ -1,5 +1,5 @@
 //! The Challenge step's Route 53 provider: the few AWS calls it makes (Route 53's
-//! ListHostedZonesByName, ChangeResourceRecordSets, GetChange; STS's AssumeRole for `role`),
+//! ListHostedZonesByName, ChangeResourceRecordSets; STS's AssumeRole for `role`),
 //! signed with SigV4, each answer bounded and timed; AWS's error answers kept as AWS words them.
 
 use super::Route53Error;
@@ -138,7 +138,7 @@ pub struct ZoneConfig {
     pub private_zone: bool,
 }
 
-/// A change's `ChangeInfo` (ChangeResourceRecordSets' and GetChange's answers).
+/// A change's `ChangeInfo` (ChangeResourceRecordSets' answer).
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct ChangeAnswer {
@@ -238,13 +238,6 @@ impl Client<'_> {
         let path = format!("{VERSION}/hostedzone/{zone}/rrset");
         let answer: ChangeAnswer =
             self.call("ChangeResourceRecordSets", "POST", &path, &[], &body, XML).await?;
-        Ok(answer.change_info)
-    }
-
-    /// `GetChange` for change `id` (a plain ID).
-    pub async fn get_change(&self, id: &str) -> Result<ChangeInfo, Route53Error> {
-        let path = format!("{VERSION}/change/{id}");
-        let answer: ChangeAnswer = self.call("GetChange", "GET", &path, &[], "", XML).await?;
         Ok(answer.change_info)
     }
 

@@ -1,7 +1,7 @@
 //! The Challenge step's DNS-01 provider for AWS Route 53 (`dns01.route53`), as cert-manager's
 //! `pkg/issuer/acme/dns/route53`: the TXT record `"<key>"` (TTL 10) UPSERTed as a multivalue
 //! answer set of its own with ChangeResourceRecordSets, in the hosted zone the issuer names or
-//! the public one ListHostedZonesByName finds; waited for until INSYNC; removed (DELETE of that
+//! the public one ListHostedZonesByName finds; checked as every DNS-01 record is; removed (DELETE of that
 //! set only) afterwards. Requests are signed with the static key the issuer's Secret holds, or
 //! with the `role` it assumes with that key through STS: certsmith never uses ambient
 //! credentials (environment, instance metadata, the operator's own role), so `auth.kubernetes`
@@ -20,14 +20,9 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use kube::ResourceExt;
 use sigv4::Credentials;
-use std::time::Duration;
 
 /// cert-manager's TTL for the challenge record.
 const TTL: u32 = 10;
-
-/// cert-manager's wait for a change to reach INSYNC, and how often it asks.
-const INSYNC_WAIT: Duration = Duration::from_secs(120);
-const INSYNC_POLL: Duration = Duration::from_secs(4);
 
 /// What writing through Route 53 went wrong with. AWS's refusals are AWS's words.
 #[derive(Debug, thiserror::Error)]
@@ -198,7 +193,7 @@ async fn hosted_zone(
     api::plain_id(&best.id).map(str::to_string).ok_or_else(missing)
 }
 
-/// Makes `action` (UPSERT or DELETE) of the challenge's set, and waits for INSYNC.
+/// Makes `action` (UPSERT or DELETE) of the challenge's set.
 async fn change(ctx: &Context, ch: &Challenge, action: &str) -> Result<(), Route53Error> {
     let r53 = ch.spec.solver.dns01.as_ref().and_then(|d| d.route53.as_ref());
     let r53 =
@@ -222,34 +217,18 @@ async fn change(ctx: &Context, ch: &Challenge, action: &str) -> Result<(), Route
     let zone = hosted_zone(ctx, &client, r53, &fqdn).await?;
     let value = format!("\"{}\"", ch.spec.key);
     let body = api::change_body(action, &fqdn, &value, TTL);
-    let info = match client.change(&zone, body).await {
+    // cert-manager waits here until the change is INSYNC, holding a worker up to two minutes.
+    // certsmith does not: its check asks the zone's authoritative servers, which answer the
+    // record only once the change is in sync, so it waits for the same thing without a worker.
+    match client.change(&zone, body).await {
         // Deleting a set that is not there: already done (cert-manager's reading too).
         Err(Route53Error::Refused { code, .. })
             if action == "DELETE" && code == "InvalidChangeBatch" =>
         {
-            return Ok(());
+            Ok(())
         }
-        other => other?,
-    };
-    let started = tokio::time::Instant::now();
-    let mut status = info.status;
-    while status != "INSYNC" {
-        if started.elapsed() >= INSYNC_WAIT {
-            return Err(Route53Error::Unreadable {
-                service: "Route 53",
-                action: "GetChange",
-                why: format!("the change {} is still {status} after {INSYNC_WAIT:?}", info.id),
-            });
-        }
-        tokio::time::sleep(INSYNC_POLL).await;
-        let id = api::plain_id(&info.id).ok_or_else(|| Route53Error::Unreadable {
-            service: "Route 53",
-            action: "ChangeResourceRecordSets",
-            why: format!("the change ID {:?} is not a Route 53 ID", info.id),
-        })?;
-        status = client.get_change(id).await?.status;
+        other => other.map(|_| ()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
