@@ -17,7 +17,7 @@ export DEPRECATED_LOG=$PWD/$tmp/deprecated-requests.tsv
 stage() { printf '\ntest.sh: %s (%ss)\n' "$*" "$SECONDS"; }
 # The end-to-end tests are one binary (tests/e2e/); a module path selects a subject's tests.
 issuing=(issuance:: resume:: ingress_shim:: gateway:: leader:: accounts:: requests:: ari:: internal_pki:: pki_fields::
-         outputs:: dns01:: dns_persist:: webhook_solver:: chart_admission::a_tenant chart_identity:: tenant::
+         outputs:: dns01:: dns_persist:: route53:: acme_dns:: webhook_solver:: chart_admission::a_tenant chart_identity:: tenant::
          single_namespace::)
 
 stage "the suite on Kubernetes $(. e2e/testbed/env.sh && echo "$KUBE_VERSION")"

@@ -350,7 +350,7 @@ mod tests {
                 Some(&dns01),
                 true,
                 false,
-                "is a DNS-01 provider certsmith does not implement",
+                "names no DNS-01 provider (certsmith writes through rfc2136, route53",
             ),
             (
                 cert(ready),

@@ -155,8 +155,8 @@ pub struct CertificateDnsNameSelector {
 }
 
 /// DNS-01: the TXT record `_acme-challenge.<name>`, written through one DNS provider. certsmith
-/// writes through RFC 2136, acme-dns or a cert-manager webhook solver; the other providers are
-/// accepted as given and reported unsupported.
+/// writes through RFC 2136, Route 53, acme-dns or a cert-manager webhook solver; the other
+/// providers are accepted as given and reported unsupported.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcmeChallengeSolverDns01 {
@@ -181,6 +181,26 @@ pub struct AcmeChallengeSolverDns01 {
     pub acme_dns: Option<AcmeIssuerAcmeDns>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<AcmeIssuerDnsWebhook>,
+}
+
+impl AcmeChallengeSolverDns01 {
+    /// The providers it sets, by cert-manager's field names.
+    pub fn providers(&self) -> Vec<&'static str> {
+        [
+            ("rfc2136", self.rfc2136.is_some()),
+            ("route53", self.route53.is_some()),
+            ("acmeDNS", self.acme_dns.is_some()),
+            ("webhook", self.webhook.is_some()),
+            ("akamai", self.akamai.is_some()),
+            ("cloudDNS", self.cloud_dns.is_some()),
+            ("cloudflare", self.cloudflare.is_some()),
+            ("azureDNS", self.azure_dns.is_some()),
+            ("digitalocean", self.digitalocean.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
 }
 
 /// A cert-manager DNS-01 webhook solver: an aggregated API the API server serves at

@@ -43,6 +43,12 @@ pub fn challenges(
             out.push(made);
             continue;
         }
+        if persist.is_some() && chosen.dns01.as_ref().is_some_and(|d| d.providers().is_empty()) {
+            return Err(format!(
+                "the CA offers no {TYPE} challenge for {shown}, and the solver selected for it \
+                 names no DNS-01 provider to write dns-01 with"
+            ));
+        }
         let found = match solver::for_config(chosen) {
             Ok(found) => found,
             Err(why) => return Err(format!("the solver selected for {shown} {why}")),
@@ -179,7 +185,10 @@ mod tests {
         let cloudflare: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {dns01: {cloudflare: {email: x}}}").unwrap();
         let e = challenges(&order, order.annotations(), &list, &cloudflare, "t", None).unwrap_err();
-        assert!(e.contains("is a DNS-01 provider certsmith does not implement"), "{e}");
+        assert!(
+            e.contains("is the DNS-01 provider cloudflare, which certsmith does not write through"),
+            "{e}"
+        );
         let elsewhere: Vec<AcmeChallengeSolver> =
             serde_yaml::from_str("- {selector: {dnsZones: [other.org]}, http01: {ingress: {}}}")
                 .unwrap();
@@ -364,8 +373,14 @@ mod tests {
             "https://ca/chall/dns-01"
         );
         let why = plan("- {dns01: {}}", Some(&persist), &authz).unwrap_err();
+        assert_eq!(
+            why,
+            "the CA offers no dns-persist-01 challenge for *.a.example, and the solver selected \
+             for it names no DNS-01 provider to write dns-01 with"
+        );
+        let why = plan("- {dns01: {}}", None, &authz).unwrap_err();
         assert!(
-            why.starts_with("the solver selected for *.a.example is a DNS-01 provider"),
+            why.starts_with("the solver selected for *.a.example names no DNS-01 provider"),
             "{why}"
         );
         // HTTP-01 names are answered over HTTP whatever the issuer opted in to.

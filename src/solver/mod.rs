@@ -131,11 +131,21 @@ impl dyn Solver {
 /// The solver an issuer's `config` names, or why certsmith has none for it (for a condition).
 pub fn for_config(config: &AcmeChallengeSolver) -> Result<&'static dyn Solver, String> {
     SOLVERS.iter().copied().find(|s| s.configured_by(config)).ok_or_else(|| {
-        if config.dns01.is_some() {
-            "is a DNS-01 provider certsmith does not implement; it writes DNS-01 records through rfc2136, acmeDNS, route53 and webhook solvers only".into()
-        } else {
-            "configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)"
-                .into()
+        const WRITES: &str = "rfc2136, route53, acmeDNS and webhook";
+        match config.dns01.as_ref().map(|d| d.providers()) {
+            Some(named) if named.is_empty() => format!(
+                "names no DNS-01 provider (certsmith writes through {WRITES}); without one, a \
+                 dns01 solver serves only an issuer opted in to dns-persist-01 \
+                 ({})",
+                dns_persist::ISSUER_ANNOTATION
+            ),
+            Some(named) => format!(
+                "is the DNS-01 provider {}, which certsmith does not write through (it writes \
+                 through {WRITES}); a cert-manager webhook solver for it works",
+                named.join(", ")
+            ),
+            None => "configures no HTTP-01 solver certsmith has (http01.ingress, http01.gatewayHTTPRoute)"
+                .into(),
         }
     })
 }

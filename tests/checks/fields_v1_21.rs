@@ -65,35 +65,35 @@ pub(crate) const ISSUER: &[(&str, Verdict)] = &[
         "spec.acme.solvers[].dns01.akamai",
         Reported {
             sample: "[{dns01: {akamai: {serviceConsumerDomain: d}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
+            words: "which certsmith does not write through",
         },
     ),
     (
         "spec.acme.solvers[].dns01.azureDNS",
         Reported {
             sample: "[{dns01: {azureDNS: {subscriptionID: s}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
+            words: "which certsmith does not write through",
         },
     ),
     (
         "spec.acme.solvers[].dns01.cloudDNS",
         Reported {
             sample: "[{dns01: {cloudDNS: {project: p}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
+            words: "which certsmith does not write through",
         },
     ),
     (
         "spec.acme.solvers[].dns01.cloudflare",
         Reported {
             sample: "[{dns01: {cloudflare: {email: e}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
+            words: "which certsmith does not write through",
         },
     ),
     (
         "spec.acme.solvers[].dns01.digitalocean",
         Reported {
             sample: "[{dns01: {digitalocean: {tokenSecretRef: {name: t}}}}]}",
-            words: "DNS-01 provider certsmith does not implement",
+            words: "which certsmith does not write through",
         },
     ),
     ("spec.acme.solvers[].dns01.route53", Honoured),

@@ -41,6 +41,7 @@ mod internal_pki;
 mod issuance;
 mod leader;
 mod migrate;
+mod migrate_solvers;
 mod operations;
 mod outputs;
 mod pki_fields;

@@ -18,7 +18,7 @@ use serde_json::json;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn certsmith(kube: &KubeBed, args: &[&str]) -> Output {
+pub(crate) fn certsmith(kube: &KubeBed, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_certsmith"))
         .args(args)
         .env("KUBECONFIG", kube.kubeconfig())
@@ -367,45 +367,5 @@ async fn an_eab_account_is_never_registered_again_and_no_crash_mid_rollover_lose
         assert_eq!(text(&secret, "tls.key.certsmith-next").as_ref(), Some(next), "{name}");
         assert_eq!(account_of(&pebble, old).await.as_ref(), Some(url), "{name}");
         assert!(report.contains(&format!("ClusterIssuer/{name}: account {url} rolled back")));
-    }
-
-    // A solver certsmith does not implement: named, and the check fails.
-    kube.kubectl_ok(
-        &["apply", "-f", "-"],
-        "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: dns}\nspec:\n  acme:\n    \
-         server: https://acme.example/dir\n    privateKeySecretRef: {name: dns}\n    \
-         solvers: [{dns01: {cloudflare: {email: admin@example.com}}}]\n---\n\
-         apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: zone, namespace: default}\n\
-         spec: {secretName: zone-tls, dnsNames: [zone.example.com], issuerRef: {name: dns, kind: ClusterIssuer}}\n",
-    );
-    let check = certsmith(&kube, &["migrate", "--check"]);
-    let report = String::from_utf8_lossy(&check.stdout);
-    assert_eq!(check.status.code(), Some(1), "{report}");
-    assert!(
-        report.contains("LEFT  Certificate default/zone: would not be renewed: the solver ClusterIssuer/dns selects for zone.example.com is a DNS-01 provider certsmith does not implement"),
-        "{report}"
-    );
-    // Every DNS-01 way certsmith has is taken over: a webhook solver, and a provider-less
-    // solver under dns-persist-01.
-    let issuer = |name: &str, annotations: &str, solver: &str| {
-        format!(
-            "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {{name: {name}{annotations}}}\n\
-             spec:\n  acme:\n    server: https://acme.example/dir\n    privateKeySecretRef: {{name: {name}}}\n    \
-             solvers: [{{dns01: {solver}}}]\n---\n\
-             apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: {name}, namespace: default}}\n\
-             spec: {{secretName: {name}-tls, dnsNames: [\"*.{name}.example.com\"], issuerRef: {{name: {name}, kind: ClusterIssuer}}}}\n---\n"
-        )
-    };
-    let webhook = "{webhook: {groupName: acme.example.com, solverName: hook, config: {zone: z}}}";
-    let persist = ", annotations: {acme.certsmith.io/dns-persist-01: \"true\"}";
-    let adoptable = [("hooked", "", webhook), ("persist", persist, "{}")];
-    let yaml: String = adoptable.iter().map(|(n, a, s)| issuer(n, a, s)).collect();
-    kube.kubectl_ok(&["apply", "-f", "-"], &yaml);
-    let check = certsmith(&kube, &["migrate", "--check"]);
-    let report = String::from_utf8_lossy(&check.stdout);
-    for (name, _, _) in adoptable {
-        let ok =
-            format!("ok    Certificate default/{name}: Secret {name}-tls missing: will be issued");
-        assert!(report.contains(&ok), "{name}:\n{report}");
     }
 }
