@@ -3,6 +3,7 @@
 //! signed with SigV4, each answer bounded and timed; AWS's error answers kept as AWS words them.
 
 use super::Route53Error;
+pub use super::aws_xml::{aws_error, change_body};
 use super::sigv4::{self, Credentials};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -16,7 +17,7 @@ const MAX_ANSWER: usize = 1 << 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most of AWS's message kept (an Event's note takes 1 KiB).
-const MAX_MESSAGE: usize = 512;
+pub(super) const MAX_MESSAGE: usize = 512;
 
 /// The bodies' types.
 const XML: &str = "application/xml";
@@ -89,6 +90,10 @@ pub fn endpoint(
     let url: http::Uri = url.trim_end_matches('/').parse().map_err(|e| format!("{name}: {e}"))?;
     if url.host().is_none() || !matches!(url.scheme_str(), Some("http" | "https")) {
         return Err(format!("{name} {url} is not an http(s) URL"));
+    }
+    // Credentials in the URL would be signed, sent and shown in conditions.
+    if url.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!("{name} holds credentials (user@host): name the host alone"));
     }
     Ok(Endpoint { service, url, signing_region })
 }
@@ -179,53 +184,6 @@ impl std::fmt::Debug for RoleCredentials {
     }
 }
 
-/// AWS's error answer: `<ErrorResponse><Error><Code/><Message/></Error></ErrorResponse>` (or
-/// the `<Response><Errors><Error>` some services use); its code and message, wherever found.
-pub fn aws_error(body: &[u8]) -> Option<(String, String)> {
-    let mut reader = quick_xml::Reader::from_reader(body);
-    let (mut code, mut message, mut at) = (None, None, Vec::<u8>::new());
-    loop {
-        match reader.read_event() {
-            Ok(quick_xml::events::Event::Start(e)) => at = e.local_name().as_ref().to_vec(),
-            Ok(quick_xml::events::Event::Text(t)) => {
-                let text = t.decode().ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-                match at.as_slice() {
-                    b"Code" if code.is_none() => code = text,
-                    b"Message" if message.is_none() => message = text,
-                    _ => {}
-                }
-            }
-            Ok(quick_xml::events::Event::End(_)) => at.clear(),
-            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
-            _ => {}
-        }
-    }
-    let cut = |m: String| m.chars().take(MAX_MESSAGE).collect::<String>();
-    code.map(|c| (cut(c), cut(message.unwrap_or_default())))
-}
-
-/// `s` as XML text.
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
-}
-
-/// The ChangeResourceRecordSets body for one change of the TXT record set cert-manager writes:
-/// one multivalue-answer set per value (its identifier the value), so that a wildcard and its
-/// base name, whose challenges share `_acme-challenge.<name>`, each have a set of their own.
-pub fn change_body(action: &str, fqdn: &str, value: &str, ttl: u32) -> String {
-    let (fqdn, value) = (escape(fqdn), escape(value));
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
-         <ChangeBatch><Comment>Managed by cert-manager</Comment><Changes><Change>\
-         <Action>{action}</Action><ResourceRecordSet><Name>{fqdn}</Name><Type>TXT</Type>\
-         <SetIdentifier>{value}</SetIdentifier><MultiValueAnswer>true</MultiValueAnswer>\
-         <TTL>{ttl}</TTL><ResourceRecords><ResourceRecord><Value>{value}</Value>\
-         </ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes>\
-         </ChangeBatch></ChangeResourceRecordSetsRequest>"
-    )
-}
-
 impl Client<'_> {
     /// `ListHostedZonesByName` from `dns_name` (no final dot).
     pub async fn zones_by_name(&self, dns_name: &str) -> Result<HostedZones, Route53Error> {
@@ -273,11 +231,18 @@ impl Client<'_> {
         let service = self.endpoint.service.name();
         let url = &self.endpoint.url;
         let authority = url.authority().map(|a| a.as_str()).unwrap_or_default().to_string();
+        // What is signed is the Host sent, written here: the scheme's own port left out, as an
+        // HTTP client writes it (`https://x:443` signed with its port is refused).
+        let default_port = if url.scheme_str() == Some("http") { 80 } else { 443 };
+        let host = match url.port_u16().filter(|p| *p != default_port) {
+            Some(port) => format!("{}:{port}", url.host().unwrap_or_default()),
+            None => url.host().unwrap_or_default().to_string(),
+        };
         let base = url.path().trim_end_matches('/');
         let path = format!("{base}{path}");
         let path = if path.is_empty() { "/".to_string() } else { path };
         let date = sigv4::amz_date(jiff::Timestamp::now());
-        let mut headers = vec![("host", authority.as_str())];
+        let mut headers = vec![("host", host.as_str())];
         if !body.is_empty() {
             headers.push(("content-type", content_type));
         }
@@ -299,6 +264,7 @@ impl Client<'_> {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("{scheme}://{authority}{target}"))
+            .header(http::header::HOST, &host)
             .header("x-amz-date", &date)
             .header(http::header::AUTHORIZATION, auth)
             .header(http::header::USER_AGENT, concat!("certsmith/", env!("CARGO_PKG_VERSION")));

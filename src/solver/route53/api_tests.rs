@@ -26,6 +26,8 @@ fn the_endpoint_is_the_operators_or_the_partitions() {
         Some("route53.amazonaws.com")
     );
     assert!(endpoint(Service::Route53, "", env(&[("AWS_ENDPOINT_URL", "ftp://x")])).is_err());
+    let userinfo = [("AWS_ENDPOINT_URL", "https://user:pw@r53.example")];
+    assert!(endpoint(Service::Route53, "", env(&userinfo)).unwrap_err().contains("credentials"));
     let sts = [("AWS_ENDPOINT_URL_STS", "http://sts:3"), both[1]];
     assert_eq!(endpoint(Service::Sts, "", env(&sts)).unwrap().url.host(), Some("sts"));
     let sts_default = endpoint(Service::Sts, "", env(&both[1..])).unwrap();
@@ -57,6 +59,20 @@ fn aws_errors_are_read_in_aws_words() {
     let other = b"<Response><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error></Errors></Response>";
     assert_eq!(aws_error(other), Some(("SignatureDoesNotMatch".into(), "m".into())));
     assert_eq!(aws_error(b"not xml"), None);
+    // Route 53's own shape for a refused change batch (no Code: the root names it), entities
+    // and all, as AWS documents it.
+    let batch = br#"<?xml version="1.0" encoding="UTF-8"?>
+<InvalidChangeBatch xmlns="https://route53.amazonaws.com/doc/2013-04-01/">
+  <Messages><Message>Tried to delete resource record set [name=&apos;_acme-challenge.example.test.&apos;, type=&apos;TXT&apos;, set-identifier=&apos;&quot;k&quot;&apos;] but it was not found</Message></Messages>
+  <RequestId>r</RequestId>
+</InvalidChangeBatch>"#;
+    assert_eq!(
+        aws_error(batch),
+        Some((
+            "InvalidChangeBatch".into(),
+            "Tried to delete resource record set [name='_acme-challenge.example.test.', type='TXT', set-identifier='\"k\"'] but it was not found".into()
+        ))
+    );
 }
 
 #[test]

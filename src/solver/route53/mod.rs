@@ -8,6 +8,7 @@
 //! (a token certsmith would mint for a tenant's ServiceAccount) is reported unsupported.
 
 pub mod api;
+mod aws_xml;
 pub mod sigv4;
 
 use super::{Error, Solver};
