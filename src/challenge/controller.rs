@@ -117,13 +117,15 @@ pub async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, 
     } else if old.state != Some(State::Processing)
         && let Some(problem) = solver.check(&ctx, &ch).await?
     {
-        let message = if dns_persist::answers(&ch) {
-            format!("Waiting for the dns-persist-01 record: {problem}")
+        // A dns-persist-01 record is written by a person, maybe days later: looked for every
+        // 15 s, not every 2 s as a record certsmith just wrote.
+        let (message, again) = if dns_persist::answers(&ch) {
+            (format!("Waiting for the dns-persist-01 record: {problem}"), 15)
         } else {
             let how = solver.challenge_type().as_str();
-            format!("Waiting for {how} challenge propagation: {problem}")
+            (format!("Waiting for {how} challenge propagation: {problem}"), 2)
         };
-        return note(&api, &ch, &old, &message, Duration::from_secs(2)).await;
+        return note(&api, &ch, &old, &message, Duration::from_secs(again)).await;
     }
     at_ca(&ctx, &api, &ch, solver, old).await
 }

@@ -85,15 +85,6 @@ pub async fn zone_of(server: SocketAddr, name: &Name) -> Result<Name, Error> {
     })
 }
 
-/// The CNAME `server` holds for `name`, if any.
-pub async fn cname(server: SocketAddr, name: &Name) -> Result<Option<Name>, Error> {
-    let answer = query(server, name, RecordType::CNAME).await?;
-    Ok(answer.answers().iter().find_map(|r| match r.data() {
-        RData::CNAME(c) => Some(c.0.clone()),
-        _ => None,
-    }))
-}
-
 /// Adds (or, `add == false`, removes) the TXT `value` at `name` in `zone` on `server`, signed by
 /// `key`. Adding keeps the other values: a wildcard and its base name share one record name.
 pub async fn update(

@@ -168,18 +168,27 @@ async fn after_cnames(ctx: &Context, ch: &Challenge) -> Result<Name, Error> {
     // Asked as TXT, the record's own type: the resolver answers the whole chain, its CNAMEs
     // first. A CNAME question about the chain's last name is never asked: acme-dns answers it
     // NXDOMAIN, which a resolver then caches for every type of that name, the TXT included.
-    let answer = dns::query(server, &name, RecordType::TXT).await?;
-    for _ in 0..10 {
-        let next = answer.answers().iter().find_map(|r| match r.data() {
+    // The name the chain in an answer ends at is asked again, in case the server did not
+    // recurse (it then gives one hop per answer).
+    let mut hops = 0;
+    loop {
+        let answer = dns::query(server, &name, RecordType::TXT).await?;
+        let before = hops;
+        while let Some(next) = answer.answers().iter().find_map(|r| match r.data() {
             hickory_proto::rr::RData::CNAME(c) if *r.name() == name => Some(c.0.clone()),
             _ => None,
-        });
-        match next {
-            Some(next) => name = next,
-            None => return Ok(name),
+        }) {
+            hops += 1;
+            if hops > 10 {
+                let first = record_name(&ch.spec.dns_name)?;
+                return Err(Error::Config(format!("more than 10 CNAMEs from {first}")));
+            }
+            name = next;
+        }
+        if hops == before {
+            return Ok(name);
         }
     }
-    Err(Error::Config(format!("more than 10 CNAMEs from {}", record_name(&ch.spec.dns_name)?)))
 }
 
 /// Writes the challenge's TXT value.
@@ -227,10 +236,16 @@ pub async fn check(ctx: &Context, ch: &Challenge) -> Option<String> {
 /// servers, or `--dns01-recursive-nameservers` alone with `--dns01-recursive-nameservers-only`.
 pub(crate) async fn servers(ctx: &Context, fqdn: &Name) -> Result<Vec<SocketAddr>, Error> {
     let recursive = recursive(ctx).await?;
-    if ctx.config.dns01_recursive_nameservers_only {
-        return Ok(recursive);
-    }
-    authoritative(recursive[0], fqdn).await
+    let mut servers = if ctx.config.dns01_recursive_nameservers_only {
+        recursive
+    } else {
+        authoritative(recursive[0], fqdn).await?
+    };
+    // In one order, so that a wait names the same server each time (resolvers rotate NS
+    // answers; a reason that changed with them would be a status write per look).
+    servers.sort();
+    servers.dedup();
+    Ok(servers)
 }
 
 /// The addresses of the zone's name servers (port 53), found through `resolver`.

@@ -9,6 +9,7 @@ use crate::api::Challenge;
 use crate::api::acme::{AcmeChallengeSolver, AcmeIssuerAcmeDns};
 use crate::api::order::ChallengeType;
 use crate::context::Context;
+use crate::solver::provider_http::{causes, client};
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -206,11 +207,22 @@ async fn account(
 /// Sets the account's TXT value to the challenge's key.
 async fn present(ctx: &Context, ch: &Challenge) -> Result<(), AcmeDnsError> {
     let p = provider(ch)?;
-    let url = update_url(&p.host)?;
     let account = account(ctx, ch, p).await?;
-    let host = p.host.trim_end_matches('/').to_string();
-    let domain = ch.spec.dns_name.clone();
-    let body = serde_json::json!({"subdomain": account.subdomain, "txt": ch.spec.key});
+    update(&p.host, &ch.spec.dns_name, &account, &ch.spec.key).await?;
+    tracing::debug!(challenge = %ch.name_any(), host = %p.host, fulldomain = %account.fulldomain, "acme-dns updated");
+    Ok(())
+}
+
+/// acme-dns's `POST /update` at `host`: `account`'s TXT value (for `domain`) set to `txt`.
+pub async fn update(
+    host: &str,
+    domain: &str,
+    account: &Account,
+    txt: &str,
+) -> Result<(), AcmeDnsError> {
+    let url = update_url(host)?;
+    let host = host.trim_end_matches('/').to_string();
+    let body = serde_json::json!({"subdomain": account.subdomain, "txt": txt});
     let unreachable = |why: String| AcmeDnsError::Unreachable { host: host.clone(), why };
     let header = |v: &str| {
         let mut v = http::HeaderValue::from_str(v).map_err(|_| {
@@ -226,11 +238,10 @@ async fn present(ctx: &Context, ch: &Challenge) -> Result<(), AcmeDnsError> {
         .header("X-Api-Key", header(&account.password)?)
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| AcmeDnsError::Config(format!("dns01.acmeDNS.host: {e}")))?;
-    let client = client().map_err(unreachable)?;
     // No redirect is followed (hyper follows none): the update, with its key, goes to `host`
     // only.
     let sent = async {
-        let answer = client.request(request).await.map_err(|e| unreachable(chain(&e)))?;
+        let answer = client().request(request).await.map_err(|e| unreachable(causes(&e)))?;
         let code = answer.status().as_u16();
         let body = http_body_util::Limited::new(answer.into_body(), MAX_ANSWER).collect().await;
         let body = body.map_err(|e| unreachable(format!("{e} (read up to {MAX_ANSWER} bytes)")))?;
@@ -239,45 +250,7 @@ async fn present(ctx: &Context, ch: &Challenge) -> Result<(), AcmeDnsError> {
     let (code, body) = tokio::time::timeout(TIMEOUT, sent)
         .await
         .map_err(|_| unreachable(format!("no answer within {}s", TIMEOUT.as_secs())))??;
-    verdict(&host, &domain, code, &body)?;
-    tracing::debug!(challenge = %ch.name_any(), %host, fulldomain = %account.fulldomain, "acme-dns updated");
-    Ok(())
-}
-
-type Client = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<crate::acme::proxy::ProxyConnector>,
-    Full<Bytes>,
->;
-
-/// An HTTPS (or HTTP) client on the system's trust store, through the environment's proxy as
-/// the ACME client goes: the same TLS stack (rustls on aws-lc-rs).
-fn client() -> Result<Client, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(crate::acme::proxy::ProxyConnector::from_env());
-    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(https))
-}
-
-/// An error and its causes, as one line (hyper's own message is "client error (Connect)").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut at = e.source();
-    while let Some(cause) = at {
-        out = format!("{out}: {cause}");
-        at = cause.source();
-    }
-    out
+    verdict(&host, domain, code, &body)
 }
 
 #[cfg(test)]

@@ -86,3 +86,53 @@ fn it_is_configured_by_acme_dns_only() {
     // cert-manager's required fields: host and accountSecretRef.
     assert!(serde_yaml::from_str::<AcmeChallengeSolver>("dns01: {acmeDNS: {host: h}}").is_err());
 }
+
+/// What a stand-in server saw: the account headers and the body of each request.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// Serves `router` on a free loopback port; its base URL.
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn recorder(seen: Seen) -> axum::Router {
+    let record = move |headers: http::HeaderMap, body: String| async move {
+        let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        seen.lock().unwrap().push((h("x-api-user"), h("x-api-key"), body));
+        r#"{"txt": "k"}"#
+    };
+    axum::Router::new().route("/update", axum::routing::post(record))
+}
+
+// The exact request (the real server's e2e test needs acme-dns built, which CI cannot do), and
+// no redirect followed: the account's key goes to the issuer's host only.
+#[tokio::test]
+async fn the_update_carries_the_account_to_the_host_only() {
+    let account = Account {
+        username: "user-1".into(),
+        password: "secret-1".into(),
+        fulldomain: "d.auth.example".into(),
+        subdomain: "d".into(),
+    };
+    let seen = Seen::default();
+    let host = serve(recorder(seen.clone())).await;
+    update(&format!("{host}/"), "example.test", &account, "k").await.unwrap();
+    let body = r#"{"subdomain":"d","txt":"k"}"#.to_string();
+    assert_eq!(*seen.lock().unwrap(), [("user-1".into(), "secret-1".into(), body)]);
+
+    let elsewhere = Seen::default();
+    let target = format!("{}/update", serve(recorder(elsewhere.clone())).await);
+    let redirect = move || {
+        let to = target.clone();
+        async move { (http::StatusCode::TEMPORARY_REDIRECT, [(http::header::LOCATION, to)]) }
+    };
+    let redirecting =
+        serve(axum::Router::new().route("/update", axum::routing::post(redirect))).await;
+    let e = update(&redirecting, "example.test", &account, "k").await.unwrap_err();
+    assert!(e.to_string().contains("HTTP 307"), "{e}");
+    assert!(!e.to_string().contains("secret-1"), "{e}");
+    assert!(elsewhere.lock().unwrap().is_empty(), "the redirect was followed");
+}

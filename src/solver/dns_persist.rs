@@ -54,7 +54,14 @@ pub async fn persist(
     let Some(acme) = issuer.spec.acme.as_ref().filter(|_| issuer.dns_persist) else {
         return Ok(None);
     };
-    let cached = IDENTITIES.lock().ok().and_then(|m| m.get(&acme.server).cloned());
+    // Read through the issuer's own caBundle and skipTLSVerify: an issuer that trusts other
+    // roots (a tenant's) must not fill the entry another issuer of the same URL reads.
+    let bundle = acme
+        .ca_bundle
+        .as_ref()
+        .map(|b| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &b.0).as_ref().to_vec());
+    let key = format!("{}|{:?}|{:?}", acme.server, acme.skip_tls_verify, bundle);
+    let cached = IDENTITIES.lock().ok().and_then(|m| m.get(&key).cloned());
     let names = match cached {
         Some((names, at)) if now.duration_since(at).as_secs() < 3600 => names,
         _ => {
@@ -67,7 +74,7 @@ pub async fn persist(
                 .filter_map(|n| n.as_str().map(str::to_ascii_lowercase))
                 .collect();
             if let Ok(mut m) = IDENTITIES.lock() {
-                m.insert(acme.server.clone(), (names.clone(), now));
+                m.insert(key, (names.clone(), now));
             }
             names
         }

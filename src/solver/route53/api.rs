@@ -5,9 +5,9 @@
 use super::Route53Error;
 pub use super::aws_xml::{aws_error, change_body};
 use super::sigv4::{self, Credentials};
+use crate::solver::provider_http::{causes, client};
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The most of an answer read: Route 53's answers are a few KiB.
@@ -310,42 +310,6 @@ impl Client<'_> {
         }
         quick_xml::de::from_reader(body.as_ref()).map_err(|e| unreadable(e.to_string()))
     }
-}
-
-/// An error with its causes (hyper's own words are only "client error (Connect)").
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        out = format!("{out}: {cause}");
-        next = cause.source();
-    }
-    out
-}
-
-type Https = hyper_rustls::HttpsConnector<crate::acme::proxy::ProxyConnector>;
-type Body = http_body_util::Full<bytes::Bytes>;
-
-/// One HTTP client for every Route 53 request: the system's roots, the operator's proxy.
-fn client() -> &'static hyper_util::client::legacy::Client<Https, Body> {
-    static CLIENT: OnceLock<hyper_util::client::legacy::Client<Https, Body>> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("aws-lc-rs supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(crate::acme::proxy::ProxyConnector::from_env());
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(https)
-    })
 }
 
 #[cfg(test)]
