@@ -110,8 +110,8 @@ pub async fn authorizations(
 }
 
 /// What the CA says of the authorization at `authz_url` now: its state, and the CA's words for
-/// a failed challenge. With `accept`, its challenge of type `kind` (ACME's name) is first marked ready for
-/// validation (unless the CA already moved past pending).
+/// a failed challenge. With `accept`, its challenge of type `kind` (ACME's name) is first marked
+/// ready for validation (unless the CA already moved past pending).
 pub async fn authorization(
     account: &Account,
     server: &str,

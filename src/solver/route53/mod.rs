@@ -1,8 +1,8 @@
 //! The Challenge step's DNS-01 provider for AWS Route 53 (`dns01.route53`), as cert-manager's
 //! `pkg/issuer/acme/dns/route53`: the TXT record `"<key>"` (TTL 10) UPSERTed as a multivalue
 //! answer set of its own with ChangeResourceRecordSets, in the hosted zone the issuer names or
-//! the public one ListHostedZonesByName finds; checked as every DNS-01 record is; removed (DELETE of that
-//! set only) afterwards. Requests are signed with the static key the issuer's Secret holds, or
+//! the public one ListHostedZonesByName finds; checked as every DNS-01 record is; removed
+//! (DELETE of that set only) afterwards. Requests are signed with the static key the issuer's Secret holds, or
 //! with the `role` it assumes with that key through STS: certsmith never uses ambient
 //! credentials (environment, instance metadata, the operator's own role), so `auth.kubernetes`
 //! (a token certsmith would mint for a tenant's ServiceAccount) is reported unsupported.
