@@ -109,21 +109,17 @@ async fn key(
             "tsigKeyName {key_name:?} is set but tsigSecretSecretRef is not"
         )));
     };
-    let namespace = ch.namespace().unwrap_or_default();
-    let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &namespace) else {
-        return Err(Error::Config("the Challenge's issuer does not exist".into()));
-    };
-    let ns = &issuer.secrets_namespace;
-    let key = r.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-        Error::Config("tsigSecretSecretRef.key must name the Secret's entry".into())
+    use crate::solver::issuer_secret::{self, NO_ISSUER, Unread};
+    let found = issuer_secret::read(ctx, ch, r).await.map_err(|e| match e {
+        Unread::NoIssuer => Error::Config(NO_ISSUER.into()),
+        Unread::NoKey => {
+            Error::Config("tsigSecretSecretRef.key must name the Secret's entry".into())
+        }
+        Unread::Kube(e) => Error::Kube(e),
     })?;
-    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
-        kube::Api::namespaced(ctx.client.clone(), ns);
-    let secret = secrets.get_opt(&r.name).await?;
-    let value = secret
-        .as_ref()
-        .and_then(|s| crate::certificate::secret::text(s, key))
-        .ok_or_else(|| Error::Secret(format!("Secret {ns}/{} has no entry {key:?}", r.name)))?;
+    let value = found.text().ok_or_else(|| {
+        Error::Secret(format!("Secret {}/{} has no entry {:?}", found.namespace, r.name, found.key))
+    })?;
     tsig::Key::new(rfc.tsig_algorithm.as_deref(), key_name, &value).map(Some)
 }
 

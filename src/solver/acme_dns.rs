@@ -174,33 +174,28 @@ async fn account(
     ch: &Challenge,
     p: &AcmeIssuerAcmeDns,
 ) -> Result<Account, AcmeDnsError> {
-    let namespace = ch.namespace().unwrap_or_default();
-    let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &namespace) else {
-        return Err(AcmeDnsError::Config("the Challenge's issuer does not exist".into()));
-    };
+    use super::issuer_secret::{self, NO_ISSUER, Unread};
     let r = &p.account_secret_ref;
-    let key = r.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-        AcmeDnsError::Config(
+    let found = issuer_secret::read(ctx, ch, r).await.map_err(|e| match e {
+        Unread::NoIssuer => AcmeDnsError::Config(NO_ISSUER.into()),
+        Unread::NoKey => AcmeDnsError::Config(
             "dns01.acmeDNS.accountSecretRef.key must name the Secret's entry".into(),
-        )
+        ),
+        Unread::Kube(e) => AcmeDnsError::Kube(e),
     })?;
-    let ns = &issuer.secrets_namespace;
-    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
-        kube::Api::namespaced(ctx.client.clone(), ns);
+    let (ns, key) = (&found.namespace, &found.key);
     let where_ = format!("Secret {ns}/{} entry {key:?}", r.name);
-    let secret = secrets.get_opt(&r.name).await?;
-    let Some(secret) = secret else {
+    if found.secret.is_none() {
         return Err(AcmeDnsError::Secret(format!("Secret {ns}/{} does not exist", r.name)));
-    };
-    let data = secret.data.as_ref().and_then(|d| d.get(key));
-    let Some(data) = data else {
+    }
+    let Some(data) = found.bytes() else {
         return Err(AcmeDnsError::Secret(format!("Secret {ns}/{} has no entry {key:?}", r.name)));
     };
     // cert-manager keys the accounts by the Challenge's dnsName: the authorization's
     // identifier, which for a wildcard has no "*." (both names of a wildcard Certificate use
     // the one account).
     let domain = &ch.spec.dns_name;
-    let mut all = accounts(&data.0, &where_)?;
+    let mut all = accounts(data, &where_)?;
     all.remove(domain).ok_or(AcmeDnsError::NoAccount { where_, domain: domain.clone() })
 }
 

@@ -8,6 +8,7 @@ pub mod dns_persist;
 pub mod http01;
 pub mod http01_gateway;
 pub mod http01_ingress;
+pub mod issuer_secret;
 pub mod provider_http;
 pub mod rfc2136;
 pub mod route53;

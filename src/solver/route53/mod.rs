@@ -113,23 +113,19 @@ async fn credentials(
         ));
     }
     let from_secret = async |field: &str, r: &SecretKeySelector| {
-        let namespace = ch.namespace().unwrap_or_default();
-        let Some(issuer) = ctx.issuer(&ch.spec.issuer_ref, &namespace) else {
-            return Err(Route53Error::Config("the Challenge's issuer does not exist".into()));
-        };
-        let ns = &issuer.secrets_namespace;
-        let key = r.key.as_deref().filter(|k| !k.is_empty()).ok_or_else(|| {
-            Route53Error::Config(format!("route53 {field} requires a key field to be specified"))
+        use crate::solver::issuer_secret::{self, NO_ISSUER, Unread};
+        let found = issuer_secret::read(ctx, ch, r).await.map_err(|e| match e {
+            Unread::NoIssuer => Route53Error::Config(NO_ISSUER.into()),
+            Unread::NoKey => Route53Error::Config(format!(
+                "route53 {field} requires a key field to be specified"
+            )),
+            Unread::Kube(e) => Route53Error::Kube(e),
         })?;
-        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
-            kube::Api::namespaced(ctx.client.clone(), ns);
-        let secret = secrets.get_opt(&r.name).await?;
-        let value = secret.as_ref().and_then(|s| crate::certificate::secret::text(s, key));
-        let value = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let value = found.text().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         value.ok_or_else(|| {
             Route53Error::Config(format!(
-                "route53 {field}: Secret {ns}/{} has no entry {key:?}",
-                r.name
+                "route53 {field}: Secret {}/{} has no entry {:?}",
+                found.namespace, r.name, found.key
             ))
         })
     };
