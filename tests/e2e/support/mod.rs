@@ -217,6 +217,19 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The DNS names of the certificate the Secret `secret` holds, once its chain is checked to
+/// verify against `root` (the CA's).
+pub async fn issued_names(
+    secrets: &kube::Api<k8s_openapi::api::core::v1::Secret>,
+    secret: &str,
+    root: &str,
+) -> Vec<String> {
+    let s = secrets.get(secret).await.unwrap();
+    let chain = String::from_utf8(s.data.as_ref().unwrap()["tls.crt"].0.clone()).unwrap();
+    assert!(verifies(&chain, root), "the chain of {secret} does not verify");
+    certsmith::pki::inspect::parse_chain(&chain).unwrap().dns_names
+}
+
 /// `openssl verify` of the chain's leaf against `root`, the rest of the chain untrusted.
 pub fn verifies(chain: &str, root: &str) -> bool {
     let dir = std::env::temp_dir().join(format!(
